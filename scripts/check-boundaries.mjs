@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Fails the build when a package imports across the layering of DESIGN.md:
+//  - packages/domain imports nothing but `effect` (and its own relative files);
+//  - an adapter package never imports another adapter package;
+//  - no package under packages/ imports an app.
+// Tests count too: a test of an adapter may import domain and testkit, nothing else of ours.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { join, relative } from "node:path"
+
+const root = new URL("..", import.meta.url).pathname
+const adapters = ["persistence-pg", "ratelimit-redis", "auth-adapter-grpc", "proxy-adapter-http"]
+const importRe = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm
+
+const walk = (dir) => (!existsSync(dir) ? [] :
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    if (name === "node_modules" || name === "dist-types" || name === "gen") return []
+    return statSync(path).isDirectory() ? walk(path) : /\.(ts|mts|js|mjs)$/.test(name) ? [path] : []
+  }))
+
+const specifiers = (file) => {
+  const text = readFileSync(file, "utf8")
+  return [...text.matchAll(importRe)].map((m) => m[1] ?? m[2] ?? m[3]).filter(Boolean)
+}
+
+const violations = []
+const check = (pkg, allow, sub = "") => {
+  const dir = join(root, "packages", pkg, sub)
+  for (const file of walk(dir)) {
+    for (const spec of specifiers(file)) {
+      const reason = allow(spec, file)
+      if (reason) violations.push(`${relative(root, file)}: imports "${spec}" (${reason})`)
+    }
+  }
+}
+
+check("domain", (spec) =>
+  spec.startsWith(".") || spec === "effect" || spec.startsWith("effect/")
+    ? null
+    : "packages/domain may import only effect",
+  "src"
+)
+check("domain", (spec) =>
+  spec.startsWith("@ibex/") ? "domain tests exercise domain alone; contract suites live in testkit" : null,
+  "test"
+)
+for (const pkg of adapters) {
+  check(pkg, (spec) => {
+    const other = adapters.find((a) => a !== pkg && spec === `@ibex/${a}`)
+    if (other) return `adapter ${pkg} must not import adapter ${other}`
+    if (spec.startsWith("@ibex/") && !["@ibex/domain", "@ibex/testkit"].includes(spec.split("/").slice(0, 2).join("/")))
+      return `adapter ${pkg} may import only @ibex/domain (and @ibex/testkit in tests)`
+    return null
+  })
+}
+check("testkit", (spec) =>
+  spec.startsWith("@ibex/") && spec !== "@ibex/domain" ? "testkit may import only @ibex/domain of ours" : null
+)
+
+if (violations.length > 0) {
+  console.error(`Layering violations (${violations.length}):\n  ${violations.join("\n  ")}`)
+  process.exit(1)
+}
+console.log("boundaries: ok")
