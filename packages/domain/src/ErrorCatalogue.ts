@@ -1,0 +1,215 @@
+import type { DomainError } from "./errors.js"
+
+/** gRPC status codes by name (numbers are fixed by the gRPC spec; the domain imports no gRPC library). */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16
+} as const
+export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus]
+
+/** The `type` field of the envelope, in the vocabulary the official OpenAI SDKs read. */
+export type ErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "server_error"
+  | "service_unavailable_error"
+  | "not_implemented_error"
+
+export interface CatalogueEntry {
+  /** Stable API: once published, never renamed. */
+  readonly code: string
+  readonly httpStatus: number
+  readonly grpcStatus: GrpcStatus
+  readonly type: ErrorType
+  /** Fixed text: never built from request data. */
+  readonly message: string
+}
+
+type Tag = DomainError["_tag"]
+
+/** The one table from domain error to wire status. Every edge maps through it. */
+export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
+  MissingToken: {
+    code: "MISSING_TOKEN",
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    type: "authentication_error",
+    message: "An Authorization: Bearer token is required."
+  },
+  // Unknown, malformed, wrong secret, revoked, expired and disabled-org tokens all answer this,
+  // word for word, so a caller cannot tell which one it hit (no enumeration).
+  InvalidToken: {
+    code: "INVALID_TOKEN",
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    type: "authentication_error",
+    message: "The access token is invalid, expired or revoked."
+  },
+  MissingAgentId: {
+    code: "MISSING_AGENT_ID",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The X-IBEX-Agent-ID header is required."
+  },
+  InvalidAgentId: {
+    code: "INVALID_AGENT_ID",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The X-IBEX-Agent-ID header must be a UUID."
+  },
+  AgentNotAuthorized: {
+    code: "AGENT_NOT_AUTHORIZED",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "The agent is not authorized for this token's organization."
+  },
+  AgentSuspended: {
+    code: "AGENT_SUSPENDED",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "The agent is not active."
+  },
+  InsufficientPermissions: {
+    code: "INSUFFICIENT_PERMISSIONS",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "The token lacks the permission this operation requires."
+  },
+  OrgAccessDenied: {
+    code: "ORG_ACCESS_DENIED",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "The token may not act on this organization."
+  },
+  RateLimited: {
+    code: "RATE_LIMITED",
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "rate_limit_error",
+    message: "The organization's request rate limit was exceeded. Retry after the time in Retry-After."
+  },
+  ServiceDegraded: {
+    code: "SERVICE_DEGRADED",
+    httpStatus: 503,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
+    type: "service_unavailable_error",
+    message: "Authentication is temporarily unavailable. Retry shortly."
+  },
+  AuthUnavailable: {
+    code: "AUTH_UNAVAILABLE",
+    httpStatus: 503,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
+    type: "service_unavailable_error",
+    message: "Agent verification is temporarily unavailable. Retry shortly."
+  },
+  StoreUnavailable: {
+    code: "STORE_UNAVAILABLE",
+    httpStatus: 503,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
+    type: "service_unavailable_error",
+    message: "A backing store is temporarily unavailable. Retry shortly."
+  },
+  RateLimiterUnavailable: {
+    code: "RATE_LIMITER_UNAVAILABLE",
+    httpStatus: 503,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
+    type: "service_unavailable_error",
+    message: "The rate limiter is temporarily unavailable."
+  },
+  ProviderNotConfigured: {
+    code: "PROVIDER_NOT_CONFIGURED",
+    httpStatus: 501,
+    grpcStatus: GrpcStatus.UNIMPLEMENTED,
+    type: "not_implemented_error",
+    message: "No LLM provider is configured for this route yet."
+  },
+  ValidationFailed: {
+    code: "VALIDATION_FAILED",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The request is invalid; see field_errors."
+  },
+  MalformedJson: {
+    code: "INVALID_JSON",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The request body is not valid JSON."
+  },
+  PayloadTooLarge: {
+    code: "PAYLOAD_TOO_LARGE",
+    httpStatus: 413,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "invalid_request_error",
+    message: "The request body exceeds the size limit."
+  },
+  UnsupportedMediaType: {
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    httpStatus: 415,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The request body must be application/json."
+  },
+  InvalidHeader: {
+    code: "INVALID_HEADER",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "A request header is malformed."
+  },
+  RouteNotFound: {
+    code: "NOT_FOUND",
+    httpStatus: 404,
+    grpcStatus: GrpcStatus.NOT_FOUND,
+    type: "not_found_error",
+    message: "No route matches this path."
+  },
+  MethodNotAllowed: {
+    code: "METHOD_NOT_ALLOWED",
+    httpStatus: 405,
+    grpcStatus: GrpcStatus.UNIMPLEMENTED,
+    type: "invalid_request_error",
+    message: "This method is not allowed on this route."
+  },
+  ResourceNotFound: {
+    code: "NOT_FOUND",
+    httpStatus: 404,
+    grpcStatus: GrpcStatus.NOT_FOUND,
+    type: "not_found_error",
+    message: "The resource was not found."
+  },
+  InternalError: {
+    code: "INTERNAL_ERROR",
+    httpStatus: 500,
+    grpcStatus: GrpcStatus.INTERNAL,
+    type: "server_error",
+    message: "An internal error occurred."
+  }
+}
+
+export const catalogueEntry = (error: DomainError): CatalogueEntry => ErrorCatalogue[error._tag]

@@ -1,0 +1,75 @@
+import { Effect, Option, Schema } from "effect"
+import { InvalidToken } from "./errors.js"
+import { OrgId, TokenId, UserId } from "./ids.js"
+import type { OrgStatus } from "./Org.js"
+import { Permissions } from "./Permissions.js"
+
+/** A token as lists show it: never its hash, never its secret. */
+export class TokenInfo extends Schema.Class<TokenInfo>("TokenInfo")({
+  id: TokenId,
+  orgId: OrgId,
+  name: Schema.String,
+  displayPrefix: Schema.String,
+  permissions: Permissions,
+  createdBy: Schema.NullOr(UserId),
+  createdAt: Schema.DateFromSelf,
+  expiresAt: Schema.NullOr(Schema.DateFromSelf),
+  revokedAt: Schema.NullOr(Schema.DateFromSelf),
+  lastUsedAt: Schema.NullOr(Schema.DateFromSelf)
+}) {}
+
+/** What the pre-tenant lookup returns for validation: the token, its hash, and its org's state. */
+export interface TokenCredential {
+  readonly info: TokenInfo
+  /** Argon2id PHC string. Never logged, never returned by any API. */
+  readonly secretHash: string
+  readonly orgStatus: OrgStatus
+  readonly orgRateLimitPerMinute: number | null
+}
+
+/** What a new token row holds; the store never receives plaintext. */
+export interface NewToken {
+  readonly id: TokenId
+  readonly orgId: OrgId
+  readonly name: string
+  readonly displayPrefix: string
+  readonly secretHash: string
+  readonly permissions: Permissions
+  readonly createdBy: UserId | null
+  readonly expiresAt: Date | null
+}
+
+/** The identity a validated token stands for. */
+export interface Principal {
+  readonly orgId: OrgId
+  readonly tokenId: TokenId
+  readonly permissions: Permissions
+  readonly expiresAt: Date | null
+  readonly rateLimitPerMinute: number | null
+}
+
+/** Validity rules after the secret matched: revoked, expired (at or past expiry), org disabled. */
+export const checkTokenUsable = (credential: TokenCredential, now: Date): Effect.Effect<Principal, InvalidToken> => {
+  const { info } = credential
+  if (info.revokedAt !== null && info.revokedAt.getTime() <= now.getTime())
+    return Effect.fail(new InvalidToken({ reason: "revoked" }))
+  if (info.expiresAt !== null && info.expiresAt.getTime() <= now.getTime())
+    return Effect.fail(new InvalidToken({ reason: "expired" }))
+  if (credential.orgStatus !== "active") return Effect.fail(new InvalidToken({ reason: "org_disabled" }))
+  return Effect.succeed({
+    orgId: info.orgId,
+    tokenId: info.id,
+    permissions: info.permissions,
+    expiresAt: info.expiresAt,
+    rateLimitPerMinute: credential.orgRateLimitPerMinute
+  })
+}
+
+export const TokenName = Schema.String.pipe(
+  Schema.trimmed({ message: () => "must not start or end with spaces" }),
+  Schema.minLength(1, { message: () => "must not be empty" }),
+  Schema.maxLength(128, { message: () => "must be at most 128 characters" })
+)
+
+export const isExpiredAt = (info: TokenInfo, now: Date): boolean =>
+  Option.fromNullable(info.expiresAt).pipe(Option.exists((e) => e.getTime() <= now.getTime()))

@@ -1,0 +1,98 @@
+import { Schema } from "effect"
+import { FieldError } from "./FieldError.js"
+
+/**
+ * Domain errors. They say what went wrong in the domain's terms; the HTTP and gRPC status of
+ * each is decided once, in ErrorCatalogue, at the edge. None of them carries a token, a hash
+ * or a client-supplied value.
+ */
+
+export class MissingToken extends Schema.TaggedError<MissingToken>()("MissingToken", {}) {}
+
+/** Why validation failed. Internal (metrics, audit); every reason answers the client identically. */
+export const InvalidTokenReason = Schema.Literal("malformed", "unknown", "wrong_secret", "revoked", "expired", "org_disabled")
+export type InvalidTokenReason = typeof InvalidTokenReason.Type
+
+export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
+  reason: InvalidTokenReason
+}) {}
+
+export class MissingAgentId extends Schema.TaggedError<MissingAgentId>()("MissingAgentId", {}) {}
+export class InvalidAgentId extends Schema.TaggedError<InvalidAgentId>()("InvalidAgentId", {}) {}
+export class AgentNotAuthorized extends Schema.TaggedError<AgentNotAuthorized>()("AgentNotAuthorized", {}) {}
+export class AgentSuspended extends Schema.TaggedError<AgentSuspended>()("AgentSuspended", {
+  status: Schema.Literal("paused", "archived", "suspended")
+}) {}
+
+export class InsufficientPermissions extends Schema.TaggedError<InsufficientPermissions>()("InsufficientPermissions", {
+  required: Schema.Array(Schema.String)
+}) {}
+
+/** A path names an org other than the caller's. 403, never 404: existence is not revealed either way. */
+export class OrgAccessDenied extends Schema.TaggedError<OrgAccessDenied>()("OrgAccessDenied", {}) {}
+
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  limit: Schema.Number,
+  resetAtMs: Schema.Number,
+  retryAfterMs: Schema.Number
+}) {}
+
+/** The auth service could not be reached (or did not answer in budget) while validating a token: fail closed. */
+export class ServiceDegraded extends Schema.TaggedError<ServiceDegraded>()("ServiceDegraded", {}) {}
+/** The auth service could not be reached while verifying an agent: fail closed. */
+export class AuthUnavailable extends Schema.TaggedError<AuthUnavailable>()("AuthUnavailable", {}) {}
+
+/** A store (Postgres) failed. The operation name is for logs; SQL text and driver messages never travel. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  operation: Schema.String
+}) {}
+
+/** The rate limiter's backend failed; the proxy fails open on it (ADR-0015). */
+export class RateLimiterUnavailable extends Schema.TaggedError<RateLimiterUnavailable>()("RateLimiterUnavailable", {}) {}
+
+export class ProviderNotConfigured extends Schema.TaggedError<ProviderNotConfigured>()("ProviderNotConfigured", {}) {}
+
+export class ValidationFailed extends Schema.TaggedError<ValidationFailed>()("ValidationFailed", {
+  fieldErrors: Schema.Array(FieldError)
+}) {}
+
+export class MalformedJson extends Schema.TaggedError<MalformedJson>()("MalformedJson", {}) {}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  limitBytes: Schema.Number
+}) {}
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", {}) {}
+export class InvalidHeader extends Schema.TaggedError<InvalidHeader>()("InvalidHeader", {}) {}
+export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()("RouteNotFound", {}) {}
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", {
+  allowed: Schema.Array(Schema.String)
+}) {}
+/** A token (or other tenant resource) does not exist in the caller's org. Cross-tenant looks identical. */
+export class ResourceNotFound extends Schema.TaggedError<ResourceNotFound>()("ResourceNotFound", {
+  resource: Schema.String
+}) {}
+export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {}) {}
+
+export type DomainError =
+  | MissingToken
+  | InvalidToken
+  | MissingAgentId
+  | InvalidAgentId
+  | AgentNotAuthorized
+  | AgentSuspended
+  | InsufficientPermissions
+  | OrgAccessDenied
+  | RateLimited
+  | ServiceDegraded
+  | AuthUnavailable
+  | StoreUnavailable
+  | RateLimiterUnavailable
+  | ProviderNotConfigured
+  | ValidationFailed
+  | MalformedJson
+  | PayloadTooLarge
+  | UnsupportedMediaType
+  | InvalidHeader
+  | RouteNotFound
+  | MethodNotAllowed
+  | ResourceNotFound
+  | InternalError

@@ -1,0 +1,224 @@
+import { Clock, Context, Duration, Effect, Layer, Metric, MetricBoundaries, type Redacted, Stream } from "effect"
+import { InvalidToken, type InvalidTokenReason, type StoreUnavailable } from "../errors.js"
+import type { TokenId } from "../ids.js"
+import { RevocationFeed } from "../ports/RevocationFeed.js"
+import { SecretHasher, TokenDigest } from "../ports/SecretHasher.js"
+import { TokenStore } from "../ports/TokenStore.js"
+import type { Principal } from "../Token.js"
+import { lookupCredential, verifyCredential } from "./validateToken.js"
+
+export interface TokenValidatorShape {
+  readonly validate: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | StoreUnavailable>
+  /** Drops every cached verdict for the token, here and now (the revoking instance does not wait for its own notice). */
+  readonly evict: (tokenId: TokenId) => Effect.Effect<void>
+  readonly stats: Effect.Effect<{ readonly entries: number; readonly negativeEntries: number; readonly trusted: boolean }>
+}
+
+export class TokenValidator extends Context.Tag("@ibex/domain/TokenValidator")<TokenValidator, TokenValidatorShape>() {}
+
+export interface TokenValidatorOptions {
+  /** Hard backstop on how long a verified token is trusted without a fresh check. */
+  readonly ttlMs: number
+  readonly maxEntries: number
+  /** How long a failed (token id, digest) pair is refused without hashing. */
+  readonly negativeTtlMs: number
+  readonly maxNegativeEntries: number
+  /** Failed Argon2id verifications per token id per window before further guesses are refused unhashed. */
+  readonly maxFailuresPerToken: number
+  readonly failureWindowMs: number
+  /** Argon2id verifications allowed to run at once (the hasher's thread pool is the scarce resource). */
+  readonly hashConcurrency: number
+}
+
+export const defaultTokenValidatorOptions: TokenValidatorOptions = {
+  ttlMs: 5_000,
+  maxEntries: 10_000,
+  negativeTtlMs: 5_000,
+  maxNegativeEntries: 10_000,
+  maxFailuresPerToken: 5,
+  failureWindowMs: 10_000,
+  hashConcurrency: 2
+}
+
+export type ValidationOutcome = "cache_hit" | "verified" | InvalidTokenReason | "negative_cache" | "throttled" | "store_unavailable"
+
+export const validationOutcomes = Metric.counter("ibex_auth_validation_total", {
+  description: "Token validations by outcome"
+})
+export const validationLatency = Metric.histogram(
+  "ibex_auth_validation_duration_seconds",
+  MetricBoundaries.fromIterable([0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]),
+  "Token validation latency"
+)
+
+interface Entry {
+  readonly principal: Principal
+  readonly expiresAtMs: number
+}
+
+/**
+ * Why this exists (DESIGN.md, "Argon2id cost"): Argon2id costs 36–250 ms here and the budget is
+ * 50 ms, so a token is verified with Argon2id once, then trusted by a keyed digest of the whole
+ * token for at most `ttlMs`. Revocations arrive by push (RevocationFeed) and evict at once; while
+ * the feed is disconnected nothing is cached, so a lost notice can never keep a revoked token alive.
+ */
+export const makeTokenValidator = (options: TokenValidatorOptions = defaultTokenValidatorOptions) =>
+  Effect.gen(function* () {
+    const store = yield* TokenStore
+    const hasher = yield* SecretHasher
+    const digester = yield* TokenDigest
+    const feed = yield* RevocationFeed
+
+    const positive = new Map<string, Entry>()
+    const byToken = new Map<TokenId, Set<string>>()
+    const negative = new Map<string, number>()
+    const failures = new Map<TokenId, { count: number; windowStartMs: number }>()
+    let trusted = false
+    // Bumped on every revocation or feed drop: a verification that started before a bump must not be cached.
+    let epoch = 0
+    const hashPermits = yield* Effect.makeSemaphore(options.hashConcurrency)
+
+    const forgetToken = (tokenId: TokenId) => {
+      const digests = byToken.get(tokenId)
+      if (digests) for (const d of digests) positive.delete(d)
+      byToken.delete(tokenId)
+    }
+    const clearAll = () => {
+      positive.clear()
+      byToken.clear()
+    }
+
+    yield* feed.subscribe.pipe(
+      Stream.runForEach((event) =>
+        Effect.sync(() => {
+          epoch++
+          switch (event._tag) {
+            case "Revoked":
+              forgetToken(event.tokenId)
+              break
+            case "Disconnected":
+              trusted = false
+              clearAll()
+              break
+            case "Connected":
+              clearAll()
+              trusted = true
+              break
+          }
+        })
+      ),
+      Effect.forkScoped
+    )
+
+    const remember = (digest: string, principal: Principal, nowMs: number) => {
+      const tokenExpiry = principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY
+      positive.delete(digest)
+      if (positive.size >= options.maxEntries) {
+        const oldest = positive.keys().next().value
+        if (oldest !== undefined) {
+          const old = positive.get(oldest)
+          positive.delete(oldest)
+          if (old) byToken.get(old.principal.tokenId)?.delete(oldest)
+        }
+      }
+      positive.set(digest, { principal, expiresAtMs: Math.min(nowMs + options.ttlMs, tokenExpiry) })
+      let set = byToken.get(principal.tokenId)
+      if (!set) {
+        set = new Set()
+        byToken.set(principal.tokenId, set)
+      }
+      set.add(digest)
+    }
+
+    const rememberFailure = (digest: string, nowMs: number) => {
+      if (negative.size >= options.maxNegativeEntries) {
+        const oldest = negative.keys().next().value
+        if (oldest !== undefined) negative.delete(oldest)
+      }
+      negative.set(digest, nowMs + options.negativeTtlMs)
+    }
+
+    const throttled = (tokenId: TokenId, nowMs: number): boolean => {
+      const f = failures.get(tokenId)
+      return f !== undefined && nowMs - f.windowStartMs < options.failureWindowMs && f.count >= options.maxFailuresPerToken
+    }
+    const countFailure = (tokenId: TokenId, nowMs: number) => {
+      const f = failures.get(tokenId)
+      if (f === undefined || nowMs - f.windowStartMs >= options.failureWindowMs) {
+        if (failures.size >= options.maxNegativeEntries) failures.clear()
+        failures.set(tokenId, { count: 1, windowStartMs: nowMs })
+      } else f.count++
+    }
+
+    const fail = (outcome: ValidationOutcome, reason: InvalidTokenReason) =>
+      Effect.zipRight(
+        Metric.increment(Metric.tagged(validationOutcomes, "outcome", outcome)),
+        Effect.fail(new InvalidToken({ reason }))
+      )
+
+    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
+      Effect.gen(function* () {
+        const nowMs = yield* Clock.currentTimeMillis
+        const digest = digester.digest(token)
+        if (trusted) {
+          const hit = positive.get(digest)
+          if (hit !== undefined) {
+            if (hit.expiresAtMs > nowMs) {
+              yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "cache_hit"))
+              return hit.principal
+            }
+            positive.delete(digest)
+          }
+        }
+        const negativeUntil = negative.get(digest)
+        if (negativeUntil !== undefined) {
+          if (negativeUntil > nowMs) return yield* fail("negative_cache", "wrong_secret")
+          negative.delete(digest)
+        }
+        const startEpoch = epoch
+        const { parsed, credential } = yield* lookupCredential(token).pipe(
+          Effect.provideService(TokenStore, store),
+          Effect.tapError((e) =>
+            Metric.increment(
+              Metric.tagged(validationOutcomes, "outcome", e._tag === "InvalidToken" ? e.reason : "store_unavailable")
+            )
+          )
+        )
+        if (throttled(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
+        const principal = yield* hashPermits
+          .withPermits(1)(verifyCredential(credential, parsed.secret))
+          .pipe(
+            Effect.provideService(SecretHasher, hasher),
+            Effect.tapError((e) =>
+              Effect.andThen(
+                Effect.sync(() => {
+                  rememberFailure(digest, nowMs)
+                  if (e.reason === "wrong_secret") countFailure(parsed.tokenId, nowMs)
+                }),
+                Metric.increment(Metric.tagged(validationOutcomes, "outcome", e.reason))
+              )
+            )
+          )
+        if (trusted && epoch === startEpoch) remember(digest, principal, yield* Clock.currentTimeMillis)
+        yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "verified"))
+        return principal
+      }).pipe(
+        Effect.timed,
+        Effect.tap(([elapsed]) => Metric.update(validationLatency, Duration.toSeconds(elapsed))),
+        Effect.map(([, principal]) => principal),
+        Effect.withSpan("TokenValidator.validate")
+      )
+
+    return TokenValidator.of({
+      validate,
+      evict: (tokenId) =>
+        Effect.sync(() => {
+          epoch++
+          forgetToken(tokenId)
+        }),
+      stats: Effect.sync(() => ({ entries: positive.size, negativeEntries: negative.size, trusted }))
+    })
+  })
+
+export const TokenValidatorLive = (options?: TokenValidatorOptions) =>
+  Layer.scoped(TokenValidator, makeTokenValidator(options))

@@ -1,0 +1,5 @@
+export * from "./authorizeProxyRequest.js"
+export * from "./manageTokens.js"
+export * from "./TokenValidator.js"
+export * from "./validateToken.js"
+export * from "./verifyAgent.js"

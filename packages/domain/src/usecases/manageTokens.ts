@@ -1,0 +1,143 @@
+import { Clock, Effect, Option, type Redacted } from "effect"
+import {
+  InsufficientPermissions,
+  ResourceNotFound,
+  type StoreUnavailable,
+  ValidationFailed
+} from "../errors.js"
+import { FieldError } from "../FieldError.js"
+import { type TokenId, uuidFromBytes } from "../ids.js"
+import { displayPrefix, formatPat, SECRET_BYTES, secretFromBytes } from "../Pat.js"
+import * as Permissions from "../Permissions.js"
+import { AuditLog } from "../ports/AuditLog.js"
+import { SecretHasher } from "../ports/SecretHasher.js"
+import { SecureRandom } from "../ports/SecureRandom.js"
+import { type TokenPage, TokenStore } from "../ports/TokenStore.js"
+import type { Principal, TokenInfo } from "../Token.js"
+import { TokenValidator } from "./TokenValidator.js"
+
+export interface CreateTokenInput {
+  readonly name: string
+  readonly permissions: Permissions.Permissions
+  readonly expiresAt: Date | null
+}
+
+export interface CreatedToken {
+  /** The plaintext PAT: returned once, here, and never again. */
+  readonly token: Redacted.Redacted<string>
+  readonly info: TokenInfo
+}
+
+const require = (caller: Principal, name: Permissions.PermissionName, operation: string) =>
+  Permissions.has(caller.permissions, name)
+    ? Effect.void
+    : Effect.gen(function* () {
+        const audit = yield* AuditLog
+        yield* audit.record({
+          type: "management_refused",
+          orgId: caller.orgId,
+          actorTokenId: caller.tokenId,
+          operation,
+          reason: `missing ${name}`
+        })
+        return yield* new InsufficientPermissions({ required: [name] })
+      })
+
+/** Mints a token in the caller's own org. A caller can never grant permissions it does not hold. */
+export const createToken = (
+  caller: Principal,
+  input: CreateTokenInput
+): Effect.Effect<
+  CreatedToken,
+  InsufficientPermissions | ValidationFailed | StoreUnavailable,
+  TokenStore | SecretHasher | SecureRandom | AuditLog
+> =>
+  Effect.gen(function* () {
+    yield* require(caller, "tokens:create", "CreateToken")
+    const now = yield* Clock.currentTimeMillis
+    const problems: Array<FieldError> = []
+    const name = input.name.trim()
+    if (name.length === 0 || name.length > 128)
+      problems.push(new FieldError({ field: "name", message: "must be 1 to 128 characters" }))
+    if (input.expiresAt !== null && input.expiresAt.getTime() <= now)
+      problems.push(new FieldError({ field: "expires_at", message: "must be in the future" }))
+    if (problems.length > 0) return yield* new ValidationFailed({ fieldErrors: problems })
+    if (!Permissions.isSubset(input.permissions, caller.permissions)) {
+      const audit = yield* AuditLog
+      yield* audit.record({
+        type: "management_refused",
+        orgId: caller.orgId,
+        actorTokenId: caller.tokenId,
+        operation: "CreateToken",
+        reason: "permission escalation"
+      })
+      return yield* new InsufficientPermissions({
+        required: Permissions.toNames(Permissions.revoke(input.permissions, caller.permissions))
+      })
+    }
+    const random = yield* SecureRandom
+    const id = uuidFromBytes(yield* random.bytes(16), 4) as TokenId
+    const secret = secretFromBytes(yield* random.bytes(SECRET_BYTES))
+    const hasher = yield* SecretHasher
+    const secretHash = yield* hasher.hash(secret)
+    const store = yield* TokenStore
+    const info = yield* store.insert({
+      id,
+      orgId: caller.orgId,
+      name,
+      displayPrefix: displayPrefix(id),
+      secretHash,
+      permissions: input.permissions,
+      createdBy: null,
+      expiresAt: input.expiresAt
+    })
+    const audit = yield* AuditLog
+    yield* audit.record({
+      type: "token_created",
+      orgId: info.orgId,
+      actorTokenId: caller.tokenId,
+      tokenId: info.id,
+      displayPrefix: info.displayPrefix,
+      permissions: Permissions.toNames(info.permissions)
+    })
+    return { token: formatPat(id, secret), info }
+  }).pipe(Effect.withSpan("TokenService.createToken"))
+
+export const listTokens = (
+  caller: Principal,
+  page: { readonly limit: number; readonly cursor: string | null }
+): Effect.Effect<TokenPage, InsufficientPermissions | StoreUnavailable, TokenStore | AuditLog> =>
+  Effect.gen(function* () {
+    yield* require(caller, "tokens:list", "ListTokens")
+    const store = yield* TokenStore
+    const limit = Math.min(Math.max(1, Math.floor(page.limit || 50)), 200)
+    return yield* store.list(caller.orgId, { limit, cursor: page.cursor })
+  }).pipe(Effect.withSpan("TokenService.listTokens"))
+
+/** Revokes a token of the caller's org; another org's token answers exactly like a missing one. */
+export const revokeToken = (
+  caller: Principal,
+  tokenId: TokenId
+): Effect.Effect<
+  TokenInfo,
+  InsufficientPermissions | ResourceNotFound | StoreUnavailable,
+  TokenStore | AuditLog | TokenValidator
+> =>
+  Effect.gen(function* () {
+    yield* require(caller, "tokens:revoke", "RevokeToken")
+    const store = yield* TokenStore
+    const now = new Date(yield* Clock.currentTimeMillis)
+    const revoked = yield* store.revoke(caller.orgId, tokenId, now)
+    if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
+    const validator = yield* TokenValidator
+    yield* validator.evict(tokenId)
+    const audit = yield* AuditLog
+    yield* audit.record({
+      type: "token_revoked",
+      orgId: caller.orgId,
+      actorTokenId: caller.tokenId,
+      tokenId,
+      displayPrefix: revoked.value.displayPrefix
+    })
+    return revoked.value
+  }).pipe(Effect.withSpan("TokenService.revokeToken"))

@@ -1,0 +1,44 @@
+import { Clock, Effect, Either, Option, Redacted } from "effect"
+import { InvalidToken, type StoreUnavailable } from "../errors.js"
+import { type ParsedPat, parsePat } from "../Pat.js"
+import { SecretHasher } from "../ports/SecretHasher.js"
+import { TokenStore } from "../ports/TokenStore.js"
+import { checkTokenUsable, type Principal, type TokenCredential } from "../Token.js"
+
+/**
+ * Token validation without any cache: parse → pre-tenant lookup → Argon2id → validity rules.
+ * Malformed tokens and unknown ids fail before any hashing. Every failure is InvalidToken;
+ * its `reason` is for metrics and never reaches a client.
+ */
+export const lookupCredential = (
+  token: Redacted.Redacted<string>
+): Effect.Effect<
+  { readonly parsed: ParsedPat; readonly credential: TokenCredential },
+  InvalidToken | StoreUnavailable,
+  TokenStore
+> =>
+  Effect.gen(function* () {
+    const parsed = parsePat(Redacted.value(token))
+    if (Either.isLeft(parsed)) return yield* new InvalidToken({ reason: "malformed" })
+    const store = yield* TokenStore
+    const credential = yield* store.findCredential(parsed.right.tokenId)
+    if (Option.isNone(credential)) return yield* new InvalidToken({ reason: "unknown" })
+    return { parsed: parsed.right, credential: credential.value }
+  })
+
+export const verifyCredential = (
+  credential: TokenCredential,
+  secret: Redacted.Redacted<string>
+): Effect.Effect<Principal, InvalidToken, SecretHasher> =>
+  Effect.gen(function* () {
+    const hasher = yield* SecretHasher
+    const ok = yield* hasher.verify(credential.secretHash, secret)
+    if (!ok) return yield* new InvalidToken({ reason: "wrong_secret" })
+    const now = new Date(yield* Clock.currentTimeMillis)
+    return yield* checkTokenUsable(credential, now)
+  })
+
+export const validateToken = (
+  token: Redacted.Redacted<string>
+): Effect.Effect<Principal, InvalidToken | StoreUnavailable, TokenStore | SecretHasher> =>
+  Effect.flatMap(lookupCredential(token), ({ parsed, credential }) => verifyCredential(credential, parsed.secret))
