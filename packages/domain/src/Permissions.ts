@@ -32,13 +32,13 @@ export const bit = (position: number): Permissions => {
     throw new RangeError(`permission bit must be 0..63`)
   return make(1n << BigInt(position))
 }
+export const union = (a: Permissions, b: Permissions): Permissions => make(a | b)
+export const intersection = (a: Permissions, b: Permissions): Permissions => make(a & b)
 export const of = (...names: ReadonlyArray<PermissionName>): Permissions =>
   names.reduce((acc, name) => union(acc, bit(PermissionBits[name])), none)
 
 export const all: Permissions = of(...(Object.keys(PermissionBits) as Array<PermissionName>))
 
-export const union = (a: Permissions, b: Permissions): Permissions => make(a | b)
-export const intersection = (a: Permissions, b: Permissions): Permissions => make(a & b)
 export const grant = union
 export const revoke = (a: Permissions, b: Permissions): Permissions => make(a & ~b)
 /** Every bit of `required` is set in `held`. */

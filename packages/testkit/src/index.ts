@@ -1,1 +1,5 @@
-export {}
+export * from "./fixtures/twoOrgs.js"
+export * from "./memory/AuthMemory.js"
+export * from "./memory/MemoryDatabase.js"
+export * from "./memory/StoresMemory.js"
+export * from "./contracts/StoreContracts.js"

@@ -1,12 +1,7 @@
 import { Clock, Effect, Option, type Redacted } from "effect"
-import {
-  InsufficientPermissions,
-  ResourceNotFound,
-  type StoreUnavailable,
-  ValidationFailed
-} from "../errors.js"
+import { InsufficientPermissions, ResourceNotFound, type StoreUnavailable, ValidationFailed } from "../errors.js"
 import { FieldError } from "../FieldError.js"
-import { type TokenId, uuidFromBytes } from "../ids.js"
+import { type OrgId, type TokenId, type UserId, uuidFromBytes } from "../ids.js"
 import { displayPrefix, formatPat, SECRET_BYTES, secretFromBytes } from "../Pat.js"
 import * as Permissions from "../Permissions.js"
 import { AuditLog } from "../ports/AuditLog.js"
@@ -27,6 +22,42 @@ export interface CreatedToken {
   readonly token: Redacted.Redacted<string>
   readonly info: TokenInfo
 }
+
+export interface IssueTokenInput {
+  readonly orgId: OrgId
+  readonly name: string
+  readonly permissions: Permissions.Permissions
+  readonly expiresAt: Date | null
+  readonly createdBy: UserId | null
+}
+
+/**
+ * The one code path that mints a token: random id and secret, Argon2id hash, insert. No
+ * authorization here: callers are createToken (after its checks), the seed and the bootstrap
+ * helper, so every token in the system is made the same way.
+ */
+export const issueToken = (
+  input: IssueTokenInput
+): Effect.Effect<CreatedToken, StoreUnavailable, TokenStore | SecretHasher | SecureRandom> =>
+  Effect.gen(function* () {
+    const random = yield* SecureRandom
+    const id = uuidFromBytes(yield* random.bytes(16), 4) as TokenId
+    const secret = secretFromBytes(yield* random.bytes(SECRET_BYTES))
+    const hasher = yield* SecretHasher
+    const secretHash = yield* hasher.hash(secret)
+    const store = yield* TokenStore
+    const info = yield* store.insert({
+      id,
+      orgId: input.orgId,
+      name: input.name,
+      displayPrefix: displayPrefix(id),
+      secretHash,
+      permissions: input.permissions,
+      createdBy: input.createdBy,
+      expiresAt: input.expiresAt
+    })
+    return { token: formatPat(id, secret), info }
+  }).pipe(Effect.withSpan("TokenService.issueToken"))
 
 const require = (caller: Principal, name: Permissions.PermissionName, operation: string) =>
   Permissions.has(caller.permissions, name)
@@ -75,32 +106,23 @@ export const createToken = (
         required: Permissions.toNames(Permissions.revoke(input.permissions, caller.permissions))
       })
     }
-    const random = yield* SecureRandom
-    const id = uuidFromBytes(yield* random.bytes(16), 4) as TokenId
-    const secret = secretFromBytes(yield* random.bytes(SECRET_BYTES))
-    const hasher = yield* SecretHasher
-    const secretHash = yield* hasher.hash(secret)
-    const store = yield* TokenStore
-    const info = yield* store.insert({
-      id,
+    const created = yield* issueToken({
       orgId: caller.orgId,
       name,
-      displayPrefix: displayPrefix(id),
-      secretHash,
       permissions: input.permissions,
-      createdBy: null,
-      expiresAt: input.expiresAt
+      expiresAt: input.expiresAt,
+      createdBy: null
     })
     const audit = yield* AuditLog
     yield* audit.record({
       type: "token_created",
-      orgId: info.orgId,
+      orgId: created.info.orgId,
       actorTokenId: caller.tokenId,
-      tokenId: info.id,
-      displayPrefix: info.displayPrefix,
-      permissions: Permissions.toNames(info.permissions)
+      tokenId: created.info.id,
+      displayPrefix: created.info.displayPrefix,
+      permissions: Permissions.toNames(created.info.permissions)
     })
-    return { token: formatPat(id, secret), info }
+    return created
   }).pipe(Effect.withSpan("TokenService.createToken"))
 
 export const listTokens = (

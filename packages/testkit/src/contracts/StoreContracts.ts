@@ -1,0 +1,336 @@
+import {
+  Agent,
+  AgentStore,
+  type AgentId,
+  displayPrefix,
+  OrgStore,
+  type OrgId,
+  Permissions,
+  RevocationFeed,
+  type RevocationEvent,
+  type SecretHasher,
+  type SecureRandom,
+  type TokenId,
+  TokenStore,
+  User,
+  type UserId,
+  UserStore,
+  uuidFromBytes
+} from "@ibex/domain"
+import { describe, expect, layer } from "@effect/vitest"
+import { Chunk, Clock, Effect, Fiber, type Layer, Option, Stream } from "effect"
+import { bootstrapAdminToken, createAgent, createOrg, setupTwoOrgs } from "../fixtures/twoOrgs.js"
+
+/** What every store contract needs: the stores under test plus the hasher and randomness fixtures use. */
+export type StoreServices = TokenStore | AgentStore | OrgStore | UserStore | RevocationFeed | SecretHasher | SecureRandom
+
+const randomId = <A extends string>() => uuidFromBytes(crypto.getRandomValues(new Uint8Array(16)), 4) as A
+
+/**
+ * The TokenStore contract, written once and run over every adapter (memory, Postgres, PGlite).
+ * Cross-tenant cases are the point: another org's token must behave exactly like a missing one.
+ */
+export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreServices, E>) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`TokenStore contract [${name}]`, (it) => {
+    it.effect("insert then findCredential returns the row, its hash and the org's state", () =>
+      Effect.gen(function* () {
+        const org = yield* createOrg({ rateLimitPerMinute: 120 })
+        const created = yield* bootstrapAdminToken(org.id)
+        const store = yield* TokenStore
+        const found = yield* store.findCredential(created.info.id)
+        expect(Option.isSome(found)).toBe(true)
+        const credential = Option.getOrThrow(found)
+        expect(credential.info.id).toBe(created.info.id)
+        expect(credential.info.orgId).toBe(org.id)
+        expect(credential.info.permissions).toBe(Permissions.all)
+        expect(credential.info.displayPrefix).toBe(displayPrefix(created.info.id))
+        expect(credential.info.revokedAt).toBeNull()
+        expect(credential.orgStatus).toBe("active")
+        expect(credential.orgRateLimitPerMinute).toBe(120)
+        expect(credential.secretHash.length).toBeGreaterThan(20)
+      })
+    )
+
+    it.effect("findCredential of an unknown id is None", () =>
+      Effect.gen(function* () {
+        const store = yield* TokenStore
+        expect(Option.isNone(yield* store.findCredential(randomId<TokenId>()))).toBe(true)
+      })
+    )
+
+    it.effect("permissions round-trip every bit up to 63", () =>
+      Effect.gen(function* () {
+        const org = yield* createOrg()
+        const store = yield* TokenStore
+        const high = Permissions.unsafeFromBigInt((1n << 63n) | (1n << 62n) | 5n)
+        const id = randomId<TokenId>()
+        yield* store.insert({
+          id,
+          orgId: org.id,
+          name: "high bits",
+          displayPrefix: displayPrefix(id),
+          secretHash: "$argon2id$placeholder-not-a-secret",
+          permissions: high,
+          createdBy: null,
+          expiresAt: null
+        })
+        const found = Option.getOrThrow(yield* store.findCredential(id))
+        expect(found.info.permissions).toBe(high)
+      })
+    )
+
+    it.effect("expiry and creator are stored", () =>
+      Effect.gen(function* () {
+        const org = yield* createOrg()
+        const store = yield* TokenStore
+        const users = yield* UserStore
+        const now = yield* Clock.currentTimeMillis
+        const user = yield* users.insert(
+          new User({ id: randomId<UserId>(), orgId: org.id, email: "a@example.test", displayName: "A", createdAt: new Date(now) })
+        )
+        const id = randomId<TokenId>()
+        const expiresAt = new Date(Math.floor(now / 1000) * 1000 + 3_600_000)
+        const info = yield* store.insert({
+          id,
+          orgId: org.id,
+          name: "expiring",
+          displayPrefix: displayPrefix(id),
+          secretHash: "$argon2id$placeholder-not-a-secret",
+          permissions: Permissions.of("probe:read"),
+          createdBy: user.id,
+          expiresAt
+        })
+        expect(info.expiresAt?.getTime()).toBe(expiresAt.getTime())
+        expect(info.createdBy).toBe(user.id)
+        expect(Math.abs(info.createdAt.getTime() - now)).toBeLessThan(60_000)
+      })
+    )
+
+    it.effect("list shows only the org's tokens, newest first, and never a hash", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const page = yield* store.list(orgA.orgId, { limit: 100, cursor: null })
+        const ids = page.tokens.map((t) => t.id)
+        expect(ids).toHaveLength(6)
+        for (const t of Object.values(orgA.tokens)) expect(ids).toContain(t.info.id)
+        for (const t of Object.values(orgB.tokens)) expect(ids).not.toContain(t.info.id)
+        for (const t of page.tokens) {
+          expect(t.orgId).toBe(orgA.orgId)
+          expect(Object.keys(t)).not.toContain("secretHash")
+          expect(JSON.stringify(t, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).not.toMatch(/argon2|memhash/i)
+        }
+        const times = page.tokens.map((t) => t.createdAt.getTime())
+        expect([...times].sort((a, b) => b - a)).toEqual(times)
+        expect(page.nextCursor).toBeNull()
+      })
+    )
+
+    it.effect("list pages through every token exactly once", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const seen: Array<string> = []
+        let cursor: string | null = null
+        for (let i = 0; i < 10; i++) {
+          const page: { tokens: ReadonlyArray<{ id: string }>; nextCursor: string | null } = yield* store.list(
+            orgA.orgId,
+            { limit: 4, cursor }
+          )
+          seen.push(...page.tokens.map((t) => t.id))
+          cursor = page.nextCursor
+          if (cursor === null) break
+        }
+        expect(seen).toHaveLength(6)
+        expect(new Set(seen).size).toBe(6)
+      })
+    )
+
+    it.effect("a garbage cursor never leaks other orgs' rows", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const page = yield* store.list(orgA.orgId, { limit: 100, cursor: "not-a-cursor' OR 1=1 --" }).pipe(
+          Effect.orElseSucceed(() => ({ tokens: [], nextCursor: null }))
+        )
+        for (const t of page.tokens) expect(t.orgId).toBe(orgA.orgId)
+      })
+    )
+
+    it.effect("revoke within the org sets revoked_at once; a second revoke keeps the first time", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const target = orgA.tokens.readOnly.info.id
+        const first = new Date(Math.floor(Date.now() / 1000) * 1000)
+        const revoked = yield* store.revoke(orgA.orgId, target, first)
+        expect(Option.getOrThrow(revoked).revokedAt?.getTime()).toBe(first.getTime())
+        const again = yield* store.revoke(orgA.orgId, target, new Date(first.getTime() + 5_000))
+        expect(Option.getOrThrow(again).revokedAt?.getTime()).toBe(first.getTime())
+        const credential = Option.getOrThrow(yield* store.findCredential(target))
+        expect(credential.info.revokedAt?.getTime()).toBe(first.getTime())
+      })
+    )
+
+    it.effect("cross-tenant revoke is None and leaves the token untouched", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const victim = orgB.tokens.full.info.id
+        const result = yield* store.revoke(orgA.orgId, victim, new Date())
+        expect(Option.isNone(result)).toBe(true)
+        expect(Option.getOrThrow(yield* store.findCredential(victim)).info.revokedAt).toBeNull()
+      })
+    )
+
+    it.effect("revoke of an unknown token is None", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        expect(Option.isNone(yield* store.revoke(orgA.orgId, randomId<TokenId>(), new Date()))).toBe(true)
+      })
+    )
+
+    it.effect("touchLastUsed records the time", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const at = new Date(Math.floor(Date.now() / 1000) * 1000)
+        yield* store.touchLastUsed(orgA.tokens.full.info.id, at)
+        const found = Option.getOrThrow(yield* store.findCredential(orgA.tokens.full.info.id))
+        expect(found.info.lastUsedAt?.getTime()).toBe(at.getTime())
+      })
+    )
+
+    it.effect("disabling an org shows in the credential", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const orgs = yield* OrgStore
+        yield* orgs.setStatus(orgA.orgId, "disabled")
+        const store = yield* TokenStore
+        expect(Option.getOrThrow(yield* store.findCredential(orgA.tokens.full.info.id)).orgStatus).toBe("disabled")
+      })
+    )
+  })
+
+export const agentStoreContract = <E>(name: string, services: Layer.Layer<StoreServices, E>) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`AgentStore contract [${name}]`, (it) => {
+    it.effect("find within the org returns the agent with its status", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const agents = yield* AgentStore
+        for (const status of ["active", "paused", "archived", "suspended"] as const) {
+          const found = Option.getOrThrow(yield* agents.find(orgA.orgId, orgA.agents[status]))
+          expect(found.status).toBe(status)
+          expect(found.orgId).toBe(orgA.orgId)
+        }
+      })
+    )
+
+    it.effect("another org's agent is None, like a missing one", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const agents = yield* AgentStore
+        expect(Option.isNone(yield* agents.find(orgA.orgId, orgB.agentId))).toBe(true)
+        expect(Option.isNone(yield* agents.find(orgA.orgId, randomId<AgentId>()))).toBe(true)
+      })
+    )
+
+    it.effect("list shows only the org's agents", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const agents = yield* AgentStore
+        const listed = yield* agents.list(orgA.orgId)
+        expect(listed.map((a) => a.id).sort()).toEqual(Object.values(orgA.agents).sort())
+        expect(listed.map((a) => a.id)).not.toContain(orgB.agentId)
+      })
+    )
+
+    it.effect("setStatus within the org changes it; across orgs it is None and changes nothing", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const agents = yield* AgentStore
+        const paused = yield* agents.setStatus(orgA.orgId, orgA.agentId, "paused")
+        expect(Option.getOrThrow(paused).status).toBe("paused")
+        expect(Option.isNone(yield* agents.setStatus(orgA.orgId, orgB.agentId, "suspended"))).toBe(true)
+        expect(Option.getOrThrow(yield* agents.find(orgB.orgId, orgB.agentId)).status).toBe("active")
+      })
+    )
+
+    it.effect("insert keeps name and creation time", () =>
+      Effect.gen(function* () {
+        const org = yield* createOrg()
+        const agent = yield* createAgent(org.id, "active", "named-agent")
+        const agents = yield* AgentStore
+        const found = Option.getOrThrow(yield* agents.find(org.id, agent.id))
+        expect(found).toBeInstanceOf(Agent)
+        expect(found.name).toBe("named-agent")
+      })
+    )
+  })
+
+export const orgStoreContract = <E>(name: string, services: Layer.Layer<StoreServices, E>) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`OrgStore and UserStore contract [${name}]`, (it) => {
+    it.effect("insert, find, findByName, setStatus", () =>
+      Effect.gen(function* () {
+        const org = yield* createOrg({ rateLimitPerMinute: 30 })
+        const orgs = yield* OrgStore
+        const found = Option.getOrThrow(yield* orgs.find(org.id))
+        expect(found.name).toBe(org.name)
+        expect(found.rateLimitPerMinute).toBe(30)
+        expect(Option.getOrThrow(yield* orgs.findByName(org.name)).id).toBe(org.id)
+        expect(Option.getOrThrow(yield* orgs.setStatus(org.id, "disabled")).status).toBe("disabled")
+        expect(Option.isNone(yield* orgs.find(randomId<OrgId>()))).toBe(true)
+        expect(Option.isNone(yield* orgs.findByName(`missing-${randomId<string>()}`))).toBe(true)
+      })
+    )
+
+    it.effect("users are found only within their org", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const users = yield* UserStore
+        const now = yield* Clock.currentTimeMillis
+        const user = yield* users.insert(
+          new User({ id: randomId<UserId>(), orgId: orgA.orgId, email: "u@example.test", displayName: "U", createdAt: new Date(now) })
+        )
+        expect(Option.getOrThrow(yield* users.find(orgA.orgId, user.id)).email).toBe("u@example.test")
+        expect(Option.isNone(yield* users.find(orgB.orgId, user.id))).toBe(true)
+      })
+    )
+  })
+
+/**
+ * The RevocationFeed contract: a subscriber is told Connected, then sees every revocation
+ * made through the TokenStore after that.
+ */
+export const revocationFeedContract = <E>(name: string, services: Layer.Layer<StoreServices, E>) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`RevocationFeed contract [${name}]`, (it) => {
+    it.scoped("a revocation reaches a subscriber", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const feed = yield* RevocationFeed
+        const store = yield* TokenStore
+        const target = orgA.tokens.full.info.id
+        const seen = yield* feed.subscribe.pipe(
+          Stream.filter((e: RevocationEvent) => e._tag === "Connected" || (e._tag === "Revoked" && e.tokenId === target)),
+          Stream.take(2),
+          Stream.runCollect,
+          Effect.fork
+        )
+        // Give the subscriber a moment to be listening before revoking.
+        yield* Effect.sleep("100 millis")
+        yield* store.revoke(orgA.orgId, target, new Date())
+        const events = Chunk.toReadonlyArray(yield* Fiber.join(seen).pipe(Effect.timeout("5 seconds")))
+        expect(events.map((e) => e._tag)).toEqual(["Connected", "Revoked"])
+      })
+    )
+  })
+
+/** All store contracts for one adapter set. */
+export const storeContracts = <E>(name: string, services: Layer.Layer<StoreServices, E>) =>
+  describe(`store contracts [${name}]`, () => {
+    tokenStoreContract(name, services)
+    agentStoreContract(name, services)
+    orgStoreContract(name, services)
+    revocationFeedContract(name, services)
+  })

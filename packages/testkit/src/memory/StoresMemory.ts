@@ -1,0 +1,232 @@
+import {
+  Agent,
+  AgentStore,
+  Org,
+  OrgStore,
+  RevocationEvent,
+  RevocationFeed,
+  StoreUnavailable,
+  TokenInfo,
+  TokenStore,
+  type TokenCredential,
+  type UserId,
+  UserStore
+} from "@ibex/domain"
+import { Permissions } from "@ibex/domain"
+import { Clock, Effect, Layer, Option, PubSub, Stream } from "effect"
+import { MemoryDatabase, MemoryDatabaseLive, type TokenRow } from "./MemoryDatabase.js"
+
+/**
+ * In-memory stores. They obey the same tenant rules as Postgres RLS: every tenant read and
+ * write is filtered by the org it is given, and another org's row behaves as if it did not
+ * exist. The store contract suites in ../contracts hold both adapters to that.
+ */
+
+const guard = <A>(db: { failing: boolean }, operation: string, f: () => A): Effect.Effect<A, StoreUnavailable> =>
+  Effect.suspend(() => (db.failing ? Effect.fail(new StoreUnavailable({ operation })) : Effect.succeed(f())))
+
+const toInfo = (row: TokenRow): TokenInfo =>
+  new TokenInfo({
+    id: row.id,
+    orgId: row.orgId as TokenInfo["orgId"],
+    name: row.name,
+    displayPrefix: row.displayPrefix,
+    permissions: Permissions.unsafeFromBigInt(row.permissions),
+    createdBy: row.createdBy as UserId | null,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    lastUsedAt: row.lastUsedAt
+  })
+
+const encodeCursor = (row: TokenRow) => `${row.createdAt.getTime()}.${row.seq}`
+const decodeCursor = (cursor: string | null): { ms: number; seq: number } | null => {
+  if (cursor === null) return null
+  const m = /^(\d+)\.(\d+)$/.exec(cursor)
+  return m ? { ms: Number(m[1]), seq: Number(m[2]) } : { ms: -1, seq: -1 }
+}
+
+export const TokenStoreMemory = Layer.effect(
+  TokenStore,
+  Effect.gen(function* () {
+    const db = yield* MemoryDatabase
+    return TokenStore.of({
+      findCredential: (tokenId) =>
+        guard(db, "TokenStore.findCredential", () => {
+          const row = db.tokens.get(tokenId)
+          if (row === undefined) return Option.none<TokenCredential>()
+          const org = db.orgs.get(row.orgId)
+          if (org === undefined) return Option.none<TokenCredential>()
+          return Option.some({
+            info: toInfo(row),
+            secretHash: row.secretHash,
+            orgStatus: org.status,
+            orgRateLimitPerMinute: org.rateLimitPerMinute
+          })
+        }),
+      insert: (token) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          guard(db, "TokenStore.insert", () => {
+            if (!db.orgs.has(token.orgId)) throw new Error("foreign key violation: token for a missing org")
+            const row: TokenRow = {
+              id: token.id,
+              orgId: token.orgId,
+              name: token.name,
+              displayPrefix: token.displayPrefix,
+              secretHash: token.secretHash,
+              permissions: token.permissions,
+              createdBy: token.createdBy,
+              createdAt: new Date(now),
+              expiresAt: token.expiresAt,
+              revokedAt: null,
+              lastUsedAt: null,
+              seq: db.nextSeq++
+            }
+            db.tokens.set(row.id, row)
+            return toInfo(row)
+          })
+        ),
+      list: (orgId, page) =>
+        guard(db, "TokenStore.list", () => {
+          const after = decodeCursor(page.cursor)
+          const rows = [...db.tokens.values()]
+            .filter((r) => r.orgId === orgId)
+            .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.seq - a.seq)
+            .filter(
+              (r) =>
+                after === null ||
+                r.createdAt.getTime() < after.ms ||
+                (r.createdAt.getTime() === after.ms && r.seq < after.seq)
+            )
+          const pageRows = rows.slice(0, page.limit)
+          const last = pageRows[pageRows.length - 1]
+          return {
+            tokens: pageRows.map(toInfo),
+            nextCursor: rows.length > page.limit && last !== undefined ? encodeCursor(last) : null
+          }
+        }),
+      revoke: (orgId, tokenId, at) =>
+        Effect.flatMap(
+          guard(db, "TokenStore.revoke", () => {
+            const row = db.tokens.get(tokenId)
+            if (row === undefined || row.orgId !== orgId) return Option.none<TokenInfo>()
+            row.revokedAt ??= at
+            return Option.some(toInfo(row))
+          }),
+          (result): Effect.Effect<Option.Option<TokenInfo>> =>
+            Option.isSome(result)
+              ? Effect.as(PubSub.publish(db.revocations, RevocationEvent.Revoked({ tokenId })), result)
+              : Effect.succeed(result)
+        ),
+      touchLastUsed: (tokenId, at) =>
+        guard(db, "TokenStore.touchLastUsed", () => {
+          const row = db.tokens.get(tokenId)
+          if (row !== undefined) row.lastUsedAt = at
+        })
+    })
+  })
+)
+
+export const AgentStoreMemory = Layer.effect(
+  AgentStore,
+  Effect.gen(function* () {
+    const db = yield* MemoryDatabase
+    const inOrg = (orgId: string, agentId: string) => {
+      const agent = db.agents.get(agentId)
+      return agent !== undefined && agent.orgId === orgId ? agent : undefined
+    }
+    return AgentStore.of({
+      find: (orgId, agentId) => guard(db, "AgentStore.find", () => Option.fromNullable(inOrg(orgId, agentId))),
+      insert: (agent) =>
+        guard(db, "AgentStore.insert", () => {
+          if (!db.orgs.has(agent.orgId)) throw new Error("foreign key violation: agent for a missing org")
+          db.agents.set(agent.id, agent)
+          return agent
+        }),
+      list: (orgId) =>
+        guard(db, "AgentStore.list", () =>
+          [...db.agents.values()]
+            .filter((a) => a.orgId === orgId)
+            .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+        ),
+      setStatus: (orgId, agentId, status) =>
+        guard(db, "AgentStore.setStatus", () => {
+          const agent = inOrg(orgId, agentId)
+          if (agent === undefined) return Option.none()
+          const updated = new Agent({ ...agent, status })
+          db.agents.set(agentId, updated)
+          return Option.some(updated)
+        })
+    })
+  })
+)
+
+export const OrgStoreMemory = Layer.effect(
+  OrgStore,
+  Effect.gen(function* () {
+    const db = yield* MemoryDatabase
+    return OrgStore.of({
+      find: (orgId) => guard(db, "OrgStore.find", () => Option.fromNullable(db.orgs.get(orgId))),
+      findByName: (name) =>
+        guard(db, "OrgStore.findByName", () => Option.fromNullable([...db.orgs.values()].find((o) => o.name === name))),
+      insert: (org) =>
+        guard(db, "OrgStore.insert", () => {
+          db.orgs.set(org.id, org)
+          return org
+        }),
+      setStatus: (orgId, status) =>
+        guard(db, "OrgStore.setStatus", () => {
+          const org = db.orgs.get(orgId)
+          if (org === undefined) return Option.none()
+          const updated = new Org({ ...org, status })
+          db.orgs.set(orgId, updated)
+          return Option.some(updated)
+        })
+    })
+  })
+)
+
+export const UserStoreMemory = Layer.effect(
+  UserStore,
+  Effect.gen(function* () {
+    const db = yield* MemoryDatabase
+    return UserStore.of({
+      find: (orgId, userId) =>
+        guard(db, "UserStore.find", () => {
+          const user = db.users.get(userId)
+          return Option.fromNullable(user !== undefined && user.orgId === orgId ? user : undefined)
+        }),
+      insert: (user) =>
+        guard(db, "UserStore.insert", () => {
+          if (!db.orgs.has(user.orgId)) throw new Error("foreign key violation: user for a missing org")
+          db.users.set(user.id, user)
+          return user
+        })
+    })
+  })
+)
+
+/** In-process revocation notices: always connected, every revoke in this database is announced. */
+export const RevocationFeedMemory = Layer.effect(
+  RevocationFeed,
+  Effect.gen(function* () {
+    const db = yield* MemoryDatabase
+    return RevocationFeed.of({
+      // Subscribe before announcing Connected, so no revocation can fall between the two.
+      subscribe: Stream.unwrapScoped(
+        Effect.map(PubSub.subscribe(db.revocations), (queue) =>
+          Stream.concat(Stream.make(RevocationEvent.Connected()), Stream.fromQueue(queue))
+        )
+      )
+    })
+  })
+)
+
+/** Every store over one fresh in-memory database, plus the database itself for fault injection. */
+export const StoresMemory = Layer.mergeAll(
+  TokenStoreMemory,
+  AgentStoreMemory,
+  OrgStoreMemory,
+  UserStoreMemory,
+  RevocationFeedMemory
+).pipe(Layer.provideMerge(MemoryDatabaseLive))

@@ -1,0 +1,7 @@
+import { SecureRandomWebCrypto } from "@ibex/domain"
+import { Layer } from "effect"
+import { storeContracts } from "../src/contracts/StoreContracts.js"
+import { SecretHasherMemory } from "../src/memory/AuthMemory.js"
+import { StoresMemory } from "../src/memory/StoresMemory.js"
+
+storeContracts("memory", Layer.mergeAll(StoresMemory, SecretHasherMemory, SecureRandomWebCrypto))
