@@ -25,7 +25,8 @@ export class MalformedPat extends Data.TaggedError("MalformedPat")<{
 
 /** Total: any input gives a parsed PAT or a MalformedPat, never a throw. Only the canonical form parses. */
 export const parsePat = (input: string): Either.Either<ParsedPat, MalformedPat> => {
-  if (typeof input !== "string" || !input.startsWith(PAT_PREFIX)) return Either.left(new MalformedPat({ reason: "prefix" }))
+  if (typeof input !== "string" || !input.startsWith(PAT_PREFIX))
+    return Either.left(new MalformedPat({ reason: "prefix" }))
   if (input.length !== PAT_LENGTH) return Either.left(new MalformedPat({ reason: "length" }))
   const id = input.slice(PAT_PREFIX.length, PAT_PREFIX.length + 36)
   if (!isCanonicalUuid(id)) return Either.left(new MalformedPat({ reason: "token_id" }))

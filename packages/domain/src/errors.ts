@@ -10,7 +10,14 @@ import { FieldError } from "./FieldError.js"
 export class MissingToken extends Schema.TaggedError<MissingToken>()("MissingToken", {}) {}
 
 /** Why validation failed. Internal (metrics, audit); every reason answers the client identically. */
-export const InvalidTokenReason = Schema.Literal("malformed", "unknown", "wrong_secret", "revoked", "expired", "org_disabled")
+export const InvalidTokenReason = Schema.Literal(
+  "malformed",
+  "unknown",
+  "wrong_secret",
+  "revoked",
+  "expired",
+  "org_disabled"
+)
 export type InvalidTokenReason = typeof InvalidTokenReason.Type
 
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
@@ -48,7 +55,10 @@ export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("St
 }) {}
 
 /** The rate limiter's backend failed; the proxy fails open on it (ADR-0015). */
-export class RateLimiterUnavailable extends Schema.TaggedError<RateLimiterUnavailable>()("RateLimiterUnavailable", {}) {}
+export class RateLimiterUnavailable extends Schema.TaggedError<RateLimiterUnavailable>()(
+  "RateLimiterUnavailable",
+  {}
+) {}
 
 export class ProviderNotConfigured extends Schema.TaggedError<ProviderNotConfigured>()("ProviderNotConfigured", {}) {}
 

@@ -26,7 +26,11 @@ export interface TokenStoreShape {
    * is not in `orgId` (another org's token is indistinguishable from a missing one). Revoking
    * twice keeps the first revocation time.
    */
-  readonly revoke: (orgId: OrgId, tokenId: TokenId, at: Date) => Effect.Effect<Option.Option<TokenInfo>, StoreUnavailable>
+  readonly revoke: (
+    orgId: OrgId,
+    tokenId: TokenId,
+    at: Date
+  ) => Effect.Effect<Option.Option<TokenInfo>, StoreUnavailable>
   /** Best-effort bookkeeping; never on the validation hot path's critical section. */
   readonly touchLastUsed: (tokenId: TokenId, at: Date) => Effect.Effect<void, StoreUnavailable>
 }

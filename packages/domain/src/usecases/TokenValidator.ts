@@ -11,7 +11,11 @@ export interface TokenValidatorShape {
   readonly validate: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | StoreUnavailable>
   /** Drops every cached verdict for the token, here and now (the revoking instance does not wait for its own notice). */
   readonly evict: (tokenId: TokenId) => Effect.Effect<void>
-  readonly stats: Effect.Effect<{ readonly entries: number; readonly negativeEntries: number; readonly trusted: boolean }>
+  readonly stats: Effect.Effect<{
+    readonly entries: number
+    readonly negativeEntries: number
+    readonly trusted: boolean
+  }>
 }
 
 export class TokenValidator extends Context.Tag("@ibex/domain/TokenValidator")<TokenValidator, TokenValidatorShape>() {}
@@ -40,7 +44,13 @@ export const defaultTokenValidatorOptions: TokenValidatorOptions = {
   hashConcurrency: 2
 }
 
-export type ValidationOutcome = "cache_hit" | "verified" | InvalidTokenReason | "negative_cache" | "throttled" | "store_unavailable"
+export type ValidationOutcome =
+  | "cache_hit"
+  | "verified"
+  | InvalidTokenReason
+  | "negative_cache"
+  | "throttled"
+  | "store_unavailable"
 
 export const validationOutcomes = Metric.counter("ibex_auth_validation_total", {
   description: "Token validations by outcome"
@@ -140,7 +150,9 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
 
     const throttled = (tokenId: TokenId, nowMs: number): boolean => {
       const f = failures.get(tokenId)
-      return f !== undefined && nowMs - f.windowStartMs < options.failureWindowMs && f.count >= options.maxFailuresPerToken
+      return (
+        f !== undefined && nowMs - f.windowStartMs < options.failureWindowMs && f.count >= options.maxFailuresPerToken
+      )
     }
     const countFailure = (tokenId: TokenId, nowMs: number) => {
       const f = failures.get(tokenId)

@@ -70,7 +70,8 @@ export const authorizeProxyRequest = (
     yield* auth.verifyAgent(principal.orgId, agentId)
 
     const required = RoutePermissions[request.route]
-    if (!Permissions.has(principal.permissions, required)) return yield* new InsufficientPermissions({ required: [required] })
+    if (!Permissions.has(principal.permissions, required))
+      return yield* new InsufficientPermissions({ required: [required] })
 
     if (Option.isSome(request.pathOrgId) && request.pathOrgId.value.toLowerCase() !== (principal.orgId as OrgId))
       return yield* new OrgAccessDenied()
