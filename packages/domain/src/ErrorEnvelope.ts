@@ -1,7 +1,7 @@
 import { Schema } from "effect"
-import { FieldError } from "./FieldError.js"
-import type { DomainError } from "./errors.js"
 import { catalogueEntry } from "./ErrorCatalogue.js"
+import type { DomainError } from "./errors.js"
+import { FieldError } from "./FieldError.js"
 
 /**
  * The error body of every non-2xx HTTP response. Shaped like OpenAI's so the official SDKs

@@ -1,5 +1,5 @@
 import { Data, Either, Redacted } from "effect"
-import { encodeBase64Url, decodeBase64Url } from "./base64url.js"
+import { decodeBase64Url, encodeBase64Url } from "./base64url.js"
 import { isCanonicalUuid, type TokenId } from "./ids.js"
 
 /**

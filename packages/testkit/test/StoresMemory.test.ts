@@ -1,6 +1,6 @@
 import { SecureRandomWebCrypto } from "@ibex/domain"
 import { Layer } from "effect"
-import { storeContracts } from "../src/contracts/StoreContracts.js"
+import { storeContracts } from "../src/contracts/index.js"
 import { SecretHasherMemory } from "../src/memory/AuthMemory.js"
 import { StoresMemory } from "../src/memory/StoresMemory.js"
 

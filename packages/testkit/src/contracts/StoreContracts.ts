@@ -1,13 +1,14 @@
+import { describe, expect, layer } from "@effect/vitest"
 import {
   Agent,
-  AgentStore,
   type AgentId,
+  AgentStore,
   displayPrefix,
-  OrgStore,
   type OrgId,
+  OrgStore,
   Permissions,
-  RevocationFeed,
   type RevocationEvent,
+  RevocationFeed,
   type SecretHasher,
   type SecureRandom,
   type TokenId,
@@ -17,12 +18,18 @@ import {
   UserStore,
   uuidFromBytes
 } from "@ibex/domain"
-import { describe, expect, layer } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, type Layer, Option, Stream } from "effect"
 import { bootstrapAdminToken, createAgent, createOrg, setupTwoOrgs } from "../fixtures/twoOrgs.js"
 
 /** What every store contract needs: the stores under test plus the hasher and randomness fixtures use. */
-export type StoreServices = TokenStore | AgentStore | OrgStore | UserStore | RevocationFeed | SecretHasher | SecureRandom
+export type StoreServices =
+  | TokenStore
+  | AgentStore
+  | OrgStore
+  | UserStore
+  | RevocationFeed
+  | SecretHasher
+  | SecureRandom
 
 const randomId = <A extends string>() => uuidFromBytes(crypto.getRandomValues(new Uint8Array(16)), 4) as A
 
@@ -86,7 +93,13 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
         const users = yield* UserStore
         const now = yield* Clock.currentTimeMillis
         const user = yield* users.insert(
-          new User({ id: randomId<UserId>(), orgId: org.id, email: "a@example.test", displayName: "A", createdAt: new Date(now) })
+          new User({
+            id: randomId<UserId>(),
+            orgId: org.id,
+            email: "a@example.test",
+            displayName: "A",
+            createdAt: new Date(now)
+          })
         )
         const id = randomId<TokenId>()
         const expiresAt = new Date(Math.floor(now / 1000) * 1000 + 3_600_000)
@@ -118,7 +131,9 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
         for (const t of page.tokens) {
           expect(t.orgId).toBe(orgA.orgId)
           expect(Object.keys(t)).not.toContain("secretHash")
-          expect(JSON.stringify(t, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).not.toMatch(/argon2|memhash/i)
+          expect(JSON.stringify(t, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).not.toMatch(
+            /argon2|memhash/i
+          )
         }
         const times = page.tokens.map((t) => t.createdAt.getTime())
         expect([...times].sort((a, b) => b - a)).toEqual(times)
@@ -150,9 +165,9 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
       Effect.gen(function* () {
         const { orgA } = yield* setupTwoOrgs()
         const store = yield* TokenStore
-        const page = yield* store.list(orgA.orgId, { limit: 100, cursor: "not-a-cursor' OR 1=1 --" }).pipe(
-          Effect.orElseSucceed(() => ({ tokens: [], nextCursor: null }))
-        )
+        const page = yield* store
+          .list(orgA.orgId, { limit: 100, cursor: "not-a-cursor' OR 1=1 --" })
+          .pipe(Effect.orElseSucceed(() => ({ tokens: [], nextCursor: null })))
         for (const t of page.tokens) expect(t.orgId).toBe(orgA.orgId)
       })
     )
@@ -270,34 +285,43 @@ export const agentStoreContract = <E>(name: string, services: Layer.Layer<StoreS
   })
 
 export const orgStoreContract = <E>(name: string, services: Layer.Layer<StoreServices, E>) =>
-  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`OrgStore and UserStore contract [${name}]`, (it) => {
-    it.effect("insert, find, findByName, setStatus", () =>
-      Effect.gen(function* () {
-        const org = yield* createOrg({ rateLimitPerMinute: 30 })
-        const orgs = yield* OrgStore
-        const found = Option.getOrThrow(yield* orgs.find(org.id))
-        expect(found.name).toBe(org.name)
-        expect(found.rateLimitPerMinute).toBe(30)
-        expect(Option.getOrThrow(yield* orgs.findByName(org.name)).id).toBe(org.id)
-        expect(Option.getOrThrow(yield* orgs.setStatus(org.id, "disabled")).status).toBe("disabled")
-        expect(Option.isNone(yield* orgs.find(randomId<OrgId>()))).toBe(true)
-        expect(Option.isNone(yield* orgs.findByName(`missing-${randomId<string>()}`))).toBe(true)
-      })
-    )
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(
+    `OrgStore and UserStore contract [${name}]`,
+    (it) => {
+      it.effect("insert, find, findByName, setStatus", () =>
+        Effect.gen(function* () {
+          const org = yield* createOrg({ rateLimitPerMinute: 30 })
+          const orgs = yield* OrgStore
+          const found = Option.getOrThrow(yield* orgs.find(org.id))
+          expect(found.name).toBe(org.name)
+          expect(found.rateLimitPerMinute).toBe(30)
+          expect(Option.getOrThrow(yield* orgs.findByName(org.name)).id).toBe(org.id)
+          expect(Option.getOrThrow(yield* orgs.setStatus(org.id, "disabled")).status).toBe("disabled")
+          expect(Option.isNone(yield* orgs.find(randomId<OrgId>()))).toBe(true)
+          expect(Option.isNone(yield* orgs.findByName(`missing-${randomId<string>()}`))).toBe(true)
+        })
+      )
 
-    it.effect("users are found only within their org", () =>
-      Effect.gen(function* () {
-        const { orgA, orgB } = yield* setupTwoOrgs()
-        const users = yield* UserStore
-        const now = yield* Clock.currentTimeMillis
-        const user = yield* users.insert(
-          new User({ id: randomId<UserId>(), orgId: orgA.orgId, email: "u@example.test", displayName: "U", createdAt: new Date(now) })
-        )
-        expect(Option.getOrThrow(yield* users.find(orgA.orgId, user.id)).email).toBe("u@example.test")
-        expect(Option.isNone(yield* users.find(orgB.orgId, user.id))).toBe(true)
-      })
-    )
-  })
+      it.effect("users are found only within their org", () =>
+        Effect.gen(function* () {
+          const { orgA, orgB } = yield* setupTwoOrgs()
+          const users = yield* UserStore
+          const now = yield* Clock.currentTimeMillis
+          const user = yield* users.insert(
+            new User({
+              id: randomId<UserId>(),
+              orgId: orgA.orgId,
+              email: "u@example.test",
+              displayName: "U",
+              createdAt: new Date(now)
+            })
+          )
+          expect(Option.getOrThrow(yield* users.find(orgA.orgId, user.id)).email).toBe("u@example.test")
+          expect(Option.isNone(yield* users.find(orgB.orgId, user.id))).toBe(true)
+        })
+      )
+    }
+  )
 
 /**
  * The RevocationFeed contract: a subscriber is told Connected, then sees every revocation
@@ -312,7 +336,9 @@ export const revocationFeedContract = <E>(name: string, services: Layer.Layer<St
         const store = yield* TokenStore
         const target = orgA.tokens.full.info.id
         const seen = yield* feed.subscribe.pipe(
-          Stream.filter((e: RevocationEvent) => e._tag === "Connected" || (e._tag === "Revoked" && e.tokenId === target)),
+          Stream.filter(
+            (e: RevocationEvent) => e._tag === "Connected" || (e._tag === "Revoked" && e.tokenId === target)
+          ),
           Stream.take(2),
           Stream.runCollect,
           Effect.fork

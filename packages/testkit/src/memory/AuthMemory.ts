@@ -1,7 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import {
-  AuditLog,
+  AgentStore,
   type AuditEvent,
+  AuditLog,
   AuthGateway,
   AuthUnavailable,
   SecretHasher,
@@ -11,8 +12,7 @@ import {
   TokenValidator,
   TokenValidatorLive,
   type TokenValidatorOptions,
-  verifyAgent,
-  AgentStore
+  verifyAgent
 } from "@ibex/domain"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { StoresMemory } from "./StoresMemory.js"
@@ -25,7 +25,10 @@ export interface HasherCalls {
   hash: number
   verify: number
 }
-export class SecretHasherCalls extends Context.Tag("@ibex/testkit/SecretHasherCalls")<SecretHasherCalls, HasherCalls>() {}
+export class SecretHasherCalls extends Context.Tag("@ibex/testkit/SecretHasherCalls")<
+  SecretHasherCalls,
+  HasherCalls
+>() {}
 
 const fastHash = (salt: Buffer, secret: string) => createHmac("sha256", salt).update(secret).digest()
 
@@ -96,7 +99,13 @@ export const AuthGatewayMemory = Layer.effect(
 
 /** Everything auth needs, in memory: stores, hasher, digest, audit, random, and the caching validator. */
 export const authServicesMemory = (options?: TokenValidatorOptions) => {
-  const base = Layer.mergeAll(StoresMemory, SecretHasherMemory, TokenDigestMemory, AuditLogMemory, SecureRandomWebCrypto)
+  const base = Layer.mergeAll(
+    StoresMemory,
+    SecretHasherMemory,
+    TokenDigestMemory,
+    AuditLogMemory,
+    SecureRandomWebCrypto
+  )
   return TokenValidatorLive(options).pipe(Layer.provideMerge(base))
 }
 

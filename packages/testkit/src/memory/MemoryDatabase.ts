@@ -32,7 +32,10 @@ export interface MemoryDatabaseShape {
   failing: boolean
 }
 
-export class MemoryDatabase extends Context.Tag("@ibex/testkit/MemoryDatabase")<MemoryDatabase, MemoryDatabaseShape>() {}
+export class MemoryDatabase extends Context.Tag("@ibex/testkit/MemoryDatabase")<
+  MemoryDatabase,
+  MemoryDatabaseShape
+>() {}
 
 export const MemoryDatabaseLive = Layer.effect(
   MemoryDatabase,

@@ -3,16 +3,16 @@ import {
   AgentStore,
   Org,
   OrgStore,
+  Permissions,
   RevocationEvent,
   RevocationFeed,
   StoreUnavailable,
+  type TokenCredential,
   TokenInfo,
   TokenStore,
-  type TokenCredential,
   type UserId,
   UserStore
 } from "@ibex/domain"
-import { Permissions } from "@ibex/domain"
 import { Clock, Effect, Layer, Option, PubSub, Stream } from "effect"
 import { MemoryDatabase, MemoryDatabaseLive, type TokenRow } from "./MemoryDatabase.js"
 

@@ -1,0 +1,255 @@
+import { expect, layer } from "@effect/vitest"
+import {
+  createToken,
+  InvalidToken,
+  listTokens,
+  OrgStore,
+  Permissions,
+  RevocationEvent,
+  RevocationFeed,
+  revokeToken,
+  SecureRandomWebCrypto,
+  TokenStore,
+  TokenValidator,
+  TokenValidatorLive,
+  toEnvelope
+} from "@ibex/domain"
+import { Effect, Exit, Layer, PubSub, Redacted, Stream } from "effect"
+import { setupTwoOrgs } from "../src/fixtures/twoOrgs.js"
+import {
+  AuditEvents,
+  AuditLogMemory,
+  authServicesMemory,
+  SecretHasherCalls,
+  SecretHasherMemory,
+  TokenDigestMemory
+} from "../src/memory/AuthMemory.js"
+import { MemoryDatabase, MemoryDatabaseLive } from "../src/memory/MemoryDatabase.js"
+import { AgentStoreMemory, OrgStoreMemory, TokenStoreMemory } from "../src/memory/StoresMemory.js"
+
+const services = authServicesMemory()
+
+layer(services, { excludeTestServices: true })("TokenValidator (cache in front of Argon2id)", (it) => {
+  it.effect("a second validation of the same token does not call the SecretHasher", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const before = calls.verify
+      const first = yield* validator.validate(orgA.token)
+      expect(calls.verify).toBe(before + 1)
+      const second = yield* validator.validate(orgA.token)
+      expect(calls.verify).toBe(before + 1)
+      expect(second).toEqual(first)
+      expect(first.orgId).toBe(orgA.orgId)
+      expect(first.permissions).toBe(Permissions.all)
+    })
+  )
+
+  it.effect("a revoked token is never served from the cache", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const target = orgA.tokens.readOnly
+      yield* validator.validate(target.token)
+      const admin = yield* validator.validate(orgA.token)
+      yield* revokeToken(admin, target.info.id)
+      const after = yield* Effect.flip(validator.validate(target.token))
+      expect(after).toBeInstanceOf(InvalidToken)
+      expect(after._tag === "InvalidToken" && after.reason).toBe("revoked")
+    })
+  )
+
+  it.effect("a revocation made behind the validator's back (another instance) also evicts", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const db = yield* MemoryDatabase
+      yield* validator.validate(orgA.tokens.chatOnly.token)
+      // Revoke directly through the store, as another auth instance would, without calling evict here.
+      const store = yield* TokenStore
+      yield* store.revoke(orgA.orgId, orgA.tokens.chatOnly.info.id, new Date())
+      yield* Effect.sleep("20 millis")
+      const result = yield* Effect.exit(validator.validate(orgA.tokens.chatOnly.token))
+      expect(Exit.isFailure(result)).toBe(true)
+      expect(db.tokens.size).toBeGreaterThan(0)
+    })
+  )
+
+  it.effect("unknown, malformed, wrong-secret, revoked and expired give identical client-facing errors", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const raw = Redacted.value(orgA.token)
+      const wrongSecret = Redacted.make(`${raw.slice(0, -5)}AAAAA`)
+      const unknown = Redacted.make(`ibex_pat_00000000-0000-4000-8000-000000000000_${raw.slice(-43)}`)
+      const cases = [
+        unknown,
+        Redacted.make("not_a_token"),
+        wrongSecret,
+        orgA.tokens.revoked.token,
+        orgA.tokens.expired.token
+      ]
+      const errors = yield* Effect.forEach(cases, (t) => Effect.flip(validator.validate(t)))
+      const reasons = errors.map((e) => (e._tag === "InvalidToken" ? e.reason : e._tag))
+      expect(reasons).toEqual(["unknown", "malformed", "wrong_secret", "revoked", "expired"])
+      const envelopes = errors.map((e) => JSON.stringify(toEnvelope(e, "same")))
+      expect(new Set(envelopes).size).toBe(1)
+    })
+  )
+
+  it.effect("a disabled org's tokens stop validating", () =>
+    Effect.gen(function* () {
+      const { orgB } = yield* setupTwoOrgs()
+      const orgs = yield* OrgStore
+      yield* orgs.setStatus(orgB.orgId, "disabled")
+      const validator = yield* TokenValidator
+      const error = yield* Effect.flip(validator.validate(orgB.tokens.chatOnly.token))
+      expect(error._tag === "InvalidToken" && error.reason).toBe("org_disabled")
+    })
+  )
+
+  it.effect("repeated wrong secrets for one token id stop costing hashes", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const raw = Redacted.value(orgA.tokens.readOnly.token)
+      const before = calls.verify
+      for (let i = 0; i < 50; i++) {
+        const guess = Redacted.make(`${raw.slice(0, -6)}${i.toString().padStart(5, "A")}A`)
+        yield* Effect.flip(validator.validate(guess))
+      }
+      expect(calls.verify - before).toBeLessThanOrEqual(6)
+      // The real token still works (it was never cached, so this costs one hash).
+      const ok = yield* validator.validate(orgA.tokens.full.token)
+      expect(ok.orgId).toBe(orgA.orgId)
+    })
+  )
+})
+
+layer(services, { excludeTestServices: true })("token management use cases", (it) => {
+  it.effect("create returns the plaintext once; list never shows it or a hash; another org sees nothing", () =>
+    Effect.gen(function* () {
+      const { orgA, orgB } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const admin = yield* validator.validate(orgA.token)
+      const created = yield* createToken(admin, {
+        name: "ci",
+        permissions: Permissions.of("chat:completions"),
+        expiresAt: null
+      })
+      const plaintext = Redacted.value(created.token)
+      expect(plaintext.startsWith("ibex_pat_")).toBe(true)
+      const principal = yield* validator.validate(created.token)
+      expect(principal.permissions).toBe(Permissions.of("chat:completions"))
+      const page = yield* listTokens(admin, { limit: 100, cursor: null })
+      const text = JSON.stringify(page, (_k, v) => (typeof v === "bigint" ? v.toString() : v))
+      expect(text).not.toContain(plaintext.slice(-43))
+      expect(page.tokens.map((t) => t.id)).toContain(created.info.id)
+      const adminB = yield* validator.validate(orgB.token)
+      const pageB = yield* listTokens(adminB, { limit: 100, cursor: null })
+      expect(pageB.tokens.map((t) => t.id)).not.toContain(created.info.id)
+      const events = yield* AuditEvents
+      const audit = JSON.stringify(events)
+      expect(audit).toContain("token_created")
+      expect(audit).not.toContain(plaintext.slice(-43))
+    })
+  )
+
+  it.effect("a caller without tokens:create cannot create; nobody can grant more than they hold", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const reader = yield* validator.validate(orgA.tokens.readOnly.token)
+      const e1 = yield* Effect.flip(createToken(reader, { name: "x", permissions: Permissions.none, expiresAt: null }))
+      expect(e1._tag).toBe("InsufficientPermissions")
+      const admin = yield* validator.validate(orgA.token)
+      const limited = yield* createToken(admin, {
+        name: "creator",
+        permissions: Permissions.of("tokens:create", "probe:read"),
+        expiresAt: null
+      })
+      const creator = yield* validator.validate(limited.token)
+      const e2 = yield* Effect.flip(
+        createToken(creator, { name: "escalate", permissions: Permissions.all, expiresAt: null })
+      )
+      expect(e2._tag).toBe("InsufficientPermissions")
+      const events = yield* AuditEvents
+      expect(events.some((e) => e.type === "management_refused")).toBe(true)
+    })
+  )
+
+  it.effect("cross-tenant revoke is NOT_FOUND and leaves the token valid", () =>
+    Effect.gen(function* () {
+      const { orgA, orgB } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const adminA = yield* validator.validate(orgA.token)
+      const error = yield* Effect.flip(revokeToken(adminA, orgB.tokens.chatOnly.info.id))
+      expect(error._tag).toBe("ResourceNotFound")
+      const stillValid = yield* validator.validate(orgB.tokens.chatOnly.token)
+      expect(stillValid.orgId).toBe(orgB.orgId)
+    })
+  )
+
+  it.effect("expiry in the past and empty names are field errors", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const admin = yield* validator.validate(orgA.token)
+      const error = yield* Effect.flip(
+        createToken(admin, { name: "  ", permissions: Permissions.none, expiresAt: new Date(Date.now() - 1000) })
+      )
+      expect(error._tag).toBe("ValidationFailed")
+      if (error._tag === "ValidationFailed")
+        expect(error.fieldErrors.map((f) => f.field)).toEqual(["name", "expires_at"])
+    })
+  )
+})
+
+// A feed the test drives by hand, to show what the validator does when notices may be lost.
+const controlledFeed = Effect.runSync(PubSub.unbounded<RevocationEvent>())
+const controlledServices = TokenValidatorLive().pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(
+      Layer.succeed(RevocationFeed, { subscribe: Stream.fromPubSub(controlledFeed) }),
+      TokenStoreMemory,
+      AgentStoreMemory,
+      OrgStoreMemory,
+      SecretHasherMemory,
+      TokenDigestMemory,
+      AuditLogMemory,
+      SecureRandomWebCrypto
+    ).pipe(Layer.provideMerge(MemoryDatabaseLive))
+  )
+)
+
+layer(controlledServices, { excludeTestServices: true })("validator and the revocation feed's connection", (it) => {
+  it.effect("caches nothing until connected, and drops everything on a disconnect", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const publish = (e: RevocationEvent) =>
+        Effect.zipRight(PubSub.publish(controlledFeed, e), Effect.sleep("10 millis"))
+
+      const v0 = calls.verify
+      yield* validator.validate(orgA.token)
+      yield* validator.validate(orgA.token)
+      expect(calls.verify - v0).toBe(2)
+      expect((yield* validator.stats).trusted).toBe(false)
+
+      yield* publish(RevocationEvent.Connected())
+      yield* validator.validate(orgA.token)
+      yield* validator.validate(orgA.token)
+      expect(calls.verify - v0).toBe(3)
+      expect((yield* validator.stats).entries).toBe(1)
+
+      yield* publish(RevocationEvent.Disconnected())
+      expect((yield* validator.stats).entries).toBe(0)
+      yield* validator.validate(orgA.token)
+      expect(calls.verify - v0).toBe(4)
+      expect((yield* validator.stats).entries).toBe(0)
+    })
+  )
+})
