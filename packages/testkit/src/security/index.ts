@@ -1,0 +1,3 @@
+export * from "./http.js"
+export * from "./SecurityEnvironment.js"
+export * from "./SecurityMatrix.js"
