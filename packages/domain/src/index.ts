@@ -1,5 +1,6 @@
 export * from "./Agent.js"
 export * from "./base64url.js"
+export * from "./chat/ChatCompletionRequest.js"
 export * from "./ErrorCatalogue.js"
 export * from "./ErrorEnvelope.js"
 export * from "./errors.js"
