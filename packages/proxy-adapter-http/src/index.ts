@@ -1,1 +1,6 @@
-export {}
+export * from "./chatValidation.js"
+export * from "./headers.js"
+export * from "./Metrics.js"
+export * from "./ProxyConfig.js"
+export * from "./ProxyServer.js"
+export * from "./routes.js"

@@ -1,1 +1,3 @@
-export {}
+export * from "./CircuitBreaker.js"
+export * from "./gcraScript.js"
+export * from "./RateLimiterRedis.js"

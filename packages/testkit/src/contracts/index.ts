@@ -2,3 +2,4 @@
 // importing @ibex/testkit's adapters (e.g. the in-memory rate limiter the embedded stack uses)
 // never pulls the test runner into a running process.
 export * from "./StoreContracts.js"
+export * from "./RateLimiterContract.js"

@@ -1,0 +1,56 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client"
+
+/**
+ * The proxy's Prometheus metrics, on a registry of its own (one per server, so several
+ * servers in one process never collide). Every label value comes from a closed set: route
+ * templates (never raw paths), status codes, methods, error codes, decisions. Nothing a client
+ * typed can become a label.
+ */
+export interface ProxyMetrics {
+  readonly registry: Registry
+  readonly observeRequest: (method: string, route: string, status: number, seconds: number) => void
+  readonly authOutcome: (outcome: string) => void
+  readonly rateLimitDecision: (decision: "allowed" | "denied" | "fail_open") => void
+}
+
+const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+
+export const makeProxyMetrics = (options: { readonly processMetrics: boolean }): ProxyMetrics => {
+  const registry = new Registry()
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: "ibex_proxy_" })
+  const requests = new Counter({
+    name: "ibex_proxy_http_requests_total",
+    help: "HTTP requests by method, route template and status.",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry]
+  })
+  const latency = new Histogram({
+    name: "ibex_proxy_http_request_duration_seconds",
+    help: "HTTP request latency by method, route template and status.",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry]
+  })
+  const auth = new Counter({
+    name: "ibex_proxy_auth_outcomes_total",
+    help: "Outcomes of the protected-route chain: ok, or the error code that stopped it.",
+    labelNames: ["outcome"] as const,
+    registers: [registry]
+  })
+  const rateLimit = new Counter({
+    name: "ibex_proxy_ratelimit_decisions_total",
+    help: "Rate-limit decisions: allowed, denied, or fail_open when the limiter was unavailable.",
+    labelNames: ["decision"] as const,
+    registers: [registry]
+  })
+  return {
+    registry,
+    observeRequest: (method, route, status, seconds) => {
+      const labels = { method: knownMethods.has(method) ? method : "OTHER", route, status: String(status) }
+      requests.inc(labels)
+      latency.observe(labels, seconds)
+    },
+    authOutcome: (outcome) => auth.inc({ outcome }),
+    rateLimitDecision: (decision) => rateLimit.inc({ decision })
+  }
+}

@@ -1,0 +1,99 @@
+import { Config, Context, type Effect, Layer } from "effect"
+
+/** One dependency /ready reports on. `check: null` reports `"disabled"` (e.g. no Redis configured). */
+export interface ReadinessProbe {
+  /** The key under `checks` in the /ready body, e.g. `auth_grpc`, `redis`. */
+  readonly name: string
+  /** Resolves true when the dependency answers; failures, defects and timeouts count as down. */
+  readonly check: Effect.Effect<boolean> | null
+}
+
+/** Header names; all configurable (env PROXY_REQUEST_ID_HEADER etc.). Matching is case-insensitive. */
+export interface ProxyHeaderNames {
+  readonly requestId: string
+  readonly traceId: string
+  readonly responseTime: string
+  readonly agentId: string
+}
+
+export interface ProxyConfigShape {
+  /** 0 picks a free port; the bound one is on `ProxyServer`. */
+  readonly port: number
+  readonly host: string
+  /** Request bodies above this answer 413 before any auth call. Default 1 MiB. */
+  readonly maxBodyBytes: number
+  /** Requests per minute for orgs whose record has no limit. Default 60. */
+  readonly defaultRateLimitPerMinute: number
+  readonly headers: ProxyHeaderNames
+  readonly readiness: ReadonlyArray<ReadinessProbe>
+  /** Budget of each readiness probe. Default 1000 ms. */
+  readonly readinessTimeoutMs: number
+  /** Reported by /health. */
+  readonly version: string
+  /** One structured log line per request. Default true. */
+  readonly accessLog: boolean
+  /** prom-client's process metrics on /metrics. Default true. */
+  readonly processMetrics: boolean
+}
+
+export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
+  requestId: "X-Request-ID",
+  traceId: "X-Trace-ID",
+  responseTime: "X-Response-Time",
+  agentId: "X-IBEX-Agent-ID"
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60
+
+export type ProxyConfigInput = Partial<Omit<ProxyConfigShape, "headers">> & {
+  readonly headers?: Partial<ProxyHeaderNames>
+}
+
+export const makeProxyConfig = (input: ProxyConfigInput = {}): ProxyConfigShape => ({
+  port: input.port ?? 8080,
+  host: input.host ?? "0.0.0.0",
+  maxBodyBytes: input.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  defaultRateLimitPerMinute: input.defaultRateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
+  headers: { ...DEFAULT_HEADER_NAMES, ...input.headers },
+  readiness: input.readiness ?? [],
+  readinessTimeoutMs: input.readinessTimeoutMs ?? 1000,
+  version: input.version ?? "0.1.0",
+  accessLog: input.accessLog ?? true,
+  processMetrics: input.processMetrics ?? true
+})
+
+export class ProxyConfig extends Context.Tag("@ibex/proxy-adapter-http/ProxyConfig")<ProxyConfig, ProxyConfigShape>() {
+  static readonly layer = (input: ProxyConfigInput = {}): Layer.Layer<ProxyConfig> =>
+    Layer.succeed(ProxyConfig, makeProxyConfig(input))
+}
+
+const headerName = (env: string, fallback: string) =>
+  Config.string(env).pipe(
+    Config.validate({
+      message: "must be an HTTP header token",
+      validation: (s) => /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(s)
+    }),
+    Config.withDefault(fallback)
+  )
+
+/**
+ * The proxy's settings from the environment (the apps add the readiness probes):
+ * PROXY_PORT, PROXY_HOST, PROXY_MAX_BODY_BYTES, RATE_LIMIT_DEFAULT_RPM, PROXY_REQUEST_ID_HEADER,
+ * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER.
+ */
+export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
+  port: Config.integer("PROXY_PORT").pipe(Config.withDefault(8080)),
+  host: Config.string("PROXY_HOST").pipe(Config.withDefault("0.0.0.0")),
+  maxBodyBytes: Config.integer("PROXY_MAX_BODY_BYTES").pipe(Config.withDefault(DEFAULT_MAX_BODY_BYTES)),
+  defaultRateLimitPerMinute: Config.integer("RATE_LIMIT_DEFAULT_RPM").pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(DEFAULT_RATE_LIMIT_PER_MINUTE)
+  ),
+  headers: Config.all({
+    requestId: headerName("PROXY_REQUEST_ID_HEADER", DEFAULT_HEADER_NAMES.requestId),
+    traceId: headerName("PROXY_TRACE_ID_HEADER", DEFAULT_HEADER_NAMES.traceId),
+    responseTime: headerName("PROXY_RESPONSE_TIME_HEADER", DEFAULT_HEADER_NAMES.responseTime),
+    agentId: headerName("PROXY_AGENT_ID_HEADER", DEFAULT_HEADER_NAMES.agentId)
+  })
+})

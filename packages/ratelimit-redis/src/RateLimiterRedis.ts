@@ -1,0 +1,192 @@
+import {
+  type OrgId,
+  type RateLimitDecision,
+  RateLimiter,
+  RateLimiterUnavailable,
+  type RateLimitPolicy
+} from "@ibex/domain"
+import { Context, Effect, Layer, type Scope } from "effect"
+import { Redis } from "ioredis"
+import { type CircuitState, makeCircuitBreaker } from "./CircuitBreaker.js"
+import { GCRA_LUA, GCRA_SHA } from "./gcraScript.js"
+
+/** The commands the adapter uses; a `Redis` or a `Cluster` from ioredis both qualify. */
+export interface RedisLike {
+  evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  script(subcommand: "LOAD", script: string): Promise<unknown>
+  ping(): Promise<string>
+}
+
+export interface RateLimiterRedisOptions {
+  /** Used when `client` is absent; the adapter then owns the connection (and closes it with its scope). */
+  readonly url?: string
+  /** A caller-owned client (e.g. an ioredis Cluster); give it `enableOfflineQueue: false` and a short `commandTimeout`. */
+  readonly client?: RedisLike
+  /** Key prefix; the key is `<prefix>{<orgId>}`, hash-tagged by org for Redis Cluster. Default `ibex:rl:`. */
+  readonly keyPrefix?: string
+  /** Per-command budget before failing open. Default 25 ms. */
+  readonly commandTimeoutMs?: number
+  /** Consecutive failures that open the circuit. Default 5. */
+  readonly failureThreshold?: number
+  /** How long the open circuit refuses calls before one half-open probe. Default 1000 ms. */
+  readonly cooldownMs?: number
+  /** Upper bound of the reconnect back-off of an owned client. Default 1000 ms. */
+  readonly reconnectMaxDelayMs?: number
+  /** How long layer construction waits for an owned client's first connection (never fails). Default 1000 ms. */
+  readonly startupWaitMs?: number
+}
+
+export interface RateLimiterRedisHealthShape {
+  /** PING within the command budget (×4); false on any failure. For /ready. */
+  readonly ping: Effect.Effect<boolean>
+  readonly circuit: () => CircuitState
+}
+
+export class RateLimiterRedisHealth extends Context.Tag("@ibex/ratelimit-redis/RateLimiterRedisHealth")<
+  RateLimiterRedisHealth,
+  RateLimiterRedisHealthShape
+>() {}
+
+export const DEFAULT_KEY_PREFIX = "ibex:rl:"
+
+/** `<prefix>{<orgId>}`: the braces are a Redis Cluster hash tag, so an org's key maps to one slot. */
+export const rateLimitKey = (prefix: string, orgId: OrgId | string): string => `${prefix}{${orgId}}`
+
+const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT")
+
+const toDecision = (reply: unknown, limit: number): RateLimitDecision => {
+  if (!Array.isArray(reply) || reply.length < 4) throw new Error("unexpected script reply")
+  const [allowed, remaining, resetAtMs, retryAfterMs] = reply.map(Number) as [number, number, number, number]
+  return { allowed: allowed === 1, limit, remaining, resetAtMs, retryAfterMs }
+}
+
+const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
+  const maxDelay = options.reconnectMaxDelayMs ?? 1000
+  return new Redis(url, {
+    // A dead Redis must cost nothing per request: no queueing while disconnected, a short
+    // per-command timeout, no per-request retries; reconnect keeps trying in the background.
+    enableOfflineQueue: false,
+    commandTimeout: options.commandTimeoutMs ?? 25,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: (times) => Math.min(times * 50, maxDelay),
+    lazyConnect: false
+  })
+}
+
+/**
+ * The Redis RateLimiter: per-org GCRA in one atomic Lua script (EVALSHA, reloaded on NOSCRIPT),
+ * Redis's clock, a ≤ 25 ms budget and a circuit breaker. Every failure is `RateLimiterUnavailable`;
+ * the proxy's use case fails open on it and then emits no rate-limit headers.
+ */
+export const makeRateLimiterRedis = (
+  options: RateLimiterRedisOptions
+): Effect.Effect<RateLimiter["Type"] & RateLimiterRedisHealthShape, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
+    const timeoutMs = options.commandTimeoutMs ?? 25
+    const breaker = makeCircuitBreaker({
+      failureThreshold: options.failureThreshold ?? 5,
+      cooldownMs: options.cooldownMs ?? 1000
+    })
+
+    let client: RedisLike
+    if (options.client !== undefined) {
+      client = options.client
+    } else {
+      const owned = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const c = ownedClient(options.url ?? "redis://127.0.0.1:6379", options)
+          // Connection errors surface through the breaker; an unhandled 'error' event would crash the process.
+          c.on("error", () => {})
+          return c
+        }),
+        (c) => Effect.sync(() => c.disconnect())
+      )
+      yield* Effect.async<void>((resume) => {
+        if (owned.status === "ready") return resume(Effect.void)
+        const done = () => {
+          clearTimeout(timer)
+          owned.off("ready", done)
+          resume(Effect.void)
+        }
+        const timer = setTimeout(done, options.startupWaitMs ?? 1000)
+        owned.once("ready", done)
+      })
+      client = owned
+    }
+
+    const run = async (key: string, limit: number, windowMs: number): Promise<unknown> => {
+      try {
+        return await client.evalsha(GCRA_SHA, 1, key, limit, windowMs)
+      } catch (e) {
+        if (!isNoScript(e)) throw e
+        // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
+        await client.script("LOAD", GCRA_LUA)
+        return await client.evalsha(GCRA_SHA, 1, key, limit, windowMs)
+      }
+    }
+
+    const unavailable = new RateLimiterUnavailable()
+
+    const consume = (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
+      Effect.async<RateLimitDecision, RateLimiterUnavailable>((resume) => {
+        if (!breaker.tryAcquire()) return resume(Effect.fail(unavailable))
+        const limit = Math.max(1, Math.floor(policy.limit))
+        const windowMs = Math.max(1, Math.floor(policy.windowMs))
+        let settled = false
+        const settle = (outcome: RateLimitDecision | undefined) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          if (outcome === undefined) {
+            breaker.onFailure()
+            resume(Effect.fail(unavailable))
+          } else {
+            breaker.onSuccess()
+            resume(Effect.succeed(outcome))
+          }
+        }
+        // The budget covers a NOSCRIPT reload too; a late reply is ignored (the request already passed).
+        // On expiry, yield one I/O poll first (setImmediate runs after it): if the event loop was
+        // stalled, a reply that already arrived wins over the timer instead of failing open.
+        const timer = setTimeout(() => setImmediate(() => settle(undefined)), timeoutMs)
+        run(rateLimitKey(prefix, orgId), limit, windowMs).then(
+          (reply) => {
+            try {
+              settle(toDecision(reply, limit))
+            } catch {
+              settle(undefined)
+            }
+          },
+          () => settle(undefined)
+        )
+      })
+
+    const ping = Effect.async<boolean>((resume) => {
+      let settled = false
+      const settle = (ok: boolean) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(Effect.succeed(ok))
+      }
+      const timer = setTimeout(() => settle(false), Math.max(100, timeoutMs * 4))
+      client.ping().then(
+        (r) => settle(r === "PONG"),
+        () => settle(false)
+      )
+    })
+
+    return { consume, ping, circuit: breaker.state }
+  })
+
+/** `RateLimiter` (and its health hooks) backed by Redis through ioredis. */
+export const RateLimiterRedis = (options: RateLimiterRedisOptions): Layer.Layer<RateLimiter | RateLimiterRedisHealth> =>
+  Layer.scopedContext(
+    Effect.map(makeRateLimiterRedis(options), (limiter) =>
+      Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume })).pipe(
+        Context.add(RateLimiterRedisHealth, { ping: limiter.ping, circuit: limiter.circuit })
+      )
+    )
+  )

@@ -1,0 +1,37 @@
+import { createHash } from "node:crypto"
+
+/**
+ * GCRA in one atomic Lua script, the same maths as `gcra` in @ibex/domain's RateLimit.ts, with
+ * the clock read inside Redis (`TIME`) so every proxy instance shares one notion of now.
+ *
+ * KEYS[1]  the org's key, hash-tagged by org (`…{<orgId>}`), so it lives on one Cluster slot
+ * ARGV[1]  limit (requests per window)
+ * ARGV[2]  window in ms
+ * Returns  { allowed (0|1), remaining, resetAtMs, retryAfterMs }
+ *
+ * The state is the theoretical arrival time (TAT) in ms, stored with PX = time until the key is
+ * back at full capacity (never longer than the window), so idle orgs cost no memory.
+ * Redis 7 replicates scripts by effects, so reading TIME inside a writing script is safe.
+ */
+export const GCRA_LUA = `
+local limit = math.max(1, math.floor(tonumber(ARGV[1])))
+local window = math.max(1, tonumber(ARGV[2]))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = window / limit
+local stored = redis.call('GET', KEYS[1])
+local tat = now
+if stored then
+  tat = math.max(tonumber(stored), now)
+end
+local newTat = tat + interval
+local allowAt = newTat - window
+if now < allowAt then
+  return {0, 0, math.ceil(tat), math.max(1, math.ceil(allowAt - now))}
+end
+local remaining = math.max(0, math.min(limit, math.floor((now + window - newTat) / interval)))
+redis.call('SET', KEYS[1], string.format('%.3f', newTat), 'PX', math.max(1, math.ceil(newTat - now)))
+return {1, remaining, math.ceil(newTat), 0}
+`
+
+export const GCRA_SHA = createHash("sha1").update(GCRA_LUA).digest("hex")

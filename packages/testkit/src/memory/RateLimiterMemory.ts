@@ -1,0 +1,70 @@
+import {
+  gcra,
+  type OrgId,
+  type RateLimitDecision,
+  RateLimiter,
+  type RateLimiterShape,
+  RateLimiterUnavailable,
+  type RateLimitPolicy
+} from "@ibex/domain"
+import { Clock, Context, Effect, Layer } from "effect"
+
+/**
+ * The in-memory RateLimiter: the domain's `gcra` over a Map of theoretical arrival times,
+ * with the same contract as the Redis adapter (see contracts/RateLimiterContract.ts). A
+ * JavaScript turn is atomic, so read-decide-write needs no lock.
+ */
+export interface RateLimiterMemoryControlShape {
+  /** false: every consume fails with RateLimiterUnavailable (a stopped backend); true: back. */
+  readonly setAvailable: (available: boolean) => Effect.Effect<void>
+  /** Another limiter instance over the same state, like a second proxy process on one Redis. */
+  readonly newInstance: Effect.Effect<RateLimiterShape>
+  /** Forget every org's state. */
+  readonly reset: Effect.Effect<void>
+}
+
+export class RateLimiterMemoryControl extends Context.Tag("@ibex/testkit/RateLimiterMemoryControl")<
+  RateLimiterMemoryControl,
+  RateLimiterMemoryControlShape
+>() {}
+
+interface Backend {
+  available: boolean
+  readonly tats: Map<string, { tatMs: number; expiresAtMs: number }>
+}
+
+/** Drops keys back at full capacity (what PEXPIRE does in Redis), so idle orgs cost nothing. */
+const sweep = (backend: Backend, now: number) => {
+  for (const [key, entry] of backend.tats) if (entry.expiresAtMs <= now) backend.tats.delete(key)
+}
+
+const makeInstance = (backend: Backend): RateLimiterShape => ({
+  consume: (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (!backend.available) return Effect.fail(new RateLimiterUnavailable())
+      const entry = backend.tats.get(orgId)
+      const stored = entry !== undefined && entry.expiresAtMs > now ? entry.tatMs : null
+      const { decision, tatMs } = gcra(policy, stored, now)
+      if (decision.allowed) {
+        if (backend.tats.size >= 10_000) sweep(backend, now)
+        backend.tats.set(orgId, { tatMs, expiresAtMs: Math.ceil(tatMs) })
+      }
+      return Effect.succeed(decision)
+    })
+})
+
+const make = Effect.sync(() => {
+  const backend: Backend = { available: true, tats: new Map() }
+  const control: RateLimiterMemoryControlShape = {
+    setAvailable: (available) =>
+      Effect.sync(() => {
+        backend.available = available
+      }),
+    newInstance: Effect.sync(() => makeInstance(backend)),
+    reset: Effect.sync(() => backend.tats.clear())
+  }
+  return Context.make(RateLimiter, makeInstance(backend)).pipe(Context.add(RateLimiterMemoryControl, control))
+})
+
+/** `RateLimiter` in memory, plus `RateLimiterMemoryControl` for tests. */
+export const RateLimiterMemory: Layer.Layer<RateLimiter | RateLimiterMemoryControl> = Layer.effectContext(make)
