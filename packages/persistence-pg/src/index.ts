@@ -1,1 +1,11 @@
-export {}
+export * from "./AgentStoreLive.js"
+export * from "./embedded.js"
+export { storeOperation } from "./errors.js"
+export * from "./migrate.js"
+export * from "./OrgStoreLive.js"
+export * from "./PersistenceLive.js"
+export * from "./PgClientLive.js"
+export * from "./RevocationFeedLive.js"
+export * from "./RevocationHub.js"
+export * from "./seed.js"
+export * from "./TokenStoreLive.js"

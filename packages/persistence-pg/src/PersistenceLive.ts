@@ -1,0 +1,70 @@
+import type { SqlClient } from "@effect/sql"
+import type { AgentStore, OrgStore, RevocationFeed, StoreUnavailable, TokenStore, UserStore } from "@ibex/domain"
+import { Effect, Layer, Redacted, type Scope } from "effect"
+import { AgentStoreLive } from "./AgentStoreLive.js"
+import { type EmbeddedOptions, type EmbeddedStartFailed, startEmbedded } from "./embedded.js"
+import { OrgStoreLive, UserStoreLive } from "./OrgStoreLive.js"
+import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig } from "./PgClientLive.js"
+import { RevocationFeedLive } from "./RevocationFeedLive.js"
+import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
+import { TokenStoreLive } from "./TokenStoreLive.js"
+
+export type PersistenceServices = TokenStore | AgentStore | OrgStore | UserStore | RevocationFeed
+
+/**
+ * The four stores sharing one in-process RevocationHub, over whatever SqlClient (and PgAppRole)
+ * the caller provides. For callers that need the pool themselves too (the seed).
+ */
+export const StoresLive: Layer.Layer<
+  TokenStore | AgentStore | OrgStore | UserStore | RevocationHub,
+  never,
+  SqlClient.SqlClient
+> = Layer.mergeAll(TokenStoreLive, AgentStoreLive, OrgStoreLive, UserStoreLive).pipe(
+  Layer.provideMerge(RevocationHubLive)
+)
+
+/**
+ * Every store port on one app-role pool, and the revocation feed on its own unpooled
+ * connection, sharing one in-process RevocationHub.
+ */
+export const PersistenceLive = (config: PgConnectionConfig): Layer.Layer<PersistenceServices, StoreUnavailable> =>
+  Layer.mergeAll(
+    TokenStoreLive,
+    AgentStoreLive,
+    OrgStoreLive,
+    UserStoreLive,
+    RevocationFeedLive({ url: config.url })
+  ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
+
+/** Where the database is: a Postgres server given by the environment, or the embedded PGlite. */
+export interface DatabaseTarget {
+  readonly kind: "postgres" | "embedded"
+  /** The migration / owner role's URL. */
+  readonly ownerUrl: Redacted.Redacted<string>
+  /** How the services connect (always as the app role). */
+  readonly app: PgConnectionConfig
+}
+
+/**
+ * DATABASE_URL set: that server, migrations as its user, services as DATABASE_APP_URL or, when
+ * unset, the same URL with user ibex_app and no password. DATABASE_URL unset: the embedded
+ * PGlite (started, migrated; stopped with the scope).
+ */
+export const databaseFromEnv = (
+  env: Record<string, string | undefined> = process.env,
+  embedded: EmbeddedOptions = {}
+): Effect.Effect<DatabaseTarget, EmbeddedStartFailed, Scope.Scope> => {
+  const ownerUrl = env.DATABASE_URL
+  if (ownerUrl !== undefined && ownerUrl !== "") {
+    const appUrl = env.DATABASE_APP_URL || appUrlFromOwnerUrl(ownerUrl)
+    return Effect.succeed({
+      kind: "postgres",
+      ownerUrl: Redacted.make(ownerUrl),
+      app: { url: Redacted.make(appUrl), appRole: null }
+    })
+  }
+  return Effect.map(
+    startEmbedded({ ...embedded, ...(env.IBEX_DATA_DIR ? { dataDir: env.IBEX_DATA_DIR } : {}) }),
+    (db): DatabaseTarget => ({ kind: "embedded", ownerUrl: db.ownerUrl, app: db.app })
+  )
+}

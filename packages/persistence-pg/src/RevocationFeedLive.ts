@@ -1,0 +1,123 @@
+import { RevocationEvent, RevocationFeed, type TokenId } from "@ibex/domain"
+import { Deferred, Duration, Effect, Layer, PubSub, Random, Redacted, Ref, Stream } from "effect"
+import { newPgClient, type PgRawClient } from "./pg.js"
+import { RevocationHub } from "./RevocationHub.js"
+
+/** The channel the tokens_notify_revoked trigger (migration 0004) notifies on. */
+export const REVOCATION_CHANNEL = "ibex_token_revoked"
+
+export interface RevocationFeedConfig {
+  /** Any role can LISTEN; the services use the app role's URL. */
+  readonly url: Redacted.Redacted<string>
+  /** First reconnect delay; doubles up to `maxBackoff`, with jitter. Default 100 ms. */
+  readonly initialBackoff?: Duration.DurationInput | undefined
+  /** Default 5 s. */
+  readonly maxBackoff?: Duration.DurationInput | undefined
+  /** How long building the layer waits for the first connection before going on disconnected. Default 5 s. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * RevocationFeed on Postgres LISTEN/NOTIFY. One unpooled `pg.Client` (never a pool
+ * connection: a pooled one would be handed to queries and lose its LISTEN) listens on
+ * ibex_token_revoked. Subscribers get the current state first (`Connected` or
+ * `Disconnected`), then every event: `Revoked` per notice, `Disconnected` when the connection
+ * errors or ends, `Connected` again once a reconnect (capped exponential backoff with jitter)
+ * is listening. Revocations made by this process's TokenStoreLive arrive through the shared
+ * RevocationHub too, which is the only path on PGlite (it does not deliver NOTIFY across
+ * connections).
+ */
+export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<RevocationFeed, never, RevocationHub> =>
+  Layer.scoped(
+    RevocationFeed,
+    Effect.gen(function* () {
+      const hub = yield* RevocationHub
+      const connected = yield* Ref.make(false)
+      const firstAttempt = yield* Deferred.make<void>()
+      const initial = Duration.toMillis(config.initialBackoff ?? Duration.millis(100))
+      const max = Duration.toMillis(config.maxBackoff ?? Duration.seconds(5))
+
+      const setState = (up: boolean) =>
+        Effect.flatMap(Ref.getAndSet(connected, up), (was) =>
+          was === up
+            ? Effect.void
+            : PubSub.publish(hub, up ? RevocationEvent.Connected() : RevocationEvent.Disconnected())
+        )
+
+      // One connection's life: connect, LISTEN, announce, then wait for it to fail or end.
+      const session = Effect.acquireRelease(
+        Effect.tryPromise(async () => {
+          const client = newPgClient({
+            connectionString: Redacted.value(config.url),
+            application_name: "ibex-revocation-feed",
+            connectionTimeoutMillis: 5_000,
+            keepAlive: true
+          })
+          // Attached before connect: an error event without a listener would crash the process.
+          client.on("error", () => {})
+          await client.connect()
+          return client
+        }),
+        (client: PgRawClient) =>
+          Effect.promise(() => client.end().catch(() => undefined)).pipe(
+            Effect.timeoutOption("1 second"),
+            Effect.ensuring(Effect.sync(() => client.removeAllListeners()))
+          )
+      ).pipe(
+        Effect.flatMap((client) =>
+          Effect.gen(function* () {
+            const lost = yield* Deferred.make<void>()
+            client.on("notification", (message) => {
+              const id = message.payload
+              if (message.channel === REVOCATION_CHANNEL && id !== undefined && uuidPattern.test(id))
+                hub.unsafeOffer(RevocationEvent.Revoked({ tokenId: id as TokenId }))
+            })
+            client.on("error", () => Deferred.unsafeDone(lost, Effect.void))
+            client.on("end", () => Deferred.unsafeDone(lost, Effect.void))
+            yield* Effect.tryPromise(() => client.query(`LISTEN ${REVOCATION_CHANNEL}`))
+            yield* setState(true)
+            yield* Deferred.succeed(firstAttempt, undefined)
+            yield* Deferred.await(lost)
+          })
+        ),
+        Effect.scoped
+      )
+
+      const loop = Effect.gen(function* () {
+        let failures = 0
+        while (true) {
+          const before = Date.now()
+          yield* session.pipe(Effect.ignore)
+          yield* setState(false)
+          yield* Deferred.succeed(firstAttempt, undefined)
+          // A connection that stayed up a while resets the backoff.
+          failures = Date.now() - before > 10_000 ? 0 : failures + 1
+          const base = Math.min(max, initial * 2 ** Math.min(failures - 1, 16))
+          const jitter = yield* Random.nextRange(0.5, 1)
+          yield* Effect.sleep(Duration.millis(Math.max(10, Math.round(base * jitter))))
+        }
+      })
+
+      yield* Effect.forkScoped(Effect.interruptible(loop))
+      yield* Deferred.await(firstAttempt).pipe(
+        Effect.timeoutOption(config.connectTimeout ?? Duration.seconds(5)),
+        Effect.asVoid
+      )
+
+      return RevocationFeed.of({
+        // Subscribe first, then read the state: nothing can fall between the two.
+        subscribe: Stream.unwrapScoped(
+          Effect.gen(function* () {
+            const queue = yield* PubSub.subscribe(hub)
+            const up = yield* Ref.get(connected)
+            return Stream.concat(
+              Stream.make(up ? RevocationEvent.Connected() : RevocationEvent.Disconnected()),
+              Stream.fromQueue(queue)
+            )
+          })
+        )
+      })
+    })
+  )
