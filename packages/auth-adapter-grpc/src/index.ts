@@ -1,1 +1,8 @@
-export {}
+export * from "./AuditLogJson.js"
+export * from "./AuthClient.js"
+export * from "./AuthGrpcServer.js"
+export * as AuthProto from "./gen/ibex/auth/v1/auth.js"
+export * from "./metrics.js"
+export * from "./SecretHasherArgon2.js"
+export * from "./status.js"
+export * from "./TokenDigestHmac.js"

@@ -1,1 +1,2 @@
 export * from "./provisionDatabase.js"
+export { withClient } from "./pg.js"

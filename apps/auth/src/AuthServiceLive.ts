@@ -1,0 +1,102 @@
+import { randomBytes } from "node:crypto"
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import {
+  AuditLogJson,
+  AuthGrpcServerLive,
+  SecretHasherArgon2,
+  ServerStartFailed,
+  TokenDigestHmac
+} from "@ibex/auth-adapter-grpc"
+import {
+  defaultTokenValidatorOptions,
+  type SecretHasher,
+  SecureRandomWebCrypto,
+  TokenValidatorLive
+} from "@ibex/domain"
+import {
+  appUrlFromOwnerUrl,
+  defaultDataDir,
+  PersistenceLive,
+  type PgConnectionConfig,
+  startEmbedded
+} from "@ibex/persistence-pg"
+import { Effect, Layer, Option, Redacted } from "effect"
+import type { AuthConfig } from "./config.js"
+
+export interface AuthServiceOptions {
+  /** Replace the Argon2id hasher (tests that count hasher calls). */
+  readonly hasher?: Layer.Layer<SecretHasher> | undefined
+  /** Override the gRPC port (tests: 0). */
+  readonly port?: number | undefined
+  readonly shutdownTimeoutMs?: number | undefined
+}
+
+/**
+ * The auth service on an already-known database: persistence (store ports on the app-role
+ * pool, revocation feed on its own LISTEN connection), the Argon2id hasher, the HMAC digest,
+ * the JSON audit log, the caching TokenValidator, and the gRPC server. Every service it builds
+ * is in its output too (tests seed fixtures through them).
+ */
+export const authServiceOnDatabase = (
+  config: AuthConfig,
+  database: PgConnectionConfig,
+  pepper: Redacted.Redacted<string>,
+  options: AuthServiceOptions = {}
+) => {
+  const ports = Layer.mergeAll(
+    PersistenceLive(database),
+    options.hasher ?? SecretHasherArgon2(config.argon2),
+    TokenDigestHmac(pepper),
+    AuditLogJson,
+    SecureRandomWebCrypto
+  )
+  const validator = TokenValidatorLive({
+    ...defaultTokenValidatorOptions,
+    ttlMs: config.cacheTtlMs,
+    maxEntries: config.cacheMaxEntries
+  })
+  return AuthGrpcServerLive({
+    host: config.host,
+    port: options.port ?? config.port,
+    shutdownTimeoutMs: options.shutdownTimeoutMs
+  }).pipe(Layer.provideMerge(validator), Layer.provideMerge(ports))
+}
+
+const PEPPER_FILE = "token-pepper"
+
+/** The embedded default's pepper: read from next to the data folder, or generated (0600) on first start. */
+const embeddedPepper = (dataDir: string | null) =>
+  Effect.sync(() => {
+    if (dataDir === null) return Redacted.make(randomBytes(32).toString("base64url"))
+    const file = join(dirname(dataDir), PEPPER_FILE)
+    if (existsSync(file)) return Redacted.make(readFileSync(file, "utf8").trim())
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" })
+    chmodSync(file, 0o600)
+    return Redacted.make(readFileSync(file, "utf8").trim())
+  })
+
+/**
+ * The auth service from its configuration: DATABASE_URL's Postgres (services connect as
+ * DATABASE_APP_URL or the ibex_app role; migrations are run beforehand with `npm run db:migrate`),
+ * or, when unset, the embedded PGlite, started and migrated in-process and stopped with the layer.
+ */
+export const AuthServiceLive = (config: AuthConfig, options: AuthServiceOptions = {}) =>
+  Layer.unwrapScoped(
+    Effect.gen(function* () {
+      if (Option.isSome(config.databaseUrl)) {
+        const owner = Redacted.value(config.databaseUrl.value)
+        const app = Option.getOrElse(config.databaseAppUrl, () => Redacted.make(appUrlFromOwnerUrl(owner)))
+        if (Option.isNone(config.pepper))
+          return yield* new ServerStartFailed({ message: "IBEX_TOKEN_PEPPER is required with DATABASE_URL" })
+        yield* Effect.logInfo({ event: "auth_database", kind: "postgres" })
+        return authServiceOnDatabase(config, { url: app, appRole: null }, config.pepper.value, options)
+      }
+      const dataDir = resolve(Option.getOrElse(config.dataDir, defaultDataDir))
+      const embedded = yield* startEmbedded({ dataDir })
+      const pepper = Option.isSome(config.pepper) ? config.pepper.value : yield* embeddedPepper(embedded.dataDir)
+      yield* Effect.logInfo({ event: "auth_database", kind: "embedded", data_dir: embedded.dataDir })
+      return authServiceOnDatabase(config, embedded.app, pepper, options)
+    })
+  )

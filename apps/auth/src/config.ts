@@ -1,0 +1,131 @@
+import { defaultArgon2Options } from "@ibex/auth-adapter-grpc"
+import { defaultTokenValidatorOptions } from "@ibex/domain"
+import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
+
+/**
+ * Every environment variable the auth service reads, in one place: `authEnvVars` documents
+ * them (for docs and a test that checks documented == read), `AuthConfig` reads them.
+ */
+export interface AuthEnvVar {
+  readonly name: string
+  /** Default when unset; null: optional without a default, or required (see description). */
+  readonly default: string | null
+  readonly secret: boolean
+  readonly description: string
+}
+
+export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
+  { name: "AUTH_GRPC_HOST", default: "127.0.0.1", secret: false, description: "Interface the gRPC server binds." },
+  { name: "AUTH_GRPC_PORT", default: "9091", secret: false, description: "gRPC port (0: any free port)." },
+  {
+    name: "DATABASE_URL",
+    default: null,
+    secret: true,
+    description:
+      "Postgres owner URL. Unset: the embedded PGlite (data in IBEX_DATA_DIR) is started and migrated in-process."
+  },
+  {
+    name: "DATABASE_APP_URL",
+    default: null,
+    secret: true,
+    description: "The app role's URL (default: DATABASE_URL with user ibex_app and no password)."
+  },
+  {
+    name: "IBEX_DATA_DIR",
+    default: ".ibex/pgdata",
+    secret: false,
+    description: "Embedded PGlite data folder; the generated token pepper is kept next to it (token-pepper)."
+  },
+  {
+    name: "IBEX_TOKEN_PEPPER",
+    default: null,
+    secret: true,
+    description:
+      "Server pepper of the token cache digest (HMAC-SHA256), at least 32 bytes. Required with DATABASE_URL; embedded: generated once and kept."
+  },
+  {
+    name: "ARGON2_MEMORY_KIB",
+    default: String(defaultArgon2Options.memoryKib),
+    secret: false,
+    description: "Argon2id memory cost of new token hashes (KiB)."
+  },
+  {
+    name: "ARGON2_TIME_COST",
+    default: String(defaultArgon2Options.timeCost),
+    secret: false,
+    description: "Argon2id iterations of new token hashes."
+  },
+  {
+    name: "ARGON2_PARALLELISM",
+    default: String(defaultArgon2Options.parallelism),
+    secret: false,
+    description: "Argon2id lanes of new token hashes."
+  },
+  {
+    name: "AUTH_CACHE_TTL_MS",
+    default: String(defaultTokenValidatorOptions.ttlMs),
+    secret: false,
+    description: "Hard TTL of a verified token in the validation cache (backstop behind push revocation)."
+  },
+  {
+    name: "AUTH_CACHE_MAX_ENTRIES",
+    default: String(defaultTokenValidatorOptions.maxEntries),
+    secret: false,
+    description: "Bound of the validation cache."
+  },
+  { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." }
+]
+
+export interface AuthConfig {
+  readonly host: string
+  readonly port: number
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  readonly databaseAppUrl: Option.Option<Redacted.Redacted<string>>
+  readonly dataDir: Option.Option<string>
+  readonly pepper: Option.Option<Redacted.Redacted<string>>
+  readonly argon2: { readonly memoryKib: number; readonly timeCost: number; readonly parallelism: number }
+  readonly cacheTtlMs: number
+  readonly cacheMaxEntries: number
+  readonly logLevel: LogLevel.LogLevel
+}
+
+const positiveInt = (name: string, fallback: number, min = 1) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({ message: `${name} must be an integer >= ${min}`, validation: (n) => n >= min })
+  )
+
+const MIN_PEPPER_BYTES = 32
+
+export const AuthConfig: Config.Config<AuthConfig> = Config.all({
+  host: Config.string("AUTH_GRPC_HOST").pipe(Config.withDefault("127.0.0.1")),
+  port: Config.port("AUTH_GRPC_PORT").pipe(Config.withDefault(9091)),
+  databaseUrl: Config.option(
+    Config.redacted("DATABASE_URL").pipe(
+      Config.validate({ message: "DATABASE_URL is empty", validation: (r) => Redacted.value(r) !== "" })
+    )
+  ),
+  databaseAppUrl: Config.option(Config.redacted("DATABASE_APP_URL")),
+  dataDir: Config.option(Config.string("IBEX_DATA_DIR")),
+  pepper: Config.option(Config.redacted("IBEX_TOKEN_PEPPER")),
+  argon2: Config.all({
+    memoryKib: positiveInt("ARGON2_MEMORY_KIB", defaultArgon2Options.memoryKib, 8),
+    timeCost: positiveInt("ARGON2_TIME_COST", defaultArgon2Options.timeCost),
+    parallelism: positiveInt("ARGON2_PARALLELISM", defaultArgon2Options.parallelism)
+  }),
+  cacheTtlMs: positiveInt("AUTH_CACHE_TTL_MS", defaultTokenValidatorOptions.ttlMs, 0),
+  cacheMaxEntries: positiveInt("AUTH_CACHE_MAX_ENTRIES", defaultTokenValidatorOptions.maxEntries),
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+}).pipe(
+  Config.mapOrFail((config) => {
+    if (Option.isSome(config.databaseUrl) && Option.isNone(config.pepper))
+      return Either.left(
+        ConfigError.MissingData(["IBEX_TOKEN_PEPPER"], "IBEX_TOKEN_PEPPER is required with DATABASE_URL")
+      )
+    if (Option.isSome(config.pepper) && Buffer.byteLength(Redacted.value(config.pepper.value)) < MIN_PEPPER_BYTES)
+      return Either.left(
+        ConfigError.InvalidData(["IBEX_TOKEN_PEPPER"], `IBEX_TOKEN_PEPPER must be at least ${MIN_PEPPER_BYTES} bytes`)
+      )
+    return Either.right(config)
+  })
+)

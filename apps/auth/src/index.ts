@@ -1,0 +1,3 @@
+export * from "./AuthServiceLive.js"
+export * from "./config.js"
+export * from "./logging.js"

@@ -1,0 +1,104 @@
+import { DEFAULT_DEADLINE_MS } from "@ibex/auth-adapter-grpc"
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  type ProxyConfigInput,
+  proxyConfigFromEnv
+} from "@ibex/proxy-adapter-http"
+import { Config, LogLevel, type Option, type Redacted } from "effect"
+
+export interface EnvVar {
+  readonly name: string
+  readonly default: string | null
+  readonly secret: boolean
+  readonly description: string
+}
+
+/** Every environment variable the proxy reads (docs/CONFIGURATION.md is checked against this list). */
+export const proxyEnvVars: ReadonlyArray<EnvVar> = [
+  { name: "PROXY_HOST", default: "0.0.0.0", secret: false, description: "Interface the HTTP server binds." },
+  { name: "PROXY_PORT", default: "8080", secret: false, description: "HTTP port (0: any free port)." },
+  {
+    name: "PROXY_MAX_BODY_BYTES",
+    default: String(DEFAULT_MAX_BODY_BYTES),
+    secret: false,
+    description: "Largest request body; larger answers 413 before any auth call."
+  },
+  {
+    name: "RATE_LIMIT_DEFAULT_RPM",
+    default: String(DEFAULT_RATE_LIMIT_PER_MINUTE),
+    secret: false,
+    description: "Requests per minute for an org whose record sets no limit."
+  },
+  {
+    name: "PROXY_REQUEST_ID_HEADER",
+    default: "X-Request-ID",
+    secret: false,
+    description: "Name of the request id header."
+  },
+  { name: "PROXY_TRACE_ID_HEADER", default: "X-Trace-ID", secret: false, description: "Name of the trace id header." },
+  {
+    name: "PROXY_RESPONSE_TIME_HEADER",
+    default: "X-Response-Time",
+    secret: false,
+    description: "Name of the response time header."
+  },
+  {
+    name: "PROXY_AGENT_ID_HEADER",
+    default: "X-IBEX-Agent-ID",
+    secret: false,
+    description: "Name of the agent id header."
+  },
+  {
+    name: "AUTH_GRPC_TARGET",
+    default: "127.0.0.1:9091",
+    secret: false,
+    description: "The auth service's gRPC address (host:port)."
+  },
+  {
+    name: "AUTH_TIMEOUT_MS",
+    default: String(DEFAULT_DEADLINE_MS),
+    secret: false,
+    description: "Deadline of each ValidateToken / VerifyAgent call; past it the proxy fails closed (503)."
+  },
+  {
+    name: "REDIS_URL",
+    default: null,
+    secret: true,
+    description: "Redis for the per-org rate limiter. Unset: an in-process limiter (one proxy instance only)."
+  },
+  {
+    name: "REDIS_COMMAND_TIMEOUT_MS",
+    default: "25",
+    secret: false,
+    description: "Budget of one limiter call before failing open."
+  },
+  { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." }
+]
+
+export interface ProxyAppConfig {
+  readonly http: ProxyConfigInput
+  readonly authTarget: string
+  readonly authTimeoutMs: number
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly redisCommandTimeoutMs: number
+  readonly logLevel: LogLevel.LogLevel
+}
+
+const positiveInt = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 })
+  )
+
+export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
+  http: proxyConfigFromEnv,
+  authTarget: Config.string("AUTH_GRPC_TARGET").pipe(
+    Config.withDefault("127.0.0.1:9091"),
+    Config.validate({ message: "AUTH_GRPC_TARGET must be host:port", validation: (s) => /^[^\s:]+:\d{1,5}$/.test(s) })
+  ),
+  authTimeoutMs: positiveInt("AUTH_TIMEOUT_MS", DEFAULT_DEADLINE_MS),
+  redisUrl: Config.option(Config.redacted("REDIS_URL")),
+  redisCommandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS", 25),
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+})

@@ -1,0 +1,22 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { jsonLoggerTo } from "@ibex/domain"
+import { ProxyServer } from "@ibex/proxy-adapter-http"
+import { Effect, Layer, Logger } from "effect"
+import { ProxyAppConfig } from "./config.js"
+import { ProxyServiceLive } from "./ProxyServiceLive.js"
+
+/** The proxy process. Configuration comes from the environment (docs/CONFIGURATION.md). */
+const program = Effect.gen(function* () {
+  const config = yield* ProxyAppConfig
+  return yield* Layer.launch(
+    Layer.effectDiscard(
+      Effect.flatMap(ProxyServer, (server) => Effect.logInfo({ event: "proxy_listening", url: server.url }))
+    ).pipe(Layer.provideMerge(ProxyServiceLive(config)), Layer.provide(Logger.minimumLogLevel(config.logLevel)))
+  )
+})
+
+const JsonLoggerLive = jsonLoggerTo((line) => {
+  process.stdout.write(`${line}\n`)
+})
+
+NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)))

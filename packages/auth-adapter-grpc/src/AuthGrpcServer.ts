@@ -1,0 +1,469 @@
+import { existsSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import {
+  type handleUnaryCall,
+  type Metadata,
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  status
+} from "@grpc/grpc-js"
+import * as protoLoader from "@grpc/proto-loader"
+import { ReflectionService } from "@grpc/reflection"
+import {
+  AgentId,
+  type AgentStore,
+  AuditLog,
+  createToken,
+  type DomainError,
+  FieldError,
+  InsufficientPermissions,
+  isCanonicalUuid,
+  listTokens as listTokensUseCase,
+  type ManagementRpc,
+  MissingToken,
+  OrgId,
+  Permissions,
+  type Principal,
+  RpcPermissions,
+  revokeToken as revokeTokenUseCase,
+  type SecretHasher,
+  type SecureRandom,
+  TokenDigest,
+  TokenId,
+  type TokenInfo,
+  TokenStore,
+  TokenValidator,
+  ValidationFailed,
+  verifyAgent as verifyAgentUseCase
+} from "@ibex/domain"
+import {
+  Cause,
+  Clock,
+  Context,
+  Data,
+  Effect,
+  Either,
+  Exit,
+  FiberId,
+  Layer,
+  Metric,
+  Option,
+  Redacted,
+  Runtime,
+  Schema
+} from "effect"
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check"
+import {
+  AgentStatus,
+  type AuthServiceServer,
+  AuthServiceService,
+  type TokenInfo as WireTokenInfo
+} from "./gen/ibex/auth/v1/auth.js"
+import {
+  grpcRequestsTotal,
+  listTokensTotal,
+  managementRefusedTotal,
+  tokenCreatedTotal,
+  tokenRevokedTotal
+} from "./metrics.js"
+import { internalFailure, toGrpcFailure } from "./status.js"
+
+export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
+const AUTH_PROTO = "ibex/auth/v1/auth.proto"
+
+/** Requests are tiny (a token, two UUIDs, a name): anything larger is refused by gRPC itself. */
+export const MAX_REQUEST_BYTES = 64 * 1024
+
+export interface AuthGrpcServerConfig {
+  /** Interface to bind, e.g. 127.0.0.1 or 0.0.0.0. */
+  readonly host: string
+  /** 0 picks a free port; AuthGrpcServer.port tells which. */
+  readonly port: number
+  /** How long shutdown lets in-flight calls finish before cutting them. Default 5000 ms. */
+  readonly shutdownTimeoutMs?: number | undefined
+  /** Folder holding `ibex/auth/v1/auth.proto` (for reflection). Default: the repo's `proto/`, found from this file upwards. */
+  readonly protoDir?: string | undefined
+  /** Serve grpc.reflection (v1 and v1alpha). Default true. */
+  readonly reflection?: boolean | undefined
+}
+
+export interface AuthGrpcServerShape {
+  readonly host: string
+  /** The bound port (the real one when the config asked for 0). */
+  readonly port: number
+  /** `host:port` for clients. */
+  readonly address: string
+  /** Whether reflection is served (false when the proto folder was not found). */
+  readonly reflection: boolean
+  /** grpc.health.v1 status of "" and ibex.auth.v1.AuthService. */
+  readonly setServing: (serving: boolean) => Effect.Effect<void>
+}
+
+export class AuthGrpcServer extends Context.Tag("@ibex/auth-adapter-grpc/AuthGrpcServer")<
+  AuthGrpcServer,
+  AuthGrpcServerShape
+>() {}
+
+export class ServerStartFailed extends Data.TaggedError("ServerStartFailed")<{ readonly message: string }> {}
+
+/** What the handlers need: the domain's ports and the caching validator. */
+export type AuthServerServices =
+  | TokenValidator
+  | TokenStore
+  | AgentStore
+  | SecretHasher
+  | SecureRandom
+  | AuditLog
+  | TokenDigest
+
+// ---------------------------------------------------------------------------------------------
+// Request parsing at the edge
+
+const invalid = (field: string, message: string) =>
+  new ValidationFailed({ fieldErrors: [new FieldError({ field, message })] })
+
+const decodeUuid =
+  <A, I extends string>(schema: Schema.Schema<A, I>, field: string) =>
+  (raw: string): Effect.Effect<A, ValidationFailed> => {
+    const lower = raw.trim().toLowerCase()
+    const decoded = Schema.decodeUnknownEither(schema)(lower)
+    return Either.isRight(decoded) && isCanonicalUuid(lower)
+      ? Effect.succeed(decoded.right)
+      : Effect.fail(invalid(field, "must be a UUID"))
+  }
+
+export const decodeTokenId = decodeUuid(TokenId, "token_id")
+export const decodeOrgId = decodeUuid(OrgId, "org_id")
+export const decodeAgentId = decodeUuid(AgentId, "agent_id")
+
+const decodePermissions = (raw: bigint): Effect.Effect<Permissions.Permissions, ValidationFailed> =>
+  Either.match(Permissions.fromWire(raw), {
+    onLeft: () => Effect.fail(invalid("permissions", "must be an unsigned 64-bit integer")),
+    onRight: Effect.succeed
+  })
+
+const decodeExpiry = (raw: Date | undefined): Effect.Effect<Date | null, ValidationFailed> =>
+  raw === undefined
+    ? Effect.succeed(null)
+    : Number.isNaN(raw.getTime())
+      ? Effect.fail(invalid("expires_at", "must be a valid timestamp"))
+      : Effect.succeed(raw)
+
+/** `authorization: Bearer <token>`: exactly one value, the scheme case-insensitive. */
+export const bearerToken = (metadata: Metadata): Option.Option<Redacted.Redacted<string>> => {
+  const values = metadata.get("authorization")
+  if (values.length !== 1) return Option.none()
+  const value = values[0]
+  if (typeof value !== "string") return Option.none()
+  const match = /^Bearer +(\S+) *$/i.exec(value)
+  return match?.[1] !== undefined ? Option.some(Redacted.make(match[1])) : Option.none()
+}
+
+const toWireInfo = (info: TokenInfo): WireTokenInfo => ({
+  id: info.id,
+  orgId: info.orgId,
+  name: info.name,
+  displayPrefix: info.displayPrefix,
+  permissions: info.permissions,
+  createdAt: info.createdAt,
+  expiresAt: info.expiresAt ?? undefined,
+  revokedAt: info.revokedAt ?? undefined,
+  lastUsedAt: info.lastUsedAt ?? undefined,
+  createdBy: info.createdBy ?? ""
+})
+
+// ---------------------------------------------------------------------------------------------
+// Page tokens: the store's cursor, bound to the caller's org and signed with the server pepper,
+// so a page token is accepted only from the org it was issued to and only if this service made it.
+
+const PAGE_TOKEN_SEP = "."
+
+const signCursor = (digest: TokenDigest["Type"], orgId: OrgId, cursor: string) =>
+  digest.digest(Redacted.make(`ibex-page-token\u0000${orgId}\u0000${cursor}`))
+
+export const encodePageToken = (digest: TokenDigest["Type"], orgId: OrgId, cursor: string): string =>
+  `${Buffer.from(cursor, "utf8").toString("base64url")}${PAGE_TOKEN_SEP}${signCursor(digest, orgId, cursor)}`
+
+export const decodePageToken = (
+  digest: TokenDigest["Type"],
+  orgId: OrgId,
+  pageToken: string
+): Effect.Effect<string | null, ValidationFailed> => {
+  if (pageToken === "") return Effect.succeed(null)
+  const [encoded, mac, extra] = pageToken.split(PAGE_TOKEN_SEP)
+  if (encoded !== undefined && mac !== undefined && extra === undefined && pageToken.length <= 1024) {
+    const cursor = Buffer.from(encoded, "base64url").toString("utf8")
+    if (signCursor(digest, orgId, cursor) === mac) return Effect.succeed(cursor)
+  }
+  return Effect.fail(invalid("page_token", "must be a next_page_token from a previous response"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+const LAST_USED_INTERVAL_MS = 60_000
+const LAST_USED_MAX_TRACKED = 10_000
+
+/**
+ * The AuthService implementation: each RPC is an Effect run on the runtime captured from the
+ * layer's context. Domain failures map through the ErrorCatalogue (`toGrpcFailure`); defects
+ * answer INTERNAL with a fixed message and are logged without their payload; a cancelled call
+ * interrupts its fiber.
+ */
+export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, AuthServerServices> = Effect.gen(
+  function* () {
+    const runtime = yield* Effect.runtime<AuthServerServices>()
+    const validator = yield* TokenValidator
+    const digest = yield* TokenDigest
+    const audit = yield* AuditLog
+    const tokens = yield* TokenStore
+    const lastTouched = new Map<string, number>()
+
+    const unary =
+      <Req, Res>(
+        method: string,
+        handle: (request: Req, metadata: Metadata) => Effect.Effect<Res, DomainError, AuthServerServices>
+      ): handleUnaryCall<Req, Res> =>
+      (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+        const count = (code: status) =>
+          Metric.increment(
+            Metric.tagged(Metric.tagged(grpcRequestsTotal, "method", method), "code", status[code] ?? String(code))
+          )
+        const effect = Effect.suspend(() => handle(call.request, call.metadata)).pipe(
+          Effect.tapBoth({
+            onFailure: (error) => count(toGrpcFailure(error).code),
+            onSuccess: () => count(status.OK)
+          }),
+          Effect.withSpan(`AuthService.${method}`, { kind: "server", attributes: { "rpc.method": method } })
+        )
+        const fiber = Runtime.runFork(runtime)(effect)
+        const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
+        call.once("cancelled", onCancelled)
+        fiber.addObserver((exit) => {
+          call.removeListener("cancelled", onCancelled)
+          if (Exit.isSuccess(exit)) return callback(null, exit.value)
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isSome(failure)) {
+            const f = toGrpcFailure(failure.value)
+            return callback({ code: f.code, details: f.details, metadata: f.metadata })
+          }
+          if (Cause.isInterruptedOnly(exit.cause)) return callback({ code: status.CANCELLED, details: "Cancelled." })
+          // A defect: log what kind it was (never its message or payload, which could carry request data).
+          const defect = Cause.squash(exit.cause)
+          Runtime.runFork(runtime)(
+            Effect.logError({
+              event: "rpc_defect",
+              rpc: method,
+              defect: defect instanceof Error ? defect.name : typeof defect
+            }).pipe(Effect.zipRight(count(status.INTERNAL)))
+          )
+          const f = internalFailure()
+          return callback({ code: f.code, details: f.details, metadata: f.metadata })
+        })
+      }
+
+    const refuse = (operation: ManagementRpc, reason: string, caller: Principal | null) =>
+      Effect.zipRight(
+        audit.record({
+          type: "management_refused",
+          orgId: caller?.orgId ?? null,
+          actorTokenId: caller?.tokenId ?? null,
+          operation,
+          reason
+        }),
+        Metric.increment(Metric.tagged(managementRefusedTotal, "operation", operation))
+      )
+
+    /**
+     * The management interceptor: authenticates `authorization: Bearer <PAT>` through the
+     * caching validator, requires the RPC's permission (RpcPermissions, the one table), and
+     * hands the caller's Principal, whose org scopes everything the handler does.
+     */
+    const authorize = (rpc: ManagementRpc, metadata: Metadata) =>
+      Effect.gen(function* () {
+        const token = bearerToken(metadata)
+        if (Option.isNone(token)) {
+          yield* refuse(rpc, "missing bearer token", null)
+          return yield* new MissingToken()
+        }
+        const caller = yield* validator
+          .validate(token.value)
+          .pipe(Effect.tapErrorTag("InvalidToken", () => refuse(rpc, "invalid bearer token", null)))
+        const required = RpcPermissions[rpc]
+        if (!Permissions.has(caller.permissions, required)) {
+          yield* refuse(rpc, `missing ${required}`, caller)
+          return yield* new InsufficientPermissions({ required: [required] })
+        }
+        return caller
+      })
+
+    /** last_used_at, best effort: at most once a minute per token, off the response path. */
+    const touchLastUsed = (tokenId: TokenId) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const last = lastTouched.get(tokenId)
+        if (last !== undefined && now - last < LAST_USED_INTERVAL_MS) return Effect.void
+        if (lastTouched.size >= LAST_USED_MAX_TRACKED) lastTouched.clear()
+        lastTouched.set(tokenId, now)
+        return tokens.touchLastUsed(tokenId, new Date(now)).pipe(Effect.ignore, Effect.forkDaemon, Effect.asVoid)
+      })
+
+    return {
+      validateToken: unary("ValidateToken", (request: { token: string }) =>
+        Effect.gen(function* () {
+          const principal = yield* validator.validate(Redacted.make(request.token))
+          yield* touchLastUsed(principal.tokenId)
+          return {
+            orgId: principal.orgId,
+            tokenId: principal.tokenId,
+            permissions: principal.permissions,
+            expiresAt: principal.expiresAt ?? undefined,
+            rateLimitPerMinute: principal.rateLimitPerMinute ?? 0
+          }
+        })
+      ),
+      verifyAgent: unary("VerifyAgent", (request: { orgId: string; agentId: string }) =>
+        Effect.gen(function* () {
+          const orgId = yield* decodeOrgId(request.orgId)
+          const agentId = yield* decodeAgentId(request.agentId)
+          const agent = yield* verifyAgentUseCase(orgId, agentId)
+          return { agentId: agent.id, orgId: agent.orgId, status: AgentStatus.AGENT_STATUS_ACTIVE }
+        })
+      ),
+      createToken: unary(
+        "CreateToken",
+        (request: { name: string; permissions: bigint; expiresAt?: Date | undefined }, metadata) =>
+          Effect.gen(function* () {
+            const caller = yield* authorize("CreateToken", metadata)
+            const permissions = yield* decodePermissions(request.permissions)
+            const expiresAt = yield* decodeExpiry(request.expiresAt)
+            const created = yield* createToken(caller, { name: request.name, permissions, expiresAt })
+            yield* Metric.increment(tokenCreatedTotal)
+            return { token: Redacted.value(created.token), info: toWireInfo(created.info) }
+          })
+      ),
+      revokeToken: unary("RevokeToken", (request: { tokenId: string }, metadata) =>
+        Effect.gen(function* () {
+          const caller = yield* authorize("RevokeToken", metadata)
+          const tokenId = yield* decodeTokenId(request.tokenId)
+          const info = yield* revokeTokenUseCase(caller, tokenId)
+          yield* Metric.increment(tokenRevokedTotal)
+          return { info: toWireInfo(info) }
+        })
+      ),
+      listTokens: unary("ListTokens", (request: { pageSize: number; pageToken: string }, metadata) =>
+        Effect.gen(function* () {
+          const caller = yield* authorize("ListTokens", metadata)
+          const cursor = yield* decodePageToken(digest, caller.orgId, request.pageToken)
+          const page = yield* listTokensUseCase(caller, { limit: request.pageSize, cursor })
+          yield* Metric.increment(listTokensTotal)
+          return {
+            tokens: page.tokens.map(toWireInfo),
+            nextPageToken: page.nextCursor === null ? "" : encodePageToken(digest, caller.orgId, page.nextCursor)
+          }
+        })
+      )
+    } satisfies AuthServiceServer
+  }
+)
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+/** The folder holding `ibex/auth/v1/auth.proto`: the given one, else the first `proto/` found walking up from this file. */
+export const findProtoDir = (start: string = dirname(fileURLToPath(import.meta.url))): string | undefined => {
+  let dir = start
+  for (;;) {
+    const candidate = join(dir, "proto")
+    if (existsSync(join(candidate, AUTH_PROTO))) return candidate
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
+const healthProtoDir = dirname(dirname(dirname(healthProtoPath)))
+
+const addReflection = (server: Server, protoDir: string) => {
+  const definition = protoLoader.loadSync([AUTH_PROTO, "health/v1/health.proto"], {
+    includeDirs: [protoDir, healthProtoDir],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true
+  })
+  new ReflectionService(definition).addToServer(server)
+}
+
+const bindAddress = (host: string, port: number) =>
+  host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
+
+/**
+ * The auth gRPC server as a scoped resource: binds `host:port`, serves ibex.auth.v1.AuthService,
+ * grpc.health.v1 (SERVING for "" and the AuthService) and reflection. Closing the scope turns
+ * health to NOT_SERVING, lets in-flight calls finish (`tryShutdown`) for at most
+ * `shutdownTimeoutMs`, then cuts whatever is left (`forceShutdown`).
+ */
+export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
+  Effect.gen(function* () {
+    const handlers = yield* makeAuthServiceHandlers
+    const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
+    const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
+    const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
+
+    const { port } = yield* Effect.acquireRelease(
+      Effect.async<{ server: Server; port: number }, ServerStartFailed>((resume) => {
+        const server = new Server({
+          "grpc.max_receive_message_length": MAX_REQUEST_BYTES,
+          "grpc.keepalive_time_ms": 60_000,
+          "grpc.keepalive_timeout_ms": 10_000
+        })
+        server.addService(AuthServiceService, handlers)
+        health.addToServer(server)
+        if (protoDir !== undefined) addReflection(server, protoDir)
+        server.bindAsync(bindAddress(config.host, config.port), ServerCredentials.createInsecure(), (error, port) => {
+          if (error !== null) {
+            server.forceShutdown()
+            resume(
+              Effect.fail(
+                new ServerStartFailed({ message: `cannot bind ${config.host}:${config.port}: ${error.message}` })
+              )
+            )
+          } else resume(Effect.succeed({ server, port }))
+        })
+      }),
+      ({ server }) =>
+        Effect.gen(function* () {
+          health.setStatus("", "NOT_SERVING")
+          health.setStatus(AUTH_SERVICE_NAME, "NOT_SERVING")
+          const drained = yield* Effect.async<void>((resume) => {
+            server.tryShutdown(() => resume(Effect.void))
+          }).pipe(Effect.timeoutOption(shutdownTimeoutMs))
+          if (Option.isNone(drained)) server.forceShutdown()
+        })
+    )
+    if (config.reflection !== false && protoDir === undefined)
+      yield* Effect.logWarning({ event: "grpc_reflection_disabled", reason: `${AUTH_PROTO} not found` })
+    yield* Effect.logInfo({ event: "auth_grpc_listening", host: config.host, port })
+
+    return AuthGrpcServer.of({
+      host: config.host,
+      port,
+      address: bindAddress(config.host, port),
+      reflection: protoDir !== undefined,
+      setServing: (serving) =>
+        Effect.sync(() => {
+          const s = serving ? "SERVING" : "NOT_SERVING"
+          health.setStatus("", s)
+          health.setStatus(AUTH_SERVICE_NAME, s)
+        })
+    })
+  })
+
+export const AuthGrpcServerLive = (
+  config: AuthGrpcServerConfig
+): Layer.Layer<AuthGrpcServer, ServerStartFailed, AuthServerServices> =>
+  Layer.scoped(AuthGrpcServer, makeAuthGrpcServer(config))
