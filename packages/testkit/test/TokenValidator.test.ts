@@ -8,6 +8,7 @@ import {
   RevocationEvent,
   RevocationFeed,
   revokeToken,
+  SecretHasher,
   SecureRandomWebCrypto,
   TokenStore,
   TokenValidator,
@@ -25,7 +26,7 @@ import {
   TokenDigestMemory
 } from "../src/memory/AuthMemory.js"
 import { MemoryDatabase, MemoryDatabaseLive } from "../src/memory/MemoryDatabase.js"
-import { AgentStoreMemory, OrgStoreMemory, TokenStoreMemory } from "../src/memory/StoresMemory.js"
+import { AgentStoreMemory, OrgStoreMemory, StoresMemory, TokenStoreMemory } from "../src/memory/StoresMemory.js"
 
 const services = authServicesMemory()
 
@@ -250,6 +251,53 @@ layer(controlledServices, { excludeTestServices: true })("validator and the revo
       yield* validator.validate(orgA.token)
       expect(calls.verify - v0).toBe(4)
       expect((yield* validator.stats).entries).toBe(0)
+    })
+  )
+})
+
+// A hasher as slow as Argon2id on a loaded machine, to show what a caller's deadline does.
+const SlowHasher = Layer.effect(
+  SecretHasher,
+  Effect.map(SecretHasher, (inner) =>
+    SecretHasher.of({
+      hash: inner.hash,
+      verify: (hash, secret) => Effect.zipRight(Effect.sleep("60 millis"), inner.verify(hash, secret))
+    })
+  )
+).pipe(Layer.provideMerge(SecretHasherMemory))
+
+const slowServices = TokenValidatorLive().pipe(
+  Layer.provideMerge(Layer.mergeAll(StoresMemory, SlowHasher, TokenDigestMemory, AuditLogMemory, SecureRandomWebCrypto))
+)
+
+layer(slowServices, { excludeTestServices: true })("validator under a caller deadline", (it) => {
+  it.effect("a cold verification the caller abandoned still completes and fills the cache", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const v0 = calls.verify
+      const first = yield* validator.validate(orgA.token).pipe(Effect.timeout("10 millis"), Effect.option)
+      expect(first._tag).toBe("None")
+      yield* Effect.sleep("150 millis")
+      const second = yield* validator.validate(orgA.token).pipe(Effect.timeout("10 millis"))
+      expect(second.orgId).toBe(orgA.orgId)
+      expect(calls.verify - v0).toBe(1)
+    })
+  )
+
+  it.effect("concurrent cold validations of one token share one Argon2id run", () =>
+    Effect.gen(function* () {
+      const { orgB } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const v0 = calls.verify
+      const results = yield* Effect.all(
+        Array.from({ length: 8 }, () => validator.validate(orgB.token)),
+        { concurrency: "unbounded" }
+      )
+      expect(new Set(results.map((p) => p.tokenId)).size).toBe(1)
+      expect(calls.verify - v0).toBe(1)
     })
   )
 })

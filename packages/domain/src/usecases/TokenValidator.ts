@@ -1,4 +1,15 @@
-import { Clock, Context, Duration, Effect, Layer, Metric, MetricBoundaries, type Redacted, Stream } from "effect"
+import {
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Layer,
+  Metric,
+  MetricBoundaries,
+  type Redacted,
+  Stream
+} from "effect"
 import { InvalidToken, type InvalidTokenReason, type StoreUnavailable } from "../errors.js"
 import type { TokenId } from "../ids.js"
 import { RevocationFeed } from "../ports/RevocationFeed.js"
@@ -168,25 +179,10 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         Effect.fail(new InvalidToken({ reason }))
       )
 
-    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
+    const inflight = new Map<string, Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>>()
+
+    const verifyCold = (token: Redacted.Redacted<string>, digest: string, nowMs: number) =>
       Effect.gen(function* () {
-        const nowMs = yield* Clock.currentTimeMillis
-        const digest = digester.digest(token)
-        if (trusted) {
-          const hit = positive.get(digest)
-          if (hit !== undefined) {
-            if (hit.expiresAtMs > nowMs) {
-              yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "cache_hit"))
-              return hit.principal
-            }
-            positive.delete(digest)
-          }
-        }
-        const negativeUntil = negative.get(digest)
-        if (negativeUntil !== undefined) {
-          if (negativeUntil > nowMs) return yield* fail("negative_cache", "wrong_secret")
-          negative.delete(digest)
-        }
         const startEpoch = epoch
         const { parsed, credential } = yield* lookupCredential(token).pipe(
           Effect.provideService(TokenStore, store),
@@ -212,6 +208,44 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
             )
           )
         if (trusted && epoch === startEpoch) remember(digest, principal, yield* Clock.currentTimeMillis)
+        return principal
+      })
+
+    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
+      Effect.gen(function* () {
+        const nowMs = yield* Clock.currentTimeMillis
+        const digest = digester.digest(token)
+        if (trusted) {
+          const hit = positive.get(digest)
+          if (hit !== undefined) {
+            if (hit.expiresAtMs > nowMs) {
+              yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "cache_hit"))
+              return hit.principal
+            }
+            positive.delete(digest)
+          }
+        }
+        const negativeUntil = negative.get(digest)
+        if (negativeUntil !== undefined) {
+          if (negativeUntil > nowMs) return yield* fail("negative_cache", "wrong_secret")
+          negative.delete(digest)
+        }
+        // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
+        // caller's deadline. It runs detached and fills the cache even if the caller gave up, so the
+        // retry is a hit instead of another doomed Argon2id; concurrent callers share it.
+        let flight = inflight.get(digest)
+        if (flight === undefined) {
+          const deferred = yield* Deferred.make<Principal, InvalidToken | StoreUnavailable>()
+          inflight.set(digest, deferred)
+          yield* verifyCold(token, digest, nowMs).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+            Effect.ensuring(Effect.sync(() => inflight.delete(digest))),
+            Effect.forkDaemon
+          )
+          flight = deferred
+        }
+        const principal = yield* Deferred.await(flight)
         yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "verified"))
         return principal
       }).pipe(

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto"
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
+import { type ProxyAppConfig, ProxyServiceLive } from "@ibex/app-proxy"
+import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
+import { SecureRandomWebCrypto } from "@ibex/domain"
+import {
+  appUrlFromOwnerUrl,
+  defaultDataDir,
+  migrate,
+  PgClientLive,
+  type PgConnectionConfig,
+  type SeedResult,
+  StoresLive,
+  seedDev,
+  startEmbedded
+} from "@ibex/persistence-pg"
+import { ProxyServer } from "@ibex/proxy-adapter-http"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
+
+/**
+ * The whole product in one process: the database (DATABASE_URL's Postgres, or the embedded
+ * PGlite), migrations, the dev seed, the auth gRPC service and the proxy in front of it. This is
+ * what `npm start` runs; the two services still talk over loopback gRPC exactly as when they
+ * run apart.
+ */
+export interface StackInfo {
+  readonly proxyUrl: string
+  readonly authAddress: string
+  readonly database: "postgres" | "embedded"
+  readonly dataDir: string | null
+  readonly seed: SeedResult
+  readonly rateLimiter: "redis" | "memory"
+}
+
+export class Stack extends Context.Tag("@ibex/app-stack/Stack")<Stack, StackInfo>() {}
+
+export interface StackOptions {
+  readonly auth: AuthConfig
+  readonly proxy: ProxyAppConfig
+  /** Mint another dev PAT at start (the first run always mints one). */
+  readonly newToken?: boolean
+}
+
+/** A dev pepper kept beside the data so tokens cached across restarts keep their digests. */
+const devPepper = (file: string) =>
+  Effect.sync(() => {
+    if (!existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" })
+      chmodSync(file, 0o600)
+    }
+    return Redacted.make(readFileSync(file, "utf8").trim())
+  })
+
+const database = (auth: AuthConfig) =>
+  Effect.gen(function* () {
+    const dataDir = resolve(Option.getOrElse(auth.dataDir, defaultDataDir))
+    const pepperFile = join(dirname(dataDir), "token-pepper")
+    if (Option.isSome(auth.databaseUrl)) {
+      const owner = Redacted.value(auth.databaseUrl.value)
+      yield* migrate(owner)
+      const app: PgConnectionConfig = {
+        url: Option.getOrElse(auth.databaseAppUrl, () => Redacted.make(appUrlFromOwnerUrl(owner))),
+        appRole: null
+      }
+      const pepper = Option.isSome(auth.pepper) ? auth.pepper.value : yield* devPepper(pepperFile)
+      return { kind: "postgres" as const, app, pepper, dataDir: null }
+    }
+    const embedded = yield* startEmbedded({ dataDir })
+    const pepper = Option.isSome(auth.pepper) ? auth.pepper.value : yield* devPepper(pepperFile)
+    return { kind: "embedded" as const, app: embedded.app, pepper, dataDir: embedded.dataDir }
+  })
+
+export const StackLive = (options: StackOptions) =>
+  Layer.unwrapScoped(
+    Effect.gen(function* () {
+      const db = yield* database(options.auth)
+      const hasher = SecretHasherArgon2(options.auth.argon2)
+      const seed = yield* seedDev(options.newToken ? { newToken: true } : {}).pipe(
+        Effect.provide(
+          Layer.mergeAll(StoresLive, hasher, SecureRandomWebCrypto).pipe(Layer.provideMerge(PgClientLive(db.app)))
+        )
+      )
+      const auth = authServiceOnDatabase(options.auth, db.app, db.pepper)
+      // The proxy dials the auth server's bound address (port 0 in tests resolves here).
+      const proxy = Layer.unwrapEffect(
+        Effect.map(AuthGrpcServer, (server) => ProxyServiceLive({ ...options.proxy, authTarget: server.address }))
+      )
+      const info = Layer.effect(
+        Stack,
+        Effect.gen(function* () {
+          const server = yield* AuthGrpcServer
+          const http = yield* ProxyServer
+          return {
+            proxyUrl: http.url,
+            authAddress: server.address,
+            database: db.kind,
+            dataDir: db.dataDir,
+            seed,
+            rateLimiter: Option.isSome(options.proxy.redisUrl) ? "redis" : "memory"
+          } satisfies StackInfo
+        })
+      )
+      return info.pipe(Layer.provideMerge(proxy), Layer.provideMerge(auth))
+    })
+  )

@@ -1,0 +1,28 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { JsonLoggerLive } from "@ibex/app-auth"
+import { Effect, Layer, Logger } from "effect"
+import { banner } from "./banner.js"
+import { loadStackConfig } from "./config.js"
+import { Stack, StackLive } from "./Stack.js"
+
+/**
+ * `npm start`: the embedded default (no Postgres, no Redis needed) or, with DATABASE_URL /
+ * REDIS_URL set, the same stack on those. Runs until SIGINT / SIGTERM, then drains in-flight
+ * requests and stops.
+ */
+const newToken = process.argv.includes("--new-token")
+
+const program = Effect.gen(function* () {
+  const config = yield* loadStackConfig()
+  const announce = Layer.effectDiscard(
+    Effect.flatMap(Stack, (info) => Effect.sync(() => process.stdout.write(`${banner(info)}\n`)))
+  )
+  return yield* Layer.launch(
+    announce.pipe(Layer.provideMerge(StackLive({ auth: config.auth, proxy: config.proxy, newToken })))
+  ).pipe(Logger.withMinimumLogLevel(config.auth.logLevel))
+}).pipe(
+  Effect.tapErrorCause((cause) => Effect.logError({ event: "stack_stopped" }, cause)),
+  Effect.provide(JsonLoggerLive)
+)
+
+NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
