@@ -33,16 +33,16 @@ export interface AuthServiceOptions {
 }
 
 /**
- * The auth service on an already-known database: persistence (store ports on the app-role
- * pool, revocation feed on its own LISTEN connection), the Argon2id hasher, the HMAC digest,
- * the JSON audit log, the caching TokenValidator, and the gRPC server. Every service it builds
- * is in its output too (tests seed fixtures through them).
+ * Everything the auth service runs on, without the gRPC server: persistence (store ports on
+ * the app-role pool, revocation feed on its own LISTEN connection), the Argon2id hasher, the
+ * HMAC digest, the JSON audit log and the caching TokenValidator. Tests and the security suite
+ * build this once and start / stop the server over it.
  */
-export const authServiceOnDatabase = (
+export const authServicesOnDatabase = (
   config: AuthConfig,
   database: PgConnectionConfig,
   pepper: Redacted.Redacted<string>,
-  options: AuthServiceOptions = {}
+  options: Pick<AuthServiceOptions, "hasher"> = {}
 ) => {
   const ports = Layer.mergeAll(
     PersistenceLive(database),
@@ -56,12 +56,21 @@ export const authServiceOnDatabase = (
     ttlMs: config.cacheTtlMs,
     maxEntries: config.cacheMaxEntries
   })
-  return AuthGrpcServerLive({
+  return validator.pipe(Layer.provideMerge(ports))
+}
+
+/** The auth service on an already-known database: its services plus the gRPC server over them. */
+export const authServiceOnDatabase = (
+  config: AuthConfig,
+  database: PgConnectionConfig,
+  pepper: Redacted.Redacted<string>,
+  options: AuthServiceOptions = {}
+) =>
+  AuthGrpcServerLive({
     host: config.host,
     port: options.port ?? config.port,
     shutdownTimeoutMs: options.shutdownTimeoutMs
-  }).pipe(Layer.provideMerge(validator), Layer.provideMerge(ports))
-}
+  }).pipe(Layer.provideMerge(authServicesOnDatabase(config, database, pepper, options)))
 
 const PEPPER_FILE = "token-pepper"
 

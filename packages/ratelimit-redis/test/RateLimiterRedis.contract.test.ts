@@ -3,7 +3,7 @@ import { RateLimiterControl, rateLimiterContract } from "@ibex/testkit/contracts
 import { Context, Effect, Layer } from "effect"
 import { describe, it } from "vitest"
 import { makeRateLimiterRedis } from "../src/index.js"
-import { deletePrefix, faultProxy, redisAvailable, skipReason, throwawayRedis } from "./redisTestSupport.js"
+import { deletePrefix, redisAvailable, redisFaultProxy, skipReason, throwawayRedis } from "./redisTestSupport.js"
 
 /**
  * The RateLimiter contract on real Redis: REDIS_URL when set (CI), else a throwaway
@@ -25,7 +25,7 @@ const RedisUnderTest = Layer.scopedContext(
     const keyPrefix = `ibex:rl:test:${crypto.randomUUID()}:`
     yield* Effect.addFinalizer(() => Effect.promise(() => deletePrefix(backend.url, keyPrefix)))
     const proxy = yield* Effect.acquireRelease(
-      Effect.promise(() => faultProxy(backend.url)),
+      Effect.promise(() => redisFaultProxy(backend.url)),
       (p) => Effect.promise(() => p.close())
     )
     // The contract checks decisions, not latency: a 250 ms budget keeps it deterministic on a

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { connect, createServer, type Server, type Socket } from "node:net"
+import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
 import { Redis } from "ioredis"
 
 /** Where the real-Redis suites run: REDIS_URL, else a throwaway redis-server, else skip. */
@@ -13,17 +13,6 @@ export const redisServerBinary = (() => {
 
 export const redisAvailable = process.env.REDIS_URL !== undefined || redisServerBinary !== undefined
 export const skipReason = "Redis suite skipped: REDIS_URL is unset and no redis-server binary is on PATH"
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      s.close(() => resolve(port))
-    })
-  })
 
 const waitForPing = async (url: string, timeoutMs: number) => {
   const until = Date.now() + timeoutMs
@@ -79,60 +68,15 @@ export const throwawayRedis = async (): Promise<ThrowawayRedis> => {
   return { url, port, stop, start }
 }
 
-/**
- * A TCP pass-through in front of a Redis that can be cut (listener closed, live connections
- * destroyed: what a stopped server looks like to clients) and restored on the same port, without
- * touching the shared Redis other suites use.
- */
-export interface FaultProxy {
+/** A fault proxy in front of a Redis URL: `url` goes through it, `stop` / `start` cut and restore it. */
+export interface RedisFaultProxy extends FaultProxy {
   readonly url: string
-  readonly stop: () => Promise<void>
-  readonly start: () => Promise<void>
-  readonly close: () => Promise<void>
 }
 
-export const faultProxy = async (targetUrl: string): Promise<FaultProxy> => {
+export const redisFaultProxy = async (targetUrl: string): Promise<RedisFaultProxy> => {
   const target = new URL(targetUrl)
-  const port = await freePort()
-  const sockets = new Set<Socket>()
-  let server: Server | undefined
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      if (server !== undefined) return resolve()
-      const s = createServer((client) => {
-        const upstream = connect(Number(target.port || 6379), target.hostname)
-        sockets.add(client)
-        sockets.add(upstream)
-        const drop = () => {
-          client.destroy()
-          upstream.destroy()
-          sockets.delete(client)
-          sockets.delete(upstream)
-        }
-        client.on("error", drop).on("close", drop)
-        upstream.on("error", drop).on("close", drop)
-        client.pipe(upstream)
-        upstream.pipe(client)
-      })
-      s.once("error", reject)
-      s.listen(port, "127.0.0.1", () => {
-        server = s
-        resolve()
-      })
-    })
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      const s = server
-      server = undefined
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-      if (s === undefined) return resolve()
-      s.close(() => resolve())
-    })
-  await start()
-  const auth = target.username || target.password ? `${target.username}:${target.password}@` : ""
-  const db = target.pathname && target.pathname !== "/" ? target.pathname : ""
-  return { url: `redis://${auth}127.0.0.1:${port}${db}`, stop, start, close: stop }
+  const proxy = await faultProxy(target.hostname, Number(target.port || 6379))
+  return { ...proxy, url: urlThrough(targetUrl, proxy) }
 }
 
 /** Deletes every key under `prefix` (SCAN, never KEYS). */
