@@ -4,14 +4,16 @@ import {
   Deferred,
   Duration,
   Effect,
+  Either,
   Layer,
   Metric,
   MetricBoundaries,
-  type Redacted,
+  Redacted,
   Stream
 } from "effect"
 import { InvalidToken, type InvalidTokenReason, type StoreUnavailable } from "../errors.js"
 import type { TokenId } from "../ids.js"
+import { parsePat } from "../Pat.js"
 import { RevocationFeed } from "../ports/RevocationFeed.js"
 import { SecretHasher, TokenDigest } from "../ports/SecretHasher.js"
 import { TokenStore } from "../ports/TokenStore.js"
@@ -192,7 +194,6 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
             )
           )
         )
-        if (throttled(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
         const principal = yield* hashPermits
           .withPermits(1)(verifyCredential(credential, parsed.secret))
           .pipe(
@@ -230,6 +231,11 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           if (negativeUntil > nowMs) return yield* fail("negative_cache", "wrong_secret")
           negative.delete(digest)
         }
+        // A token id under a wrong-secret flood is refused before the database and Argon2id: a
+        // flood costs a parse and an HMAC, never a CPU denial of service (DESIGN.md).
+        const claimed = parsePat(Redacted.value(token))
+        if (Either.isRight(claimed) && throttled(claimed.right.tokenId, nowMs))
+          return yield* fail("throttled", "wrong_secret")
         // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
         // caller's deadline. It runs detached and fills the cache even if the caller gave up, so the
         // retry is a hit instead of another doomed Argon2id; concurrent callers share it.
