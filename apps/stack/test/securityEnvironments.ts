@@ -126,7 +126,7 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
 }
 
 /** (a) In-memory adapters behind the real HTTP proxy and the real gRPC auth server. */
-export const memoryEnvironment = (): Promise<SecurityEnvironment> =>
+export const memoryEnvironment = (options: { readonly authDeadlineMs?: number } = {}): Promise<SecurityEnvironment> =>
   assemble({
     name: "memory",
     services: authServicesMemory(),
@@ -138,7 +138,7 @@ export const memoryEnvironment = (): Promise<SecurityEnvironment> =>
         )
       return { stop: () => set(false), start: () => set(true) }
     },
-    authDeadlineMs: MATRIX_AUTH_DEADLINE_MS,
+    authDeadlineMs: options.authDeadlineMs ?? MATRIX_AUTH_DEADLINE_MS,
     cleanup: async () => {}
   })
 
@@ -156,7 +156,7 @@ export interface RealEnvironment extends SecurityEnvironment {
 }
 
 /** (b) The real stack: PostgreSQL (fresh database) + Redis + gRPC auth + HTTP proxy. */
-export const realEnvironment = async (): Promise<RealEnvironment> => {
+export const realEnvironment = async (options: { readonly authDeadlineMs?: number } = {}): Promise<RealEnvironment> => {
   const database = await provisionDatabase({
     migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) }
   })
@@ -181,7 +181,7 @@ export const realEnvironment = async (): Promise<RealEnvironment> => {
       cooldownMs: 200
     }),
     limiterControl: () => ({ stop: redisLink.stop, start: redisLink.start }),
-    authDeadlineMs: MATRIX_AUTH_DEADLINE_MS,
+    authDeadlineMs: options.authDeadlineMs ?? MATRIX_AUTH_DEADLINE_MS,
     cleanup: async () => {
       await redisLink.close()
       await postgresLink.close()
