@@ -73,7 +73,28 @@ export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
     secret: false,
     description: "Bound of the validation cache."
   },
-  { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." }
+  { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." },
+  {
+    name: "AUTH_HTTP_HOST",
+    default: "127.0.0.1",
+    secret: false,
+    description: "Interface the admin HTTP server (/health, /ready, /metrics) binds."
+  },
+  { name: "AUTH_HTTP_PORT", default: "9092", secret: false, description: "Admin HTTP port (0: any free port)." },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: null,
+    secret: false,
+    description:
+      "OTLP/HTTP collector base URL (traces to /v1/traces, metrics to /v1/metrics). Unset: nothing is exported; trace ids still flow."
+  },
+  { name: "OTEL_SERVICE_NAME", default: "ibex-auth", secret: false, description: "service.name of exported telemetry." },
+  {
+    name: "OTEL_RESOURCE_ATTRIBUTES",
+    default: null,
+    secret: false,
+    description: "Extra resource attributes of exported telemetry (key=value,key=value; read by @effect/opentelemetry)."
+  }
 ]
 
 export interface AuthConfig {
@@ -99,7 +120,10 @@ const MIN_PEPPER_BYTES = 32
 
 export const AuthConfig: Config.Config<AuthConfig> = Config.all({
   host: Config.string("AUTH_GRPC_HOST").pipe(Config.withDefault("127.0.0.1")),
-  port: Config.port("AUTH_GRPC_PORT").pipe(Config.withDefault(9091)),
+  port: Config.integer("AUTH_GRPC_PORT").pipe(
+    Config.withDefault(9091),
+    Config.validate({ message: "AUTH_GRPC_PORT must be 0..65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 })
+  ),
   databaseUrl: Config.option(
     Config.redacted("DATABASE_URL").pipe(
       Config.validate({ message: "DATABASE_URL is empty", validation: (r) => Redacted.value(r) !== "" })
@@ -129,3 +153,17 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
     return Either.right(config)
   })
 )
+
+/** The admin HTTP server's settings (AUTH_HTTP_HOST, AUTH_HTTP_PORT); telemetry is `telemetryConfig`. */
+export interface AuthHttpConfig {
+  readonly host: string
+  readonly port: number
+}
+
+export const AuthHttpConfig: Config.Config<AuthHttpConfig> = Config.all({
+  host: Config.string("AUTH_HTTP_HOST").pipe(Config.withDefault("127.0.0.1")),
+  port: Config.integer("AUTH_HTTP_PORT").pipe(
+    Config.withDefault(9092),
+    Config.validate({ message: "AUTH_HTTP_PORT must be 0..65535", validation: (n) => n >= 0 && n <= 65535 })
+  )
+})

@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto"
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
+import { resolve } from "node:path"
 import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
 import { type ProxyAppConfig, ProxyServiceLive } from "@ibex/app-proxy"
 import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
@@ -17,7 +15,7 @@ import {
   startEmbedded
 } from "@ibex/persistence-pg"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Data, Effect, Layer, Option, Redacted } from "effect"
 
 /**
  * The whole product in one process: the database (DATABASE_URL's Postgres, or the embedded
@@ -34,6 +32,8 @@ export interface StackInfo {
   readonly rateLimiter: "redis" | "memory"
 }
 
+export class StackStartFailed extends Data.TaggedError("StackStartFailed")<{ readonly message: string }> {}
+
 export class Stack extends Context.Tag("@ibex/app-stack/Stack")<Stack, StackInfo>() {}
 
 export interface StackOptions {
@@ -43,21 +43,11 @@ export interface StackOptions {
   readonly newToken?: boolean
 }
 
-/** A dev pepper kept beside the data so tokens cached across restarts keep their digests. */
-const devPepper = (file: string) =>
-  Effect.sync(() => {
-    if (!existsSync(file)) {
-      mkdirSync(dirname(file), { recursive: true })
-      writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" })
-      chmodSync(file, 0o600)
-    }
-    return Redacted.make(readFileSync(file, "utf8").trim())
-  })
-
 const database = (auth: AuthConfig) =>
   Effect.gen(function* () {
     const dataDir = resolve(Option.getOrElse(auth.dataDir, defaultDataDir))
-    const pepperFile = join(dirname(dataDir), "token-pepper")
+    if (Option.isNone(auth.pepper)) return yield* new StackStartFailed({ message: "IBEX_TOKEN_PEPPER is not set" })
+    const pepper = auth.pepper.value
     if (Option.isSome(auth.databaseUrl)) {
       const owner = Redacted.value(auth.databaseUrl.value)
       yield* migrate(owner)
@@ -65,11 +55,9 @@ const database = (auth: AuthConfig) =>
         url: Option.getOrElse(auth.databaseAppUrl, () => Redacted.make(appUrlFromOwnerUrl(owner))),
         appRole: null
       }
-      const pepper = Option.isSome(auth.pepper) ? auth.pepper.value : yield* devPepper(pepperFile)
       return { kind: "postgres" as const, app, pepper, dataDir: null }
     }
     const embedded = yield* startEmbedded({ dataDir })
-    const pepper = Option.isSome(auth.pepper) ? auth.pepper.value : yield* devPepper(pepperFile)
     return { kind: "embedded" as const, app: embedded.app, pepper, dataDir: embedded.dataDir }
   })
 

@@ -1,23 +1,46 @@
+import { randomBytes } from "node:crypto"
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
 import { AuthConfig } from "@ibex/app-auth"
 import { ProxyAppConfig } from "@ibex/app-proxy"
+import { defaultDataDir } from "@ibex/persistence-pg"
 import { Config, ConfigProvider, Effect } from "effect"
 
 /**
- * `npm start` reads the same variables as the two services (docs/CONFIGURATION.md), with two
- * different defaults: the proxy binds loopback, because a developer's first start should not
- * expose a gateway on every interface; and the auth budget is 1 s, because here PGlite (WASM,
- * single-threaded) shares one event loop with both services and a cold token costs Argon2id
- * plus several PGlite round trips (measured ~100–200 ms on a loaded 2-core machine). The
- * production default of 50 ms applies when the proxy runs on its own (apps/proxy).
+ * A development pepper kept beside the data folder (mode 0600), so a developer's `npm start`
+ * works without IBEX_TOKEN_PEPPER and keeps the same pepper across restarts. Production sets
+ * IBEX_TOKEN_PEPPER (apps/auth refuses to start on DATABASE_URL without it).
  */
-const stackDefaults = ConfigProvider.fromMap(
-  new Map([
-    ["PROXY_HOST", "127.0.0.1"],
-    ["AUTH_TIMEOUT_MS", "1000"]
-  ])
-)
+export const devPepper = (dataDir: string): string => {
+  const file = join(dirname(resolve(dataDir)), "token-pepper")
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" })
+    chmodSync(file, 0o600)
+  }
+  return readFileSync(file, "utf8").trim()
+}
 
 export const StackConfig = Config.all({ auth: AuthConfig, proxy: ProxyAppConfig })
 
+/**
+ * `npm start` reads the same variables as the two services (docs/CONFIGURATION.md), with
+ * development defaults where a variable is unset:
+ *  - PROXY_HOST 127.0.0.1: a developer's first start should not expose a gateway on every interface;
+ *  - AUTH_TIMEOUT_MS 1000: here PGlite (WASM, single-threaded) shares one event loop with both
+ *    services, and a cold token costs Argon2id plus several PGlite round trips (measured
+ *    ~100–200 ms on a loaded 2-core machine); the production default of 50 ms applies when the
+ *    proxy runs on its own (apps/proxy);
+ *  - IBEX_TOKEN_PEPPER: the development pepper above.
+ */
 export const loadStackConfig = (env: ConfigProvider.ConfigProvider = ConfigProvider.fromEnv()) =>
-  Effect.withConfigProvider(StackConfig, env.pipe(ConfigProvider.orElse(() => stackDefaults)))
+  Effect.suspend(() => {
+    const defaults = ConfigProvider.fromMap(
+      new Map([
+        ["PROXY_HOST", "127.0.0.1"],
+        ["AUTH_TIMEOUT_MS", "1000"],
+        ["IBEX_TOKEN_PEPPER", devPepper(process.env.IBEX_DATA_DIR ?? defaultDataDir())]
+      ])
+    )
+    return Effect.withConfigProvider(StackConfig, env.pipe(ConfigProvider.orElse(() => defaults)))
+  })

@@ -13,7 +13,13 @@ import { Stack, StackLive } from "./Stack.js"
 const newToken = process.argv.includes("--new-token")
 
 const program = Effect.gen(function* () {
-  const config = yield* loadStackConfig()
+  const config = yield* loadStackConfig().pipe(
+    // Configuration errors name the variable and what was expected; they carry no secret
+    // (secrets are read as Redacted), so they are printed whole, once, for a person to fix.
+    Effect.tapErrorTag("ConfigError", (error) =>
+      Effect.sync(() => process.stderr.write(`Configuration error: ${String(error)}\nSee docs/CONFIGURATION.md.\n`))
+    )
+  )
   const announce = Layer.effectDiscard(
     Effect.flatMap(Stack, (info) => Effect.sync(() => process.stdout.write(`${banner(info)}\n`)))
   )

@@ -70,8 +70,14 @@ export const runSmoke = async (options: SmokeOptions): Promise<SmokeResult> => {
       ? undefined
       : `status ${e.status} ${e.text}`
   })
-  await check("GET /ready is 200 ready", async () => {
-    const e = await exchange(`${base}/ready`)
+  await check("GET /ready is 200 ready (within 10 s of start)", async () => {
+    // Readiness may lag a fresh start (connections still opening); a smoke waits for it, briefly.
+    const until = Date.now() + 10_000
+    let e = await exchange(`${base}/ready`)
+    while (e.status !== 200 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250))
+      e = await exchange(`${base}/ready`)
+    }
     return e.status === 200 ? undefined : `status ${e.status} ${e.text}`
   })
   let orgId = ""

@@ -1,0 +1,173 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { runSmoke } from "../src/smoke.js"
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+
+interface Started {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly proxyUrl: string
+  readonly token: string | null
+  readonly agentId: string
+  readonly orgId: string
+}
+
+/**
+ * Starts the product with the command `npm start` runs (`tsx apps/stack/src/main.ts`; spawned
+ * directly so SIGTERM reaches it rather than npm), and waits for its banner.
+ */
+const start = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = []): Promise<Started> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(join(repoRoot, "node_modules/.bin/tsx"), ["apps/stack/src/main.ts", ...args], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        DATABASE_URL: undefined,
+        REDIS_URL: undefined,
+        PROXY_PORT: "0",
+        AUTH_GRPC_PORT: "0",
+        ...env
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    const timer = setTimeout(() => reject(new Error(`no banner within 90 s:\n${out}`)), 90_000)
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString("utf8")
+      const smoke = /PROXY_URL=(\S+) IBEX_TOKEN=(\S+) IBEX_AGENT_ID=(\S+) npm run smoke/.exec(out)
+      const org = /^ {2}org {5}(\S+)$/m.exec(out)
+      if (smoke && org) {
+        clearTimeout(timer)
+        resolve({
+          child,
+          output: () => out,
+          proxyUrl: smoke[1]!,
+          token: smoke[2] === "<token>" ? null : smoke[2]!,
+          agentId: smoke[3]!,
+          orgId: org[1]!
+        })
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.stderr?.on("data", onData)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`npm start exited with ${code} before its banner:\n${out}`))
+    })
+  })
+
+/** SIGTERM, then the exit code (graceful shutdown drains and exits on its own). */
+const stop = (s: Started): Promise<number | null> =>
+  new Promise((resolve) => {
+    if (s.child.exitCode !== null) return resolve(s.child.exitCode)
+    const killer = setTimeout(() => s.child.kill("SIGKILL"), 15_000)
+    s.child.removeAllListeners("exit")
+    s.child.once("exit", (code) => {
+      clearTimeout(killer)
+      resolve(code)
+    })
+    s.child.kill("SIGTERM")
+  })
+
+const curlLike = async (s: Started) => {
+  const res = await fetch(`${s.proxyUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${s.token}`, "x-ibex-agent-id": s.agentId, "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] })
+  })
+  return { status: res.status, headers: res.headers, body: (await res.json()) as { error: Record<string, string> } }
+}
+
+describe("npm start (embedded default) and npm run smoke", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "ibex-start-"))
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+  it("prints a curl that gets the 501 envelope, passes the smoke, keeps its data across a restart", async () => {
+    const first = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
+    let firstExit: number | null = null
+    try {
+      expect(first.token).toMatch(/^ibex_pat_[0-9a-f-]{36}_[A-Za-z0-9_-]{43}$/)
+      expect(first.output()).toContain("curl -i -X POST")
+      const answer = await curlLike(first)
+      expect(answer.status).toBe(501)
+      expect(answer.body.error.code).toBe("PROVIDER_NOT_CONFIGURED")
+      expect(answer.body.error.request_id).toBe(answer.headers.get("x-request-id"))
+      expect(answer.headers.get("content-type")).toMatch(/^application\/json/)
+      expect(answer.headers.get("x-trace-id")).toBeTruthy()
+      expect(answer.headers.get("x-response-time")).toBeTruthy()
+      expect(answer.headers.get("x-ratelimit-limit")).toBe("60")
+      const lines: Array<string> = []
+      const smoke = await runSmoke({
+        proxyUrl: first.proxyUrl,
+        token: first.token ?? "",
+        agentId: first.agentId,
+        log: (l) => lines.push(l)
+      })
+      expect(smoke.failed, lines.join("\n")).toEqual([])
+      expect(smoke.passed).toBeGreaterThanOrEqual(10)
+    } finally {
+      firstExit = await stop(first)
+    }
+    expect(firstExit, "graceful shutdown exits 0 on SIGTERM").toBe(0)
+    // The PAT never reaches a log line, even the product's own.
+    const logLines = first
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+    expect(logLines.length).toBeGreaterThan(0)
+    for (const l of logLines) expect(l.includes(first.token ?? "never")).toBe(false)
+
+    const second = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
+    try {
+      expect(second.orgId).toBe(first.orgId)
+      expect(second.agentId).toBe(first.agentId)
+      expect(second.token, "the PAT is shown on the first start only").toBeNull()
+      const stillValid = await curlLike({ ...second, token: first.token })
+      expect(stillValid.status).toBe(501)
+    } finally {
+      await stop(second)
+    }
+  }, 240_000)
+})
+
+const realServices = process.env.DATABASE_URL !== undefined && process.env.REDIS_URL !== undefined
+
+describe.skipIf(!realServices)("npm start with DATABASE_URL and REDIS_URL", () => {
+  let db: ProvisionedDatabase
+  const dataDir = mkdtempSync(join(tmpdir(), "ibex-start-real-"))
+  beforeAll(async () => {
+    db = await provisionDatabase({ migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) } })
+  }, 60_000)
+  afterAll(async () => {
+    await db?.drop()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it("uses them, and the smoke passes", async () => {
+    const s = await start({
+      DATABASE_URL: db.url,
+      REDIS_URL: process.env.REDIS_URL,
+      IBEX_DATA_DIR: join(dataDir, "pgdata")
+    })
+    try {
+      expect(s.output()).toContain("Postgres (DATABASE_URL), Redis (REDIS_URL)")
+      const lines: Array<string> = []
+      const smoke = await runSmoke({
+        proxyUrl: s.proxyUrl,
+        token: s.token ?? "",
+        agentId: s.agentId,
+        log: (l) => lines.push(l)
+      })
+      expect(smoke.failed, lines.join("\n")).toEqual([])
+    } finally {
+      expect(await stop(s)).toBe(0)
+    }
+  }, 180_000)
+})
