@@ -88,7 +88,12 @@ export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
     description:
       "OTLP/HTTP collector base URL (traces to /v1/traces, metrics to /v1/metrics). Unset: nothing is exported; trace ids still flow."
   },
-  { name: "OTEL_SERVICE_NAME", default: "ibex-auth", secret: false, description: "service.name of exported telemetry." },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "ibex-auth",
+    secret: false,
+    description: "service.name of exported telemetry."
+  },
   {
     name: "OTEL_RESOURCE_ATTRIBUTES",
     default: null,
@@ -122,7 +127,10 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
   host: Config.string("AUTH_GRPC_HOST").pipe(Config.withDefault("127.0.0.1")),
   port: Config.integer("AUTH_GRPC_PORT").pipe(
     Config.withDefault(9091),
-    Config.validate({ message: "AUTH_GRPC_PORT must be 0..65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 })
+    Config.validate({
+      message: "AUTH_GRPC_PORT must be 0..65535 (0: any free port)",
+      validation: (n) => n >= 0 && n <= 65535
+    })
   ),
   databaseUrl: Config.option(
     Config.redacted("DATABASE_URL").pipe(

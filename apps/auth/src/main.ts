@@ -1,13 +1,20 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
+import { AUTH_VERSION, AuthAdminHttpLive } from "./AdminHttp.js"
 import { AuthServiceLive } from "./AuthServiceLive.js"
-import { AuthConfig } from "./config.js"
+import { AuthConfig, AuthHttpConfig } from "./config.js"
 import { JsonLoggerLive } from "./logging.js"
+import { TelemetryLive, telemetryConfig } from "./telemetry.js"
 
 /** `npm start -w apps/auth` (or `npx tsx apps/auth/src/main.ts`): runs until SIGINT / SIGTERM, then drains. */
 const program = Effect.gen(function* () {
   const config = yield* AuthConfig
-  return yield* Layer.launch(AuthServiceLive(config)).pipe(Logger.withMinimumLogLevel(config.logLevel))
+  const http = yield* AuthHttpConfig
+  const telemetry = yield* telemetryConfig("ibex-auth", AUTH_VERSION)
+  const admin = AuthAdminHttpLive({ host: http.host, port: http.port, version: AUTH_VERSION })
+  return yield* Layer.launch(
+    admin.pipe(Layer.provideMerge(AuthServiceLive(config)), Layer.provide(TelemetryLive(telemetry)))
+  ).pipe(Logger.withMinimumLogLevel(config.logLevel))
 }).pipe(
   Effect.tapErrorCause((cause) => Effect.logError({ event: "auth_stopped" }, cause)),
   Effect.provide(JsonLoggerLive)

@@ -73,7 +73,26 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     secret: false,
     description: "Budget of one limiter call before failing open."
   },
-  { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." }
+  { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: null,
+    secret: false,
+    description:
+      "OTLP/HTTP collector base URL (traces to /v1/traces, metrics to /v1/metrics). Unset: nothing is exported; trace ids still flow."
+  },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "ibex-proxy",
+    secret: false,
+    description: "service.name of exported telemetry."
+  },
+  {
+    name: "OTEL_RESOURCE_ATTRIBUTES",
+    default: null,
+    secret: false,
+    description: "Extra resource attributes of exported telemetry (key=value,key=value; read by @effect/opentelemetry)."
+  }
 ]
 
 export interface ProxyAppConfig {

@@ -1,2 +1,3 @@
 export * from "./config.js"
 export * from "./ProxyServiceLive.js"
+export * from "./telemetry.js"

@@ -4,14 +4,20 @@ import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { Effect, Layer, Logger } from "effect"
 import { ProxyAppConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
+import { TelemetryLive, telemetryConfig } from "./telemetry.js"
 
 /** The proxy process. Configuration comes from the environment (docs/CONFIGURATION.md). */
 const program = Effect.gen(function* () {
   const config = yield* ProxyAppConfig
+  const telemetry = yield* telemetryConfig("ibex-proxy", config.http.version ?? "0.1.0")
   return yield* Layer.launch(
     Layer.effectDiscard(
       Effect.flatMap(ProxyServer, (server) => Effect.logInfo({ event: "proxy_listening", url: server.url }))
-    ).pipe(Layer.provideMerge(ProxyServiceLive(config)), Layer.provide(Logger.minimumLogLevel(config.logLevel)))
+    ).pipe(
+      Layer.provideMerge(ProxyServiceLive(config)),
+      Layer.provide(Logger.minimumLogLevel(config.logLevel)),
+      Layer.provide(TelemetryLive(telemetry))
+    )
   )
 })
 
@@ -19,4 +25,4 @@ const JsonLoggerLive = jsonLoggerTo((line) => {
   process.stdout.write(`${line}\n`)
 })
 
-NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)))
+NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)), { disablePrettyLogger: true })

@@ -14,6 +14,7 @@ import {
   type AgentSuspended,
   AuthGateway,
   AuthUnavailable,
+  formatTraceparent,
   InvalidToken,
   type OrgId,
   Permissions,
@@ -21,7 +22,7 @@ import {
   ServiceDegraded,
   TokenId
 } from "@ibex/domain"
-import { Context, Data, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Data, Effect, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { service as healthService } from "grpc-health-check"
 import {
   AuthServiceClient,
@@ -108,18 +109,29 @@ type UnaryMethod<Req, Res> = (
   callback: Callback<Res>
 ) => ClientUnaryCall
 
-/** One unary call as an Effect: deadline on every call; interrupting the fiber cancels the call. */
+/**
+ * One unary call as an Effect: deadline on every call; interrupting the fiber cancels the call.
+ * The current span (the caller's client span) travels as W3C `traceparent` metadata, so the
+ * server's RPC span is its child in the same trace.
+ */
 const call = <Req, Res>(
   method: UnaryMethod<Req, Res>,
   request: Req,
   deadlineMs: number,
   metadata: Metadata = new Metadata()
 ): Effect.Effect<Res, ServiceError> =>
-  Effect.async<Res, ServiceError>((resume) => {
-    const inFlight = method(request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
-      resume(error === null ? Effect.succeed(response) : Effect.fail(error))
-    )
-    return Effect.sync(() => inFlight.cancel())
+  Effect.withFiberRuntime<Res, ServiceError>((fiber) => {
+    const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+    if (span._tag === "Some") {
+      const traceparent = formatTraceparent(span.value)
+      if (traceparent !== undefined) metadata.set("traceparent", traceparent)
+    }
+    return Effect.async<Res, ServiceError>((resume) => {
+      const inFlight = method(request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
+        resume(error === null ? Effect.succeed(response) : Effect.fail(error))
+      )
+      return Effect.sync(() => inFlight.cancel())
+    })
   })
 
 const bearerMetadata = (bearer: Redacted.Redacted<string>) => {

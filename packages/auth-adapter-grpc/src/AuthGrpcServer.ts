@@ -27,6 +27,7 @@ import {
   OrgId,
   Permissions,
   type Principal,
+  parseTraceparent,
   RpcPermissions,
   revokeToken as revokeTokenUseCase,
   type SecretHasher,
@@ -53,7 +54,8 @@ import {
   Option,
   Redacted,
   Runtime,
-  Schema
+  Schema,
+  Tracer
 } from "effect"
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check"
 import {
@@ -202,6 +204,30 @@ export const decodePageToken = (
 }
 
 // ---------------------------------------------------------------------------------------------
+// Trace context
+
+/**
+ * The caller's span from `traceparent` metadata (W3C, strictly parsed; exactly one value), so
+ * the RPC span joins the caller's trace. Malformed or repeated: none, and a fresh trace starts.
+ * `tracestate` is not read: Effect spans do not carry it.
+ */
+export const traceParentOf = (metadata: Metadata) => {
+  const values = metadata.get("traceparent")
+  if (values.length !== 1) return undefined
+  const value = values[0]
+  return typeof value === "string" ? parseTraceparent(value) : undefined
+}
+
+/** The span attribute naming the org an RPC acts in, once known (an id, never a secret). */
+const ORG_ATTRIBUTE = "ibex.org_id"
+const orgKnown = (orgId: string) => Effect.annotateCurrentSpan(ORG_ATTRIBUTE, orgId)
+
+const defectKind = (cause: Cause.Cause<unknown>): string => {
+  const defect = Cause.squash(cause)
+  return defect instanceof Error ? defect.name : typeof defect
+}
+
+// ---------------------------------------------------------------------------------------------
 // Handlers
 
 const LAST_USED_INTERVAL_MS = 60_000
@@ -232,12 +258,38 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
           Metric.increment(
             Metric.tagged(Metric.tagged(grpcRequestsTotal, "method", method), "code", status[code] ?? String(code))
           )
+        const parent = traceParentOf(call.metadata)
         const effect = Effect.suspend(() => handle(call.request, call.metadata)).pipe(
           Effect.tapBoth({
             onFailure: (error) => count(toGrpcFailure(error).code),
             onSuccess: () => count(status.OK)
           }),
-          Effect.withSpan(`AuthService.${method}`, { kind: "server", attributes: { "rpc.method": method } })
+          // A defect is logged inside the span (so the line carries the trace id): its kind only,
+          // never its message or payload, which could carry request data.
+          Effect.tapErrorCause((cause) =>
+            Option.isNone(Cause.failureOption(cause)) && !Cause.isInterruptedOnly(cause)
+              ? Effect.zipRight(
+                  Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+                    Effect.logError({
+                      event: "rpc_defect",
+                      rpc: method,
+                      defect: defectKind(cause),
+                      ...(Option.isSome(span) && typeof span.value.attributes.get(ORG_ATTRIBUTE) === "string"
+                        ? { org_id: span.value.attributes.get(ORG_ATTRIBUTE) }
+                        : {})
+                    })
+                  ),
+                  count(status.INTERNAL)
+                )
+              : Effect.void
+          ),
+          Effect.withSpan(`AuthService.${method}`, {
+            kind: "server",
+            attributes: { "rpc.system": "grpc", "rpc.service": AUTH_SERVICE_NAME, "rpc.method": method },
+            captureStackTrace: false,
+            ...(parent === undefined ? {} : { parent: Tracer.externalSpan(parent) })
+          }),
+          Effect.annotateLogs("rpc", method)
         )
         const fiber = Runtime.runFork(runtime)(effect)
         const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
@@ -251,15 +303,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
             return callback({ code: f.code, details: f.details, metadata: f.metadata })
           }
           if (Cause.isInterruptedOnly(exit.cause)) return callback({ code: status.CANCELLED, details: "Cancelled." })
-          // A defect: log what kind it was (never its message or payload, which could carry request data).
-          const defect = Cause.squash(exit.cause)
-          Runtime.runFork(runtime)(
-            Effect.logError({
-              event: "rpc_defect",
-              rpc: method,
-              defect: defect instanceof Error ? defect.name : typeof defect
-            }).pipe(Effect.zipRight(count(status.INTERNAL)))
-          )
+          // A defect (already logged and counted inside the span).
           const f = internalFailure()
           return callback({ code: f.code, details: f.details, metadata: f.metadata })
         })
@@ -292,6 +336,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
         const caller = yield* validator
           .validate(token.value)
           .pipe(Effect.tapErrorTag("InvalidToken", () => refuse(rpc, "invalid bearer token", null)))
+        yield* orgKnown(caller.orgId)
         const required = RpcPermissions[rpc]
         if (!Permissions.has(caller.permissions, required)) {
           yield* refuse(rpc, `missing ${required}`, caller)
@@ -314,6 +359,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
       validateToken: unary("ValidateToken", (request: { token: string }) =>
         Effect.gen(function* () {
           const principal = yield* validator.validate(Redacted.make(request.token))
+          yield* orgKnown(principal.orgId)
           yield* touchLastUsed(principal.tokenId)
           return {
             orgId: principal.orgId,
@@ -327,6 +373,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
       verifyAgent: unary("VerifyAgent", (request: { orgId: string; agentId: string }) =>
         Effect.gen(function* () {
           const orgId = yield* decodeOrgId(request.orgId)
+          yield* orgKnown(orgId)
           const agentId = yield* decodeAgentId(request.agentId)
           const agent = yield* verifyAgentUseCase(orgId, agentId)
           return { agentId: agent.id, orgId: agent.orgId, status: AgentStatus.AGENT_STATUS_ACTIVE }

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client"
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
 
 /**
  * The proxy's Prometheus metrics, on a registry of its own (one per server, so several
@@ -11,6 +11,8 @@ export interface ProxyMetrics {
   readonly observeRequest: (method: string, route: string, status: number, seconds: number) => void
   readonly authOutcome: (outcome: string) => void
   readonly rateLimitDecision: (decision: "allowed" | "denied" | "fail_open") => void
+  /** Set by each /ready probe: 1 up, 0 down; a disabled dependency (null) has no series. */
+  readonly dependencyUp: (dependency: string, up: boolean | null) => void
 }
 
 const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
@@ -43,6 +45,12 @@ export const makeProxyMetrics = (options: { readonly processMetrics: boolean }):
     labelNames: ["decision"] as const,
     registers: [registry]
   })
+  const dependency = new Gauge({
+    name: "ibex_dependency_up",
+    help: "Whether a dependency answered its last /ready probe (1 up, 0 down), by dependency name.",
+    labelNames: ["dependency"] as const,
+    registers: [registry]
+  })
   return {
     registry,
     observeRequest: (method, route, status, seconds) => {
@@ -51,6 +59,10 @@ export const makeProxyMetrics = (options: { readonly processMetrics: boolean }):
       latency.observe(labels, seconds)
     },
     authOutcome: (outcome) => auth.inc({ outcome }),
-    rateLimitDecision: (decision) => rateLimit.inc({ decision })
+    rateLimitDecision: (decision) => rateLimit.inc({ decision }),
+    dependencyUp: (name, up) => {
+      if (up === null) dependency.remove({ dependency: name })
+      else dependency.set({ dependency: name }, up ? 1 : 0)
+    }
   }
 }

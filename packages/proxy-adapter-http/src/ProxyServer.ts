@@ -242,7 +242,10 @@ export const makeProxyServer: Effect.Effect<
   const ready = Effect.gen(function* () {
     const results = yield* Effect.all(config.readiness.map(runProbe), { concurrency: "unbounded" })
     const checks: Record<string, { status: string }> = {}
-    for (const [name, status] of results) checks[name] = { status }
+    for (const [name, status] of results) {
+      checks[name] = { status }
+      metrics.dependencyUp(name, status === "disabled" ? null : status === "up")
+    }
     const isReady = results.every(([, status]) => status !== "down")
     return { status: isReady ? 200 : 503, body: { status: isReady ? "ready" : "not_ready", checks } }
   })
@@ -382,6 +385,7 @@ export const makeProxyServer: Effect.Effect<
           Effect.withParentSpan(span),
           Effect.zipRight(
             Effect.suspend(() => {
+              span.attribute("http.request.method", state.method)
               span.attribute("http.route", state.template)
               span.attribute("http.response.status_code", state.status)
               if (!config.accessLog) return Effect.void

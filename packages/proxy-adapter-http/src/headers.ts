@@ -69,16 +69,5 @@ export const headerValue = (headers: IncomingHttpHeaders, lowerName: string): st
   return Array.isArray(v) ? v.join(", ") : v
 }
 
-const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
-
-/** A W3C traceparent, strictly parsed (all-zero ids are invalid). */
-export const parseTraceparent = (
-  value: string | undefined
-): { readonly traceId: string; readonly spanId: string; readonly sampled: boolean } | undefined => {
-  if (value === undefined) return undefined
-  const m = traceparentPattern.exec(value.trim().toLowerCase())
-  if (m === null) return undefined
-  const [, traceId, spanId, flags] = m as unknown as [string, string, string, string]
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined
-  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 }
-}
+/** A W3C traceparent, strictly parsed (the domain's one parser, shared with the gRPC hop). */
+export { parseTraceparent } from "@ibex/domain"

@@ -1,5 +1,6 @@
 export * from "./fixtures/twoOrgs.js"
 export * from "./memory/AuthMemory.js"
 export * from "./memory/MemoryDatabase.js"
-export * from "./memory/StoresMemory.js"
 export * from "./memory/RateLimiterMemory.js"
+export * from "./memory/StoresMemory.js"
+export * from "./prometheus.js"

@@ -1,18 +1,25 @@
-import { Cause, HashMap, List, Logger } from "effect"
+import { Cause, Context, FiberRef, FiberRefs, HashMap, List, Logger, Tracer } from "effect"
 
 const replacer = (_key: string, value: unknown) =>
   typeof value === "bigint" ? value.toString() : value instanceof Error ? { name: value.name } : value
 
 /**
  * One JSON object per log line: `time`, `level`, the message (an object message, such as an
- * audit record, is spread into the line; anything else goes to `message`), log annotations
- * (request id, trace id, org id) and open span names. A cause is reduced to its failure tags
- * and defect class names: its messages and stack traces are never printed, because they can
- * quote request data, and a token must never reach a log line.
+ * audit record, is spread into the line; anything else goes to `message`), the current
+ * tracing span's `trace_id` and `span_id` (so every line logged inside a request or an RPC
+ * joins its trace), log annotations (request id, trace id, org id) and open span names. A
+ * cause is reduced to its failure tags and defect class names: its messages and stack traces
+ * are never printed, because they can quote request data, and a token must never reach a log
+ * line.
  */
 export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
-  ({ logLevel, message, annotations, cause, spans, date }) => {
+  ({ logLevel, message, annotations, cause, spans, date, context }) => {
     const line: Record<string, unknown> = { time: date.toISOString(), level: logLevel.label }
+    const span = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    if (span._tag === "Some") {
+      line.trace_id = span.value.traceId
+      line.span_id = span.value.spanId
+    }
     const parts = Array.isArray(message) ? message : [message]
     const texts: Array<string> = []
     for (const part of parts) {

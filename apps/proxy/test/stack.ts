@@ -1,0 +1,67 @@
+import { NodeSdk } from "@effect/opentelemetry"
+import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
+import { jsonLoggerTo } from "@ibex/domain"
+import { ProxyServer } from "@ibex/proxy-adapter-http"
+import { authServicesMemory, setupOrg, type TestOrgContext } from "@ibex/testkit"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, Layer, LogLevel, ManagedRuntime, Option } from "effect"
+import { ProxyServiceLive } from "../src/index.js"
+
+/**
+ * The real auth gRPC server over in-memory stores and the proxy exactly as the app composes it
+ * (ProxyServiceLive: AuthGatewayGrpc on one channel, the in-process limiter, /ready probes), in
+ * one process, with every span in an in-memory exporter and every log line captured as the
+ * production JSON logger writes it.
+ */
+export const startProxyStack = async (options: { readonly processMetrics?: boolean } = {}) => {
+  const spans = new InMemorySpanExporter()
+  const logs: Array<string> = []
+  const tracing = NodeSdk.layer(() => ({
+    resource: { serviceName: "ibex-test" },
+    spanProcessor: new SimpleSpanProcessor(spans)
+  }))
+  const auth = AuthGrpcServerLive({ host: "127.0.0.1", port: 0, shutdownTimeoutMs: 1_000 }).pipe(
+    Layer.provideMerge(authServicesMemory())
+  )
+  const proxy = Layer.unwrapEffect(
+    Effect.map(AuthGrpcServer, (server) =>
+      ProxyServiceLive({
+        http: { host: "127.0.0.1", port: 0, processMetrics: options.processMetrics ?? false },
+        authTarget: server.address,
+        authTimeoutMs: 2_000,
+        redisUrl: Option.none(),
+        redisCommandTimeoutMs: 25,
+        logLevel: LogLevel.Info
+      })
+    )
+  )
+  const stack = proxy.pipe(
+    Layer.provideMerge(auth),
+    Layer.provide(tracing),
+    Layer.provide(jsonLoggerTo((line) => logs.push(line)))
+  )
+  const runtime = ManagedRuntime.make(stack)
+  const org: TestOrgContext = await runtime.runPromise(setupOrg())
+  const proxyServer = await runtime.runPromise(ProxyServer)
+  const authServer = await runtime.runPromise(AuthGrpcServer)
+  return {
+    runtime,
+    spans,
+    logs,
+    org,
+    url: proxyServer.url,
+    authAddress: authServer.address,
+    close: () => runtime.dispose()
+  }
+}
+
+/** Waits until `found` returns something (spans end a little after the response is written). */
+export const eventually = async <A>(found: () => A | undefined, timeoutMs = 2_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = found()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error("condition not met in time")
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
