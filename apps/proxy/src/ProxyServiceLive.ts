@@ -24,6 +24,9 @@ export const ProxyServiceLive = (config: ProxyAppConfig) => {
     ProxyConfig,
     Effect.gen(function* () {
       const client = yield* AuthClient
+      // Open the auth channel now, not on the first request: connecting costs more than the
+      // 50 ms budget on a busy machine, and the first agent should not pay it with a 503.
+      yield* Effect.ignore(client.checkHealth())
       const redis = yield* Effect.serviceOption(RateLimiterRedisHealth)
       const probes: Array<ReadinessProbe> = [
         {

@@ -1,5 +1,12 @@
 import { resolve } from "node:path"
-import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
+import {
+  AUTH_VERSION,
+  AuthAdminHttp,
+  AuthAdminHttpLive,
+  type AuthConfig,
+  type AuthHttpConfig,
+  authServiceOnDatabase
+} from "@ibex/app-auth"
 import { type ProxyAppConfig, ProxyServiceLive } from "@ibex/app-proxy"
 import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { SecureRandomWebCrypto } from "@ibex/domain"
@@ -26,6 +33,8 @@ import { Context, Data, Effect, Layer, Option, Redacted } from "effect"
 export interface StackInfo {
   readonly proxyUrl: string
   readonly authAddress: string
+  /** The auth service's /health, /ready and /metrics. */
+  readonly authAdminUrl: string
   readonly database: "postgres" | "embedded"
   readonly dataDir: string | null
   readonly seed: SeedResult
@@ -38,6 +47,7 @@ export class Stack extends Context.Tag("@ibex/app-stack/Stack")<Stack, StackInfo
 
 export interface StackOptions {
   readonly auth: AuthConfig
+  readonly authHttp: AuthHttpConfig
   readonly proxy: ProxyAppConfig
   /** Mint another dev PAT at start (the first run always mints one). */
   readonly newToken?: boolean
@@ -71,7 +81,9 @@ export const StackLive = (options: StackOptions) =>
           Layer.mergeAll(StoresLive, hasher, SecureRandomWebCrypto).pipe(Layer.provideMerge(PgClientLive(db.app)))
         )
       )
-      const auth = authServiceOnDatabase(options.auth, db.app, db.pepper)
+      const auth = AuthAdminHttpLive({ ...options.authHttp, version: AUTH_VERSION }).pipe(
+        Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper))
+      )
       // The proxy dials the auth server's bound address (port 0 in tests resolves here).
       const proxy = Layer.unwrapEffect(
         Effect.map(AuthGrpcServer, (server) => ProxyServiceLive({ ...options.proxy, authTarget: server.address }))
@@ -81,9 +93,11 @@ export const StackLive = (options: StackOptions) =>
         Effect.gen(function* () {
           const server = yield* AuthGrpcServer
           const http = yield* ProxyServer
+          const admin = yield* AuthAdminHttp
           return {
             proxyUrl: http.url,
             authAddress: server.address,
+            authAdminUrl: admin.url,
             database: db.kind,
             dataDir: db.dataDir,
             seed,

@@ -13,7 +13,7 @@ export const banner = (info: StackInfo): string => {
     "",
     `IBEX Harness is running: ${db}, ${limiter}`,
     `  proxy   ${info.proxyUrl}`,
-    `  auth    ${info.authAddress} (gRPC)`,
+    `  auth    ${info.authAddress} (gRPC), ${info.authAdminUrl} (/health, /ready, /metrics)`,
     `  org     ${info.seed.orgId}`,
     `  agent   ${agent}`
   ]

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
-import { AuthConfig } from "@ibex/app-auth"
+import { AUTH_VERSION, AuthConfig, AuthHttpConfig, telemetryConfig } from "@ibex/app-auth"
 import { ProxyAppConfig } from "@ibex/app-proxy"
 import { defaultDataDir } from "@ibex/persistence-pg"
 import { Config, ConfigProvider, Effect } from "effect"
@@ -21,7 +21,12 @@ export const devPepper = (dataDir: string): string => {
   return readFileSync(file, "utf8").trim()
 }
 
-export const StackConfig = Config.all({ auth: AuthConfig, proxy: ProxyAppConfig })
+export const StackConfig = Config.all({
+  auth: AuthConfig,
+  authHttp: AuthHttpConfig,
+  proxy: ProxyAppConfig,
+  telemetry: telemetryConfig("ibex", AUTH_VERSION)
+})
 
 /**
  * `npm start` reads the same variables as the two services (docs/CONFIGURATION.md), with

@@ -1,5 +1,5 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive } from "@ibex/app-auth"
+import { JsonLoggerLive, TelemetryLive } from "@ibex/app-auth"
 import { Effect, Layer, Logger } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"
@@ -24,9 +24,28 @@ const program = Effect.gen(function* () {
     Effect.flatMap(Stack, (info) => Effect.sync(() => process.stdout.write(`${banner(info)}\n`)))
   )
   return yield* Layer.launch(
-    announce.pipe(Layer.provideMerge(StackLive({ auth: config.auth, proxy: config.proxy, newToken })))
+    announce.pipe(
+      Layer.provideMerge(StackLive({ auth: config.auth, authHttp: config.authHttp, proxy: config.proxy, newToken })),
+      // One process, one OpenTelemetry SDK: both services' spans land in one trace per request.
+      Layer.provide(TelemetryLive(config.telemetry))
+    )
   ).pipe(Logger.withMinimumLogLevel(config.auth.logLevel))
 }).pipe(
+  // Start-up failures (a port in use, a database that will not start) say what and where; their
+  // fields are hosts, ports and codes, never request data or secrets.
+  Effect.tapError((error) =>
+    Effect.sync(() => {
+      if (
+        typeof error === "object" &&
+        error !== null &&
+        "_tag" in error &&
+        /ListenError|StartFailed|MigrationFailed/.test(String(error._tag))
+      ) {
+        const { _tag, ...fields } = { ...error } as Record<string, unknown>
+        process.stderr.write(`Could not start: ${String(_tag)} ${JSON.stringify(fields)}\n`)
+      }
+    })
+  ),
   Effect.tapErrorCause((cause) => Effect.logError({ event: "stack_stopped" }, cause)),
   Effect.provide(JsonLoggerLive)
 )

@@ -33,6 +33,7 @@ const start = (env: Record<string, string | undefined>, args: ReadonlyArray<stri
         REDIS_URL: undefined,
         PROXY_PORT: "0",
         AUTH_GRPC_PORT: "0",
+        AUTH_HTTP_PORT: "0",
         ...env
       },
       stdio: ["ignore", "pipe", "pipe"]
