@@ -30,6 +30,14 @@ export interface GcraResult {
   readonly tatMs: number
 }
 
+/**
+ * `remaining` divides the spare capacity by a float interval (60000 / 11 …), and a TAT near the
+ * epoch (~1.7e12 ms) carries ~0.25 µs of float noise (plus the 1 µs of the Redis copy's stored
+ * TAT): exact multiples of the interval landed just below and under-reported by one. A tolerance
+ * of one microsecond, below any clock either side reads, absorbs it. The Lua script uses the same.
+ */
+export const SLACK_TOLERANCE_MS = 0.001
+
 export const gcra = (policy: RateLimitPolicy, storedTatMs: number | null, nowMs: number): GcraResult => {
   const limit = Math.max(1, Math.floor(policy.limit))
   const window = Math.max(1, policy.windowMs)
@@ -50,7 +58,7 @@ export const gcra = (policy: RateLimitPolicy, storedTatMs: number | null, nowMs:
       }
     }
   }
-  const remaining = Math.max(0, Math.min(limit, Math.floor((nowMs + window - newTat) / interval)))
+  const remaining = Math.max(0, Math.min(limit, Math.floor((nowMs + window - newTat + SLACK_TOLERANCE_MS) / interval)))
   return {
     tatMs: newTat,
     decision: { allowed: true, limit, remaining, resetAtMs: Math.ceil(newTat), retryAfterMs: 0 }

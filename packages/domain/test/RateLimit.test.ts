@@ -20,6 +20,20 @@ const run = (p: RateLimitPolicy, start: number, steps: ReadonlyArray<number>) =>
 }
 
 describe("rate-limit maths (GCRA)", () => {
+  it("from rest, remaining after one request is exactly limit - 1 (float intervals such as 60000 / 11)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.constantFrom(1_000, 60_000, 3_600_000),
+        fc.integer({ min: 0, max: 2 ** 42 }),
+        (limit, windowMs, now) => {
+          expect(gcra({ limit, windowMs }, null, now).decision.remaining).toBe(limit - 1)
+        }
+      )
+    )
+    expect(gcra({ limit: 11, windowMs: 60_000 }, null, 0).decision.remaining).toBe(10)
+  })
+
   it("remaining is never negative nor above the limit; reset is in the future; retry-after within the window", () => {
     fc.assert(
       fc.property(policy, fc.integer({ min: 0, max: 2 ** 40 }), gaps, (p, start, steps) => {

@@ -12,6 +12,8 @@ import { createHash } from "node:crypto"
  * The state is the theoretical arrival time (TAT) in ms, stored with PX = time until the key is
  * back at full capacity (never longer than the window), so idle orgs cost no memory.
  * Redis 7 replicates scripts by effects, so reading TIME inside a writing script is safe.
+ * `remaining` adds the same 1 µs tolerance as the reference (SLACK_TOLERANCE_MS), so float noise
+ * never under-reports it by one (e.g. 10 instead of 11 - 1 for a limit of 11).
  */
 export const GCRA_LUA = `
 local limit = math.max(1, math.floor(tonumber(ARGV[1])))
@@ -29,7 +31,7 @@ local allowAt = newTat - window
 if now < allowAt then
   return {0, 0, math.ceil(tat), math.max(1, math.ceil(allowAt - now))}
 end
-local remaining = math.max(0, math.min(limit, math.floor((now + window - newTat) / interval)))
+local remaining = math.max(0, math.min(limit, math.floor((now + window - newTat + 0.001) / interval)))
 redis.call('SET', KEYS[1], string.format('%.3f', newTat), 'PX', math.max(1, math.ceil(newTat - now)))
 return {1, remaining, math.ceil(newTat), 0}
 `

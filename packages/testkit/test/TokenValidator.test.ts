@@ -1,6 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import {
   createToken,
+  defaultTokenValidatorOptions,
   InvalidToken,
   listTokens,
   OrgStore,
@@ -298,6 +299,90 @@ layer(slowServices, { excludeTestServices: true })("validator under a caller dea
       )
       expect(new Set(results.map((p) => p.tokenId)).size).toBe(1)
       expect(calls.verify - v0).toBe(1)
+    })
+  )
+})
+
+// A feed driven by hand and a store that counts lookups: what a validation costs after the TTL
+// and after a revocation pushed from another instance.
+const costFeed = Effect.runSync(PubSub.unbounded<RevocationEvent>())
+const lookups = { count: 0 }
+const CountingTokenStore = Layer.effect(
+  TokenStore,
+  Effect.map(TokenStore, (inner) =>
+    TokenStore.of({
+      ...inner,
+      findCredential: (id) =>
+        Effect.suspend(() => {
+          lookups.count += 1
+          return inner.findCredential(id)
+        })
+    })
+  )
+).pipe(Layer.provideMerge(TokenStoreMemory))
+const costServices = TokenValidatorLive({ ...defaultTokenValidatorOptions, ttlMs: 50 }).pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(
+      Layer.succeed(RevocationFeed, { subscribe: Stream.fromPubSub(costFeed) }),
+      CountingTokenStore,
+      AgentStoreMemory,
+      OrgStoreMemory,
+      SecretHasherMemory,
+      TokenDigestMemory,
+      AuditLogMemory,
+      SecureRandomWebCrypto
+    ).pipe(Layer.provideMerge(MemoryDatabaseLive))
+  )
+)
+
+layer(costServices, { excludeTestServices: true })("validator costs after the TTL and after a revocation", (it) => {
+  const publish = (e: RevocationEvent) => Effect.zipRight(PubSub.publish(costFeed, e), Effect.sleep("10 millis"))
+
+  it.effect("past the TTL a verified token is checked in the store again, without Argon2id", () =>
+    Effect.gen(function* () {
+      yield* publish(RevocationEvent.Connected())
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const v0 = calls.verify
+      const l0 = lookups.count
+      yield* validator.validate(orgA.token)
+      expect([calls.verify - v0, lookups.count - l0]).toEqual([1, 1])
+      yield* Effect.sleep("80 millis")
+      const again = yield* validator.validate(orgA.token)
+      expect(again.orgId).toBe(orgA.orgId)
+      expect([calls.verify - v0, lookups.count - l0]).toEqual([1, 2])
+      // The store still decides: revoked behind the validator's back (no notice), refused past the TTL.
+      const store = yield* TokenStore
+      yield* store.revoke(orgA.orgId, orgA.tokens.full.info.id, new Date())
+      yield* Effect.sleep("80 millis")
+      const error = yield* Effect.flip(validator.validate(orgA.token))
+      expect(error._tag === "InvalidToken" && error.reason).toBe("revoked")
+      expect(calls.verify - v0).toBe(1)
+    })
+  )
+
+  it.effect("a token id the feed reports revoked is refused before the store lookup and Argon2id", () =>
+    Effect.gen(function* () {
+      yield* publish(RevocationEvent.Connected())
+      const { orgB } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const target = orgB.tokens.chatOnly
+      yield* validator.validate(target.token)
+      const store = yield* TokenStore
+      yield* store.revoke(orgB.orgId, target.info.id, new Date())
+      yield* publish(RevocationEvent.Revoked({ tokenId: target.info.id }))
+      const v0 = calls.verify
+      const l0 = lookups.count
+      const errors = yield* Effect.forEach([1, 2, 3], () => Effect.flip(validator.validate(target.token)))
+      expect(errors.map((e) => e._tag === "InvalidToken" && e.reason)).toEqual(["revoked", "revoked", "revoked"])
+      expect([calls.verify - v0, lookups.count - l0]).toEqual([0, 0])
+      // Same client-facing answer as any other invalid token; other tokens are untouched.
+      expect(JSON.stringify(toEnvelope(errors[0] as InvalidToken, "x"))).toBe(
+        JSON.stringify(toEnvelope(new InvalidToken({ reason: "unknown" }), "x"))
+      )
+      expect((yield* validator.validate(orgB.token)).orgId).toBe(orgB.orgId)
     })
   )
 })

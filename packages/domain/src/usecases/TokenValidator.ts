@@ -17,12 +17,15 @@ import { parsePat } from "../Pat.js"
 import { RevocationFeed } from "../ports/RevocationFeed.js"
 import { SecretHasher, TokenDigest } from "../ports/SecretHasher.js"
 import { TokenStore } from "../ports/TokenStore.js"
-import type { Principal } from "../Token.js"
-import { lookupCredential, verifyCredential } from "./validateToken.js"
+import { checkTokenUsable, type Principal } from "../Token.js"
+import { lookupCredential } from "./validateToken.js"
 
 export interface TokenValidatorShape {
   readonly validate: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | StoreUnavailable>
-  /** Drops every cached verdict for the token, here and now (the revoking instance does not wait for its own notice). */
+  /**
+   * The token was revoked: drops every cached verdict for it and refuses its id from now on, here
+   * and now (the revoking instance does not wait for its own notice).
+   */
   readonly evict: (tokenId: TokenId) => Effect.Effect<void>
   readonly stats: Effect.Effect<{
     readonly entries: number
@@ -79,11 +82,38 @@ interface Entry {
   readonly expiresAtMs: number
 }
 
+/** A bounded insertion-ordered map: the oldest key goes first when full. */
+const boundedSet = <K, V>(map: Map<K, V>, max: number, key: K, value: V) => {
+  map.delete(key)
+  if (map.size >= max) {
+    const oldest = map.keys().next().value
+    if (oldest !== undefined) map.delete(oldest)
+  }
+  map.set(key, value)
+}
+
+// Counters by outcome, tagged once (tagging per call allocates a new metric key on the hot path).
+const outcomeCounters = new Map<ValidationOutcome, Metric.Metric.Counter<number>>()
+const countOutcome = (outcome: ValidationOutcome) => {
+  let counter = outcomeCounters.get(outcome)
+  if (counter === undefined) {
+    counter = Metric.tagged(validationOutcomes, "outcome", outcome)
+    outcomeCounters.set(outcome, counter)
+  }
+  return Metric.increment(counter)
+}
+
 /**
  * Why this exists (DESIGN.md, "Argon2id cost"): Argon2id costs 36–250 ms here and the budget is
  * 50 ms, so a token is verified with Argon2id once, then trusted by a keyed digest of the whole
  * token for at most `ttlMs`. Revocations arrive by push (RevocationFeed) and evict at once; while
  * the feed is disconnected nothing is cached, so a lost notice can never keep a revoked token alive.
+ *
+ * Past the TTL a token is checked against the database again, but Argon2id does not run again:
+ * while the feed is trusted, the validator remembers which stored hash each digest was verified
+ * against, and a fresh row with that same hash needs only the validity rules (revoked, expired,
+ * org status). Token ids learnt as revoked (the feed, or `evict` on the revoking instance) are
+ * refused before the database lookup: a revocation is final.
  */
 export const makeTokenValidator = (options: TokenValidatorOptions = defaultTokenValidatorOptions) =>
   Effect.gen(function* () {
@@ -96,6 +126,10 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const byToken = new Map<TokenId, Set<string>>()
     const negative = new Map<string, number>()
     const failures = new Map<TokenId, { count: number; windowStartMs: number }>()
+    /** digest → the stored hash it was verified against with Argon2id (used only while trusted). */
+    const verifiedHash = new Map<string, string>()
+    /** Token ids known to be revoked; no TTL (revocation is final), bounded. */
+    const revokedIds = new Map<TokenId, true>()
     let trusted = false
     // Bumped on every revocation or feed drop: a verification that started before a bump must not be cached.
     let epoch = 0
@@ -109,6 +143,11 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const clearAll = () => {
       positive.clear()
       byToken.clear()
+      verifiedHash.clear()
+    }
+    const markRevoked = (tokenId: TokenId) => {
+      forgetToken(tokenId)
+      boundedSet(revokedIds, options.maxNegativeEntries, tokenId, true)
     }
 
     yield* feed.subscribe.pipe(
@@ -117,7 +156,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           epoch++
           switch (event._tag) {
             case "Revoked":
-              forgetToken(event.tokenId)
+              markRevoked(event.tokenId)
               break
             case "Disconnected":
               trusted = false
@@ -176,10 +215,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     }
 
     const fail = (outcome: ValidationOutcome, reason: InvalidTokenReason) =>
-      Effect.zipRight(
-        Metric.increment(Metric.tagged(validationOutcomes, "outcome", outcome)),
-        Effect.fail(new InvalidToken({ reason }))
-      )
+      Effect.zipRight(countOutcome(outcome), Effect.fail(new InvalidToken({ reason })))
 
     const inflight = new Map<string, Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>>()
 
@@ -188,26 +224,27 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         const startEpoch = epoch
         const { parsed, credential } = yield* lookupCredential(token).pipe(
           Effect.provideService(TokenStore, store),
-          Effect.tapError((e) =>
-            Metric.increment(
-              Metric.tagged(validationOutcomes, "outcome", e._tag === "InvalidToken" ? e.reason : "store_unavailable")
-            )
-          )
+          Effect.tapError((e) => countOutcome(e._tag === "InvalidToken" ? e.reason : "store_unavailable"))
         )
-        const principal = yield* hashPermits
-          .withPermits(1)(verifyCredential(credential, parsed.secret))
-          .pipe(
-            Effect.provideService(SecretHasher, hasher),
-            Effect.tapError((e) =>
-              Effect.andThen(
-                Effect.sync(() => {
-                  rememberFailure(digest, nowMs)
-                  if (e.reason === "wrong_secret") countFailure(parsed.tokenId, nowMs)
-                }),
-                Metric.increment(Metric.tagged(validationOutcomes, "outcome", e.reason))
-              )
-            )
+        const onFailure = (e: InvalidToken) =>
+          Effect.andThen(
+            Effect.sync(() => {
+              rememberFailure(digest, nowMs)
+              if (e.reason === "wrong_secret") countFailure(parsed.tokenId, nowMs)
+            }),
+            countOutcome(e.reason)
           )
+        // Verified against this very hash before (and nothing dropped the memo since): no Argon2id.
+        const known = trusted && verifiedHash.get(digest) === credential.secretHash
+        if (!known) {
+          const ok = yield* hashPermits.withPermits(1)(hasher.verify(credential.secretHash, parsed.secret))
+          if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
+          if (trusted && epoch === startEpoch)
+            boundedSet(verifiedHash, options.maxEntries, digest, credential.secretHash)
+        }
+        const principal = yield* checkTokenUsable(credential, new Date(yield* Clock.currentTimeMillis)).pipe(
+          Effect.tapError(onFailure)
+        )
         if (trusted && epoch === startEpoch) remember(digest, principal, yield* Clock.currentTimeMillis)
         return principal
       })
@@ -220,7 +257,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           const hit = positive.get(digest)
           if (hit !== undefined) {
             if (hit.expiresAtMs > nowMs) {
-              yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "cache_hit"))
+              yield* countOutcome("cache_hit")
               return hit.principal
             }
             positive.delete(digest)
@@ -236,6 +273,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         const claimed = parsePat(Redacted.value(token))
         if (Either.isRight(claimed) && throttled(claimed.right.tokenId, nowMs))
           return yield* fail("throttled", "wrong_secret")
+        // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
+        if (Either.isRight(claimed) && revokedIds.has(claimed.right.tokenId)) return yield* fail("revoked", "revoked")
         // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
         // caller's deadline. It runs detached and fills the cache even if the caller gave up, so the
         // retry is a hit instead of another doomed Argon2id; concurrent callers share it.
@@ -252,13 +291,14 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           flight = deferred
         }
         const principal = yield* Deferred.await(flight)
-        yield* Metric.increment(Metric.tagged(validationOutcomes, "outcome", "verified"))
+        yield* countOutcome("verified")
         return principal
       }).pipe(
         Effect.timed,
         Effect.tap(([elapsed]) => Metric.update(validationLatency, Duration.toSeconds(elapsed))),
         Effect.map(([, principal]) => principal),
-        Effect.withSpan("TokenValidator.validate")
+        // No call-site capture: an Error per validation on the hot path, for a span whose site never changes.
+        Effect.withSpan("TokenValidator.validate", { captureStackTrace: false })
       )
 
     return TokenValidator.of({
@@ -266,7 +306,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       evict: (tokenId) =>
         Effect.sync(() => {
           epoch++
-          forgetToken(tokenId)
+          markRevoked(tokenId)
         }),
       stats: Effect.sync(() => ({ entries: positive.size, negativeEntries: negative.size, trusted }))
     })
