@@ -1,0 +1,77 @@
+import { defaultDataDir } from "@ibex/persistence-pg"
+import { Config, Option, Redacted } from "effect"
+
+/**
+ * Every environment variable the CLI reads, in one place (same shape as the services'
+ * catalogues): `cliEnvVars` documents them, `CliEnv` reads them.
+ */
+export interface CliEnvVar {
+  readonly name: string
+  /** Default when unset; null: optional without a default, or required (see description). */
+  readonly default: string | null
+  readonly secret: boolean
+  readonly description: string
+}
+
+export const DEFAULT_AUTH_TARGET = "127.0.0.1:9091"
+
+export const cliEnvVars: ReadonlyArray<CliEnvVar> = [
+  {
+    name: "DATABASE_URL",
+    default: null,
+    secret: true,
+    description:
+      "Postgres owner URL for db / org / agent commands. Unset: the embedded PGlite data folder (IBEX_DATA_DIR), which only one process can open at a time."
+  },
+  {
+    name: "DATABASE_APP_URL",
+    default: null,
+    secret: true,
+    description: "The app role's URL (default: DATABASE_URL with user ibex_app and no password)."
+  },
+  {
+    name: "IBEX_DATA_DIR",
+    default: ".ibex/pgdata",
+    secret: false,
+    description: "Embedded PGlite data folder (relative to the repository root by default)."
+  },
+  {
+    name: "AUTH_GRPC_TARGET",
+    default: DEFAULT_AUTH_TARGET,
+    secret: false,
+    description: "The auth service's gRPC address (host:port) for token commands."
+  },
+  {
+    name: "IBEX_TOKEN",
+    default: null,
+    secret: true,
+    description: "The caller's PAT for token commands when --token is not given. Never printed or logged."
+  }
+]
+
+export interface CliEnv {
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  readonly databaseAppUrl: Option.Option<Redacted.Redacted<string>>
+  readonly dataDir: string
+  readonly authTarget: string
+  readonly token: Option.Option<Redacted.Redacted<string>>
+}
+
+/** An optional secret; set to "" counts as unset. */
+const nonEmpty = (name: string) =>
+  Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((r) => Redacted.value(r) !== "")))
+
+/** Reads `cliEnvVars` (empty strings count as unset). */
+export const CliEnv: Config.Config<CliEnv> = Config.all({
+  databaseUrl: nonEmpty("DATABASE_URL"),
+  databaseAppUrl: nonEmpty("DATABASE_APP_URL"),
+  dataDir: Config.string("IBEX_DATA_DIR").pipe(
+    Config.map((s) => (s === "" ? defaultDataDir() : s)),
+    Config.withDefault(defaultDataDir())
+  ),
+  authTarget: Config.string("AUTH_GRPC_TARGET").pipe(
+    Config.map((s) => (s === "" ? DEFAULT_AUTH_TARGET : s)),
+    Config.withDefault(DEFAULT_AUTH_TARGET)
+  ),
+  token: nonEmpty("IBEX_TOKEN")
+})

@@ -1,0 +1,127 @@
+import { readdirSync, readlinkSync } from "node:fs"
+import { resolve, sep } from "node:path"
+import {
+  type DatabaseTarget,
+  databaseFromEnv,
+  type MigrationFailed,
+  type MigrationReport,
+  migrate,
+  PgClientLive,
+  StoresLive,
+  startEmbedded
+} from "@ibex/persistence-pg"
+import { Effect, Layer, Option, Redacted, type Scope } from "effect"
+import type { CliEnv } from "./config.js"
+import { CliError, operationError } from "./output.js"
+
+/**
+ * The database the platform-admin commands work on: DATABASE_URL's server, or the embedded
+ * PGlite data folder. PGlite itself does not lock its folder, and two processes writing one
+ * corrupt it; so before opening it the CLI looks for another process holding files in it
+ * (Linux /proc: a running stack keeps its WAL open) and refuses with a clear message.
+ */
+
+/** Pids of other processes with a file open under `dir` (Linux; elsewhere an empty list). */
+export const processesUsing = (dir: string): Array<number> => {
+  const root = resolve(dir)
+  const prefix = root.endsWith(sep) ? root : `${root}${sep}`
+  let pids: Array<string>
+  try {
+    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name))
+  } catch {
+    return []
+  }
+  const holders: Array<number> = []
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue
+    let fds: Array<string>
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+        if (target === root || target.startsWith(prefix)) {
+          holders.push(Number(pid))
+          break
+        }
+      } catch {
+        // the fd closed meanwhile
+      }
+    }
+  }
+  return holders
+}
+
+export const embeddedInUse = (dataDir: string, holders: ReadonlyArray<number>) =>
+  operationError(
+    `the embedded database folder ${dataDir} is in use by another process (pid ${holders.join(", ")}), ` +
+      "most likely a running stack: stop `npm start` first, or point DATABASE_URL at a Postgres server"
+  )
+
+const checkNotInUse = (dataDir: string) =>
+  Effect.suspend(() => {
+    const holders = processesUsing(dataDir)
+    return holders.length === 0 ? Effect.void : Effect.fail(embeddedInUse(dataDir, holders))
+  })
+
+const startFailed = (error: { readonly message: string }) => operationError(error.message)
+
+/** Where to connect, opening (and migrating) the embedded database when DATABASE_URL is unset. */
+export const openDatabase = (env: CliEnv): Effect.Effect<DatabaseTarget, CliError, Scope.Scope> =>
+  Option.match(env.databaseUrl, {
+    onSome: (url) =>
+      databaseFromEnv({
+        DATABASE_URL: Redacted.value(url),
+        DATABASE_APP_URL: Option.match(env.databaseAppUrl, { onNone: () => undefined, onSome: Redacted.value })
+      }).pipe(Effect.mapError(startFailed)),
+    onNone: () =>
+      checkNotInUse(env.dataDir).pipe(
+        Effect.zipRight(databaseFromEnv({ IBEX_DATA_DIR: resolve(env.dataDir) }).pipe(Effect.mapError(startFailed)))
+      )
+  })
+
+export const describeTarget = (env: CliEnv, target: Pick<DatabaseTarget, "kind">): string => {
+  if (target.kind === "embedded") return `embedded database (${resolve(env.dataDir)})`
+  const url = Option.map(env.databaseUrl, (u) => {
+    try {
+      const parsed = new URL(Redacted.value(u))
+      return `${parsed.host}${parsed.pathname}`
+    } catch {
+      return "DATABASE_URL"
+    }
+  })
+  return `Postgres ${Option.getOrElse(url, () => "DATABASE_URL")}`
+}
+
+/** The store ports on a small app-role pool over `target` (org / agent commands, the seed). */
+export const storesOn = (target: DatabaseTarget) =>
+  StoresLive.pipe(Layer.provideMerge(PgClientLive({ ...target.app, maxConnections: 2, applicationName: "ibex-cli" })))
+
+export const unreachable = () =>
+  operationError("the database is unreachable or not migrated (run `ibex db migrate` first, check DATABASE_URL)")
+
+/** Migrations on DATABASE_URL, or on the embedded folder (opening it runs them). */
+export const runMigrationsFor = (
+  env: CliEnv,
+  log: (line: string) => void
+): Effect.Effect<{ readonly report: MigrationReport; readonly where: string }, CliError> =>
+  Option.match(env.databaseUrl, {
+    onSome: (url) =>
+      migrate(Redacted.value(url), { log }).pipe(
+        Effect.map((report) => ({ report, where: describeTarget(env, { kind: "postgres" }) })),
+        Effect.mapError((e: MigrationFailed) => operationError(`migration failed: ${e.message}`))
+      ),
+    onNone: () =>
+      checkNotInUse(env.dataDir).pipe(
+        Effect.zipRight(startEmbedded({ dataDir: resolve(env.dataDir), log })),
+        Effect.map((db) => ({
+          report: db.migrations ?? { applied: [], alreadyApplied: 0, durationMs: 0 },
+          where: describeTarget(env, { kind: "embedded" })
+        })),
+        Effect.mapError((e) => (e instanceof CliError ? e : startFailed(e))),
+        Effect.scoped
+      )
+  })

@@ -1,0 +1,318 @@
+import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
+import { AuthGrpcServer, defaultArgon2Options, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
+import type { OrgId } from "@ibex/domain"
+import { migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
+import { bootstrapAdminToken } from "@ibex/testkit"
+import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
+import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cliEnvVars, runCli } from "../src/index.js"
+
+/**
+ * The real CLI, as a user runs it: `node apps/cli/bin/ibex.mjs …` in a child process, against
+ * a fresh provisioned database (DATABASE_URL's server when set, else PGlite) and, for the
+ * token commands, a real auth gRPC server started here on that database.
+ */
+
+const bin = fileURLToPath(new URL("../bin/ibex.mjs", import.meta.url))
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+const migrations = { key: migrationsKey(), migrate: (url: string) => runMigrations(url) }
+
+interface Run {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const baseEnv = (): Record<string, string | undefined> => {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" }
+  for (const v of cliEnvVars) delete env[v.name]
+  return env
+}
+
+const ibex = (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Run> =>
+  new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd: repoRoot, env: env as NodeJS.ProcessEnv, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+        resolve({ code, stdout, stderr })
+      }
+    )
+  })
+
+/**
+ * The same CLI in this process (its Effect, with the environment as a ConfigProvider and the
+ * Console captured): for the many refusal cases, where a process start per case costs seconds.
+ */
+const inProcess = (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Run> => {
+  const stdout: Array<string> = []
+  const stderr: Array<string> = []
+  const sink =
+    (into: Array<string>) =>
+    (...parts: ReadonlyArray<unknown>) =>
+      Effect.sync(() => {
+        into.push(`${parts.map(String).join(" ")}\n`)
+      })
+  const entries = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)
+  return Effect.runPromise(
+    Effect.flatMap(Effect.console, (base) => {
+      const captured = new Proxy(base, {
+        get: (target, key) =>
+          key === "log" ? sink(stdout) : key === "error" ? sink(stderr) : Reflect.get(target, key, target)
+      })
+      return runCli(["node", "ibex", ...args]).pipe(
+        Effect.withConsole(captured),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+      )
+    })
+  ).then((code) => ({ code, stdout: stdout.join(""), stderr: stderr.join("") }))
+}
+
+const json = <A = Record<string, unknown>>(run: Run): A => {
+  expect(run.code, run.stderr).toBe(0)
+  return JSON.parse(run.stdout) as A
+}
+
+/** A refused command: non-zero exit, a message, no stack trace. */
+const expectRefused = (run: Run, code: number, message: RegExp) => {
+  expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(code)
+  expect(run.stderr).toMatch(message)
+  expect(`${run.stdout}${run.stderr}`).not.toMatch(/^\s+at\s/m)
+  expect(`${run.stdout}${run.stderr}`).not.toMatch(/node_modules|\.ts:\d+/)
+}
+
+const PAT = /ibex_pat_[0-9a-f-]{36}_[A-Za-z0-9_-]+/g
+
+let db: ProvisionedDatabase
+let dbEnv: Record<string, string | undefined>
+
+beforeAll(async () => {
+  db = await provisionDatabase({ migrations })
+  dbEnv = { ...baseEnv(), DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl }
+}, 120_000)
+
+afterAll(async () => {
+  await db?.drop()
+})
+
+describe("cliEnvVars", () => {
+  it("documents exactly the variables the CLI reads", () => {
+    const dir = fileURLToPath(new URL("../src/", import.meta.url))
+    const read = new Set<string>()
+    const walk = (d: string): Array<string> =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(".ts") ? [join(d, e.name)] : []
+      )
+    for (const file of walk(dir)) {
+      const text = readFileSync(file, "utf8")
+      for (const m of text.matchAll(/(?:Config\.\w+|nonEmpty)\("([A-Z][A-Z0-9_]+)"\)|process\.env\.([A-Z][A-Z0-9_]+)/g))
+        read.add((m[1] ?? m[2]) as string)
+    }
+    expect([...read].sort()).toEqual(cliEnvVars.map((v) => v.name).sort())
+    for (const v of cliEnvVars)
+      expect(v.secret).toBe(["DATABASE_URL", "DATABASE_APP_URL", "IBEX_TOKEN"].includes(v.name))
+  })
+})
+
+describe("ibex db", () => {
+  it("migrate twice on the provisioned database: up to date, exit 0", { timeout: 120_000 }, async () => {
+    const [first, second] = await Promise.all([
+      ibex(["db", "migrate"], dbEnv),
+      ibex(["db", "migrate", "--json"], dbEnv)
+    ])
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toMatch(/Up to date \(4 migrations applied earlier\)/)
+    expect(json(second)).toMatchObject({ applied: [], already_applied: 4 })
+  })
+
+  it(
+    "migrate twice on a fresh embedded data folder; a folder held by another process is refused clearly",
+    { timeout: 180_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ibex-cli-"))
+      const env = { ...baseEnv(), IBEX_DATA_DIR: join(dir, "pgdata") }
+      try {
+        const first = await ibex(["db", "migrate"], env)
+        expect(first.code, first.stderr).toBe(0)
+        expect(first.stdout).toMatch(/Migrating embedded database/)
+        expect(first.stdout).toMatch(/Applied 4 migration\(s\)/)
+        expect(json(await ibex(["db", "migrate", "--json"], env))).toMatchObject({ applied: [], already_applied: 4 })
+
+        // What a running stack does: keep the folder open. The CLI must not open it as well.
+        const scope = Effect.runSync(Scope.make())
+        await Effect.runPromise(Scope.extend(startEmbedded({ dataDir: env.IBEX_DATA_DIR, migrate: false }), scope))
+        try {
+          const held = await ibex(["agent", "list", "--org", "00000000-0000-4000-8000-000000000000"], env)
+          expectRefused(held, 1, /in use by another process .*stop `npm start`.*DATABASE_URL/)
+        } finally {
+          await Effect.runPromise(Scope.close(scope, Exit.void))
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  )
+})
+
+describe("ibex org / agent", () => {
+  it("org create → agent create → agent pause → agent list shows it paused", { timeout: 180_000 }, async () => {
+    const name = `cli-${randomBytes(4).toString("hex")}`
+    const org = json<{ id: string; name: string; rate_limit_per_minute: number }>(
+      await ibex(["org", "create", "--name", name, "--rate-limit", "60", "--json"], dbEnv)
+    )
+    expect(org).toMatchObject({ name, rate_limit_per_minute: 60 })
+    const agent = json<{ id: string; status: string }>(
+      await ibex(["agent", "create", "--org", org.id, "--name", "bot", "--json"], dbEnv)
+    )
+    expect(agent.status).toBe("active")
+    const paused = await ibex(["agent", "pause", "--org", org.id, agent.id], dbEnv)
+    expect(paused.code, paused.stderr).toBe(0)
+    expect(paused.stdout).toMatch(/is now paused/)
+    const [listed, human, duplicate, missingName] = await Promise.all([
+      ibex(["agent", "list", "--org", org.id, "--json"], dbEnv),
+      ibex(["agent", "list", "--org", org.id], dbEnv),
+      ibex(["org", "create", "--name", name], dbEnv),
+      ibex(["agent", "create", "--org", org.id], dbEnv)
+    ])
+    expect(json<{ agents: Array<unknown> }>(listed).agents).toEqual([
+      expect.objectContaining({ id: agent.id, org_id: org.id, name: "bot", status: "paused" })
+    ])
+    expect(human.stdout).toMatch(new RegExp(`${agent.id}\\s+paused`))
+    expectRefused(duplicate, 1, /already exists/)
+    expectRefused(missingName, 2, /Expected to find option: '--name'/)
+  })
+
+  it("bad input exits non-zero with a message and no stack trace (in-process)", { timeout: 60_000 }, async () => {
+    const [badUuid, noName, noOrg, badAgent, badRate, unknownAgent] = await Promise.all([
+      inProcess(["agent", "create", "--org", "not-a-uuid", "--name", "x"], dbEnv),
+      inProcess(["org", "create"], dbEnv),
+      inProcess(["agent", "list", "--org", "00000000-0000-4000-8000-000000000000", "--json"], dbEnv),
+      inProcess(["agent", "pause", "--org", "00000000-0000-4000-8000-000000000000", "nope"], dbEnv),
+      inProcess(["org", "create", "--name", "x", "--rate-limit", "0"], dbEnv),
+      inProcess(["agent", "frobnicate"], dbEnv)
+    ])
+    expectRefused(badUuid, 2, /--org must be a UUID/)
+    expectRefused(noName, 2, /--name/)
+    expectRefused(noOrg, 1, /no org with id/)
+    expect(JSON.parse(noOrg.stderr)).toMatchObject({ error: { message: expect.stringMatching(/no org/) } })
+    expectRefused(badAgent, 2, /agent-id must be a UUID/)
+    expectRefused(badRate, 2, /--rate-limit must be a positive integer/)
+    expect(unknownAgent.code).not.toBe(0)
+  })
+})
+
+describe("ibex token (over gRPC to a real auth server)", () => {
+  const config: AuthConfig = {
+    host: "127.0.0.1",
+    port: 0,
+    databaseUrl: Option.none(),
+    databaseAppUrl: Option.none(),
+    dataDir: Option.none(),
+    pepper: Option.none(),
+    argon2: defaultArgon2Options,
+    cacheTtlMs: 5_000,
+    cacheMaxEntries: 10_000,
+    logLevel: LogLevel.Info
+  }
+  const makeAuth = () =>
+    authServiceOnDatabase(
+      config,
+      { url: Redacted.make(db.appUrl), appRole: db.appRole, maxConnections: db.kind === "pglite" ? 4 : 10 },
+      Redacted.make(randomBytes(32).toString("base64url")),
+      { hasher: SecretHasherArgon2(), port: 0, shutdownTimeoutMs: 1_000 }
+    ).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  let runtime: ManagedRuntime.ManagedRuntime<Layer.Layer.Success<ReturnType<typeof makeAuth>>, unknown>
+  let env: Record<string, string | undefined>
+  let admin: string
+
+  beforeAll(async () => {
+    runtime = ManagedRuntime.make(makeAuth())
+    const { address } = await runtime.runPromise(AuthGrpcServer)
+    const org = json<{ id: string }>(
+      await ibex(["org", "create", "--name", `tokens-${randomBytes(4).toString("hex")}`, "--json"], dbEnv)
+    )
+    const created = await runtime.runPromise(bootstrapAdminToken(org.id as OrgId))
+    admin = Redacted.value(created.token)
+    env = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_TOKEN: admin }
+  }, 180_000)
+
+  afterAll(async () => {
+    await runtime?.dispose()
+  })
+
+  it(
+    "create prints the new PAT once; list never shows a PAT or a hash; revoke revokes",
+    { timeout: 180_000 },
+    async () => {
+      const created = await ibex(
+        ["token", "create", "--name", "ci", "--permissions", "probe:read,chat:completions", "--expires-in", "30d"],
+        env
+      )
+      expect(created.code, created.stderr).toBe(0)
+      const pats = created.stdout.match(PAT) ?? []
+      expect(pats).toHaveLength(1)
+      expect(created.stdout).toMatch(/shown once: it cannot be retrieved again/)
+      expect(created.stdout).toMatch(/permissions\s+probe:read, chat:completions/)
+      expect(`${created.stdout}${created.stderr}`).not.toContain(admin)
+      const pat = pats[0] as string
+      const createdId = /^Created token (\S+)/m.exec(created.stdout)?.[1]
+
+      const viaJson = json<{ token: string; info: { id: string; permissions: Array<string>; expires_at: string } }>(
+        await ibex(["token", "create", "--name", "ci-json", "--permissions", "probe:read", "--json"], env)
+      )
+      expect(viaJson.token).toMatch(/^ibex_pat_/)
+      expect(viaJson.info.permissions).toEqual(["probe:read"])
+
+      const listed = await ibex(["token", "list", "--json", "--page-size", "50"], env)
+      const page = json<{ tokens: Array<{ id: string; revoked_at: string | null; expires_at: string | null }> }>(listed)
+      expect(page.tokens.map((t) => t.id)).toEqual(expect.arrayContaining([createdId, viaJson.info.id]))
+      expect(page.tokens.find((t) => t.id === createdId)?.expires_at).not.toBeNull()
+      for (const secret of [pat, viaJson.token, admin]) expect(listed.stdout).not.toContain(secret)
+      expect(listed.stdout).not.toMatch(/ibex_pat_[0-9a-f-]{36}_/)
+      expect(listed.stdout).not.toMatch(/\$argon2|secret|hash/i)
+
+      const revoked = json<{ info: { id: string; revoked_at: string | null } }>(
+        await ibex(["token", "revoke", createdId as string, "--json"], env)
+      )
+      expect(revoked.info).toMatchObject({ id: createdId, revoked_at: expect.any(String) })
+      const human = await ibex(["token", "list"], env)
+      expect(human.code, human.stderr).toBe(0)
+      expect(human.stdout).toMatch(new RegExp(`${createdId}\\s+\\S+\\s+revoked`))
+      expect(human.stdout).not.toMatch(/ibex_pat_[0-9a-f-]{36}_/)
+
+      // The revoked PAT is refused as a bearer.
+      expectRefused(await ibex(["token", "list"], { ...env, IBEX_TOKEN: pat }), 1, /refused your token/)
+    }
+  )
+
+  it(
+    "bad input: unknown permission, bad UUID, missing token, unreachable server (in-process)",
+    { timeout: 60_000 },
+    async () => {
+      const { IBEX_TOKEN: _, ...noToken } = env
+      const [unknownPermission, badUuid, missingToken, missingName, unreachable] = await Promise.all([
+        inProcess(["token", "create", "--name", "x", "--permissions", "probe:read,root:everything"], env),
+        inProcess(["token", "revoke", "12345"], env),
+        inProcess(["token", "list"], noToken),
+        inProcess(["token", "create", "--permissions", "probe:read"], env),
+        inProcess(["token", "list", "--json"], { ...env, AUTH_GRPC_TARGET: "127.0.0.1:1" })
+      ])
+      expectRefused(unknownPermission, 2, /unknown permission "root:everything"/)
+      expectRefused(badUuid, 2, /token-id must be a UUID/)
+      expectRefused(missingToken, 2, /missing token: set IBEX_TOKEN/)
+      expectRefused(missingName, 2, /--name/)
+      expectRefused(unreachable, 1, /did not answer/)
+      for (const run of [unknownPermission, badUuid, missingToken, missingName, unreachable])
+        expect(`${run.stdout}${run.stderr}`).not.toContain(admin)
+    }
+  )
+})
