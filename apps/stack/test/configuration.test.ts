@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { AUTH_VERSION, AuthConfig, AuthHttpConfig, authEnvVars, telemetryConfig } from "@ibex/app-auth"
 import { ProxyAppConfig, proxyEnvVars, telemetryConfig as proxyTelemetryConfig } from "@ibex/app-proxy"
+import { cliEnvVars } from "@ibex/cli"
 import { type Config, ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
 
@@ -87,6 +88,11 @@ describe("configuration reference (docs/CONFIGURATION.md)", () => {
         !new RegExp(`(env\\.${n}\\b|"${n}")`).test(corpus)
     )
     expect(unread).toEqual([])
+  })
+
+  it("the CLI's catalogue is documented", () => {
+    const missing = cliEnvVars.map((v) => v.name).filter((n) => !documented.has(n))
+    expect(missing).toEqual([])
   })
 
   it(".env.example lists every service variable", () => {

@@ -1,31 +1,13 @@
-import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import {
-  issueToken,
-  type OrgId,
-  Permissions,
-  parsePat,
-  type SecretHasher,
-  SecureRandomWebCrypto,
-  validateToken
-} from "@ibex/domain"
+import { issueToken, type OrgId, Permissions, parsePat, SecureRandomWebCrypto, validateToken } from "@ibex/domain"
 import { SecretHasherMemory } from "@ibex/testkit"
-import { Effect, Either, Layer, Redacted } from "effect"
 import type { ProvisionedDatabase } from "@ibex/testkit/provision"
 import { provisionDatabase } from "@ibex/testkit/provision"
-import { startEmbedded } from "../src/embedded.js"
-import { PersistenceLive, StoresLive } from "../src/PersistenceLive.js"
-import { appUrlFromOwnerUrl, PgClientLive } from "../src/PgClientLive.js"
+import { Effect, Either, Layer, Redacted } from "effect"
+import { StoresLive } from "../src/PersistenceLive.js"
+import { PgClientLive } from "../src/PgClientLive.js"
 import { seedDev } from "../src/seed.js"
-import { emptyDatabase } from "./fresh.js"
 import { appConfig, backends, migrations, rawClient } from "./provision.js"
-
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
 const countRows = async (url: string) => {
   const client = await rawClient(url)
@@ -136,80 +118,6 @@ for (const backend of backends) {
           expect(hits).toEqual([])
         }
       }).pipe(Effect.provide(services()))
-    )
-  })
-}
-
-// The product's Argon2id hasher (the one the CLI seeds with), loaded by path: this adapter's
-// tests may not import another adapter, and this check exercises the CLI, not the adapter.
-interface Argon2Module {
-  readonly SecretHasherArgon2: () => Layer.Layer<SecretHasher>
-}
-const loadArgon2 = () =>
-  import(
-    /* @vite-ignore */ pathToFileURL(join(repoRoot, "packages/auth-adapter-grpc/src/SecretHasherArgon2.ts")).href
-  ) as Promise<Argon2Module>
-
-const run = promisify(execFile)
-const npm = (script: string, env: Record<string, string | undefined>) =>
-  run("npm", ["run", "-s", script], { cwd: repoRoot, env: env as NodeJS.ProcessEnv, timeout: 90_000 }).then(
-    (r) => r.stdout
-  )
-
-// The scripts as a user runs them, on the default backend only (DATABASE_URL's server when set,
-// else the embedded PGlite): each run starts a process, and PGlite's first start runs initdb.
-for (const backend of backends.slice(0, 1)) {
-  describe(`npm run db:migrate / db:seed [${backend}]`, () => {
-    it(
-      "twice each on a fresh database; the printed PAT validates with Argon2id through the domain use case",
-      { timeout: 180_000 },
-      async () => {
-        const { SecretHasherArgon2 } = await loadArgon2()
-        const env: Record<string, string | undefined> = { ...process.env }
-        let close = async () => {}
-        let validate: Effect.Effect<unknown, unknown, never>
-        let pat = ""
-        if (backend === "postgres") {
-          const fresh = await emptyDatabase("postgres")
-          close = fresh.close
-          env.DATABASE_URL = fresh.url
-          delete env.DATABASE_APP_URL
-        } else {
-          const dir = mkdtempSync(join(tmpdir(), "ibex-seed-"))
-          close = async () => rmSync(dir, { recursive: true, force: true })
-          delete env.DATABASE_URL
-          env.IBEX_DATA_DIR = dir
-        }
-        try {
-          expect(await npm("db:migrate", env)).toMatch(/Applied 4 migration/)
-          expect(await npm("db:migrate", env)).toMatch(/Up to date/)
-          const first = await npm("db:seed", env)
-          expect(first).toMatch(/Seeded/)
-          pat = /^\s+(ibex_pat_\S+)$/m.exec(first)?.[1] ?? ""
-          expect(pat).toMatch(/^ibex_pat_/)
-          const second = await npm("db:seed", env)
-          expect(second).toMatch(/Already seeded/)
-          expect(second).toMatch(/npm run db:seed -- --new-token/)
-          expect(second).not.toMatch(/ibex_pat_[0-9a-f-]{36}_/)
-          const check = validateToken(Redacted.make(pat)).pipe(Effect.provide(SecretHasherArgon2()))
-          validate =
-            backend === "postgres"
-              ? check.pipe(
-                  Effect.provide(
-                    PersistenceLive({ url: Redacted.make(appUrlFromOwnerUrl(env.DATABASE_URL as string)) })
-                  )
-                )
-              : Effect.scoped(
-                  Effect.flatMap(startEmbedded({ dataDir: env.IBEX_DATA_DIR }), (embedded) =>
-                    check.pipe(Effect.provide(PersistenceLive(embedded.app)))
-                  )
-                )
-          const principal = (await Effect.runPromise(validate)) as { permissions: bigint }
-          expect(principal.permissions).toBe(Permissions.all)
-        } finally {
-          await close()
-        }
-      }
     )
   })
 }

@@ -1,2 +1,2 @@
 export * from "./provisionDatabase.js"
-export { withClient } from "./pg.js"
+export { escapeIdentifier, withClient } from "./pg.js"
