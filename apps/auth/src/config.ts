@@ -1,3 +1,4 @@
+import type { EnvVar } from "@ibex/app-common"
 import { defaultArgon2Options } from "@ibex/auth-adapter-grpc"
 import { defaultTokenValidatorOptions } from "@ibex/domain"
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
@@ -6,13 +7,7 @@ import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
  * Every environment variable the auth service reads, in one place: `authEnvVars` documents
  * them (for docs and a test that checks documented == read), `AuthConfig` reads them.
  */
-export interface AuthEnvVar {
-  readonly name: string
-  /** Default when unset; null: optional without a default, or required (see description). */
-  readonly default: string | null
-  readonly secret: boolean
-  readonly description: string
-}
+export type AuthEnvVar = EnvVar
 
 export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
   { name: "AUTH_GRPC_HOST", default: "127.0.0.1", secret: false, description: "Interface the gRPC server binds." },

@@ -1,6 +1,4 @@
 export * from "./AdminHttp.js"
 export * from "./AuthServiceLive.js"
 export * from "./config.js"
-export * from "./logging.js"
 export * from "./prometheus.js"
-export * from "./telemetry.js"

@@ -1,10 +1,9 @@
 import { NodeRuntime } from "@effect/platform-node"
+import { JsonLoggerLive, TelemetryLive, telemetryConfig } from "@ibex/app-common"
 import { Effect, Layer, Logger } from "effect"
 import { AUTH_VERSION, AuthAdminHttpLive } from "./AdminHttp.js"
 import { AuthServiceLive } from "./AuthServiceLive.js"
 import { AuthConfig, AuthHttpConfig } from "./config.js"
-import { JsonLoggerLive } from "./logging.js"
-import { TelemetryLive, telemetryConfig } from "./telemetry.js"
 
 /** `npm start -w apps/auth` (or `npx tsx apps/auth/src/main.ts`): runs until SIGINT / SIGTERM, then drains. */
 const program = Effect.gen(function* () {

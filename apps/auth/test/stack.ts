@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto"
+import { JsonLoggerLive } from "@ibex/app-common"
 import { AuthGatewayGrpc, AuthGrpcServer, defaultArgon2Options, makeSecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { SecretHasher } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
 import type { ProvisionedDatabase } from "@ibex/testkit/provision"
 import { Effect, Layer, LogLevel, Option, Redacted } from "effect"
-import { type AuthConfig, authServiceOnDatabase, JsonLoggerLive } from "../src/index.js"
+import { type AuthConfig, authServiceOnDatabase } from "../src/index.js"
 
 export const migrations = { key: migrationsKey(), migrate: (url: string) => runMigrations(url) }
 export type Backend = "postgres" | "pglite"

@@ -1,3 +1,4 @@
+import type { EnvVar } from "@ibex/app-common"
 import { defaultDataDir } from "@ibex/persistence-pg"
 import { Config, Option, Redacted } from "effect"
 
@@ -5,13 +6,7 @@ import { Config, Option, Redacted } from "effect"
  * Every environment variable the CLI reads, in one place (same shape as the services'
  * catalogues): `cliEnvVars` documents them, `CliEnv` reads them.
  */
-export interface CliEnvVar {
-  readonly name: string
-  /** Default when unset; null: optional without a default, or required (see description). */
-  readonly default: string | null
-  readonly secret: boolean
-  readonly description: string
-}
+export type CliEnvVar = EnvVar
 
 export const DEFAULT_AUTH_TARGET = "127.0.0.1:9091"
 

@@ -1,3 +1,4 @@
+import type { EnvVar } from "@ibex/app-common"
 import { DEFAULT_DEADLINE_MS } from "@ibex/auth-adapter-grpc"
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -6,13 +7,6 @@ import {
   proxyConfigFromEnv
 } from "@ibex/proxy-adapter-http"
 import { Config, LogLevel, type Option, type Redacted } from "effect"
-
-export interface EnvVar {
-  readonly name: string
-  readonly default: string | null
-  readonly secret: boolean
-  readonly description: string
-}
 
 /** Every environment variable the proxy reads (docs/CONFIGURATION.md is checked against this list). */
 export const proxyEnvVars: ReadonlyArray<EnvVar> = [

@@ -1,3 +1,2 @@
 export * from "./config.js"
 export * from "./ProxyServiceLive.js"
-export * from "./telemetry.js"

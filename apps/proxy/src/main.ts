@@ -1,10 +1,9 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { jsonLoggerTo } from "@ibex/domain"
+import { JsonLoggerLive, TelemetryLive, telemetryConfig } from "@ibex/app-common"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { Effect, Layer, Logger } from "effect"
 import { ProxyAppConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
-import { TelemetryLive, telemetryConfig } from "./telemetry.js"
 
 /** The proxy process. Configuration comes from the environment (docs/CONFIGURATION.md). */
 const program = Effect.gen(function* () {
@@ -19,10 +18,6 @@ const program = Effect.gen(function* () {
       Layer.provide(TelemetryLive(telemetry))
     )
   )
-})
-
-const JsonLoggerLive = jsonLoggerTo((line) => {
-  process.stdout.write(`${line}\n`)
 })
 
 NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)), { disablePrettyLogger: true })

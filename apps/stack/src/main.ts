@@ -1,5 +1,5 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive, TelemetryLive } from "@ibex/app-auth"
+import { JsonLoggerLive, TelemetryLive } from "@ibex/app-common"
 import { Effect, Layer, Logger } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { AUTH_VERSION, AuthConfig, AuthHttpConfig, authEnvVars, telemetryConfig } from "@ibex/app-auth"
-import { ProxyAppConfig, proxyEnvVars, telemetryConfig as proxyTelemetryConfig } from "@ibex/app-proxy"
+import { AUTH_VERSION, AuthConfig, AuthHttpConfig, authEnvVars } from "@ibex/app-auth"
+import { telemetryConfig } from "@ibex/app-common"
+import { ProxyAppConfig, proxyEnvVars } from "@ibex/app-proxy"
 import { cliEnvVars } from "@ibex/cli"
 import { type Config, ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -55,7 +56,7 @@ describe("configuration reference (docs/CONFIGURATION.md)", () => {
     authHttp: namesRead(AuthHttpConfig),
     authTelemetry: namesRead(telemetryConfig("ibex-auth", AUTH_VERSION)),
     proxy: namesRead(ProxyAppConfig),
-    proxyTelemetry: namesRead(proxyTelemetryConfig("ibex-proxy", AUTH_VERSION))
+    proxyTelemetry: namesRead(telemetryConfig("ibex-proxy", AUTH_VERSION))
   }
   const readByConfig = new Set(Object.values(configs).flatMap((s) => [...s]))
   // Read by a library on our behalf rather than by our Config.

@@ -6,8 +6,7 @@ import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, Option } from "effect"
 
 /**
- * OpenTelemetry for this service (kept identical in apps/auth and apps/proxy but for the
- * default name). OTEL_EXPORTER_OTLP_ENDPOINT set: spans (batched) and Effect metrics (every
+ * OpenTelemetry for one process (the auth service, the proxy, or both under `npm start`). OTEL_EXPORTER_OTLP_ENDPOINT set: spans (batched) and Effect metrics (every
  * 15 s) go to `<endpoint>/v1/traces` and `<endpoint>/v1/metrics` over OTLP/HTTP. Unset: no
  * exporter and no SDK provider; spans are Effect's own, which still carry real W3C trace ids,
  * so X-Trace-ID, traceparent propagation and log correlation work the same.

@@ -1,0 +1,3 @@
+export * from "./EnvVar.js"
+export * from "./logging.js"
+export * from "./telemetry.js"
