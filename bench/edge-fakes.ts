@@ -1,0 +1,51 @@
+// The proxy's HTTP edge alone: the real ProxyHttpLive (same middleware, metrics, access log
+// through the app's JSON logger) with in-process fakes for auth (a fixed principal) and an
+// in-memory GCRA limiter (a huge limit). Separates the edge's own cost from the remote calls.
+// Usage: node --import tsx bench/edge-fakes.ts <port>   (diagnostic row "edge only" of npm run bench)
+import {
+  AuthGateway,
+  gcra,
+  InvalidToken,
+  jsonLoggerTo,
+  type OrgId,
+  Permissions,
+  RateLimiter,
+  type TokenId
+} from "@ibex/domain"
+import { ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
+import { Effect, Layer, Redacted } from "effect"
+
+export const benchOrg = "0190a0b0-0000-7000-8000-000000000001" as OrgId
+export const benchAgent = "0190a0b0-0000-7000-8000-0000000000a1"
+export const benchToken = "bench-token"
+
+const auth = Layer.succeed(AuthGateway, {
+  validateToken: (t) =>
+    Redacted.value(t) === benchToken
+      ? Effect.succeed({
+          orgId: benchOrg,
+          tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
+          permissions: Permissions.all,
+          expiresAt: null,
+          rateLimitPerMinute: 1_000_000_000
+        })
+      : Effect.fail(new InvalidToken({ reason: "unknown" })),
+  verifyAgent: () => Effect.void
+})
+const tats = new Map<string, number>()
+const limiter = Layer.succeed(RateLimiter, {
+  consume: (orgId, policy) =>
+    Effect.sync(() => {
+      const r = gcra(policy, tats.get(orgId) ?? null, Date.now())
+      tats.set(orgId, r.tatMs)
+      return r.decision
+    })
+})
+
+const port = Number(process.argv[2] ?? 0)
+Layer.launch(
+  ProxyHttpLive.pipe(
+    Layer.provide(Layer.mergeAll(auth, limiter, ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false })))
+  )
+).pipe(Effect.provide(jsonLoggerTo((line) => process.stdout.write(`${line}\n`))), Effect.runPromise)
+process.on("SIGTERM", () => process.exit(0))

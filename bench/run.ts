@@ -1,0 +1,679 @@
+// npm run bench [-- --quick] [-- --profile]
+//
+// Starts what it needs on loopback (its own database, migrated and seeded with the real Argon2id
+// hasher; two auth instances; two proxies; Redis limiter keys of its own orgs), runs bounded load
+// from separate processes (autocannon for HTTP, bench/worker.ts for gRPC / revocation / limiter),
+// prints a table and writes bench/results/latest.json. Targets are reported, never asserted: the
+// exit code is 0 unless the bench itself could not run. Cleans up on exit, including on failure.
+//
+//   --quick     short runs (development of the bench itself; figures are noisy)
+//   --profile   only the baseline and the full chain at c16, with `--cpu-prof` on one proxy and one
+//               auth instance; writes bench/results/profile-*.cpuprofile and prints the top
+//               self-time functions of each (bench/profile.ts).
+import { execSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, totalmem } from "node:os"
+import { join } from "node:path"
+import { credentials, Metadata } from "@grpc/grpc-js"
+import { AuthProto } from "@ibex/auth-adapter-grpc"
+import { summarizeProfile } from "./profile.js"
+import {
+  cleanup,
+  createDatabase,
+  freePort,
+  logDir,
+  onCleanup,
+  repoRoot,
+  rssBytes,
+  runJson,
+  type SeededOrg,
+  seed,
+  startNode,
+  waitHttp200
+} from "./stack.js"
+import type { Summary } from "./worker.js"
+
+const argv = process.argv.slice(2)
+const QUICK = argv.includes("--quick")
+const PROFILE = argv.includes("--profile")
+const T = QUICK
+  ? { load: 2, warm: 1, unloaded: 1, memory: 10, trials: 10, cold: 10, grpc: 1, limiterCalls: 1_000 }
+  : { load: 8, warm: 2, unloaded: 3, memory: 60, trials: 50, cold: 40, grpc: 3, limiterCalls: 5_000 }
+const LIMIT_N = 100
+const BURSTS = 3
+
+const adminUrl =
+  process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
+const redisUrl = process.env.BENCH_REDIS_URL || process.env.REDIS_URL || "redis://127.0.0.1:6379"
+const resultsDir = join(repoRoot, "bench", "results")
+
+const sh = (cmd: string) => {
+  try {
+    return execSync(cmd, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+  } catch {
+    return "unavailable"
+  }
+}
+
+const machine = {
+  nproc: Number(sh("nproc")) || cpus().length,
+  cpuModel: cpus()[0]?.model ?? "unknown",
+  memTotalGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+  freeH: sh("free -h"),
+  node: process.version,
+  kernel: sh("uname -sr"),
+  loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+  postgres: "",
+  redis: "",
+  quietBeforeStart: { waitedSec: 0, idlePct: 0, quiet: false },
+  loadAverageAtEnd: [] as Array<number>
+}
+
+/** CPU idle share over `ms` from /proc/stat (all cores), 0..100. */
+const cpuIdlePct = async (ms = 1_000): Promise<number> => {
+  const read = () => {
+    const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number)
+    return { idle: (f[3] ?? 0) + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) }
+  }
+  const a = read()
+  await new Promise((r) => setTimeout(r, ms))
+  const b = read()
+  return Number(((100 * (b.idle - a.idle)) / Math.max(1, b.total - a.total)).toFixed(1))
+}
+
+/**
+ * The machine is shared (other jobs, test runs): wait up to `maxSec` for three consecutive
+ * seconds with ≥ 75 % idle CPU, then go on regardless. What was found is recorded.
+ */
+const waitForQuiet = async (maxSec: number) => {
+  const started = Date.now()
+  let quiet = 0
+  let last = 0
+  while ((Date.now() - started) / 1000 < maxSec) {
+    last = await cpuIdlePct()
+    quiet = last >= 75 ? quiet + 1 : 0
+    if (quiet >= 3) break
+  }
+  return { waitedSec: Math.round((Date.now() - started) / 1000), idlePct: last, quiet: quiet >= 3 }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load helpers
+
+interface LoadResult {
+  readonly generator: string
+  readonly connections: number
+  readonly elapsedSec: number
+  readonly requests: number
+  readonly rps: number
+  readonly p50: number | null
+  readonly p90: number | null
+  readonly p99: number | null
+  readonly max: number | null
+  readonly statuses: Record<string, number>
+  readonly errors: number
+  readonly timeouts: number
+}
+
+interface Target {
+  readonly url: string
+  readonly method?: string
+  readonly headers?: Record<string, string>
+  readonly body?: string
+}
+
+const load = (
+  name: string,
+  spec: {
+    targets: ReadonlyArray<Target>
+    connections: number
+    durationSec?: number
+    amount?: number
+    warmupSec?: number
+  }
+) => {
+  const bound = ((spec.durationSec ?? 30) + (spec.warmupSec ?? 0)) * 1000 + 30_000
+  return runJson<LoadResult>(name, ["bench/loadgen.mjs", JSON.stringify(spec)], bound)
+}
+
+const worker = <A>(command: string, spec: unknown, timeoutMs: number) =>
+  runJson<A>(command, ["--import", "tsx", "bench/worker.ts", command, JSON.stringify(spec)], timeoutMs)
+
+/** One ValidateToken with a generous deadline (cache warm-up outside the measured path). */
+const validateOnce = (target: string, token: string) =>
+  new Promise<void>((resolve, reject) => {
+    const client = new AuthProto.AuthServiceClient(target, credentials.createInsecure())
+    client.validateToken({ token }, new Metadata(), { deadline: Date.now() + 5_000 }, (error) => {
+      client.close()
+      if (error === null) resolve()
+      else reject(new Error(`ValidateToken warm-up on ${target}: ${error.code} ${error.details}`))
+    })
+  })
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
+const ratio = (a: number, b: number) => Number((a / b).toFixed(3))
+const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(3)))
+
+/** A realistic ~4 KB chat completion request (system prompt, a few turns, sampling options). */
+const chatBody = (() => {
+  const para =
+    "The quarterly report lists revenue by region, churn by plan and the support backlog; summarise the trends, " +
+    "flag anything unusual and propose two follow-up questions for the finance team. "
+  const body = {
+    model: "gpt-4o-mini",
+    messages: [
+      { role: "system", content: `You are a careful analyst. ${para.repeat(3)}` },
+      { role: "user", content: para.repeat(8) },
+      { role: "assistant", content: para.repeat(4) },
+      { role: "user", content: para.repeat(7) }
+    ],
+    temperature: 0.2,
+    top_p: 0.9,
+    max_tokens: 512,
+    user: "bench-user-1"
+  }
+  let text = JSON.stringify(body)
+  // Trim to ~4 KB on the last message.
+  while (Buffer.byteLength(text) > 4096) {
+    body.messages[3] = { role: "user", content: (body.messages[3]?.content ?? "").slice(0, -16) }
+    text = JSON.stringify(body)
+  }
+  return text
+})()
+
+// ---------------------------------------------------------------------------------------------
+
+const main = async () => {
+  const started = Date.now()
+  mkdirSync(resultsDir, { recursive: true })
+  machine.postgres = sh(`psql "${adminUrl}" -Atc "show server_version"`)
+  machine.redis = sh(`redis-cli -u "${redisUrl}" info server | grep redis_version | cut -d: -f2`)
+  log(`machine: ${machine.nproc} cores, node ${machine.node}, load ${machine.loadAverageAtStart.join(" ")}`)
+  const quiet = await waitForQuiet(QUICK ? 5 : 30)
+  machine.quietBeforeStart = quiet
+  log(
+    `cpu idle ${quiet.idlePct}% after ${quiet.waitedSec} s${quiet.quiet ? "" : " (machine busy: figures will be pessimistic)"}`
+  )
+  log(`logs of the services: ${logDir}`)
+
+  // ---- database, seed ----
+  const db = await createDatabase(adminUrl)
+  log(`database ${db.name} created and migrated`)
+  const seededAt = performance.now()
+  const [primary, ...limitOrgs] = (await seed(db, [
+    { rateLimitPerMinute: 1_000_000_000, extra: (PROFILE ? 0 : T.trials) + (PROFILE ? 0 : T.cold) },
+    ...Array.from({ length: PROFILE ? 0 : BURSTS }, () => ({ rateLimitPerMinute: LIMIT_N, extra: 0 }))
+  ])) as unknown as [SeededOrg, ...Array<SeededOrg>]
+  log(`seeded in ${Math.round(performance.now() - seededAt)} ms (Argon2id per token)`)
+  const revocationTokens = primary.extra.slice(0, T.trials)
+  const coldTokens = primary.extra.slice(T.trials)
+  onCleanup(async () => {
+    // The proxies' limiter keys of the bench's own orgs (random ids, so no other run shares them).
+    const { Redis } = await import("ioredis")
+    const { rateLimitKey, DEFAULT_KEY_PREFIX } = await import("@ibex/ratelimit-redis")
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+    await redis.del(...[primary, ...limitOrgs].map((o) => rateLimitKey(DEFAULT_KEY_PREFIX, o.orgId)))
+    redis.disconnect()
+  })
+
+  // ---- processes ----
+  const profileDir = join(resultsDir, `profile-${new Date().toISOString().replace(/[:.]/g, "-")}`)
+  const profFlags = (name: string) =>
+    // One folder per process: node writes one profile per thread (tsx's loader hooks run in a worker).
+    PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)] : []
+  const pepper = randomBytes(32).toString("base64url")
+  const [barePort, authAPort, authBPort, proxy1Port, proxy2Port, edgePort, adminAPort, adminBPort] = (await Promise.all(
+    Array.from({ length: 8 }, freePort)
+  )) as [number, number, number, number, number, number, number, number]
+  const bare = startNode("bare", ["bench/bare.mjs", String(barePort)])
+  const authEnv = (port: number, adminPort: number) => ({
+    AUTH_HTTP_HOST: "127.0.0.1",
+    AUTH_HTTP_PORT: String(adminPort),
+    DATABASE_URL: db.ownerUrl,
+    DATABASE_APP_URL: db.appUrl,
+    IBEX_TOKEN_PEPPER: pepper,
+    AUTH_GRPC_HOST: "127.0.0.1",
+    AUTH_GRPC_PORT: String(port)
+  })
+  const authA = startNode(
+    "auth-a",
+    [...profFlags("auth"), "--import", "tsx", "apps/auth/src/main.ts"],
+    authEnv(authAPort, adminAPort)
+  )
+  // Auth B serves proxy 2 (revocation and limiter scenarios); registered for cleanup like every child.
+  if (!PROFILE) startNode("auth-b", ["--import", "tsx", "apps/auth/src/main.ts"], authEnv(authBPort, adminBPort))
+  const proxyEnv = (port: number, authPort: number) => ({
+    PROXY_HOST: "127.0.0.1",
+    PROXY_PORT: String(port),
+    AUTH_GRPC_TARGET: `127.0.0.1:${authPort}`,
+    REDIS_URL: redisUrl
+  })
+  const proxy1 = startNode(
+    "proxy-1",
+    [...profFlags("proxy"), "--import", "tsx", "apps/proxy/src/main.ts"],
+    proxyEnv(proxy1Port, authAPort)
+  )
+  const proxy2 = PROFILE
+    ? undefined
+    : startNode("proxy-2", ["--import", "tsx", "apps/proxy/src/main.ts"], proxyEnv(proxy2Port, authBPort))
+  const edge = PROFILE
+    ? undefined
+    : startNode("edge-fakes", ["--import", "tsx", "bench/edge-fakes.ts", String(edgePort)])
+  const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`
+  await waitHttp200(bare, url(barePort, "/"))
+  await waitHttp200(proxy1, url(proxy1Port, "/ready"))
+  if (proxy2) await waitHttp200(proxy2, url(proxy2Port, "/ready"))
+  if (edge) await waitHttp200(edge, url(edgePort, "/health"))
+  log("services ready")
+
+  const probeHeaders = { authorization: `Bearer ${primary.admin.token}`, "x-ibex-agent-id": primary.agentId }
+  const probe1: Target = { url: url(proxy1Port, "/v1/internal/auth-probe"), headers: probeHeaders }
+  const bareTarget: Target = { url: url(barePort, "/") }
+  // The first validation of a token runs Argon2id (plus connection set-up and JIT) and may exceed
+  // the proxy's 50 ms budget (503, fail closed): warm the cache before measuring.
+  const warmUp = async (target: Target, expected: number) => {
+    let last = ""
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(target.url, {
+        method: target.method ?? "GET",
+        headers: target.headers ?? {},
+        ...(target.body === undefined ? {} : { body: target.body })
+      })
+      last = `${r.status} ${await r.text()}`
+      if (r.status === expected) return
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    throw new Error(`${target.url} did not answer ${expected}: ${last}`)
+  }
+  await warmUp(probe1, 200)
+
+  const results: Record<string, unknown> = {}
+  const run = async (label: string, name: string, spec: Parameters<typeof load>[1]) => {
+    log(`${label} …`)
+    const r = await load(name, spec)
+    log(`${label}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, statuses ${JSON.stringify(r.statuses)}`)
+    return r
+  }
+
+  // ---- 1 + 2: baseline and full chain ----
+  const baseline: Record<string, LoadResult> = {}
+  const chain: Record<string, LoadResult> = {}
+  const concurrencies = PROFILE ? [16] : [1, 16, 64]
+  let profileWindow: { startUs: number; endUs: number } | undefined
+  for (const c of concurrencies) {
+    const d = c === 1 ? T.unloaded : T.load
+    baseline[`c${c}`] = await run(`1 baseline c${c}`, "loadgen", {
+      targets: [bareTarget],
+      connections: c,
+      durationSec: d,
+      warmupSec: T.warm
+    })
+    const loadStartUs = Number(process.hrtime.bigint() / 1000n)
+    chain[`c${c}`] = await run(`2 full chain c${c}`, "loadgen", {
+      targets: [probe1],
+      connections: c,
+      durationSec: PROFILE ? 15 : d,
+      warmupSec: T.warm
+    })
+    if (c === 16) profileWindow = { startUs: loadStartUs, endUs: Number(process.hrtime.bigint() / 1000n) }
+  }
+  results.baseline = baseline
+  results.fullChain = Object.fromEntries(
+    Object.entries(chain).map(([k, r]) => {
+      const b = baseline[k] as LoadResult
+      return [
+        k,
+        { ...r, throughputRatio: ratio(r.rps, b.rps), addedP50Ms: diff(r.p50, b.p50), addedP99Ms: diff(r.p99, b.p99) }
+      ]
+    })
+  )
+
+  if (PROFILE) {
+    await proxy1.stop(10_000)
+    await authA.stop(10_000)
+    // Per process, the thread that did the work (the main thread; the loader worker idles after start-up).
+    const summaries = Object.fromEntries(
+      ["proxy", "auth"].map((name) => {
+        const dir = join(profileDir, name)
+        const all = readdirSync(dir)
+          .filter((f) => f.endsWith(".cpuprofile"))
+          .map((f) => summarizeProfile(join(dir, f), 25, profileWindow))
+        const busiest = all.sort((a, b) => a.idlePct - b.idlePct)[0]
+        if (busiest === undefined) throw new Error(`no profile written for ${name}`)
+        return [name, busiest]
+      })
+    )
+    results.profile = { dir: profileDir, summaries }
+    for (const [f, s] of Object.entries(summaries)) {
+      console.log(`\n${f}: ${s.totalMs} ms sampled, ${s.idlePct}% idle, GC ${s.gcPct}%`)
+      console.log("  self%   self ms  function (file:line)")
+      for (const row of s.top)
+        console.log(
+          `  ${row.selfPct.toFixed(1).padStart(5)}  ${String(row.selfMs).padStart(8)}  ${row.fn} (${row.where})`
+        )
+      console.log("  by package (self%):")
+      for (const row of s.byPackage.slice(0, 12)) console.log(`  ${row.selfPct.toFixed(1).padStart(5)}  ${row.pkg}`)
+    }
+  } else {
+    // ---- 2b: the edge alone (diagnostic) ----
+    const edgeTarget: Target = {
+      url: url(edgePort, "/v1/internal/auth-probe"),
+      headers: { authorization: "Bearer bench-token", "x-ibex-agent-id": "0190a0b0-0000-7000-8000-0000000000a1" }
+    }
+    const edgeC16 = await run("2b edge only (fakes) c16", "loadgen", {
+      targets: [edgeTarget],
+      connections: 16,
+      durationSec: T.load,
+      warmupSec: T.warm
+    })
+    results.edgeOnly = {
+      c16: { ...edgeC16, throughputRatio: ratio(edgeC16.rps, (baseline.c16 as LoadResult).rps) }
+    }
+    await edge?.stop()
+
+    // ---- 3: chat validation path ----
+    const chatTarget: Target = {
+      url: url(proxy1Port, "/v1/chat/completions"),
+      method: "POST",
+      headers: { ...probeHeaders, "content-type": "application/json" },
+      body: chatBody
+    }
+    await warmUp(chatTarget, 501)
+    const chat = await run("3 chat 4 KB → 501, c16", "loadgen", {
+      targets: [chatTarget],
+      connections: 16,
+      durationSec: T.load,
+      warmupSec: T.warm
+    })
+    results.chat = {
+      bodyBytes: Buffer.byteLength(chatBody),
+      c16: { ...chat, throughputRatio: ratio(chat.rps, (baseline.c16 as LoadResult).rps) }
+    }
+
+    // ---- 4: ValidateToken over gRPC ----
+    log("4 ValidateToken over gRPC …")
+    type GrpcRun = Summary & { failures: number; rps: number }
+    const grpc = await worker<{
+      warmSequential: GrpcRun
+      warmConcurrent16: GrpcRun
+      verifySequential: GrpcRun
+      coldSequential: GrpcRun
+    }>(
+      "grpc",
+      {
+        target: `127.0.0.1:${authAPort}`,
+        warmToken: primary.admin.token,
+        coldTokens: coldTokens.map((t) => t.token),
+        orgId: primary.orgId,
+        agentId: primary.agentId,
+        seconds: T.grpc
+      },
+      120_000
+    )
+    log(
+      `4 warm p50 ${grpc.warmSequential.p50} p99 ${grpc.warmSequential.p99}; cold p50 ${grpc.coldSequential.p50} p99 ${grpc.coldSequential.p99}`
+    )
+    results.validateToken = grpc
+
+    // ---- 6: limiter accuracy and cost ----
+    log("6 limiter bursts …")
+    const bursts = []
+    // Warm both auth instances' caches over gRPC (a warm-up through the proxy would spend the limit).
+    for (const port of [authAPort, authBPort])
+      for (const org of limitOrgs) await validateOnce(`127.0.0.1:${port}`, org.admin.token)
+    for (const org of limitOrgs) {
+      const headers = { authorization: `Bearer ${org.admin.token}`, "x-ibex-agent-id": org.agentId }
+      const perProxy = (LIMIT_N * 3) / 2
+      const r = await load("loadgen", {
+        targets: [
+          { url: url(proxy1Port, "/v1/internal/auth-probe"), headers },
+          { url: url(proxy2Port, "/v1/internal/auth-probe"), headers }
+        ],
+        connections: 32,
+        amount: perProxy
+      })
+      const admitted = r.statuses["200"] ?? 0
+      const intervalMs = 60_000 / LIMIT_N
+      // GCRA admits N from rest plus one per interval; the client's elapsed time bounds the server's.
+      const bound = LIMIT_N + Math.floor((r.elapsedSec * 1000) / intervalMs)
+      bursts.push({
+        limit: LIMIT_N,
+        sent: r.requests,
+        admitted,
+        denied: r.statuses["429"] ?? 0,
+        other: r.requests - admitted - (r.statuses["429"] ?? 0),
+        elapsedMs: Math.round(r.elapsedSec * 1000),
+        allowedBound: bound,
+        overAdmissions: Math.max(0, admitted - bound)
+      })
+    }
+    log(`6 bursts: ${bursts.map((b) => `${b.admitted}/${b.limit} (bound ${b.allowedBound})`).join(", ")}`)
+    const limiterCost = await worker<{ sequential: Summary; concurrent16: Summary }>(
+      "limiter",
+      { redisUrl, keyPrefix: `ibex:bench:${randomBytes(4).toString("hex")}:`, count: T.limiterCalls },
+      120_000
+    )
+    log(`6 limiter cost p50 ${limiterCost.sequential.p50} p99 ${limiterCost.sequential.p99}`)
+    results.limiter = { bursts, cost: limiterCost }
+
+    // ---- 5: revocation propagation ----
+    log(`5 revocation, ${revocationTokens.length} trials …`)
+    const revocation = await worker<{
+      revokeToFirst401: Summary
+      revokeAck: Summary
+      missed: number
+      notWarm: number
+    }>(
+      "revocation",
+      {
+        proxyUrl: url(proxy2Port, "/"),
+        revokeTarget: `127.0.0.1:${authAPort}`,
+        adminToken: primary.admin.token,
+        agentId: primary.agentId,
+        trials: revocationTokens,
+        probers: 2,
+        timeoutMs: 2_000
+      },
+      300_000
+    )
+    log(`5 revoke → first 401 p50 ${revocation.revokeToFirst401.p50} p99 ${revocation.revokeToFirst401.p99}`)
+    results.revocation = {
+      setup: "revoke through auth A; probe proxy 2, whose auth is instance B (LISTEN/NOTIFY)",
+      ...revocation
+    }
+
+    // ---- 7: memory ----
+    log(`7 memory: ${T.memory} s steady load at c16 …`)
+    const pid = proxy1.pid
+    const before = rssBytes(pid)
+    const samples: Array<number> = []
+    const sampler = setInterval(() => samples.push(rssBytes(pid)), 5_000)
+    const steady = await load("loadgen", { targets: [probe1], connections: 16, durationSec: T.memory })
+    clearInterval(sampler)
+    const after = rssBytes(pid)
+    const mib = (b: number) => Number((b / 2 ** 20).toFixed(1))
+    results.memory = {
+      durationSec: T.memory,
+      requests: steady.requests,
+      rps: steady.rps,
+      rssBeforeMiB: mib(before),
+      rssAfterMiB: mib(after),
+      rssMaxMiB: mib(Math.max(before, after, ...samples)),
+      samplesMiB: samples.map(mib),
+      growthPct: Number((((after - before) / before) * 100).toFixed(1))
+    }
+    log(`7 RSS ${mib(before)} → ${mib(after)} MiB`)
+  }
+
+  // ---- report ----
+  machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)))
+  const report = {
+    command: `npm run bench${QUICK ? " -- --quick" : ""}${PROFILE ? " -- --profile" : ""}`,
+    generator: "autocannon (node, separate process, keep-alive, pipelining 1; latency per response at full precision)",
+    startedAt: new Date(started).toISOString(),
+    durationSec: Math.round((Date.now() - started) / 1000),
+    machine,
+    topology:
+      "loopback; separate processes: bare node:http, 2× auth (tsx apps/auth/src/main.ts, Postgres), 2× proxy (tsx apps/proxy/src/main.ts, Redis limiter), load generators",
+    results,
+    targets: PROFILE ? [] : targetsOf(results)
+  }
+  const file = join(resultsDir, PROFILE ? "profile.json" : "latest.json")
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+  if (!PROFILE) printTable(report.results, report.targets)
+  console.log(`\nwritten: ${file} (${report.durationSec} s)`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and the table
+
+interface TargetRow {
+  readonly name: string
+  readonly value: number | null
+  readonly unit: string
+  readonly target: string
+  readonly met: boolean
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the results object is assembled above, read back here
+const targetsOf = (r: any): Array<TargetRow> => {
+  const row = (name: string, value: number | null, unit: string, target: string, ok: (v: number) => boolean) => ({
+    name,
+    value,
+    unit,
+    target,
+    met: value !== null && ok(value)
+  })
+  const over = r.limiter.bursts.reduce((n: number, b: { overAdmissions: number }) => n + b.overAdmissions, 0)
+  return [
+    row("full chain c16 throughput ÷ baseline", r.fullChain.c16.throughputRatio * 100, "%", "≥ 25 %", (v) => v >= 25),
+    row("full chain c64 throughput ÷ baseline", r.fullChain.c64.throughputRatio * 100, "%", "≥ 25 %", (v) => v >= 25),
+    row("added latency c16 p50", r.fullChain.c16.addedP50Ms, "ms", "≤ 1 ms", (v) => v <= 1),
+    row("added latency c16 p99", r.fullChain.c16.addedP99Ms, "ms", "≤ 3 ms", (v) => v <= 3),
+    row("ValidateToken warm p99 (gRPC)", r.validateToken.warmSequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
+    row("revocation → first 401 p99", r.revocation.revokeToFirst401.p99, "ms", "≤ 100 ms (SLA 300)", (v) => v <= 100),
+    row("limiter over-admissions", over, "", "0", (v) => v === 0),
+    row("limiter cost p99", r.limiter.cost.sequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
+    row("proxy RSS growth over the steady run", r.memory.growthPct, "%", "≤ 10 %", (v) => v <= 10)
+  ]
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: see targetsOf
+const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
+  const lines: Array<Array<string>> = [["scenario", "req/s", "p50 ms", "p99 ms", "vs baseline"]]
+  const fmt = (x: number | null | undefined) => (x === null || x === undefined ? "–" : String(x))
+  for (const c of ["c1", "c16", "c64"]) {
+    const b = r.baseline[c]
+    const f = r.fullChain[c]
+    lines.push([`1 baseline bare node:http ${c}`, fmt(b.rps), fmt(b.p50), fmt(b.p99), "1.000"])
+    lines.push([
+      `2 full chain auth-probe ${c}`,
+      fmt(f.rps),
+      fmt(f.p50),
+      fmt(f.p99),
+      `${f.throughputRatio} (+${f.addedP50Ms} / +${f.addedP99Ms} ms)`
+    ])
+  }
+  const e = r.edgeOnly.c16
+  lines.push(["2b edge only, fake auth+limiter c16", fmt(e.rps), fmt(e.p50), fmt(e.p99), String(e.throughputRatio)])
+  const ch = r.chat.c16
+  lines.push([
+    `3 chat ${r.chat.bodyBytes} B → 501 c16`,
+    fmt(ch.rps),
+    fmt(ch.p50),
+    fmt(ch.p99),
+    `${ch.throughputRatio} (${JSON.stringify(ch.statuses)})`
+  ])
+  const v = r.validateToken
+  lines.push([
+    "4 ValidateToken warm, sequential",
+    fmt(v.warmSequential.rps),
+    fmt(v.warmSequential.p50),
+    fmt(v.warmSequential.p99),
+    ""
+  ])
+  lines.push([
+    "4 ValidateToken warm, 16 in flight",
+    fmt(v.warmConcurrent16.rps),
+    fmt(v.warmConcurrent16.p50),
+    fmt(v.warmConcurrent16.p99),
+    ""
+  ])
+  lines.push([
+    `4 ValidateToken cold (Argon2id), n=${v.coldSequential.n}`,
+    "",
+    fmt(v.coldSequential.p50),
+    fmt(v.coldSequential.p99),
+    ""
+  ])
+  lines.push([
+    "4 VerifyAgent, sequential",
+    fmt(v.verifySequential.rps),
+    fmt(v.verifySequential.p50),
+    fmt(v.verifySequential.p99),
+    ""
+  ])
+  const rv = r.revocation
+  lines.push([
+    `5 revoke → first 401, n=${rv.revokeToFirst401.n} (missed ${rv.missed})`,
+    "",
+    fmt(rv.revokeToFirst401.p50),
+    fmt(rv.revokeToFirst401.p99),
+    `revoke RPC p50 ${rv.revokeAck.p50}`
+  ])
+  for (const [i, b] of r.limiter.bursts.entries())
+    lines.push([
+      `6 burst ${i + 1}: ${b.sent} req, 2 proxies, N=${b.limit}`,
+      "",
+      "",
+      "",
+      `admitted ${b.admitted} (bound ${b.allowedBound}), over ${b.overAdmissions}`
+    ])
+  const lc = r.limiter.cost
+  lines.push([
+    "6 limiter cost (EVALSHA via adapter)",
+    "",
+    fmt(lc.sequential.p50),
+    fmt(lc.sequential.p99),
+    `16 in flight p99 ${lc.concurrent16.p99}`
+  ])
+  const m = r.memory
+  lines.push([
+    `7 proxy RSS, ${m.durationSec} s at c16 (${m.rps} req/s)`,
+    "",
+    "",
+    "",
+    `${m.rssBeforeMiB} → ${m.rssAfterMiB} MiB (${m.growthPct >= 0 ? "+" : ""}${m.growthPct} %), max ${m.rssMaxMiB}`
+  ])
+  const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length))) ?? []
+  console.log("")
+  for (const l of lines) console.log(l.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "))
+  console.log("\ntargets:")
+  for (const t of targets)
+    console.log(
+      `  ${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.value === null ? "–" : Number(t.value.toFixed(3))}${t.unit ? ` ${t.unit}` : ""} (target ${t.target})`
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let exiting = false
+const stopOnSignal = (signal: NodeJS.Signals) => {
+  if (exiting) return
+  exiting = true
+  log(`${signal}: cleaning up`)
+  cleanup().finally(() => process.exit(130))
+}
+process.on("SIGINT", stopOnSignal)
+process.on("SIGTERM", stopOnSignal)
+
+main()
+  .catch((error: unknown) => {
+    console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    process.exitCode = 1
+  })
+  .finally(async () => {
+    await cleanup()
+    log("cleaned up (children stopped, database dropped, limiter keys deleted)")
+  })
