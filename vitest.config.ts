@@ -1,11 +1,34 @@
 import { defineConfig } from "vitest/config"
 
+/**
+ * Two groups. The timing-sensitive suites (the security gate's SEC-1.5 / SEC-3.4, failure
+ * injection with its 50 ms budget and flood comparison, two-instance revocation) measure
+ * latency, so they run after everything else, one file at a time, on a machine no other test
+ * file is loading. Everything else runs in parallel first.
+ */
+const timing = [
+  "apps/stack/test/security.*.test.ts",
+  "apps/stack/test/failureInjection.test.ts",
+  "apps/auth/test/revocation.test.ts"
+]
+const all = ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"]
+
+const shared = {
+  testTimeout: 30_000,
+  hookTimeout: 120_000,
+  pool: "forks" as const
+}
+
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts", "bench/test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: "forks",
-    reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/vitest-report.json" }]] : ["default"]
+    reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/vitest-report.json" }]] : ["default"],
+    projects: [
+      {
+        test: { ...shared, name: "suite", include: all, exclude: [...timing, "**/node_modules/**"], sequence: { groupOrder: 0 } }
+      },
+      {
+        test: { ...shared, name: "timing", include: timing, fileParallelism: false, sequence: { groupOrder: 1 } }
+      }
+    ]
   }
 })
