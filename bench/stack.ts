@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -126,16 +125,7 @@ export const seed = (db: BenchDatabase, plan: ReadonlyArray<{ rateLimitPerMinute
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      s.close(() => resolve(port))
-    })
-  })
+export { freePort } from "@ibex/testkit/faults"
 
 export interface Child {
   readonly name: string
