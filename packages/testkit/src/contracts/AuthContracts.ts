@@ -1,0 +1,100 @@
+import { expect, layer } from "@effect/vitest"
+import { AuthGateway, Permissions, SecretHasher, TokenDigest, uuidFromBytes } from "@ibex/domain"
+import { Effect, type Layer, Redacted } from "effect"
+import { type FixtureServices, setupTwoOrgs } from "../fixtures/twoOrgs.js"
+
+const secret = (s: string) => Redacted.make(s)
+
+/** The SecretHasher contract: salted, one-way, and a verify that answers false rather than failing. */
+export const secretHasherContract = <E>(name: string, hasher: Layer.Layer<SecretHasher, E>) =>
+  layer(hasher, { excludeTestServices: true, timeout: "60 seconds" })(`SecretHasher contract [${name}]`, (it) => {
+    it.effect("a hash verifies its own secret and no other", () =>
+      Effect.gen(function* () {
+        const h = yield* SecretHasher
+        const hash = yield* h.hash(secret("correct horse battery staple"))
+        expect(yield* h.verify(hash, secret("correct horse battery staple"))).toBe(true)
+        expect(yield* h.verify(hash, secret("correct horse battery stapler"))).toBe(false)
+        expect(yield* h.verify(hash, secret(""))).toBe(false)
+      })
+    )
+    it.effect("hashes are salted and never contain the secret", () =>
+      Effect.gen(function* () {
+        const h = yield* SecretHasher
+        const a = yield* h.hash(secret("same-secret-0123456789"))
+        const b = yield* h.hash(secret("same-secret-0123456789"))
+        expect(a).not.toBe(b)
+        expect(a).not.toContain("same-secret-0123456789")
+        expect(a.startsWith("$")).toBe(true)
+      })
+    )
+    it.effect("an unparseable hash verifies nothing (false, not a failure)", () =>
+      Effect.gen(function* () {
+        const h = yield* SecretHasher
+        for (const bad of ["", "not-a-hash", "$argon2id$v=19$m=1,t=1,p=1$$", "$memhash$x$y"])
+          expect(yield* h.verify(bad, secret("anything"))).toBe(false)
+      })
+    )
+  })
+
+/** The TokenDigest contract: deterministic, distinguishing, and not the token. */
+export const tokenDigestContract = <E>(name: string, digest: Layer.Layer<TokenDigest, E>) =>
+  layer(digest, { excludeTestServices: true })(`TokenDigest contract [${name}]`, (it) => {
+    it.effect("same token, same digest; another token, another digest; never the token itself", () =>
+      Effect.gen(function* () {
+        const d = yield* TokenDigest
+        const t1 = "ibex_pat_00000000-0000-4000-8000-000000000001_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        const t2 = `${t1.slice(0, -1)}B`
+        expect(d.digest(secret(t1))).toBe(d.digest(secret(t1)))
+        expect(d.digest(secret(t1))).not.toBe(d.digest(secret(t2)))
+        expect(d.digest(secret(t1))).not.toContain(t1.slice(-43))
+        expect(d.digest(secret(t1)).length).toBeGreaterThanOrEqual(32)
+      })
+    )
+  })
+
+/**
+ * The AuthGateway contract: what the proxy relies on, over any adapter (in-process, gRPC). The
+ * layer also provides the fixture services of the auth behind it, to make orgs.
+ */
+export const authGatewayContract = <E>(name: string, services: Layer.Layer<AuthGateway | FixtureServices, E>) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`AuthGateway contract [${name}]`, (it) => {
+    it.effect("a valid token gives its org, id, permissions and the org's limit", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs({ rateLimitPerMinute: 42 })
+        const auth = yield* AuthGateway
+        const p = yield* auth.validateToken(orgA.tokens.chatOnly.token)
+        expect(p.orgId).toBe(orgA.orgId)
+        expect(p.tokenId).toBe(orgA.tokens.chatOnly.info.id)
+        expect(p.permissions).toBe(Permissions.of("chat:completions"))
+        expect(p.rateLimitPerMinute).toBe(42)
+      })
+    )
+    it.effect("malformed, unknown, revoked and expired tokens are all InvalidToken", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const auth = yield* AuthGateway
+        const unknown = `ibex_pat_${uuidFromBytes(crypto.getRandomValues(new Uint8Array(16)), 4)}_${Redacted.value(orgA.token).slice(-43)}`
+        for (const t of ["nope", unknown, orgA.tokens.revoked.token, orgA.tokens.expired.token]) {
+          const error = yield* Effect.flip(auth.validateToken(typeof t === "string" ? secret(t) : t))
+          expect(error._tag).toBe("InvalidToken")
+        }
+      })
+    )
+    it.effect(
+      "agents: active passes; missing or another org's is AGENT_NOT_AUTHORIZED; inactive is AGENT_SUSPENDED",
+      () =>
+        Effect.gen(function* () {
+          const { orgA, orgB } = yield* setupTwoOrgs()
+          const auth = yield* AuthGateway
+          yield* auth.verifyAgent(orgA.orgId, orgA.agentId)
+          expect((yield* Effect.flip(auth.verifyAgent(orgA.orgId, orgB.agentId)))._tag).toBe("AgentNotAuthorized")
+          const missing = uuidFromBytes(crypto.getRandomValues(new Uint8Array(16)), 4) as typeof orgA.agentId
+          expect((yield* Effect.flip(auth.verifyAgent(orgA.orgId, missing)))._tag).toBe("AgentNotAuthorized")
+          for (const status of ["paused", "archived", "suspended"] as const) {
+            const error = yield* Effect.flip(auth.verifyAgent(orgA.orgId, orgA.agents[status]))
+            expect(error._tag).toBe("AgentSuspended")
+            if (error._tag === "AgentSuspended") expect(error.status).toBe(status)
+          }
+        })
+    )
+  })
