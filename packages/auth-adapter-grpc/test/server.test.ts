@@ -267,24 +267,6 @@ describe("AuthService over gRPC (memory stores)", () => {
     expect(services).toEqual(expect.arrayContaining(["ibex.auth.v1.AuthService", "grpc.health.v1.Health"]))
   })
 
-  it("warm ValidateToken over loopback gRPC stays well inside the 50 ms budget", async () => {
-    const token = orgB.tokens.readOnly.token
-    await run(Effect.flatMap(gateway, (g) => g.validateToken(token)))
-    const samples: Array<number> = []
-    for (let i = 0; i < 1_000; i++) {
-      const started = performance.now()
-      await run(Effect.flatMap(gateway, (g) => g.validateToken(token)))
-      samples.push(performance.now() - started)
-    }
-    samples.sort((x, y) => x - y)
-    const p50 = samples[499] ?? 0
-    const p99 = samples[989] ?? 0
-    console.info(
-      `warm ValidateToken via AuthGatewayGrpc, 1000 sequential calls: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`
-    )
-    expect(p50).toBeLessThan(10)
-  })
-
   it("counts created and revoked tokens", async () => {
     const created = await run(Metric.value(tokenCreatedTotal))
     const revoked = await run(Metric.value(tokenRevokedTotal))
