@@ -26,7 +26,13 @@ export default defineConfig({
     reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/vitest-report.json" }]] : ["default"],
     projects: [
       {
-        test: { ...shared, name: "suite", include: all, exclude: [...timing, "**/node_modules/**"], sequence: { groupOrder: 0 } }
+        test: {
+          ...shared,
+          name: "suite",
+          include: all,
+          exclude: [...timing, "**/node_modules/**"],
+          sequence: { groupOrder: 0 }
+        }
       },
       {
         test: { ...shared, name: "timing", include: timing, fileParallelism: false, sequence: { groupOrder: 1 } }

@@ -9,14 +9,17 @@ import { join, relative } from "node:path"
 
 const root = new URL("..", import.meta.url).pathname
 const adapters = ["persistence-pg", "ratelimit-redis", "auth-adapter-grpc", "proxy-adapter-http"]
-const importRe = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm
+const importRe =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm
 
-const walk = (dir) => (!existsSync(dir) ? [] :
-  readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    if (name === "node_modules" || name === "dist-types" || name === "gen") return []
-    return statSync(path).isDirectory() ? walk(path) : /\.(ts|mts|js|mjs)$/.test(name) ? [path] : []
-  }))
+const walk = (dir) =>
+  !existsSync(dir)
+    ? []
+    : readdirSync(dir).flatMap((name) => {
+        const path = join(dir, name)
+        if (name === "node_modules" || name === "dist-types" || name === "gen") return []
+        return statSync(path).isDirectory() ? walk(path) : /\.(ts|mts|js|mjs)$/.test(name) ? [path] : []
+      })
 
 const specifiers = (file) => {
   const text = readFileSync(file, "utf8")
@@ -34,14 +37,17 @@ const check = (pkg, allow, sub = "") => {
   }
 }
 
-check("domain", (spec) =>
-  spec.startsWith(".") || spec === "effect" || spec.startsWith("effect/")
-    ? null
-    : "packages/domain may import only effect",
+check(
+  "domain",
+  (spec) =>
+    spec.startsWith(".") || spec === "effect" || spec.startsWith("effect/")
+      ? null
+      : "packages/domain may import only effect",
   "src"
 )
-check("domain", (spec) =>
-  spec.startsWith("@ibex/") ? "domain tests exercise domain alone; contract suites live in testkit" : null,
+check(
+  "domain",
+  (spec) => (spec.startsWith("@ibex/") ? "domain tests exercise domain alone; contract suites live in testkit" : null),
   "test"
 )
 for (const pkg of adapters) {

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type OrgId, OrgStore, type TokenId, TokenStore } from "@ibex/domain"
-import { Cause, Effect, Exit, Layer, Redacted } from "effect"
 import type { ProvisionedDatabase } from "@ibex/testkit/provision"
 import { provisionDatabase } from "@ibex/testkit/provision"
+import { Cause, Effect, Exit, Layer, Redacted } from "effect"
 import { PersistenceLive } from "../src/PersistenceLive.js"
 import { appConfig, backends, migrations, rawClient } from "./provision.js"
 

@@ -1,11 +1,7 @@
 import { SecureRandomWebCrypto } from "@ibex/domain"
 import { SecretHasherMemory } from "@ibex/testkit"
+import { type ProvisionedDatabase, type ProvisionOptions, provisionedDatabase } from "@ibex/testkit/provision"
 import { Effect, Layer, Redacted } from "effect"
-import {
-  type ProvisionedDatabase,
-  type ProvisionOptions,
-  provisionedDatabase
-} from "@ibex/testkit/provision"
 import { migrationsKey, runMigrations } from "../src/migrate.js"
 import { PersistenceLive } from "../src/PersistenceLive.js"
 import { PgClientLive, type PgConnectionConfig } from "../src/PgClientLive.js"

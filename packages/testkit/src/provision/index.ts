@@ -1,2 +1,2 @@
-export * from "./provisionDatabase.js"
 export { escapeIdentifier, withClient } from "./pg.js"
+export * from "./provisionDatabase.js"
