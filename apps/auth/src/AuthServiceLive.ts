@@ -9,6 +9,8 @@ import {
   TokenDigestHmac
 } from "@ibex/auth-adapter-grpc"
 import {
+  AgentVerifierLive,
+  defaultAgentVerifierOptions,
   defaultTokenValidatorOptions,
   type SecretHasher,
   SecureRandomWebCrypto,
@@ -56,7 +58,9 @@ export const authServicesOnDatabase = (
     ttlMs: config.cacheTtlMs,
     maxEntries: config.cacheMaxEntries
   })
-  return validator.pipe(Layer.provideMerge(ports))
+  return Layer.merge(validator, AgentVerifierLive({ ...defaultAgentVerifierOptions, ttlMs: config.cacheTtlMs })).pipe(
+    Layer.provideMerge(ports)
+  )
 }
 
 /** The auth service on an already-known database: its services plus the gRPC server over them. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url"
 import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
 import { AuthGrpcServer, defaultArgon2Options, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import type { OrgId } from "@ibex/domain"
-import { migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
+import { loadMigrations, migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
 import { bootstrapAdminToken } from "@ibex/testkit"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Scope } from "effect"
@@ -130,8 +130,8 @@ describe("ibex db", () => {
       ibex(["db", "migrate", "--json"], dbEnv)
     ])
     expect(first.code, first.stderr).toBe(0)
-    expect(first.stdout).toMatch(/Up to date \(4 migrations applied earlier\)/)
-    expect(json(second)).toMatchObject({ applied: [], already_applied: 4 })
+    expect(first.stdout).toMatch(new RegExp(`Up to date \\(${loadMigrations().length} migrations applied earlier\\)`))
+    expect(json(second)).toMatchObject({ applied: [], already_applied: loadMigrations().length })
   })
 
   it(
@@ -144,8 +144,11 @@ describe("ibex db", () => {
         const first = await ibex(["db", "migrate"], env)
         expect(first.code, first.stderr).toBe(0)
         expect(first.stdout).toMatch(/Migrating embedded database/)
-        expect(first.stdout).toMatch(/Applied 4 migration\(s\)/)
-        expect(json(await ibex(["db", "migrate", "--json"], env))).toMatchObject({ applied: [], already_applied: 4 })
+        expect(first.stdout).toMatch(new RegExp(`Applied ${loadMigrations().length} migration\\(s\\)`))
+        expect(json(await ibex(["db", "migrate", "--json"], env))).toMatchObject({
+          applied: [],
+          already_applied: loadMigrations().length
+        })
 
         // What a running stack does: keep the folder open. The CLI must not open it as well.
         const scope = Effect.runSync(Scope.make())

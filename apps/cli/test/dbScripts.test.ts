@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { Permissions, validateToken } from "@ibex/domain"
-import { appUrlFromOwnerUrl, PersistenceLive, startEmbedded } from "@ibex/persistence-pg"
+import { appUrlFromOwnerUrl, loadMigrations, PersistenceLive, startEmbedded } from "@ibex/persistence-pg"
 import { escapeIdentifier, withClient } from "@ibex/testkit/provision"
 import { Effect, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
@@ -51,7 +51,7 @@ describe("npm run db:migrate / db:seed, as a user runs them", () => {
       const target = await emptyTarget()
       const env = { ...process.env, ...target.env }
       try {
-        expect(await npm("db:migrate", env)).toMatch(/Applied 4 migration/)
+        expect(await npm("db:migrate", env)).toMatch(new RegExp(`Applied ${loadMigrations().length} migration`))
         expect(await npm("db:migrate", env)).toMatch(/Up to date/)
         const first = await npm("db:seed", env)
         expect(first).toMatch(/Seeded/)

@@ -15,6 +15,7 @@ import { ReflectionService } from "@grpc/reflection"
 import {
   AgentId,
   type AgentStore,
+  AgentVerifier,
   AuditLog,
   createToken,
   type DomainError,
@@ -37,8 +38,7 @@ import {
   type TokenInfo,
   TokenStore,
   TokenValidator,
-  ValidationFailed,
-  verifyAgent as verifyAgentUseCase
+  ValidationFailed
 } from "@ibex/domain"
 import {
   Cause,
@@ -114,6 +114,7 @@ export class ServerStartFailed extends Data.TaggedError("ServerStartFailed")<{ r
 /** What the handlers need: the domain's ports and the caching validator. */
 export type AuthServerServices =
   | TokenValidator
+  | AgentVerifier
   | TokenStore
   | AgentStore
   | SecretHasher
@@ -243,6 +244,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
   function* () {
     const runtime = yield* Effect.runtime<AuthServerServices>()
     const validator = yield* TokenValidator
+    const agentVerifier = yield* AgentVerifier
     const digest = yield* TokenDigest
     const audit = yield* AuditLog
     const tokens = yield* TokenStore
@@ -375,7 +377,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
           const orgId = yield* decodeOrgId(request.orgId)
           yield* orgKnown(orgId)
           const agentId = yield* decodeAgentId(request.agentId)
-          const agent = yield* verifyAgentUseCase(orgId, agentId)
+          const agent = yield* agentVerifier.verify(orgId, agentId)
           return { agentId: agent.id, orgId: agent.orgId, status: AgentStatus.AGENT_STATUS_ACTIVE }
         })
       ),

@@ -3,7 +3,7 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
-import { SecureRandomWebCrypto, TokenValidatorLive, type TokenValidatorOptions } from "@ibex/domain"
+import { AgentVerifierLive, SecureRandomWebCrypto, TokenValidatorLive, type TokenValidatorOptions } from "@ibex/domain"
 import { SecretHasherMemory, StoresMemory } from "@ibex/testkit"
 import { Cause, Effect, HashMap, Layer, List, Logger, Redacted } from "effect"
 import {
@@ -42,7 +42,7 @@ export const CapturingLogger = Logger.replace(
 
 /** The auth services over the in-memory stores (fake fast hasher with call counters), a real HMAC digest and the JSON audit log. */
 export const memoryAuthServices = (options?: TokenValidatorOptions) =>
-  TokenValidatorLive(options).pipe(
+  Layer.merge(TokenValidatorLive(options), AgentVerifierLive()).pipe(
     Layer.provideMerge(
       Layer.mergeAll(StoresMemory, SecretHasherMemory, TokenDigestHmac(testPepper), AuditLogJson, SecureRandomWebCrypto)
     )

@@ -1,17 +1,23 @@
-import { AgentStore } from "@ibex/domain"
-import { Effect, Layer, Option } from "effect"
+import { AgentStore, RevocationEvent } from "@ibex/domain"
+import { Effect, Layer, Option, PubSub } from "effect"
 import { storeOperation } from "./errors.js"
 import { captureDatabase, withOrg } from "./PgClientLive.js"
+import { RevocationHub } from "./RevocationHub.js"
 import { type AgentRow, agentFromRow } from "./rows.js"
 
 const firstRow = <A>(rows: ReadonlyArray<A>) =>
   rows[0] === undefined ? Effect.dieMessage("statement returned no row") : Effect.succeed(rows[0])
 
-/** AgentStore on Postgres: every operation inside its org's context, so RLS scopes it. */
+/**
+ * AgentStore on Postgres: every operation inside its org's context, so RLS scopes it. A status
+ * change is announced by trigger (NOTIFY ibex_agent_changed) and, for this process, on the
+ * RevocationHub after commit (PGlite does not deliver NOTIFY across connections).
+ */
 export const AgentStoreLive = Layer.effect(
   AgentStore,
   Effect.gen(function* () {
     const { sql, provide } = yield* captureDatabase
+    const hub = yield* RevocationHub
     return AgentStore.of({
       find: (orgId, agentId) =>
         withOrg(
@@ -53,7 +59,12 @@ export const AgentStoreLive = Layer.effect(
         ).pipe(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), agentFromRow)),
           provide,
-          storeOperation("AgentStore.setStatus")
+          storeOperation("AgentStore.setStatus"),
+          Effect.tap((changed) =>
+            Option.isSome(changed)
+              ? PubSub.publish(hub, RevocationEvent.AgentChanged({ agentId: changed.value.id }))
+              : Effect.void
+          )
         )
     })
   })

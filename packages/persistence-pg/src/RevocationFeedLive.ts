@@ -1,10 +1,11 @@
-import { RevocationEvent, RevocationFeed, type TokenId } from "@ibex/domain"
+import { type AgentId, RevocationEvent, RevocationFeed, type TokenId } from "@ibex/domain"
 import { Deferred, Duration, Effect, Layer, PubSub, Random, Redacted, Ref, Stream } from "effect"
 import { newPgClient, type PgRawClient } from "./pg.js"
 import { RevocationHub } from "./RevocationHub.js"
 
 /** The channel the tokens_notify_revoked trigger (migration 0004) notifies on. */
 export const REVOCATION_CHANNEL = "ibex_token_revoked"
+export const AGENT_CHANNEL = "ibex_agent_changed"
 
 export interface RevocationFeedConfig {
   /** Any role can LISTEN; the services use the app role's URL. */
@@ -71,12 +72,15 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
             const lost = yield* Deferred.make<void>()
             client.on("notification", (message) => {
               const id = message.payload
-              if (message.channel === REVOCATION_CHANNEL && id !== undefined && uuidPattern.test(id))
+              if (id === undefined || !uuidPattern.test(id)) return
+              if (message.channel === REVOCATION_CHANNEL)
                 hub.unsafeOffer(RevocationEvent.Revoked({ tokenId: id as TokenId }))
+              else if (message.channel === AGENT_CHANNEL)
+                hub.unsafeOffer(RevocationEvent.AgentChanged({ agentId: id as AgentId }))
             })
             client.on("error", () => Deferred.unsafeDone(lost, Effect.void))
             client.on("end", () => Deferred.unsafeDone(lost, Effect.void))
-            yield* Effect.tryPromise(() => client.query(`LISTEN ${REVOCATION_CHANNEL}`))
+            yield* Effect.tryPromise(() => client.query(`LISTEN ${REVOCATION_CHANNEL}; LISTEN ${AGENT_CHANNEL}`))
             yield* setState(true)
             yield* Deferred.succeed(firstAttempt, undefined)
             yield* Deferred.await(lost)

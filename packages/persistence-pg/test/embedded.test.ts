@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Org, type OrgId, OrgStore } from "@ibex/domain"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { startEmbedded } from "../src/embedded.js"
+import { loadMigrations } from "../src/migrate.js"
 import { OrgStoreLive } from "../src/OrgStoreLive.js"
 import { PgClientLive, withOrg } from "../src/PgClientLive.js"
 
@@ -19,7 +20,7 @@ describe("embedded PGlite", () => {
     () =>
       Effect.gen(function* () {
         const db = yield* startEmbedded({ dataDir: dir })
-        expect(db.migrations?.applied).toHaveLength(4)
+        expect(db.migrations?.applied).toHaveLength(loadMigrations().length)
         expect(db.app.appRole).toBe("ibex_app")
         expect(new URL(Redacted.value(db.ownerUrl)).hostname).toBe("127.0.0.1")
         const program = Effect.gen(function* () {

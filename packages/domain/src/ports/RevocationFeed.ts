@@ -1,12 +1,15 @@
 import { Context, Data, type Stream } from "effect"
-import type { TokenId } from "../ids.js"
+import type { AgentId, TokenId } from "../ids.js"
 
 /**
- * Pushes revocations to every auth instance. `Disconnected` means notices may be lost from now
- * on: a listener must stop trusting its cache until `Connected` arrives again.
+ * Pushes revocations to every auth instance: a token revoked, or an agent whose status changed
+ * (an agent paused or suspended loses its authorization like a revoked token). `Disconnected`
+ * means notices may be lost from now on: a listener must stop trusting its cache until
+ * `Connected` arrives again.
  */
 export type RevocationEvent = Data.TaggedEnum<{
   Revoked: { readonly tokenId: TokenId }
+  AgentChanged: { readonly agentId: AgentId }
   Connected: {}
   Disconnected: {}
 }>

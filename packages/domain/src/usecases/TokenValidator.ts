@@ -153,6 +153,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     yield* feed.subscribe.pipe(
       Stream.runForEach((event) =>
         Effect.sync(() => {
+          // Agent changes concern the AgentVerifier, not token verdicts.
+          if (event._tag === "AgentChanged") return
           epoch++
           switch (event._tag) {
             case "Revoked":

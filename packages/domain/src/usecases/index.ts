@@ -1,3 +1,4 @@
+export * from "./AgentVerifier.js"
 export * from "./authorizeProxyRequest.js"
 export * from "./manageTokens.js"
 export * from "./TokenValidator.js"

@@ -350,6 +350,27 @@ export const revocationFeedContract = <E>(name: string, services: Layer.Layer<St
         expect(events.map((e) => e._tag)).toEqual(["Connected", "Revoked"])
       })
     )
+
+    it.scoped("an agent's status change reaches a subscriber", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const feed = yield* RevocationFeed
+        const agents = yield* AgentStore
+        const target = orgA.agentId
+        const seen = yield* feed.subscribe.pipe(
+          Stream.filter(
+            (e: RevocationEvent) => e._tag === "Connected" || (e._tag === "AgentChanged" && e.agentId === target)
+          ),
+          Stream.take(2),
+          Stream.runCollect,
+          Effect.fork
+        )
+        yield* Effect.sleep("100 millis")
+        yield* agents.setStatus(orgA.orgId, target, "suspended")
+        const events = Chunk.toReadonlyArray(yield* Fiber.join(seen).pipe(Effect.timeout("5 seconds")))
+        expect(events.map((e) => e._tag)).toEqual(["Connected", "AgentChanged"])
+      })
+    )
   })
 
 /** All store contracts for one adapter set. */

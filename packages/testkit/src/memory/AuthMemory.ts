@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import {
-  AgentStore,
+  AgentVerifier,
+  AgentVerifierLive,
   type AuditEvent,
   AuditLog,
   AuthGateway,
@@ -11,8 +12,7 @@ import {
   TokenDigest,
   TokenValidator,
   TokenValidatorLive,
-  type TokenValidatorOptions,
-  verifyAgent
+  type TokenValidatorOptions
 } from "@ibex/domain"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { StoresMemory } from "./StoresMemory.js"
@@ -83,13 +83,12 @@ export const AuthGatewayMemory = Layer.effect(
   AuthGateway,
   Effect.gen(function* () {
     const validator = yield* TokenValidator
-    const agents = yield* AgentStore
+    const agents = yield* AgentVerifier
     return AuthGateway.of({
       validateToken: (token) =>
         validator.validate(token).pipe(Effect.catchTag("StoreUnavailable", () => Effect.fail(new ServiceDegraded()))),
       verifyAgent: (orgId, agentId) =>
-        verifyAgent(orgId, agentId).pipe(
-          Effect.provideService(AgentStore, agents),
+        agents.verify(orgId, agentId).pipe(
           Effect.asVoid,
           Effect.catchTag("StoreUnavailable", () => Effect.fail(new AuthUnavailable()))
         )
@@ -106,7 +105,7 @@ export const authServicesMemory = (options?: TokenValidatorOptions) => {
     AuditLogMemory,
     SecureRandomWebCrypto
   )
-  return TokenValidatorLive(options).pipe(Layer.provideMerge(base))
+  return Layer.merge(TokenValidatorLive(options), AgentVerifierLive()).pipe(Layer.provideMerge(base))
 }
 
 /** The in-memory auth services plus the AuthGateway the proxy consumes. */

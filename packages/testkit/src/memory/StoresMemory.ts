@@ -150,13 +150,19 @@ export const AgentStoreMemory = Layer.effect(
             .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
         ),
       setStatus: (orgId, agentId, status) =>
-        guard(db, "AgentStore.setStatus", () => {
-          const agent = inOrg(orgId, agentId)
-          if (agent === undefined) return Option.none()
-          const updated = new Agent({ ...agent, status })
-          db.agents.set(agentId, updated)
-          return Option.some(updated)
-        })
+        Effect.tap(
+          guard(db, "AgentStore.setStatus", () => {
+            const agent = inOrg(orgId, agentId)
+            if (agent === undefined) return Option.none<Agent>()
+            const updated = new Agent({ ...agent, status })
+            db.agents.set(agentId, updated)
+            return Option.some(updated)
+          }),
+          (result) =>
+            Option.isSome(result)
+              ? PubSub.publish(db.revocations, RevocationEvent.AgentChanged({ agentId }))
+              : Effect.void
+        )
     })
   })
 )
