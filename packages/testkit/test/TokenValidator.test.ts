@@ -386,3 +386,26 @@ layer(costServices, { excludeTestServices: true })("validator costs after the TT
     })
   )
 })
+
+// A cache lifetime of 1 ms, so every validation after the first goes past the cache.
+const shortLived = authServicesMemory({ ...defaultTokenValidatorOptions, ttlMs: 1 })
+
+layer(shortLived, { excludeTestServices: true })("wrong-secret throttle and the real holder", (it) => {
+  it.effect("guessing secrets for a token id never locks out the holder of the real token", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const real = orgA.tokens.chatOnly
+      yield* validator.validate(real.token)
+      const raw = Redacted.value(real.token)
+      for (let i = 0; i < 20; i++) {
+        const guess = Redacted.make(`${raw.slice(0, -6)}${i.toString().padStart(5, "A")}A`)
+        const error = yield* Effect.flip(validator.validate(guess))
+        expect(error._tag).toBe("InvalidToken")
+      }
+      yield* Effect.sleep("5 millis")
+      const again = yield* validator.validate(real.token)
+      expect(again.tokenId).toBe(real.info.id)
+    })
+  )
+})

@@ -128,6 +128,12 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const failures = new Map<TokenId, { count: number; windowStartMs: number }>()
     /** digest → the stored hash it was verified against with Argon2id (used only while trusted). */
     const verifiedHash = new Map<string, string>()
+    // Digests of tokens whose secret Argon2id has accepted. They exempt their holder from the
+    // per-token-id throttle: the token id is not secret (it is in the token and in ListTokens),
+    // so without this anyone could keep a real holder locked out by guessing secrets for its id.
+    // Only possession is remembered; validity is still read from the store every time. Kept
+    // across feed drops, because possession of a secret does not change with the feed.
+    const provenDigests = new Map<string, true>()
     /** Token ids known to be revoked; no TTL (revocation is final), bounded. */
     const revokedIds = new Map<TokenId, true>()
     let trusted = false
@@ -241,6 +247,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (!known) {
           const ok = yield* hashPermits.withPermits(1)(hasher.verify(credential.secretHash, parsed.secret))
           if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
+          boundedSet(provenDigests, options.maxEntries, digest, true)
           if (trusted && epoch === startEpoch)
             boundedSet(verifiedHash, options.maxEntries, digest, credential.secretHash)
         }
@@ -273,7 +280,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         // A token id under a wrong-secret flood is refused before the database and Argon2id: a
         // flood costs a parse and an HMAC, never a CPU denial of service (DESIGN.md).
         const claimed = parsePat(Redacted.value(token))
-        if (Either.isRight(claimed) && throttled(claimed.right.tokenId, nowMs))
+        if (Either.isRight(claimed) && throttled(claimed.right.tokenId, nowMs) && !provenDigests.has(digest))
           return yield* fail("throttled", "wrong_secret")
         // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
         if (Either.isRight(claimed) && revokedIds.has(claimed.right.tokenId)) return yield* fail("revoked", "revoked")
