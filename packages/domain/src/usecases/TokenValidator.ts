@@ -13,12 +13,12 @@ import {
 } from "effect"
 import { InvalidToken, type InvalidTokenReason, type StoreUnavailable } from "../errors.js"
 import type { TokenId } from "../ids.js"
-import { parsePat } from "../Pat.js"
+import { type ParsedPat, parsePat } from "../Pat.js"
 import { RevocationFeed } from "../ports/RevocationFeed.js"
 import { SecretHasher, TokenDigest } from "../ports/SecretHasher.js"
 import { TokenStore } from "../ports/TokenStore.js"
 import { checkTokenUsable, type Principal } from "../Token.js"
-import { lookupCredential } from "./validateToken.js"
+import { findCredential } from "./validateToken.js"
 
 export interface TokenValidatorShape {
   readonly validate: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | StoreUnavailable>
@@ -227,10 +227,10 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
 
     const inflight = new Map<string, Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>>()
 
-    const verifyCold = (token: Redacted.Redacted<string>, digest: string, nowMs: number) =>
+    const verifyCold = (claimed: ParsedPat, digest: string, nowMs: number) =>
       Effect.gen(function* () {
         const startEpoch = epoch
-        const { parsed, credential } = yield* lookupCredential(token).pipe(
+        const { parsed, credential } = yield* findCredential(claimed).pipe(
           Effect.provideService(TokenStore, store),
           Effect.tapError((e) => countOutcome(e._tag === "InvalidToken" ? e.reason : "store_unavailable"))
         )
@@ -279,11 +279,14 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         }
         // A token id under a wrong-secret flood is refused before the database and Argon2id: a
         // flood costs a parse and an HMAC, never a CPU denial of service (DESIGN.md).
+        // Parsed once here; the cold path below reuses it.
         const claimed = parsePat(Redacted.value(token))
-        if (Either.isRight(claimed) && throttled(claimed.right.tokenId, nowMs) && !provenDigests.has(digest))
+        if (Either.isLeft(claimed)) return yield* fail("malformed", "malformed")
+        const parsed = claimed.right
+        if (throttled(parsed.tokenId, nowMs) && !provenDigests.has(digest))
           return yield* fail("throttled", "wrong_secret")
         // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
-        if (Either.isRight(claimed) && revokedIds.has(claimed.right.tokenId)) return yield* fail("revoked", "revoked")
+        if (revokedIds.has(parsed.tokenId)) return yield* fail("revoked", "revoked")
         // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
         // caller's deadline. It runs detached and fills the cache even if the caller gave up, so the
         // retry is a hit instead of another doomed Argon2id; concurrent callers share it.
@@ -291,7 +294,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (flight === undefined) {
           const deferred = yield* Deferred.make<Principal, InvalidToken | StoreUnavailable>()
           inflight.set(digest, deferred)
-          yield* verifyCold(token, digest, nowMs).pipe(
+          yield* verifyCold(parsed, digest, nowMs).pipe(
             Effect.exit,
             Effect.flatMap((exit) => Deferred.done(deferred, exit)),
             Effect.ensuring(Effect.sync(() => inflight.delete(digest))),

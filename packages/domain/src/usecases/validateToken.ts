@@ -10,21 +10,31 @@ import { checkTokenUsable, type Principal, type TokenCredential } from "../Token
  * Malformed tokens and unknown ids fail before any hashing. Every failure is InvalidToken;
  * its `reason` is for metrics and never reaches a client.
  */
-export const lookupCredential = (
-  token: Redacted.Redacted<string>
+/** The pre-tenant read for an already-parsed PAT: unknown ids fail before any hashing. */
+export const findCredential = (
+  parsed: ParsedPat
 ): Effect.Effect<
   { readonly parsed: ParsedPat; readonly credential: TokenCredential },
   InvalidToken | StoreUnavailable,
   TokenStore
 > =>
   Effect.gen(function* () {
-    const parsed = parsePat(Redacted.value(token))
-    if (Either.isLeft(parsed)) return yield* new InvalidToken({ reason: "malformed" })
     const store = yield* TokenStore
-    const credential = yield* store.findCredential(parsed.right.tokenId)
+    const credential = yield* store.findCredential(parsed.tokenId)
     if (Option.isNone(credential)) return yield* new InvalidToken({ reason: "unknown" })
-    return { parsed: parsed.right, credential: credential.value }
+    return { parsed, credential: credential.value }
   })
+
+export const lookupCredential = (
+  token: Redacted.Redacted<string>
+): Effect.Effect<
+  { readonly parsed: ParsedPat; readonly credential: TokenCredential },
+  InvalidToken | StoreUnavailable,
+  TokenStore
+> => {
+  const parsed = parsePat(Redacted.value(token))
+  return Either.isLeft(parsed) ? Effect.fail(new InvalidToken({ reason: "malformed" })) : findCredential(parsed.right)
+}
 
 export const verifyCredential = (
   credential: TokenCredential,
