@@ -1,7 +1,8 @@
-import { OrgStore, UserStore } from "@ibex/domain"
-import { Effect, Layer, Option } from "effect"
+import { OrgStore, RevocationEvent, UserStore } from "@ibex/domain"
+import { Effect, Layer, Option, PubSub } from "effect"
 import { storeOperation } from "./errors.js"
 import { captureDatabase, withOrg, withoutOrg } from "./PgClientLive.js"
+import { RevocationHub } from "./RevocationHub.js"
 import { type OrgRow, orgFromRow, type UserRow, userFromRow } from "./rows.js"
 
 const firstRow = <A>(rows: ReadonlyArray<A>) =>
@@ -16,6 +17,7 @@ export const OrgStoreLive = Layer.effect(
   OrgStore,
   Effect.gen(function* () {
     const { sql, provide } = yield* captureDatabase
+    const hub = yield* RevocationHub
     return OrgStore.of({
       find: (orgId) =>
         withOrg(orgId, sql<OrgRow>`SELECT * FROM ibex_core.organizations WHERE id = ${orgId}`).pipe(
@@ -38,7 +40,11 @@ export const OrgStoreLive = Layer.effect(
         ).pipe(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
           provide,
-          storeOperation("OrgStore.setStatus")
+          storeOperation("OrgStore.setStatus"),
+          // After commit, for this process's caches (PGlite delivers no NOTIFY across connections).
+          Effect.tap((changed) =>
+            Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+          )
         ),
       findByName: (name) =>
         withoutOrg(sql<OrgRow>`SELECT * FROM ibex_core.find_org_by_name(${name})`).pipe(

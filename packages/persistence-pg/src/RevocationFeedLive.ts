@@ -1,4 +1,4 @@
-import { type AgentId, RevocationEvent, RevocationFeed, type TokenId } from "@ibex/domain"
+import { type AgentId, type OrgId, RevocationEvent, RevocationFeed, type TokenId } from "@ibex/domain"
 import { Deferred, Duration, Effect, Layer, PubSub, Random, Redacted, Ref, Stream } from "effect"
 import { newPgClient, type PgRawClient } from "./pg.js"
 import { RevocationHub } from "./RevocationHub.js"
@@ -6,6 +6,9 @@ import { RevocationHub } from "./RevocationHub.js"
 /** The channel the tokens_notify_revoked trigger (migration 0004) notifies on. */
 export const REVOCATION_CHANNEL = "ibex_token_revoked"
 export const AGENT_CHANNEL = "ibex_agent_changed"
+/** Migration 0007. */
+export const ORG_CHANNEL = "ibex_org_changed"
+export const TOKEN_CHANGED_CHANNEL = "ibex_token_changed"
 
 export interface RevocationFeedConfig {
   /** Any role can LISTEN; the services use the app role's URL. */
@@ -77,10 +80,18 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
                 hub.unsafeOffer(RevocationEvent.Revoked({ tokenId: id as TokenId }))
               else if (message.channel === AGENT_CHANNEL)
                 hub.unsafeOffer(RevocationEvent.AgentChanged({ agentId: id as AgentId }))
+              else if (message.channel === ORG_CHANNEL)
+                hub.unsafeOffer(RevocationEvent.OrgChanged({ orgId: id as OrgId }))
+              else if (message.channel === TOKEN_CHANGED_CHANNEL)
+                hub.unsafeOffer(RevocationEvent.TokenChanged({ tokenId: id as TokenId }))
             })
             client.on("error", () => Deferred.unsafeDone(lost, Effect.void))
             client.on("end", () => Deferred.unsafeDone(lost, Effect.void))
-            yield* Effect.tryPromise(() => client.query(`LISTEN ${REVOCATION_CHANNEL}; LISTEN ${AGENT_CHANNEL}`))
+            yield* Effect.tryPromise(() =>
+              client.query(
+                `LISTEN ${REVOCATION_CHANNEL}; LISTEN ${AGENT_CHANNEL}; LISTEN ${ORG_CHANNEL}; LISTEN ${TOKEN_CHANGED_CHANNEL}`
+              )
+            )
             yield* setState(true)
             yield* Deferred.succeed(firstAttempt, undefined)
             yield* Deferred.await(lost)

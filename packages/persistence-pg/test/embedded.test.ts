@@ -9,6 +9,7 @@ import { startEmbedded } from "../src/embedded.js"
 import { loadMigrations } from "../src/migrate.js"
 import { OrgStoreLive } from "../src/OrgStoreLive.js"
 import { PgClientLive, withOrg } from "../src/PgClientLive.js"
+import { RevocationHubLive } from "../src/RevocationHub.js"
 
 describe("embedded PGlite", () => {
   const dir = mkdtempSync(join(tmpdir(), "ibex-embedded-"))
@@ -36,7 +37,9 @@ describe("embedded PGlite", () => {
             new Org({ id: orgId, name: "embedded", status: "active", rateLimitPerMinute: 10, createdAt: new Date() })
           )
         })
-        yield* program.pipe(Effect.provide(OrgStoreLive.pipe(Layer.provideMerge(PgClientLive(db.app)))))
+        yield* program.pipe(
+          Effect.provide(OrgStoreLive.pipe(Layer.provide(RevocationHubLive), Layer.provideMerge(PgClientLive(db.app))))
+        )
       }).pipe(Effect.scoped),
     60_000
   )
@@ -48,7 +51,7 @@ describe("embedded PGlite", () => {
         const db = yield* startEmbedded({ dataDir: dir })
         expect(db.migrations?.applied).toEqual([])
         const found = yield* Effect.flatMap(OrgStore, (orgs) => orgs.find(orgId)).pipe(
-          Effect.provide(OrgStoreLive.pipe(Layer.provide(PgClientLive(db.app))))
+          Effect.provide(OrgStoreLive.pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(db.app))))
         )
         expect(Option.map(found, (o) => o.rateLimitPerMinute)).toEqual(Option.some(10))
       }).pipe(Effect.scoped),

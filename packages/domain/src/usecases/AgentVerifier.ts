@@ -63,7 +63,12 @@ export const makeAgentVerifier = (options: AgentVerifierOptions = defaultAgentVe
               cache.clear()
               trusted = true
               break
+            case "OrgChanged":
+              epoch++
+              for (const key of cache.keys()) if (key.startsWith(`${event.orgId}/`)) cache.delete(key)
+              break
             case "Revoked":
+            case "TokenChanged":
               break
           }
         })

@@ -12,7 +12,7 @@ import {
   Stream
 } from "effect"
 import { InvalidToken, type InvalidTokenReason, type StoreUnavailable } from "../errors.js"
-import type { TokenId } from "../ids.js"
+import type { OrgId, TokenId } from "../ids.js"
 import { type ParsedPat, parsePat } from "../Pat.js"
 import { RevocationFeed } from "../ports/RevocationFeed.js"
 import { SecretHasher, TokenDigest } from "../ports/SecretHasher.js"
@@ -146,6 +146,15 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       if (digests) for (const d of digests) positive.delete(d)
       byToken.delete(tokenId)
     }
+    const forgetOrg = (orgId: OrgId) => {
+      for (const [digest, entry] of positive)
+        if (entry.principal.orgId === orgId) {
+          positive.delete(digest)
+          byToken.delete(entry.principal.tokenId)
+        }
+    }
+    // A changed or deleted row may carry another hash: never skip Argon2id on the old memo.
+    const verifiedHashFor = (_tokenId: TokenId) => verifiedHash.clear()
     const clearAll = () => {
       positive.clear()
       byToken.clear()
@@ -165,6 +174,13 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           switch (event._tag) {
             case "Revoked":
               markRevoked(event.tokenId)
+              break
+            case "TokenChanged":
+              forgetToken(event.tokenId)
+              verifiedHashFor(event.tokenId)
+              break
+            case "OrgChanged":
+              forgetOrg(event.orgId)
               break
             case "Disconnected":
               trusted = false

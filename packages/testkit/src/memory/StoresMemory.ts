@@ -187,7 +187,11 @@ export const OrgStoreMemory = Layer.effect(
           const updated = new Org({ ...org, status })
           db.orgs.set(orgId, updated)
           return Option.some(updated)
-        })
+        }).pipe(
+          Effect.tap((changed) =>
+            Option.isSome(changed) ? PubSub.publish(db.revocations, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+          )
+        )
     })
   })
 )
