@@ -8,15 +8,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { makeSecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
-import {
-  type AgentId,
-  issueToken,
-  type OrgId,
-  Permissions,
-  SecretHasher,
-  SecureRandomWebCrypto,
-  type TokenId
-} from "@ibex/domain"
+import { issueToken } from "@ibex/auth-core"
+import { type AgentId, type OrgId, Permissions, SecretHasher, SecureRandomWebCrypto, type TokenId } from "@ibex/domain"
 import { appUrlFromOwnerUrl, PgClientLive, runMigrations, StoresLive } from "@ibex/persistence-pg"
 import { bootstrapAdminToken, createAgent, createOrg } from "@ibex/testkit"
 import { withClient } from "@ibex/testkit/provision"

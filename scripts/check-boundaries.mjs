@@ -54,14 +54,47 @@ for (const pkg of adapters) {
   check(pkg, (spec) => {
     const other = adapters.find((a) => a !== pkg && spec === `@ibex/${a}`)
     if (other) return `adapter ${pkg} must not import adapter ${other}`
-    if (spec.startsWith("@ibex/") && !["@ibex/domain", "@ibex/testkit"].includes(spec.split("/").slice(0, 2).join("/")))
-      return `adapter ${pkg} may import only @ibex/domain (and @ibex/testkit in tests)`
+    if (
+      spec.startsWith("@ibex/") &&
+      !["@ibex/domain", "@ibex/auth-core", "@ibex/testkit"].includes(spec.split("/").slice(0, 2).join("/"))
+    )
+      return `adapter ${pkg} may import only @ibex/domain and @ibex/auth-core (and @ibex/testkit in tests)`
     return null
   })
 }
-check("testkit", (spec) =>
-  spec.startsWith("@ibex/") && spec !== "@ibex/domain" ? "testkit may import only @ibex/domain of ours" : null
+check(
+  "auth-core",
+  (spec) =>
+    spec.startsWith(".") || spec === "effect" || spec.startsWith("effect/") || spec === "@ibex/domain"
+      ? null
+      : "packages/auth-core may import only effect and @ibex/domain (it is transport-free)",
+  "src"
 )
+check("testkit", (spec) =>
+  spec.startsWith("@ibex/") && spec !== "@ibex/domain" && spec !== "@ibex/auth-core"
+    ? "testkit may import only @ibex/domain and @ibex/auth-core of ours"
+    : null
+)
+
+// Production code (apps' and packages' src) never imports the test kit: test tools would ship.
+const appsDir = join(root, "apps")
+for (const app of existsSync(appsDir) ? readdirSync(appsDir) : []) {
+  for (const file of walk(join(appsDir, app, "src"))) {
+    for (const spec of specifiers(file)) {
+      if (spec === "@ibex/testkit" || spec.startsWith("@ibex/testkit/"))
+        violations.push(`${relative(root, file)}: imports "${spec}" (production code never imports the test kit)`)
+    }
+  }
+}
+for (const pkg of readdirSync(join(root, "packages"))) {
+  if (pkg === "testkit") continue
+  for (const file of walk(join(root, "packages", pkg, "src"))) {
+    for (const spec of specifiers(file)) {
+      if (spec === "@ibex/testkit" || spec.startsWith("@ibex/testkit/"))
+        violations.push(`${relative(root, file)}: imports "${spec}" (production code never imports the test kit)`)
+    }
+  }
+}
 
 if (violations.length > 0) {
   console.error(`Layering violations (${violations.length}):\n  ${violations.join("\n  ")}`)

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { TokenValidator } from "@ibex/auth-core"
 import {
   type DomainError,
   MethodNotAllowed,
   RouteNotFound,
   type TokenId,
   TokenStore,
-  TokenValidator,
   toEnvelope,
   uuidv7
 } from "@ibex/domain"

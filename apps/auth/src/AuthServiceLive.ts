@@ -12,10 +12,9 @@ import {
   AgentVerifierLive,
   defaultAgentVerifierOptions,
   defaultTokenValidatorOptions,
-  type SecretHasher,
-  SecureRandomWebCrypto,
   TokenValidatorLive
-} from "@ibex/domain"
+} from "@ibex/auth-core"
+import { type SecretHasher, SecureRandomWebCrypto } from "@ibex/domain"
 import {
   appUrlFromOwnerUrl,
   defaultDataDir,

@@ -1,6 +1,6 @@
 import type { EnvVar } from "@ibex/app-common"
 import { defaultArgon2Options } from "@ibex/auth-adapter-grpc"
-import { defaultTokenValidatorOptions } from "@ibex/domain"
+import { defaultTokenValidatorOptions } from "@ibex/auth-core"
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 
 /**

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js"
 import { AuthClient, AuthGrpcServer, AuthProto } from "@ibex/auth-adapter-grpc"
-import { Permissions, TokenValidator } from "@ibex/domain"
+import { TokenValidator } from "@ibex/auth-core"
+import { Permissions } from "@ibex/domain"
 import { bootstrapAdminToken, createOrg } from "@ibex/testkit"
 import { type ProvisionedDatabase, provisionDatabase, withClient } from "@ibex/testkit/provision"
 import { Effect, type Layer, ManagedRuntime } from "effect"

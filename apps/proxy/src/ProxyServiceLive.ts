@@ -1,8 +1,7 @@
 import { AuthClient, AuthGatewayGrpc } from "@ibex/auth-adapter-grpc"
-import type { RateLimiter } from "@ibex/domain"
+import { type RateLimiter, RateLimiterMemory } from "@ibex/domain"
 import { makeProxyConfig, ProxyConfig, ProxyHttpLive, type ReadinessProbe } from "@ibex/proxy-adapter-http"
 import { RateLimiterRedis, RateLimiterRedisHealth } from "@ibex/ratelimit-redis"
-import { RateLimiterMemory } from "@ibex/testkit"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { ProxyAppConfig } from "./config.js"
 

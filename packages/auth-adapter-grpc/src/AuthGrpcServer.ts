@@ -13,16 +13,22 @@ import {
 import * as protoLoader from "@grpc/proto-loader"
 import { ReflectionService } from "@grpc/reflection"
 import {
+  AgentVerifier,
+  createToken,
+  decodePageToken,
+  encodePageToken,
+  listTokens as listTokensUseCase,
+  revokeToken as revokeTokenUseCase,
+  TokenValidator
+} from "@ibex/auth-core"
+import {
   AgentId,
   type AgentStore,
-  AgentVerifier,
   AuditLog,
-  createToken,
   type DomainError,
   FieldError,
   InsufficientPermissions,
   isCanonicalUuid,
-  listTokens as listTokensUseCase,
   type ManagementRpc,
   MissingToken,
   OrgId,
@@ -30,14 +36,12 @@ import {
   type Principal,
   parseTraceparent,
   RpcPermissions,
-  revokeToken as revokeTokenUseCase,
   type SecretHasher,
   type SecureRandom,
   TokenDigest,
   TokenId,
   type TokenInfo,
   TokenStore,
-  TokenValidator,
   ValidationFailed
 } from "@ibex/domain"
 import {
@@ -177,32 +181,6 @@ const toWireInfo = (info: TokenInfo): WireTokenInfo => ({
   lastUsedAt: info.lastUsedAt ?? undefined,
   createdBy: info.createdBy ?? ""
 })
-
-// ---------------------------------------------------------------------------------------------
-// Page tokens: the store's cursor, bound to the caller's org and signed with the server pepper,
-// so a page token is accepted only from the org it was issued to and only if this service made it.
-
-const PAGE_TOKEN_SEP = "."
-
-const signCursor = (digest: TokenDigest["Type"], orgId: OrgId, cursor: string) =>
-  digest.digest(Redacted.make(`ibex-page-token\u0000${orgId}\u0000${cursor}`))
-
-export const encodePageToken = (digest: TokenDigest["Type"], orgId: OrgId, cursor: string): string =>
-  `${Buffer.from(cursor, "utf8").toString("base64url")}${PAGE_TOKEN_SEP}${signCursor(digest, orgId, cursor)}`
-
-export const decodePageToken = (
-  digest: TokenDigest["Type"],
-  orgId: OrgId,
-  pageToken: string
-): Effect.Effect<string | null, ValidationFailed> => {
-  if (pageToken === "") return Effect.succeed(null)
-  const [encoded, mac, extra] = pageToken.split(PAGE_TOKEN_SEP)
-  if (encoded !== undefined && mac !== undefined && extra === undefined && pageToken.length <= 1024) {
-    const cursor = Buffer.from(encoded, "base64url").toString("utf8")
-    if (signCursor(digest, orgId, cursor) === mac) return Effect.succeed(cursor)
-  }
-  return Effect.fail(invalid("page_token", "must be a next_page_token from a previous response"))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Trace context

@@ -1,5 +1,6 @@
 import { createServer } from "node:net"
-import { type Principal, TokenValidator } from "@ibex/domain"
+import { TokenValidator } from "@ibex/auth-core"
+import type { Principal } from "@ibex/domain"
 import { setupTwoOrgs } from "@ibex/testkit"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
 import { describe, expect, it } from "vitest"

@@ -1,10 +1,9 @@
 import { SqlClient } from "@effect/sql"
+import { type CreatedToken, issueToken } from "@ibex/auth-core"
 import {
   Agent,
   type AgentId,
   AgentStore,
-  type CreatedToken,
-  issueToken,
   Org,
   type OrgId,
   OrgStore,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { issueToken, type OrgId, Permissions, parsePat, SecureRandomWebCrypto, validateToken } from "@ibex/domain"
+import { issueToken, validateToken } from "@ibex/auth-core"
+import { type OrgId, Permissions, parsePat, SecureRandomWebCrypto } from "@ibex/domain"
 import { SecretHasherMemory } from "@ibex/testkit"
 import type { ProvisionedDatabase } from "@ibex/testkit/provision"
 import { provisionDatabase } from "@ibex/testkit/provision"

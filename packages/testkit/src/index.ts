@@ -1,6 +1,6 @@
+export { RateLimiterMemory, RateLimiterMemoryControl } from "@ibex/domain"
 export * from "./fixtures/twoOrgs.js"
 export * from "./memory/AuthMemory.js"
 export * from "./memory/MemoryDatabase.js"
-export * from "./memory/RateLimiterMemory.js"
 export * from "./memory/StoresMemory.js"
 export * from "./prometheus.js"

@@ -1,5 +1,6 @@
 import { expect, layer } from "@effect/vitest"
-import { AgentStore, AgentVerifier, AgentVerifierLive, SecureRandomWebCrypto } from "@ibex/domain"
+import { AgentVerifier, AgentVerifierLive } from "@ibex/auth-core"
+import { AgentStore, SecureRandomWebCrypto } from "@ibex/domain"
 import { Effect, Layer } from "effect"
 import { setupTwoOrgs } from "../src/fixtures/twoOrgs.js"
 import { SecretHasherMemory } from "../src/memory/AuthMemory.js"

@@ -1,6 +1,6 @@
+import { RateLimiterMemory, RateLimiterMemoryControl } from "@ibex/domain"
 import { Effect, Layer } from "effect"
 import { RateLimiterControl, rateLimiterContract } from "../src/contracts/index.js"
-import { RateLimiterMemory, RateLimiterMemoryControl } from "../src/memory/RateLimiterMemory.js"
 
 const control = Layer.effect(
   RateLimiterControl,

@@ -2,18 +2,20 @@ import { expect, layer } from "@effect/vitest"
 import {
   createToken,
   defaultTokenValidatorOptions,
-  InvalidToken,
   listTokens,
+  revokeToken,
+  TokenValidator,
+  TokenValidatorLive
+} from "@ibex/auth-core"
+import {
+  InvalidToken,
   OrgStore,
   Permissions,
   RevocationEvent,
   RevocationFeed,
-  revokeToken,
   SecretHasher,
   SecureRandomWebCrypto,
   TokenStore,
-  TokenValidator,
-  TokenValidatorLive,
   toEnvelope
 } from "@ibex/domain"
 import { Effect, Exit, Layer, PubSub, Redacted, Stream } from "effect"

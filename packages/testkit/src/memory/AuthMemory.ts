@@ -2,6 +2,11 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import {
   AgentVerifier,
   AgentVerifierLive,
+  TokenValidator,
+  TokenValidatorLive,
+  type TokenValidatorOptions
+} from "@ibex/auth-core"
+import {
   type AuditEvent,
   AuditLog,
   AuthGateway,
@@ -9,10 +14,7 @@ import {
   SecretHasher,
   SecureRandomWebCrypto,
   ServiceDegraded,
-  TokenDigest,
-  TokenValidator,
-  TokenValidatorLive,
-  type TokenValidatorOptions
+  TokenDigest
 } from "@ibex/domain"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { StoresMemory } from "./StoresMemory.js"

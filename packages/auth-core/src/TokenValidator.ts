@@ -1,4 +1,19 @@
 import {
+  checkTokenUsable,
+  InvalidToken,
+  type InvalidTokenReason,
+  type OrgId,
+  type ParsedPat,
+  type Principal,
+  parsePat,
+  RevocationFeed,
+  SecretHasher,
+  type StoreUnavailable,
+  TokenDigest,
+  type TokenId,
+  TokenStore
+} from "@ibex/domain"
+import {
   Clock,
   Context,
   Deferred,
@@ -11,13 +26,6 @@ import {
   Redacted,
   Stream
 } from "effect"
-import { InvalidToken, type InvalidTokenReason, type StoreUnavailable } from "../errors.js"
-import type { OrgId, TokenId } from "../ids.js"
-import { type ParsedPat, parsePat } from "../Pat.js"
-import { RevocationFeed } from "../ports/RevocationFeed.js"
-import { SecretHasher, TokenDigest } from "../ports/SecretHasher.js"
-import { TokenStore } from "../ports/TokenStore.js"
-import { checkTokenUsable, type Principal } from "../Token.js"
 import { findCredential } from "./validateToken.js"
 
 export interface TokenValidatorShape {

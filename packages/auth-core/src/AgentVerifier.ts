@@ -1,9 +1,15 @@
+import {
+  type Agent,
+  type AgentId,
+  type AgentNotAuthorized,
+  AgentStore,
+  type AgentSuspended,
+  checkAgent,
+  type OrgId,
+  RevocationFeed,
+  type StoreUnavailable
+} from "@ibex/domain"
 import { Clock, Context, Effect, Layer, Option, Stream } from "effect"
-import { type Agent, checkAgent } from "../Agent.js"
-import type { AgentNotAuthorized, AgentSuspended, StoreUnavailable } from "../errors.js"
-import type { AgentId, OrgId } from "../ids.js"
-import { AgentStore } from "../ports/AgentStore.js"
-import { RevocationFeed } from "../ports/RevocationFeed.js"
 
 export interface AgentVerifierShape {
   /** The agent must exist in the org and be active (ADR-0016). */

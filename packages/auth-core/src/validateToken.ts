@@ -1,9 +1,15 @@
+import {
+  checkTokenUsable,
+  InvalidToken,
+  type ParsedPat,
+  type Principal,
+  parsePat,
+  SecretHasher,
+  type StoreUnavailable,
+  type TokenCredential,
+  TokenStore
+} from "@ibex/domain"
 import { Clock, Effect, Either, Option, Redacted } from "effect"
-import { InvalidToken, type StoreUnavailable } from "../errors.js"
-import { type ParsedPat, parsePat } from "../Pat.js"
-import { SecretHasher } from "../ports/SecretHasher.js"
-import { TokenStore } from "../ports/TokenStore.js"
-import { checkTokenUsable, type Principal, type TokenCredential } from "../Token.js"
 
 /**
  * Token validation without any cache: parse → pre-tenant lookup → Argon2id → validity rules.

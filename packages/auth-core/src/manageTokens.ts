@@ -1,14 +1,27 @@
+import {
+  AuditLog,
+  displayPrefix,
+  FieldError,
+  formatPat,
+  InsufficientPermissions,
+  type OrgId,
+  Permissions,
+  type Principal,
+  ResourceNotFound,
+  SECRET_BYTES,
+  SecretHasher,
+  SecureRandom,
+  type StoreUnavailable,
+  secretFromBytes,
+  type TokenId,
+  type TokenInfo,
+  type TokenPage,
+  TokenStore,
+  type UserId,
+  uuidFromBytes,
+  ValidationFailed
+} from "@ibex/domain"
 import { Clock, Effect, Option, type Redacted } from "effect"
-import { InsufficientPermissions, ResourceNotFound, type StoreUnavailable, ValidationFailed } from "../errors.js"
-import { FieldError } from "../FieldError.js"
-import { type OrgId, type TokenId, type UserId, uuidFromBytes } from "../ids.js"
-import { displayPrefix, formatPat, SECRET_BYTES, secretFromBytes } from "../Pat.js"
-import * as Permissions from "../Permissions.js"
-import { AuditLog } from "../ports/AuditLog.js"
-import { SecretHasher } from "../ports/SecretHasher.js"
-import { SecureRandom } from "../ports/SecureRandom.js"
-import { type TokenPage, TokenStore } from "../ports/TokenStore.js"
-import type { Principal, TokenInfo } from "../Token.js"
 import { TokenValidator } from "./TokenValidator.js"
 
 export interface CreateTokenInput {

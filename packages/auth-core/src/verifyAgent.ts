@@ -1,8 +1,14 @@
+import {
+  type Agent,
+  type AgentId,
+  type AgentNotAuthorized,
+  AgentStore,
+  type AgentSuspended,
+  checkAgent,
+  type OrgId,
+  type StoreUnavailable
+} from "@ibex/domain"
 import { Effect, Option } from "effect"
-import { type Agent, checkAgent } from "../Agent.js"
-import type { AgentNotAuthorized, AgentSuspended, StoreUnavailable } from "../errors.js"
-import type { AgentId, OrgId } from "../ids.js"
-import { AgentStore } from "../ports/AgentStore.js"
 
 /** The agent must exist in the token's org and be active (ADR-0016). */
 export const verifyAgent = (

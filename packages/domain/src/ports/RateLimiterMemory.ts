@@ -1,18 +1,14 @@
-import {
-  gcra,
-  type OrgId,
-  type RateLimitDecision,
-  RateLimiter,
-  type RateLimiterShape,
-  RateLimiterUnavailable,
-  type RateLimitPolicy
-} from "@ibex/domain"
 import { Clock, Context, Effect, Layer } from "effect"
+import { RateLimiterUnavailable } from "../errors.js"
+import type { OrgId } from "../ids.js"
+import { gcra, type RateLimitDecision, type RateLimitPolicy } from "../RateLimit.js"
+import { RateLimiter, type RateLimiterShape } from "./RateLimiter.js"
 
 /**
  * The in-memory RateLimiter: the domain's `gcra` over a Map of theoretical arrival times,
- * with the same contract as the Redis adapter (see contracts/RateLimiterContract.ts). A
- * JavaScript turn is atomic, so read-decide-write needs no lock.
+ * with the same contract as the Redis adapter (testkit's RateLimiterContract runs over both). A
+ * JavaScript turn is atomic, so read-decide-write needs no lock. Production uses it for the
+ * embedded default (one proxy process); it lives beside its port, not in the test kit.
  */
 export interface RateLimiterMemoryControlShape {
   /** false: every consume fails with RateLimiterUnavailable (a stopped backend); true: back. */
@@ -23,7 +19,7 @@ export interface RateLimiterMemoryControlShape {
   readonly reset: Effect.Effect<void>
 }
 
-export class RateLimiterMemoryControl extends Context.Tag("@ibex/testkit/RateLimiterMemoryControl")<
+export class RateLimiterMemoryControl extends Context.Tag("@ibex/domain/RateLimiterMemoryControl")<
   RateLimiterMemoryControl,
   RateLimiterMemoryControlShape
 >() {}
@@ -66,5 +62,5 @@ const make = Effect.sync(() => {
   return Context.make(RateLimiter, makeInstance(backend)).pipe(Context.add(RateLimiterMemoryControl, control))
 })
 
-/** `RateLimiter` in memory, plus `RateLimiterMemoryControl` for tests. */
+/** `RateLimiter` in memory, plus `RateLimiterMemoryControl` (availability switch, second instance) for tests. */
 export const RateLimiterMemory: Layer.Layer<RateLimiter | RateLimiterMemoryControl> = Layer.effectContext(make)

@@ -1,0 +1,6 @@
+export * from "./AgentVerifier.js"
+export * from "./manageTokens.js"
+export * from "./PageToken.js"
+export * from "./TokenValidator.js"
+export * from "./validateToken.js"
+export * from "./verifyAgent.js"
