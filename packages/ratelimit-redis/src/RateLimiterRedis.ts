@@ -24,8 +24,17 @@ export interface RateLimiterRedisOptions {
   readonly client?: RedisLike
   /** Key prefix; the key is `<prefix>{<orgId>}`, hash-tagged by org for Redis Cluster. Default `ibex:rl:`. */
   readonly keyPrefix?: string
-  /** Per-command budget before failing open. Default 25 ms. */
+  /**
+   * How long a decision waits for Redis before Redis is judged slow and the request passes
+   * uncounted. Default 25 ms. It is a judgement of Redis, not of this process: see
+   * `makeRateLimiterRedis` for what extends the wait.
+   */
   readonly commandTimeoutMs?: number
+  /**
+   * The longest any decision waits, whatever the evidence: past it the request passes (fail
+   * open) and the failure counts. Default 2000 ms.
+   */
+  readonly hardTimeoutMs?: number
   /** Consecutive failures that open the circuit. Default 5. */
   readonly failureThreshold?: number
   /** How long the open circuit refuses calls before one half-open probe. Default 1000 ms. */
@@ -65,8 +74,10 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
   return new Redis(url, {
     // A dead Redis must cost nothing per request: no queueing while disconnected, a short
     // per-command timeout, no per-request retries; reconnect keeps trying in the background.
+    // No ioredis command timeout: its timer fires in the timers phase, before the poll phase reads a
+    // reply already waiting in the socket, so on a busy event loop it would fail healthy commands.
+    // The adapter judges slowness itself (below), from Redis's replies.
     enableOfflineQueue: false,
-    commandTimeout: options.commandTimeoutMs ?? 25,
     maxRetriesPerRequest: 0,
     connectTimeout: 1000,
     retryStrategy: (times) => Math.min(times * 50, maxDelay),
@@ -76,8 +87,13 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
 
 /**
  * The Redis RateLimiter: per-org GCRA in one atomic Lua script (EVALSHA, reloaded on NOSCRIPT),
- * Redis's clock, a ≤ 25 ms budget and a circuit breaker. Every failure is `RateLimiterUnavailable`;
+ * Redis's clock, a 25 ms budget and a circuit breaker. Every failure is `RateLimiterUnavailable`;
  * the proxy's use case fails open on it and then emits no rate-limit headers.
+ *
+ * Failing open is a security decision (an uncounted request), so it needs evidence that Redis is
+ * down or slow, never mere load on this process: a disconnected client refuses at once (no
+ * offline queue), a connection error fails the command, and a command outstanding past the budget
+ * fails only if the timer fired on time and Redis has sent nothing back since the command left.
  */
 export const makeRateLimiterRedis = (
   options: RateLimiterRedisOptions
@@ -128,17 +144,26 @@ export const makeRateLimiterRedis = (
     }
 
     const unavailable = new RateLimiterUnavailable()
+    const hardTimeoutMs = options.hardTimeoutMs ?? 2_000
+    // When this process last read any reply from Redis. A reply read while a command waits proves
+    // Redis is answering: that command waits behind others (or behind this process's own busy
+    // event loop), not on a dead Redis.
+    let lastReplyAt = 0
+    // How late a timer may fire before the delay is blamed on this process, not on Redis.
+    const lagToleranceMs = Math.max(5, timeoutMs / 2)
 
     const consume = (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
       Effect.async<RateLimitDecision, RateLimiterUnavailable>((resume) => {
         if (!breaker.tryAcquire()) return resume(Effect.fail(unavailable))
         const limit = Math.max(1, Math.floor(policy.limit))
         const windowMs = Math.max(1, Math.floor(policy.windowMs))
+        const sentAt = performance.now()
         let settled = false
+        let timer: ReturnType<typeof setTimeout> | undefined
         const settle = (outcome: RateLimitDecision | undefined) => {
           if (settled) return
           settled = true
-          clearTimeout(timer)
+          if (timer !== undefined) clearTimeout(timer)
           if (outcome === undefined) {
             breaker.onFailure()
             resume(Effect.fail(unavailable))
@@ -147,12 +172,31 @@ export const makeRateLimiterRedis = (
             resume(Effect.succeed(outcome))
           }
         }
-        // The budget covers a NOSCRIPT reload too; a late reply is ignored (the request already passed).
-        // On expiry, yield one I/O poll first (setImmediate runs after it): if the event loop was
-        // stalled, a reply that already arrived wins over the timer instead of failing open.
-        const timer = setTimeout(() => setImmediate(() => settle(undefined)), timeoutMs)
+        // A late reply after failing open is ignored (the request already passed). Failing open
+        // needs evidence against Redis: a whole budget interval passed with the timer firing on
+        // time (a late timer means this process was busy, not Redis) and not one reply read from
+        // Redis in it. Otherwise the wait goes on, interval by interval, up to the hard bound.
+        const arm = (delayMs: number) => {
+          timer = setTimeout(() => setImmediate(judge), delayMs)
+        }
+        let armedAt = sentAt
+        let armedFor = timeoutMs
+        const judge = () => {
+          if (settled) return
+          const now = performance.now()
+          if (now - sentAt >= hardTimeoutMs) return settle(undefined)
+          const lateBy = now - armedAt - armedFor
+          // Any reply read during the last budget interval: Redis is alive and working through a queue.
+          const redisAnswering = lastReplyAt > armedAt
+          if (lateBy <= lagToleranceMs && !redisAnswering) return settle(undefined)
+          armedAt = now
+          armedFor = Math.min(timeoutMs, Math.max(1, hardTimeoutMs - (now - sentAt)))
+          arm(armedFor)
+        }
+        arm(timeoutMs)
         run(rateLimitKey(prefix, orgId), limit, windowMs).then(
           (reply) => {
+            lastReplyAt = performance.now()
             try {
               settle(toDecision(reply, limit))
             } catch {
