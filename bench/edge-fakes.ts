@@ -4,6 +4,7 @@
 // Usage: node --import tsx bench/edge-fakes.ts <port>   (diagnostic row "edge only" of npm run bench)
 import {
   AuthGateway,
+  authGatewayFromChecks,
   gcra,
   InvalidToken,
   jsonLoggerTo,
@@ -19,19 +20,22 @@ export const benchOrg = "0190a0b0-0000-7000-8000-000000000001" as OrgId
 export const benchAgent = "0190a0b0-0000-7000-8000-0000000000a1"
 export const benchToken = "bench-token"
 
-const auth = Layer.succeed(AuthGateway, {
-  validateToken: (t) =>
-    Redacted.value(t) === benchToken
-      ? Effect.succeed({
-          orgId: benchOrg,
-          tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
-          permissions: Permissions.all,
-          expiresAt: null,
-          rateLimitPerMinute: 1_000_000_000
-        })
-      : Effect.fail(new InvalidToken({ reason: "unknown" })),
-  verifyAgent: () => Effect.void
-})
+const auth = Layer.succeed(
+  AuthGateway,
+  authGatewayFromChecks({
+    validateToken: (t) =>
+      Redacted.value(t) === benchToken
+        ? Effect.succeed({
+            orgId: benchOrg,
+            tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
+            permissions: Permissions.all,
+            expiresAt: null,
+            rateLimitPerMinute: 1_000_000_000
+          })
+        : Effect.fail(new InvalidToken({ reason: "unknown" })),
+    verifyAgent: () => Effect.void
+  })
+)
 const tats = new Map<string, number>()
 const limiter = Layer.succeed(RateLimiter, {
   consume: (orgId, policy) =>

@@ -12,6 +12,7 @@ import {
   AgentVerifierLive,
   defaultAgentVerifierOptions,
   defaultTokenValidatorOptions,
+  InvalidationHubLive,
   TokenValidatorLive
 } from "@ibex/auth-core"
 import { type SecretHasher, SecureRandomWebCrypto } from "@ibex/domain"
@@ -36,7 +37,8 @@ export interface AuthServiceOptions {
 /**
  * Everything the auth service runs on, without the gRPC server: persistence (store ports on
  * the app-role pool, revocation feed on its own LISTEN connection), the Argon2id hasher, the
- * HMAC digest, the JSON audit log and the caching TokenValidator. Tests and the security suite
+ * HMAC digest, the JSON audit log, the caching TokenValidator and AgentVerifier, and the hub
+ * that streams invalidations and heartbeats to the proxies. Tests and the security suite
  * build this once and start / stop the server over it.
  */
 export const authServicesOnDatabase = (
@@ -46,7 +48,7 @@ export const authServicesOnDatabase = (
   options: Pick<AuthServiceOptions, "hasher"> = {}
 ) => {
   const ports = Layer.mergeAll(
-    PersistenceLive(database),
+    PersistenceLive(database, { heartbeatMs: config.feedHeartbeatMs, staleAfterMs: config.feedStaleAfterMs }),
     options.hasher ?? SecretHasherArgon2(config.argon2),
     TokenDigestHmac(pepper),
     AuditLogJson,
@@ -57,9 +59,11 @@ export const authServicesOnDatabase = (
     ttlMs: config.cacheTtlMs,
     maxEntries: config.cacheMaxEntries
   })
-  return Layer.merge(validator, AgentVerifierLive({ ...defaultAgentVerifierOptions, ttlMs: config.cacheTtlMs })).pipe(
-    Layer.provideMerge(ports)
-  )
+  return Layer.mergeAll(
+    validator,
+    AgentVerifierLive({ ...defaultAgentVerifierOptions, ttlMs: config.cacheTtlMs }),
+    InvalidationHubLive({ heartbeatIntervalMs: config.invalidationHeartbeatMs })
+  ).pipe(Layer.provideMerge(ports))
 }
 
 /** The auth service on an already-known database: its services plus the gRPC server over them. */

@@ -1,6 +1,7 @@
 import type { EnvVar } from "@ibex/app-common"
 import { defaultArgon2Options } from "@ibex/auth-adapter-grpc"
-import { defaultTokenValidatorOptions } from "@ibex/auth-core"
+import { defaultInvalidationHubOptions, defaultTokenValidatorOptions } from "@ibex/auth-core"
+import { DEFAULT_FEED_HEARTBEAT_MS, DEFAULT_FEED_STALE_AFTER_MS } from "@ibex/persistence-pg"
 import { Config, ConfigError, Either, LogLevel, Option, Redacted } from "effect"
 
 /**
@@ -68,6 +69,27 @@ export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
     secret: false,
     description: "Bound of the validation cache."
   },
+  {
+    name: "AUTH_INVALIDATION_HEARTBEAT_MS",
+    default: "25",
+    secret: false,
+    description:
+      "Heartbeat interval of the invalidation stream to the proxies, sent only while this instance's change feed is proven alive."
+  },
+  {
+    name: "AUTH_FEED_HEARTBEAT_MS",
+    default: "25",
+    secret: false,
+    description: "How often the change feed's LISTEN connection proves itself alive (a NOTIFY it must hear back)."
+  },
+  {
+    name: "AUTH_FEED_STALE_AFTER_MS",
+    default: "100",
+    secret: false,
+    description:
+      "With no echo for this long the change feed is untrusted: caches are dropped and proxies stop trusting theirs."
+  },
+
   { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." },
   {
     name: "AUTH_HTTP_HOST",
@@ -107,6 +129,9 @@ export interface AuthConfig {
   readonly argon2: { readonly memoryKib: number; readonly timeCost: number; readonly parallelism: number }
   readonly cacheTtlMs: number
   readonly cacheMaxEntries: number
+  readonly invalidationHeartbeatMs: number
+  readonly feedHeartbeatMs: number
+  readonly feedStaleAfterMs: number
   readonly logLevel: LogLevel.LogLevel
 }
 
@@ -142,6 +167,12 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
   }),
   cacheTtlMs: positiveInt("AUTH_CACHE_TTL_MS", defaultTokenValidatorOptions.ttlMs, 0),
   cacheMaxEntries: positiveInt("AUTH_CACHE_MAX_ENTRIES", defaultTokenValidatorOptions.maxEntries),
+  invalidationHeartbeatMs: positiveInt(
+    "AUTH_INVALIDATION_HEARTBEAT_MS",
+    defaultInvalidationHubOptions.heartbeatIntervalMs
+  ),
+  feedHeartbeatMs: positiveInt("AUTH_FEED_HEARTBEAT_MS", DEFAULT_FEED_HEARTBEAT_MS),
+  feedStaleAfterMs: positiveInt("AUTH_FEED_STALE_AFTER_MS", DEFAULT_FEED_STALE_AFTER_MS),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
 }).pipe(
   Config.mapOrFail((config) => {

@@ -21,6 +21,9 @@ export const testConfig = (overrides: Partial<AuthConfig> = {}): AuthConfig => (
   argon2: defaultArgon2Options,
   cacheTtlMs: 5_000,
   cacheMaxEntries: 10_000,
+  invalidationHeartbeatMs: 25,
+  feedHeartbeatMs: 25,
+  feedStaleAfterMs: 100,
   logLevel: LogLevel.Info,
   ...overrides
 })

@@ -224,6 +224,9 @@ describe("ibex token (over gRPC to a real auth server)", () => {
     argon2: defaultArgon2Options,
     cacheTtlMs: 5_000,
     cacheMaxEntries: 10_000,
+    invalidationHeartbeatMs: 25,
+    feedHeartbeatMs: 25,
+    feedStaleAfterMs: 100,
     logLevel: LogLevel.Info
   }
   const makeAuth = () =>

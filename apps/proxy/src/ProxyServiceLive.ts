@@ -1,12 +1,26 @@
-import { AuthClient, AuthGatewayGrpc } from "@ibex/auth-adapter-grpc"
+import { AuthClient, type AuthClientConfig, AuthClientLive, AuthGatewayFromClient } from "@ibex/auth-adapter-grpc"
 import { type RateLimiter, RateLimiterMemory } from "@ibex/domain"
-import { makeProxyConfig, ProxyConfig, ProxyHttpLive, type ReadinessProbe } from "@ibex/proxy-adapter-http"
+import {
+  AuthGatewayCached,
+  type AuthorizationCacheOptions,
+  makeProxyConfig,
+  ProxyConfig,
+  ProxyHttpLive,
+  type ReadinessProbe
+} from "@ibex/proxy-adapter-http"
 import { RateLimiterRedis, RateLimiterRedisHealth } from "@ibex/ratelimit-redis"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { ProxyAppConfig } from "./config.js"
 
 /**
- * The proxy process: the HTTP edge over AuthGateway (gRPC, one channel, per-call deadline) and a
+ * The proxy's view of auth: the authorization cache (fed by auth's invalidation stream) in front
+ * of the gRPC gateway, and the AuthClient (health, management) on the same one channel.
+ */
+export const ProxyAuthGatewayLive = (client: AuthClientConfig, cache: AuthorizationCacheOptions) =>
+  AuthGatewayCached(cache).pipe(Layer.provide(AuthGatewayFromClient), Layer.provideMerge(AuthClientLive(client)))
+
+/**
+ * The proxy process: the HTTP edge over AuthGateway (cached, then gRPC on one channel with a per-call deadline) and a
  * RateLimiter — Redis when REDIS_URL is set, otherwise the in-process limiter (correct for one
  * proxy instance only: the embedded default). /ready probes the auth server's gRPC health and
  * Redis (or reports it disabled).
@@ -40,6 +54,6 @@ export const ProxyServiceLive = (config: ProxyAppConfig) => {
       return makeProxyConfig({ ...config.http, readiness: probes })
     })
   )
-  const auth = AuthGatewayGrpc({ target: config.authTarget, deadlineMs: config.authTimeoutMs })
+  const auth = ProxyAuthGatewayLive({ target: config.authTarget, deadlineMs: config.authTimeoutMs }, config.authCache)
   return ProxyHttpLive.pipe(Layer.provide(readiness), Layer.provideMerge(Layer.merge(auth, limiter)))
 }

@@ -1,8 +1,10 @@
 import type { EnvVar } from "@ibex/app-common"
 import { DEFAULT_DEADLINE_MS } from "@ibex/auth-adapter-grpc"
 import {
+  type AuthorizationCacheOptions,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
+  defaultAuthorizationCacheOptions,
   type ProxyConfigInput,
   proxyConfigFromEnv
 } from "@ibex/proxy-adapter-http"
@@ -86,6 +88,38 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     default: null,
     secret: false,
     description: "Extra resource attributes of exported telemetry (key=value,key=value; read by @effect/opentelemetry)."
+  },
+  {
+    name: "PROXY_AUTH_CACHE_TTL_MS",
+    default: String(defaultAuthorizationCacheOptions.ttlMs),
+    secret: false,
+    description:
+      "Hard TTL of a cached principal or agent authorization (the backstop behind auth's invalidation stream)."
+  },
+  {
+    name: "PROXY_AUTH_CACHE_NEGATIVE_TTL_MS",
+    default: String(defaultAuthorizationCacheOptions.negativeTtlMs),
+    secret: false,
+    description: "How long a refused token or agent is refused without asking auth."
+  },
+  {
+    name: "PROXY_AUTH_CACHE_MAX_ENTRIES",
+    default: String(defaultAuthorizationCacheOptions.maxEntries),
+    secret: false,
+    description: "Bound of each of the proxy's authorization caches (principals, refusals, agent verdicts)."
+  },
+  {
+    name: "PROXY_AUTH_STALE_AFTER_MS",
+    default: String(defaultAuthorizationCacheOptions.staleAfterMs),
+    secret: false,
+    description:
+      "The cache is used only while auth's invalidation stream was heard from this recently; otherwise every request asks auth."
+  },
+  {
+    name: "PROXY_AUTH_RECONNECT_AFTER_MS",
+    default: String(defaultAuthorizationCacheOptions.reconnectAfterMs),
+    secret: false,
+    description: "A silent invalidation stream is abandoned and opened again after this long."
   }
 ]
 
@@ -95,6 +129,7 @@ export interface ProxyAppConfig {
   readonly authTimeoutMs: number
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
   readonly redisCommandTimeoutMs: number
+  readonly authCache: AuthorizationCacheOptions
   readonly logLevel: LogLevel.LogLevel
 }
 
@@ -113,5 +148,12 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
   authTimeoutMs: positiveInt("AUTH_TIMEOUT_MS", DEFAULT_DEADLINE_MS),
   redisUrl: Config.option(Config.redacted("REDIS_URL")),
   redisCommandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS", 25),
+  authCache: Config.all({
+    ttlMs: positiveInt("PROXY_AUTH_CACHE_TTL_MS", defaultAuthorizationCacheOptions.ttlMs),
+    negativeTtlMs: positiveInt("PROXY_AUTH_CACHE_NEGATIVE_TTL_MS", defaultAuthorizationCacheOptions.negativeTtlMs),
+    maxEntries: positiveInt("PROXY_AUTH_CACHE_MAX_ENTRIES", defaultAuthorizationCacheOptions.maxEntries),
+    staleAfterMs: positiveInt("PROXY_AUTH_STALE_AFTER_MS", defaultAuthorizationCacheOptions.staleAfterMs),
+    reconnectAfterMs: positiveInt("PROXY_AUTH_RECONNECT_AFTER_MS", defaultAuthorizationCacheOptions.reconnectAfterMs)
+  }),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
 })

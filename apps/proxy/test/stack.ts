@@ -1,7 +1,7 @@
 import { NodeSdk } from "@effect/opentelemetry"
 import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
 import { jsonLoggerTo } from "@ibex/domain"
-import { ProxyServer } from "@ibex/proxy-adapter-http"
+import { defaultAuthorizationCacheOptions, ProxyServer } from "@ibex/proxy-adapter-http"
 import { authServicesMemory, setupOrg, type TestOrgContext } from "@ibex/testkit"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, LogLevel, ManagedRuntime, Option } from "effect"
@@ -31,6 +31,7 @@ export const startProxyStack = async (options: { readonly processMetrics?: boole
         authTimeoutMs: 2_000,
         redisUrl: Option.none(),
         redisCommandTimeoutMs: 25,
+        authCache: defaultAuthorizationCacheOptions,
         logLevel: LogLevel.Info
       })
     )

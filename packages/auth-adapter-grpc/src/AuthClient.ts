@@ -12,7 +12,11 @@ import {
 import {
   AgentNotAuthorized,
   type AgentSuspended,
+  AgentVerdict,
   AuthGateway,
+  type AuthGatewayShape,
+  type AuthInvalidation,
+  type Authorization,
   AuthUnavailable,
   formatTraceparent,
   InvalidToken,
@@ -22,14 +26,18 @@ import {
   ServiceDegraded,
   TokenId
 } from "@ibex/domain"
-import { Context, Data, Effect, Layer, Option, Redacted, Schema, Tracer } from "effect"
+import { Context, Data, Effect, Layer, Option, Redacted, Schema, Stream, Tracer } from "effect"
 import { service as healthService } from "grpc-health-check"
+import { invalidationFromWire, verdictFromWire } from "./authorizationWire.js"
 import {
+  type AuthorizeResponse,
   AuthServiceClient,
   type CreateTokenResponse,
   type ListTokensResponse,
   type RevokeTokenResponse,
-  type ValidateTokenResponse
+  type ValidateTokenResponse,
+  type WatchInvalidationsResponse,
+  AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
 import { agentRefusal, type ManagementError, managementError } from "./status.js"
 
@@ -83,6 +91,8 @@ export interface AuthClientShape {
     orgId: OrgId,
     agentId: string
   ) => Effect.Effect<void, AgentNotAuthorized | AgentSuspended | AuthUnavailable>
+  readonly authorize: AuthGatewayShape["authorize"]
+  readonly invalidations: AuthGatewayShape["invalidations"]
   /** grpc.health.v1 Check on the same channel, with the call deadline; "" asks for the server as a whole. */
   readonly checkHealth: (service?: string) => Effect.Effect<HealthStatus, HealthCheckFailed>
   readonly createToken: (
@@ -143,7 +153,9 @@ const bearerMetadata = (bearer: Redacted.Redacted<string>) => {
 const decodeTokenId = Schema.decodeUnknownOption(TokenId)
 
 /** Builds the principal from a response; a response that does not make one is a degraded service, not a pass. */
-const toPrincipal = (response: ValidateTokenResponse): Option.Option<Principal> => {
+const toPrincipal = (
+  response: Pick<ValidateTokenResponse, "orgId" | "tokenId" | "permissions" | "expiresAt" | "rateLimitPerMinute">
+): Option.Option<Principal> => {
   const tokenId = decodeTokenId(response.tokenId)
   const permissions = Permissions.fromWire(response.permissions)
   if (Option.isNone(tokenId) || permissions._tag === "Left" || response.orgId === "") return Option.none()
@@ -224,6 +236,64 @@ export const makeAuthClient = (config: AuthClientConfig) =>
         Effect.withSpan("AuthClient.VerifyAgent", { kind: "client" })
       )
 
+    const authorize: AuthClientShape["authorize"] = (token, agentId) =>
+      call(
+        client.authorize.bind(client),
+        { token: Redacted.value(token), agentId: Option.getOrElse(agentId, () => "") },
+        deadlineMs
+      ).pipe(
+        Effect.mapError((error) =>
+          error.code === status.UNAUTHENTICATED ? new InvalidToken({ reason: "unknown" }) : new ServiceDegraded()
+        ),
+        Effect.flatMap((response: AuthorizeResponse) =>
+          Option.match(toPrincipal(response), {
+            onNone: () => Effect.fail(new ServiceDegraded()),
+            onSome: (principal) =>
+              Effect.succeed<Authorization>({
+                principal,
+                agent: Option.isNone(agentId)
+                  ? Option.none()
+                  : Option.some(
+                      response.agentVerdict === WireAgentVerdict.AGENT_VERDICT_UNSPECIFIED
+                        ? AgentVerdict.Unavailable()
+                        : verdictFromWire(response.agentVerdict, response.agentStatus)
+                    )
+              })
+          })
+        ),
+        Effect.withSpan("AuthClient.Authorize", { kind: "client", captureStackTrace: false })
+      )
+
+    // The stream has no deadline (it lives as long as the proxy); a gap in the sequence, an end
+    // or an error all fail it, and the subscriber resets its cache and subscribes again.
+    const invalidations: AuthClientShape["invalidations"] = Stream.asyncScoped<AuthInvalidation, AuthUnavailable>(
+      (emit) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const stream = client.watchInvalidations({})
+            let expected = 1n
+            stream.on("data", (message: WatchInvalidationsResponse) => {
+              if (message.sequence !== expected) {
+                void emit.fail(new AuthUnavailable())
+                return
+              }
+              expected++
+              void emit.single(invalidationFromWire(message))
+            })
+            stream.on("error", () => void emit.fail(new AuthUnavailable()))
+            stream.on("end", () => void emit.fail(new AuthUnavailable()))
+            return stream
+          }),
+          (stream) =>
+            Effect.sync(() => {
+              stream.removeAllListeners("data")
+              stream.on("error", () => {})
+              stream.cancel()
+            })
+        ),
+      "unbounded"
+    )
+
     const checkHealth: AuthClientShape["checkHealth"] = (service = "") =>
       call(health.check.bind(health), { service }, deadlineMs).pipe(
         Effect.map((r) => r.status),
@@ -246,6 +316,8 @@ export const makeAuthClient = (config: AuthClientConfig) =>
       deadlineMs,
       validateToken,
       verifyAgent,
+      authorize,
+      invalidations,
       checkHealth,
       createToken: (bearer, args) =>
         managed(
@@ -274,7 +346,12 @@ export const AuthClientLive = (config: AuthClientConfig): Layer.Layer<AuthClient
 export const AuthGatewayFromClient: Layer.Layer<AuthGateway, never, AuthClient> = Layer.effect(
   AuthGateway,
   Effect.map(AuthClient, (client) =>
-    AuthGateway.of({ validateToken: client.validateToken, verifyAgent: client.verifyAgent })
+    AuthGateway.of({
+      validateToken: client.validateToken,
+      verifyAgent: client.verifyAgent,
+      authorize: client.authorize,
+      invalidations: client.invalidations
+    })
   )
 )
 

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import {
+  type handleServerStreamingCall,
   type handleUnaryCall,
   type Metadata,
   Server,
@@ -17,6 +18,7 @@ import {
   createToken,
   decodePageToken,
   encodePageToken,
+  InvalidationHub,
   listTokens as listTokensUseCase,
   revokeToken as revokeTokenUseCase,
   TokenValidator
@@ -24,6 +26,7 @@ import {
 import {
   AgentId,
   type AgentStore,
+  AgentVerdict,
   AuditLog,
   type DomainError,
   FieldError,
@@ -59,13 +62,18 @@ import {
   Redacted,
   Runtime,
   Schema,
+  Stream,
   Tracer
 } from "effect"
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check"
+import { invalidationToWire, verdictToWire } from "./authorizationWire.js"
 import {
   AgentStatus,
   type AuthServiceServer,
   AuthServiceService,
+  type WatchInvalidationsRequest,
+  type WatchInvalidationsResponse,
+  AgentVerdict as WireAgentVerdict,
   type TokenInfo as WireTokenInfo
 } from "./gen/ibex/auth/v1/auth.js"
 import {
@@ -117,6 +125,7 @@ export class ServerStartFailed extends Data.TaggedError("ServerStartFailed")<{ r
 
 /** What the handlers need: the domain's ports and the caching validator. */
 export type AuthServerServices =
+  | InvalidationHub
   | TokenValidator
   | AgentVerifier
   | TokenStore
@@ -226,6 +235,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
     const digest = yield* TokenDigest
     const audit = yield* AuditLog
     const tokens = yield* TokenStore
+    const hub = yield* InvalidationHub
     const lastTouched = new Map<string, number>()
 
     const unary =
@@ -335,7 +345,75 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
         return tokens.touchLastUsed(tokenId, new Date(now)).pipe(Effect.ignore, Effect.forkDaemon, Effect.asVoid)
       })
 
+    /** The agent's verdict as a value: refusals are answers the proxy caches, not errors. */
+    const agentVerdict = (orgId: OrgId, rawAgentId: string) =>
+      decodeAgentId(rawAgentId).pipe(
+        Effect.flatMap((agentId) => agentVerifier.verify(orgId, agentId)),
+        Effect.as(AgentVerdict.Authorized()),
+        Effect.catchTags({
+          ValidationFailed: () => Effect.succeed(AgentVerdict.NotAuthorized()),
+          AgentNotAuthorized: () => Effect.succeed(AgentVerdict.NotAuthorized()),
+          AgentSuspended: (e) => Effect.succeed(AgentVerdict.Suspended({ status: e.status })),
+          StoreUnavailable: () => Effect.succeed(AgentVerdict.Unavailable())
+        })
+      )
+
+    // A proxy that cannot keep up (its socket buffer full this far) loses its stream and
+    // reconnects with an empty cache: dropping a notice silently is never an option.
+    const MAX_BUFFERED_BYTES = 1024 * 1024
+    const watchInvalidations: handleServerStreamingCall<WatchInvalidationsRequest, WatchInvalidationsResponse> = (
+      call
+    ) => {
+      let sequence = 0n
+      const heartbeatIntervalMs = hub.heartbeatIntervalMs
+      const fiber = Runtime.runFork(runtime)(
+        hub.subscribe.pipe(
+          Stream.runForEach((event) =>
+            Effect.suspend(() => {
+              if (call.writableLength > MAX_BUFFERED_BYTES) return Effect.fail("slow consumer" as const)
+              sequence++
+              call.write({ sequence, heartbeatIntervalMs, ...invalidationToWire(event) })
+              return Effect.void
+            })
+          )
+        )
+      )
+      const stop = () => fiber.unsafeInterruptAsFork(FiberId.none)
+      call.once("cancelled", stop)
+      call.once("close", stop)
+      fiber.addObserver((exit) => {
+        call.removeListener("cancelled", stop)
+        call.removeListener("close", stop)
+        if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause))
+          call.destroy(Object.assign(new Error("invalidation stream lost"), { code: status.UNAVAILABLE }))
+      })
+    }
+
     return {
+      authorize: unary("Authorize", (request: { token: string; agentId: string }) =>
+        Effect.gen(function* () {
+          const principal = yield* validator.validate(Redacted.make(request.token))
+          yield* orgKnown(principal.orgId)
+          yield* touchLastUsed(principal.tokenId)
+          const verdict =
+            request.agentId === "" ? Option.none() : Option.some(yield* agentVerdict(principal.orgId, request.agentId))
+          return {
+            orgId: principal.orgId,
+            tokenId: principal.tokenId,
+            permissions: principal.permissions,
+            expiresAt: principal.expiresAt ?? undefined,
+            rateLimitPerMinute: principal.rateLimitPerMinute ?? 0,
+            ...Option.match(verdict, {
+              onNone: () => ({
+                agentVerdict: WireAgentVerdict.AGENT_VERDICT_UNSPECIFIED,
+                agentStatus: AgentStatus.AGENT_STATUS_UNSPECIFIED
+              }),
+              onSome: verdictToWire
+            })
+          }
+        })
+      ),
+      watchInvalidations,
       validateToken: unary("ValidateToken", (request: { token: string }) =>
         Effect.gen(function* () {
           const principal = yield* validator.validate(Redacted.make(request.token))

@@ -200,17 +200,21 @@ describe("ibex.auth.v1.AuthService definition", () => {
     verifyAgent: "/ibex.auth.v1.AuthService/VerifyAgent",
     createToken: "/ibex.auth.v1.AuthService/CreateToken",
     revokeToken: "/ibex.auth.v1.AuthService/RevokeToken",
-    listTokens: "/ibex.auth.v1.AuthService/ListTokens"
+    listTokens: "/ibex.auth.v1.AuthService/ListTokens",
+    authorize: "/ibex.auth.v1.AuthService/Authorize"
   } as const
 
-  it("has exactly the five unary methods at their stable paths", () => {
-    expect(Object.keys(AuthServiceService).sort()).toEqual(Object.keys(expected).sort())
+  it("has exactly the six unary methods and one server stream at their stable paths", () => {
+    expect(Object.keys(AuthServiceService).sort()).toEqual([...Object.keys(expected), "watchInvalidations"].sort())
     for (const [name, path] of Object.entries(expected)) {
       const method = AuthServiceService[name as keyof typeof expected]
       expect(method.path).toBe(path)
       expect(method.requestStream).toBe(false)
       expect(method.responseStream).toBe(false)
     }
+    const watch = AuthServiceService.watchInvalidations
+    expect(watch.path).toBe("/ibex.auth.v1.AuthService/WatchInvalidations")
+    expect([watch.requestStream, watch.responseStream]).toEqual([false, true])
   })
 
   it("serializes through the generated codecs", () => {
@@ -256,9 +260,9 @@ describe("auth.proto never exposes secrets", () => {
     }
   })
 
-  it("a plaintext token travels only in ValidateTokenRequest.token and CreateTokenResponse.token", () => {
+  it("a plaintext token travels only in the two requests that check one and in CreateTokenResponse.token", () => {
     const messages = [...protoText.matchAll(/^message\s+(\w+)/gm)].map((m) => m[1] ?? "")
     const carriers = messages.filter((message) => protoFieldNames(message).includes("token"))
-    expect(carriers.sort()).toEqual(["CreateTokenResponse", "ValidateTokenRequest"])
+    expect(carriers.sort()).toEqual(["AuthorizeRequest", "CreateTokenResponse", "ValidateTokenRequest"])
   })
 })

@@ -3,7 +3,7 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
-import { AgentVerifierLive, TokenValidatorLive, type TokenValidatorOptions } from "@ibex/auth-core"
+import { AgentVerifierLive, InvalidationHubLive, TokenValidatorLive, type TokenValidatorOptions } from "@ibex/auth-core"
 import { SecureRandomWebCrypto } from "@ibex/domain"
 import { SecretHasherMemory, StoresMemory } from "@ibex/testkit"
 import { Cause, Effect, HashMap, Layer, List, Logger, Redacted } from "effect"
@@ -43,7 +43,7 @@ export const CapturingLogger = Logger.replace(
 
 /** The auth services over the in-memory stores (fake fast hasher with call counters), a real HMAC digest and the JSON audit log. */
 export const memoryAuthServices = (options?: TokenValidatorOptions) =>
-  Layer.merge(TokenValidatorLive(options), AgentVerifierLive()).pipe(
+  Layer.mergeAll(TokenValidatorLive(options), AgentVerifierLive(), InvalidationHubLive()).pipe(
     Layer.provideMerge(
       Layer.mergeAll(StoresMemory, SecretHasherMemory, TokenDigestHmac(testPepper), AuditLogJson, SecureRandomWebCrypto)
     )

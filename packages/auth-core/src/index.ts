@@ -1,4 +1,5 @@
 export * from "./AgentVerifier.js"
+export * from "./InvalidationHub.js"
 export * from "./manageTokens.js"
 export * from "./PageToken.js"
 export * from "./TokenValidator.js"

@@ -1,4 +1,5 @@
 export * from "./Agent.js"
+export * from "./BoundedMap.js"
 export * from "./base64url.js"
 export * from "./chat/ChatCompletionRequest.js"
 export * from "./ErrorCatalogue.js"

@@ -5,7 +5,7 @@ import { AgentStoreLive } from "./AgentStoreLive.js"
 import { type EmbeddedOptions, type EmbeddedStartFailed, startEmbedded } from "./embedded.js"
 import { OrgStoreLive, UserStoreLive } from "./OrgStoreLive.js"
 import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig } from "./PgClientLive.js"
-import { RevocationFeedLive } from "./RevocationFeedLive.js"
+import { type RevocationFeedConfig, RevocationFeedLive } from "./RevocationFeedLive.js"
 import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
 import { TokenStoreLive } from "./TokenStoreLive.js"
 
@@ -27,13 +27,16 @@ export const StoresLive: Layer.Layer<
  * Every store port on one app-role pool, and the revocation feed on its own unpooled
  * connection, sharing one in-process RevocationHub.
  */
-export const PersistenceLive = (config: PgConnectionConfig): Layer.Layer<PersistenceServices, StoreUnavailable> =>
+export const PersistenceLive = (
+  config: PgConnectionConfig,
+  feed: Omit<RevocationFeedConfig, "url"> = {}
+): Layer.Layer<PersistenceServices, StoreUnavailable> =>
   Layer.mergeAll(
     TokenStoreLive,
     AgentStoreLive,
     OrgStoreLive,
     UserStoreLive,
-    RevocationFeedLive({ url: config.url })
+    RevocationFeedLive({ ...feed, url: config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 
 /** Where the database is: a Postgres server given by the environment, or the embedded PGlite. */

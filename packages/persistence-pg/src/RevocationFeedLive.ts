@@ -9,6 +9,11 @@ export const AGENT_CHANNEL = "ibex_agent_changed"
 /** Migration 0007. */
 export const ORG_CHANNEL = "ibex_org_changed"
 export const TOKEN_CHANGED_CHANNEL = "ibex_token_changed"
+/** No trigger: each instance NOTIFYs it and must hear its own notice back (migration 0007's note). */
+export const HEARTBEAT_CHANNEL = "ibex_feed_heartbeat"
+
+export const DEFAULT_FEED_HEARTBEAT_MS = 25
+export const DEFAULT_FEED_STALE_AFTER_MS = 100
 
 export interface RevocationFeedConfig {
   /** Any role can LISTEN; the services use the app role's URL. */
@@ -19,6 +24,15 @@ export interface RevocationFeedConfig {
   readonly maxBackoff?: Duration.DurationInput | undefined
   /** How long building the layer waits for the first connection before going on disconnected. Default 5 s. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /** How often the connection proves itself alive by a NOTIFY it must hear back. Default 25 ms. */
+  readonly heartbeatMs?: number | undefined
+  /**
+   * No echo for this long: `Disconnected` (caches stop trusting), though the connection is kept in
+   * case it is only slow; an echo later says `Connected` again. Default 100 ms.
+   */
+  readonly staleAfterMs?: number | undefined
+  /** No echo for this long: the connection is abandoned and a new one opened. Default 10 × staleAfterMs, at least 1 s. */
+  readonly reconnectAfterMs?: number | undefined
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -31,7 +45,8 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * errors or ends, `Connected` again once a reconnect (capped exponential backoff with jitter)
  * is listening. Revocations made by this process's TokenStoreLive arrive through the shared
  * RevocationHub too, which is the only path on PGlite (it does not deliver NOTIFY across
- * connections).
+ * connections). The connection is trusted only while it echoes its own heartbeat (`proveAlive`):
+ * `Connected` / `Disconnected` follow the echo, not error events.
  */
 export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<RevocationFeed, never, RevocationHub> =>
   Layer.scoped(
@@ -42,6 +57,36 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
       const firstAttempt = yield* Deferred.make<void>()
       const initial = Duration.toMillis(config.initialBackoff ?? Duration.millis(100))
       const max = Duration.toMillis(config.maxBackoff ?? Duration.seconds(5))
+
+      const heartbeatMs = config.heartbeatMs ?? DEFAULT_FEED_HEARTBEAT_MS
+      const staleAfterMs = config.staleAfterMs ?? DEFAULT_FEED_STALE_AFTER_MS
+      const reconnectAfterMs = config.reconnectAfterMs ?? Math.max(1_000, staleAfterMs * 10)
+
+      /**
+       * A LISTEN connection that dies silently (half-open TCP, a stalled server, a dropped route)
+       * never emits an error: only a missing echo shows it. Every `heartbeatMs` this instance
+       * NOTIFYs a nonce of its own on the connection and must hear it back; the check runs after
+       * the poll phase (setImmediate), so an echo already in the socket is read before it is
+       * judged missing. Returns the stop function.
+       */
+      const proveAlive = (client: PgRawClient, lost: Deferred.Deferred<void>) => {
+        const nonce = `${process.pid}-${Math.random().toString(36).slice(2)}`
+        let lastEcho = performance.now()
+        client.on("notification", (message) => {
+          if (message.channel !== HEARTBEAT_CHANNEL || message.payload !== nonce) return
+          lastEcho = performance.now()
+          Effect.runFork(setState(true))
+        })
+        const tick = () =>
+          setImmediate(() => {
+            const silentFor = performance.now() - lastEcho
+            if (silentFor > reconnectAfterMs) return Deferred.unsafeDone(lost, Effect.void)
+            if (silentFor > staleAfterMs) Effect.runFork(setState(false))
+            client.query("SELECT pg_notify($1, $2)", [HEARTBEAT_CHANNEL, nonce]).catch(() => undefined)
+          })
+        const timer = setInterval(tick, heartbeatMs)
+        return () => clearInterval(timer)
+      }
 
       const setState = (up: boolean) =>
         Effect.flatMap(Ref.getAndSet(connected, up), (was) =>
@@ -89,11 +134,15 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
             client.on("end", () => Deferred.unsafeDone(lost, Effect.void))
             yield* Effect.tryPromise(() =>
               client.query(
-                `LISTEN ${REVOCATION_CHANNEL}; LISTEN ${AGENT_CHANNEL}; LISTEN ${ORG_CHANNEL}; LISTEN ${TOKEN_CHANGED_CHANNEL}`
+                `LISTEN ${REVOCATION_CHANNEL}; LISTEN ${AGENT_CHANNEL}; LISTEN ${ORG_CHANNEL}; LISTEN ${TOKEN_CHANGED_CHANNEL}; LISTEN ${HEARTBEAT_CHANNEL}`
               )
             )
             yield* setState(true)
             yield* Deferred.succeed(firstAttempt, undefined)
+            yield* Effect.acquireRelease(
+              Effect.sync(() => proveAlive(client, lost)),
+              (stop) => Effect.sync(stop)
+            )
             yield* Deferred.await(lost)
           })
         ),

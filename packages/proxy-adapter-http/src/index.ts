@@ -1,3 +1,4 @@
+export * from "./auth/AuthorizationCache.js"
 export * from "./chatValidation.js"
 export * from "./headers.js"
 export * from "./Metrics.js"

@@ -2,6 +2,7 @@ import {
   AuthGateway,
   type AuthGatewayShape,
   AuthUnavailable,
+  authGatewayFromChecks,
   InvalidToken,
   type OrgId,
   Permissions,
@@ -39,6 +40,18 @@ const CountingAuthGateway = Layer.effect(
   AuthGateway,
   Effect.map(AuthGateway, (inner) =>
     AuthGateway.of({
+      ...authGatewayFromChecks({
+        validateToken: (t) =>
+          Effect.suspend(() => {
+            authCalls.validate++
+            return inner.validateToken(t)
+          }),
+        verifyAgent: (o, a) =>
+          Effect.suspend(() => {
+            authCalls.verify++
+            return inner.verifyAgent(o, a)
+          })
+      }),
       validateToken: (t) =>
         Effect.suspend(() => {
           authCalls.validate++
@@ -104,21 +117,24 @@ export const fixedOrg = "0190a0b0-0000-7000-8000-000000000001" as OrgId
 export const fixedAgent = "0190a0b0-0000-7000-8000-0000000000a1"
 
 /** A scripted AuthGateway for failure modes the memory stack cannot produce on its own. */
-export const scriptedGateway = (shape: Partial<AuthGatewayShape>) =>
-  Layer.succeed(AuthGateway, {
-    validateToken: (t) =>
-      Redacted.value(t) === "good"
-        ? Effect.succeed<Principal>({
-            orgId: fixedOrg,
-            tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
-            permissions: Permissions.all,
-            expiresAt: null,
-            rateLimitPerMinute: null
-          })
-        : Effect.fail(new InvalidToken({ reason: "unknown" })),
-    verifyAgent: () => Effect.void,
-    ...shape
-  })
+export const scriptedGateway = (shape: Partial<Pick<AuthGatewayShape, "validateToken" | "verifyAgent">>) =>
+  Layer.succeed(
+    AuthGateway,
+    authGatewayFromChecks({
+      validateToken: (t) =>
+        Redacted.value(t) === "good"
+          ? Effect.succeed<Principal>({
+              orgId: fixedOrg,
+              tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
+              permissions: Permissions.all,
+              expiresAt: null,
+              rateLimitPerMinute: null
+            })
+          : Effect.fail(new InvalidToken({ reason: "unknown" })),
+      verifyAgent: () => Effect.void,
+      ...shape
+    })
+  )
 
 export const startScriptedProxy = async (gateway: Layer.Layer<AuthGateway>, config: ProxyConfigInput = {}) => {
   const logs = captureLogs()

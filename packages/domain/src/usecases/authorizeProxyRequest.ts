@@ -1,8 +1,8 @@
 import { Effect, Option, type Redacted } from "effect"
 import {
-  type AgentNotAuthorized,
-  type AgentSuspended,
-  type AuthUnavailable,
+  AgentNotAuthorized,
+  AgentSuspended,
+  AuthUnavailable,
   InsufficientPermissions,
   InvalidAgentId,
   type InvalidToken,
@@ -14,7 +14,7 @@ import {
 } from "../errors.js"
 import { type AgentId, isCanonicalUuid, type OrgId } from "../ids.js"
 import * as Permissions from "../Permissions.js"
-import { AuthGateway } from "../ports/AuthGateway.js"
+import { AgentVerdict, AuthGateway } from "../ports/AuthGateway.js"
 import { RateLimiter } from "../ports/RateLimiter.js"
 import { perMinute, type RateLimitDecision } from "../RateLimit.js"
 import { type ProtectedRoute, RoutePermissions } from "../Routes.js"
@@ -51,9 +51,35 @@ export type AuthorizationError =
   | OrgAccessDenied
   | RateLimited
 
+/** The agent header as the request gave it: absent, not a UUID, or a canonical id. */
+const parseAgentHeader = (raw: Option.Option<string>): "missing" | "invalid" | AgentId => {
+  if (Option.isNone(raw)) return "missing"
+  const trimmed = raw.value.trim()
+  if (trimmed === "") return "missing"
+  const lower = trimmed.toLowerCase()
+  return isCanonicalUuid(lower) ? (lower as AgentId) : "invalid"
+}
+
+const refuseAgent = (
+  verdict: AgentVerdict
+): Effect.Effect<void, AgentNotAuthorized | AgentSuspended | AuthUnavailable> => {
+  switch (verdict._tag) {
+    case "Authorized":
+      return Effect.void
+    case "NotAuthorized":
+      return Effect.fail(new AgentNotAuthorized())
+    case "Suspended":
+      return Effect.fail(new AgentSuspended({ status: verdict.status }))
+    case "Unavailable":
+      return Effect.fail(new AuthUnavailable())
+  }
+}
+
 /**
  * The proxy's chain for a protected route: token → agent → permission → org scope → rate limit.
- * Auth failures fail closed; a limiter failure fails open (ADR-0015).
+ * The token and the agent are decided by one `authorize` call (answered from the proxy's cache
+ * when warm); the token's verdict still comes first, so a bad token is a 401 whatever the agent
+ * header says. Auth failures fail closed; a limiter failure fails open (ADR-0015).
  */
 export const authorizeProxyRequest = (
   request: ProxyRequestCredentials
@@ -61,13 +87,14 @@ export const authorizeProxyRequest = (
   Effect.gen(function* () {
     if (Option.isNone(request.token)) return yield* new MissingToken()
     const auth = yield* AuthGateway
-    const principal = yield* auth.validateToken(request.token.value)
+    const agent = parseAgentHeader(request.agentId)
+    const agentOption = agent === "missing" || agent === "invalid" ? Option.none<AgentId>() : Option.some(agent)
+    const { principal, agent: verdict } = yield* auth.authorize(request.token.value, agentOption)
 
-    if (Option.isNone(request.agentId) || request.agentId.value.trim() === "") return yield* new MissingAgentId()
-    const rawAgent = request.agentId.value.trim().toLowerCase()
-    if (!isCanonicalUuid(rawAgent)) return yield* new InvalidAgentId()
-    const agentId = rawAgent as AgentId
-    yield* auth.verifyAgent(principal.orgId, agentId)
+    if (agent === "missing") return yield* new MissingAgentId()
+    if (agent === "invalid") return yield* new InvalidAgentId()
+    yield* refuseAgent(Option.getOrElse(verdict, () => AgentVerdict.Unavailable()))
+    const agentId = agent
 
     const required = RoutePermissions[request.route]
     if (!Permissions.has(principal.permissions, required))
@@ -90,4 +117,4 @@ export const authorizeProxyRequest = (
       })
     }
     return { principal, agentId, rateLimit: decision }
-  }).pipe(Effect.withSpan("Proxy.authorize"))
+  }).pipe(Effect.withSpan("Proxy.authorize", { captureStackTrace: false }))

@@ -2,11 +2,15 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import {
   AgentVerifier,
   AgentVerifierLive,
+  InvalidationHub,
+  InvalidationHubLive,
+  type InvalidationHubOptions,
   TokenValidator,
   TokenValidatorLive,
   type TokenValidatorOptions
 } from "@ibex/auth-core"
 import {
+  AgentVerdict,
   type AuditEvent,
   AuditLog,
   AuthGateway,
@@ -16,7 +20,7 @@ import {
   ServiceDegraded,
   TokenDigest
 } from "@ibex/domain"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { StoresMemory } from "./StoresMemory.js"
 
 /**
@@ -86,7 +90,25 @@ export const AuthGatewayMemory = Layer.effect(
   Effect.gen(function* () {
     const validator = yield* TokenValidator
     const agents = yield* AgentVerifier
+    const hub = yield* InvalidationHub
     return AuthGateway.of({
+      authorize: (token, agentId) =>
+        Effect.gen(function* () {
+          const principal = yield* validator
+            .validate(token)
+            .pipe(Effect.catchTag("StoreUnavailable", () => Effect.fail(new ServiceDegraded())))
+          if (Option.isNone(agentId)) return { principal, agent: Option.none() }
+          const verdict = yield* agents.verify(principal.orgId, agentId.value).pipe(
+            Effect.as(AgentVerdict.Authorized()),
+            Effect.catchTags({
+              AgentNotAuthorized: () => Effect.succeed(AgentVerdict.NotAuthorized()),
+              AgentSuspended: (e) => Effect.succeed(AgentVerdict.Suspended({ status: e.status })),
+              StoreUnavailable: () => Effect.succeed(AgentVerdict.Unavailable())
+            })
+          )
+          return { principal, agent: Option.some(verdict) }
+        }),
+      invalidations: hub.subscribe,
       validateToken: (token) =>
         validator.validate(token).pipe(Effect.catchTag("StoreUnavailable", () => Effect.fail(new ServiceDegraded()))),
       verifyAgent: (orgId, agentId) =>
@@ -98,8 +120,8 @@ export const AuthGatewayMemory = Layer.effect(
   })
 )
 
-/** Everything auth needs, in memory: stores, hasher, digest, audit, random, and the caching validator. */
-export const authServicesMemory = (options?: TokenValidatorOptions) => {
+/** Everything auth needs, in memory: stores, hasher, digest, audit, random, the caching validator and the invalidation hub. */
+export const authServicesMemory = (options?: TokenValidatorOptions, hubOptions?: InvalidationHubOptions) => {
   const base = Layer.mergeAll(
     StoresMemory,
     SecretHasherMemory,
@@ -107,7 +129,9 @@ export const authServicesMemory = (options?: TokenValidatorOptions) => {
     AuditLogMemory,
     SecureRandomWebCrypto
   )
-  return Layer.merge(TokenValidatorLive(options), AgentVerifierLive()).pipe(Layer.provideMerge(base))
+  return Layer.mergeAll(TokenValidatorLive(options), AgentVerifierLive(), InvalidationHubLive(hubOptions)).pipe(
+    Layer.provideMerge(base)
+  )
 }
 
 /** The in-memory auth services plus the AuthGateway the proxy consumes. */

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -116,6 +118,161 @@ export function agentStatusToJSON(object: AgentStatus): string {
     case AgentStatus.AGENT_STATUS_SUSPENDED:
       return "AGENT_STATUS_SUSPENDED";
     case AgentStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** AgentVerdict is what Authorize decided about the named agent. */
+export const AgentVerdict = {
+  /** AGENT_VERDICT_UNSPECIFIED - Not set: no agent was named in the request. */
+  AGENT_VERDICT_UNSPECIFIED: 0,
+  /** AGENT_VERDICT_AUTHORIZED - The agent exists in the token's organization and is active. */
+  AGENT_VERDICT_AUTHORIZED: 1,
+  /** AGENT_VERDICT_NOT_AUTHORIZED - The agent does not exist or belongs to another organization (indistinguishable on purpose). */
+  AGENT_VERDICT_NOT_AUTHORIZED: 2,
+  /** AGENT_VERDICT_SUSPENDED - The agent exists in the organization but is not active; see `agent_status`. */
+  AGENT_VERDICT_SUSPENDED: 3,
+  /** AGENT_VERDICT_UNAVAILABLE - The token was decided but the agent could not be read: callers fail closed, never cache it. */
+  AGENT_VERDICT_UNAVAILABLE: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type AgentVerdict = typeof AgentVerdict[keyof typeof AgentVerdict];
+
+export namespace AgentVerdict {
+  export type AGENT_VERDICT_UNSPECIFIED = typeof AgentVerdict.AGENT_VERDICT_UNSPECIFIED;
+  export type AGENT_VERDICT_AUTHORIZED = typeof AgentVerdict.AGENT_VERDICT_AUTHORIZED;
+  export type AGENT_VERDICT_NOT_AUTHORIZED = typeof AgentVerdict.AGENT_VERDICT_NOT_AUTHORIZED;
+  export type AGENT_VERDICT_SUSPENDED = typeof AgentVerdict.AGENT_VERDICT_SUSPENDED;
+  export type AGENT_VERDICT_UNAVAILABLE = typeof AgentVerdict.AGENT_VERDICT_UNAVAILABLE;
+  export type UNRECOGNIZED = typeof AgentVerdict.UNRECOGNIZED;
+}
+
+export function agentVerdictFromJSON(object: any): AgentVerdict {
+  switch (object) {
+    case 0:
+    case "AGENT_VERDICT_UNSPECIFIED":
+      return AgentVerdict.AGENT_VERDICT_UNSPECIFIED;
+    case 1:
+    case "AGENT_VERDICT_AUTHORIZED":
+      return AgentVerdict.AGENT_VERDICT_AUTHORIZED;
+    case 2:
+    case "AGENT_VERDICT_NOT_AUTHORIZED":
+      return AgentVerdict.AGENT_VERDICT_NOT_AUTHORIZED;
+    case 3:
+    case "AGENT_VERDICT_SUSPENDED":
+      return AgentVerdict.AGENT_VERDICT_SUSPENDED;
+    case 4:
+    case "AGENT_VERDICT_UNAVAILABLE":
+      return AgentVerdict.AGENT_VERDICT_UNAVAILABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AgentVerdict.UNRECOGNIZED;
+  }
+}
+
+export function agentVerdictToJSON(object: AgentVerdict): string {
+  switch (object) {
+    case AgentVerdict.AGENT_VERDICT_UNSPECIFIED:
+      return "AGENT_VERDICT_UNSPECIFIED";
+    case AgentVerdict.AGENT_VERDICT_AUTHORIZED:
+      return "AGENT_VERDICT_AUTHORIZED";
+    case AgentVerdict.AGENT_VERDICT_NOT_AUTHORIZED:
+      return "AGENT_VERDICT_NOT_AUTHORIZED";
+    case AgentVerdict.AGENT_VERDICT_SUSPENDED:
+      return "AGENT_VERDICT_SUSPENDED";
+    case AgentVerdict.AGENT_VERDICT_UNAVAILABLE:
+      return "AGENT_VERDICT_UNAVAILABLE";
+    case AgentVerdict.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** InvalidationKind says what a WatchInvalidationsResponse asks the proxy to drop. */
+export const InvalidationKind = {
+  /** INVALIDATION_KIND_UNSPECIFIED - Not set. Never sent. */
+  INVALIDATION_KIND_UNSPECIFIED: 0,
+  /** INVALIDATION_KIND_HEARTBEAT - Nothing to drop: the instance is alive and its change feed is trusted. */
+  INVALIDATION_KIND_HEARTBEAT: 1,
+  /** INVALIDATION_KIND_TOKEN_REVOKED - `id` is a token id that was revoked: refuse it from now on. */
+  INVALIDATION_KIND_TOKEN_REVOKED: 2,
+  /** INVALIDATION_KIND_TOKEN_CHANGED - `id` is a token id whose permissions or expiry changed, or which was deleted. */
+  INVALIDATION_KIND_TOKEN_CHANGED: 3,
+  /** INVALIDATION_KIND_AGENT_CHANGED - `id` is an agent id whose status or organization changed, or which was deleted. */
+  INVALIDATION_KIND_AGENT_CHANGED: 4,
+  /** INVALIDATION_KIND_ORG_CHANGED - `id` is an organization id whose status or rate limit changed, or which was deleted. */
+  INVALIDATION_KIND_ORG_CHANGED: 5,
+  /**
+   * INVALIDATION_KIND_RESET - Drop everything and trust nothing until the next heartbeat: the instance lost or
+   * regained its own change feed.
+   */
+  INVALIDATION_KIND_RESET: 6,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type InvalidationKind = typeof InvalidationKind[keyof typeof InvalidationKind];
+
+export namespace InvalidationKind {
+  export type INVALIDATION_KIND_UNSPECIFIED = typeof InvalidationKind.INVALIDATION_KIND_UNSPECIFIED;
+  export type INVALIDATION_KIND_HEARTBEAT = typeof InvalidationKind.INVALIDATION_KIND_HEARTBEAT;
+  export type INVALIDATION_KIND_TOKEN_REVOKED = typeof InvalidationKind.INVALIDATION_KIND_TOKEN_REVOKED;
+  export type INVALIDATION_KIND_TOKEN_CHANGED = typeof InvalidationKind.INVALIDATION_KIND_TOKEN_CHANGED;
+  export type INVALIDATION_KIND_AGENT_CHANGED = typeof InvalidationKind.INVALIDATION_KIND_AGENT_CHANGED;
+  export type INVALIDATION_KIND_ORG_CHANGED = typeof InvalidationKind.INVALIDATION_KIND_ORG_CHANGED;
+  export type INVALIDATION_KIND_RESET = typeof InvalidationKind.INVALIDATION_KIND_RESET;
+  export type UNRECOGNIZED = typeof InvalidationKind.UNRECOGNIZED;
+}
+
+export function invalidationKindFromJSON(object: any): InvalidationKind {
+  switch (object) {
+    case 0:
+    case "INVALIDATION_KIND_UNSPECIFIED":
+      return InvalidationKind.INVALIDATION_KIND_UNSPECIFIED;
+    case 1:
+    case "INVALIDATION_KIND_HEARTBEAT":
+      return InvalidationKind.INVALIDATION_KIND_HEARTBEAT;
+    case 2:
+    case "INVALIDATION_KIND_TOKEN_REVOKED":
+      return InvalidationKind.INVALIDATION_KIND_TOKEN_REVOKED;
+    case 3:
+    case "INVALIDATION_KIND_TOKEN_CHANGED":
+      return InvalidationKind.INVALIDATION_KIND_TOKEN_CHANGED;
+    case 4:
+    case "INVALIDATION_KIND_AGENT_CHANGED":
+      return InvalidationKind.INVALIDATION_KIND_AGENT_CHANGED;
+    case 5:
+    case "INVALIDATION_KIND_ORG_CHANGED":
+      return InvalidationKind.INVALIDATION_KIND_ORG_CHANGED;
+    case 6:
+    case "INVALIDATION_KIND_RESET":
+      return InvalidationKind.INVALIDATION_KIND_RESET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return InvalidationKind.UNRECOGNIZED;
+  }
+}
+
+export function invalidationKindToJSON(object: InvalidationKind): string {
+  switch (object) {
+    case InvalidationKind.INVALIDATION_KIND_UNSPECIFIED:
+      return "INVALIDATION_KIND_UNSPECIFIED";
+    case InvalidationKind.INVALIDATION_KIND_HEARTBEAT:
+      return "INVALIDATION_KIND_HEARTBEAT";
+    case InvalidationKind.INVALIDATION_KIND_TOKEN_REVOKED:
+      return "INVALIDATION_KIND_TOKEN_REVOKED";
+    case InvalidationKind.INVALIDATION_KIND_TOKEN_CHANGED:
+      return "INVALIDATION_KIND_TOKEN_CHANGED";
+    case InvalidationKind.INVALIDATION_KIND_AGENT_CHANGED:
+      return "INVALIDATION_KIND_AGENT_CHANGED";
+    case InvalidationKind.INVALIDATION_KIND_ORG_CHANGED:
+      return "INVALIDATION_KIND_ORG_CHANGED";
+    case InvalidationKind.INVALIDATION_KIND_RESET:
+      return "INVALIDATION_KIND_RESET";
+    case InvalidationKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -346,6 +503,56 @@ export interface TokenInfo {
    * or the bootstrap procedure.
    */
   createdBy: string;
+}
+
+/** AuthorizeRequest carries the token and, optionally, the agent to check. */
+export interface AuthorizeRequest {
+  /** The full PAT as the end client presented it, without any `Bearer ` prefix. Never logged. */
+  token: string;
+  /**
+   * The agent id the end client presented (`X-IBEX-Agent-ID`), lowercase canonical UUID.
+   * Empty: check the token only (`agent_verdict` is then unspecified).
+   */
+  agentId: string;
+}
+
+/** AuthorizeResponse is the token's identity and the agent's verdict. */
+export interface AuthorizeResponse {
+  /** The organization the token belongs to. */
+  orgId: string;
+  /** The token's id. */
+  tokenId: string;
+  /** The token's permission bitmap (64 bits). */
+  permissions: bigint;
+  /** When the token expires. Unset: it never expires. */
+  expiresAt?:
+    | Date
+    | undefined;
+  /** The organization's request budget per minute. 0: use the proxy's configured default. */
+  rateLimitPerMinute: number;
+  /** What was decided about `agent_id`. */
+  agentVerdict: AgentVerdict;
+  /** The agent's status when `agent_verdict` is `AGENT_VERDICT_SUSPENDED`. */
+  agentStatus: AgentStatus;
+}
+
+/** WatchInvalidationsRequest opens a proxy's invalidation stream. */
+export interface WatchInvalidationsRequest {
+}
+
+/** WatchInvalidationsResponse is one message of the invalidation stream. */
+export interface WatchInvalidationsResponse {
+  /**
+   * 1 for the first message of a stream, then +1 per message: a gap means a lost message, and
+   * the receiver must drop its cache and reconnect.
+   */
+  sequence: bigint;
+  /** What to drop. */
+  kind: InvalidationKind;
+  /** The token, agent or organization id the kind names; empty for heartbeats and resets. */
+  id: string;
+  /** How often heartbeats are sent while the instance's feed is trusted. */
+  heartbeatIntervalMs: number;
 }
 
 function createBaseValidateTokenRequest(): ValidateTokenRequest {
@@ -1545,6 +1752,473 @@ export const TokenInfo: MessageFns<TokenInfo> = {
   },
 };
 
+function createBaseAuthorizeRequest(): AuthorizeRequest {
+  return { token: "", agentId: "" };
+}
+
+export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
+  encode(message: AuthorizeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(18).string(message.agentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorizeRequest {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AuthorizeRequest): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizeRequest>, I>>(base?: I): AuthorizeRequest {
+    return AuthorizeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizeRequest>, I>>(object: I): AuthorizeRequest {
+    const message = createBaseAuthorizeRequest();
+    message.token = object.token ?? "";
+    message.agentId = object.agentId ?? "";
+    return message;
+  },
+};
+
+function createBaseAuthorizeResponse(): AuthorizeResponse {
+  return {
+    orgId: "",
+    tokenId: "",
+    permissions: 0n,
+    expiresAt: undefined,
+    rateLimitPerMinute: 0,
+    agentVerdict: 0,
+    agentStatus: 0,
+  };
+}
+
+export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
+  encode(message: AuthorizeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orgId !== "") {
+      writer.uint32(10).string(message.orgId);
+    }
+    if (message.tokenId !== "") {
+      writer.uint32(18).string(message.tokenId);
+    }
+    if (message.permissions !== 0n) {
+      if (BigInt.asUintN(64, message.permissions) !== message.permissions) {
+        throw new globalThis.Error("value provided for field message.permissions of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.permissions);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(34).fork()).join();
+    }
+    if (message.rateLimitPerMinute !== 0) {
+      writer.uint32(40).uint32(message.rateLimitPerMinute);
+    }
+    if (message.agentVerdict !== 0) {
+      writer.uint32(48).int32(message.agentVerdict);
+    }
+    if (message.agentStatus !== 0) {
+      writer.uint32(56).int32(message.agentStatus);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orgId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.permissions = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rateLimitPerMinute = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.agentVerdict = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.agentStatus = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorizeResponse {
+    return {
+      orgId: isSet(object.orgId)
+        ? globalThis.String(object.orgId)
+        : isSet(object.org_id)
+        ? globalThis.String(object.org_id)
+        : "",
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      permissions: isSet(object.permissions) ? BigInt(object.permissions) : 0n,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      rateLimitPerMinute: isSet(object.rateLimitPerMinute)
+        ? globalThis.Number(object.rateLimitPerMinute)
+        : isSet(object.rate_limit_per_minute)
+        ? globalThis.Number(object.rate_limit_per_minute)
+        : 0,
+      agentVerdict: isSet(object.agentVerdict)
+        ? agentVerdictFromJSON(object.agentVerdict)
+        : isSet(object.agent_verdict)
+        ? agentVerdictFromJSON(object.agent_verdict)
+        : 0,
+      agentStatus: isSet(object.agentStatus)
+        ? agentStatusFromJSON(object.agentStatus)
+        : isSet(object.agent_status)
+        ? agentStatusFromJSON(object.agent_status)
+        : 0,
+    };
+  },
+
+  toJSON(message: AuthorizeResponse): unknown {
+    const obj: any = {};
+    if (message.orgId !== "") {
+      obj.orgId = message.orgId;
+    }
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.permissions !== 0n) {
+      obj.permissions = message.permissions.toString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.rateLimitPerMinute !== 0) {
+      obj.rateLimitPerMinute = Math.round(message.rateLimitPerMinute);
+    }
+    if (message.agentVerdict !== 0) {
+      obj.agentVerdict = agentVerdictToJSON(message.agentVerdict);
+    }
+    if (message.agentStatus !== 0) {
+      obj.agentStatus = agentStatusToJSON(message.agentStatus);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizeResponse>, I>>(base?: I): AuthorizeResponse {
+    return AuthorizeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizeResponse>, I>>(object: I): AuthorizeResponse {
+    const message = createBaseAuthorizeResponse();
+    message.orgId = object.orgId ?? "";
+    message.tokenId = object.tokenId ?? "";
+    message.permissions = (object.permissions !== undefined && object.permissions !== null)
+      ? BigInt(object.permissions)
+      : 0n;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.rateLimitPerMinute = object.rateLimitPerMinute ?? 0;
+    message.agentVerdict = object.agentVerdict ?? 0;
+    message.agentStatus = object.agentStatus ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchInvalidationsRequest(): WatchInvalidationsRequest {
+  return {};
+}
+
+export const WatchInvalidationsRequest: MessageFns<WatchInvalidationsRequest> = {
+  encode(_: WatchInvalidationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchInvalidationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchInvalidationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WatchInvalidationsRequest {
+    return {};
+  },
+
+  toJSON(_: WatchInvalidationsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchInvalidationsRequest>, I>>(base?: I): WatchInvalidationsRequest {
+    return WatchInvalidationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchInvalidationsRequest>, I>>(_: I): WatchInvalidationsRequest {
+    const message = createBaseWatchInvalidationsRequest();
+    return message;
+  },
+};
+
+function createBaseWatchInvalidationsResponse(): WatchInvalidationsResponse {
+  return { sequence: 0n, kind: 0, id: "", heartbeatIntervalMs: 0 };
+}
+
+export const WatchInvalidationsResponse: MessageFns<WatchInvalidationsResponse> = {
+  encode(message: WatchInvalidationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.id !== "") {
+      writer.uint32(26).string(message.id);
+    }
+    if (message.heartbeatIntervalMs !== 0) {
+      writer.uint32(32).uint32(message.heartbeatIntervalMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchInvalidationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchInvalidationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.heartbeatIntervalMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchInvalidationsResponse {
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      kind: isSet(object.kind) ? invalidationKindFromJSON(object.kind) : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      heartbeatIntervalMs: isSet(object.heartbeatIntervalMs)
+        ? globalThis.Number(object.heartbeatIntervalMs)
+        : isSet(object.heartbeat_interval_ms)
+        ? globalThis.Number(object.heartbeat_interval_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: WatchInvalidationsResponse): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.kind !== 0) {
+      obj.kind = invalidationKindToJSON(message.kind);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.heartbeatIntervalMs !== 0) {
+      obj.heartbeatIntervalMs = Math.round(message.heartbeatIntervalMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchInvalidationsResponse>, I>>(base?: I): WatchInvalidationsResponse {
+    return WatchInvalidationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchInvalidationsResponse>, I>>(object: I): WatchInvalidationsResponse {
+    const message = createBaseWatchInvalidationsResponse();
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.kind = object.kind ?? 0;
+    message.id = object.id ?? "";
+    message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    return message;
+  },
+};
+
 /**
  * AuthService validates tokens and agents for the proxy and manages personal access tokens.
  *
@@ -1673,6 +2347,43 @@ export const AuthServiceService = {
     responseSerialize: (value: ListTokensResponse): Buffer => Buffer.from(ListTokensResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTokensResponse => ListTokensResponse.decode(value),
   },
+  /**
+   * Authorize checks a PAT and, when `agent_id` is set, the agent it acts as, in one round trip:
+   * the proxy's one call on a cache miss (ValidateToken and VerifyAgent stay for other callers).
+   * The agent's verdict is a field, not an error, so the proxy can cache refusals too.
+   *
+   * Errors:
+   * * `UNAUTHENTICATED` for every token failure, exactly as `ValidateToken`.
+   * * `UNAVAILABLE` / `DEADLINE_EXCEEDED` when the token cannot be decided: callers fail closed.
+   */
+  authorize: {
+    path: "/ibex.auth.v1.AuthService/Authorize" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthorizeRequest): Buffer => Buffer.from(AuthorizeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthorizeRequest => AuthorizeRequest.decode(value),
+    responseSerialize: (value: AuthorizeResponse): Buffer => Buffer.from(AuthorizeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthorizeResponse => AuthorizeResponse.decode(value),
+  },
+  /**
+   * WatchInvalidations streams, to a proxy, every change that makes a cached authorization
+   * stale (token revoked, changed or deleted; agent status changed; org status or limits
+   * changed), each with a sequence number, and a heartbeat every `heartbeat_interval_ms` while
+   * this instance's own change feed is proven alive. A proxy trusts its cache only while it has
+   * heard from the stream recently; a `RESET` (or a lost stream, or a gap in the sequence)
+   * drops every cached verdict. The stream never ends on its own.
+   */
+  watchInvalidations: {
+    path: "/ibex.auth.v1.AuthService/WatchInvalidations" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchInvalidationsRequest): Buffer =>
+      Buffer.from(WatchInvalidationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchInvalidationsRequest => WatchInvalidationsRequest.decode(value),
+    responseSerialize: (value: WatchInvalidationsResponse): Buffer =>
+      Buffer.from(WatchInvalidationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchInvalidationsResponse => WatchInvalidationsResponse.decode(value),
+  },
 } as const;
 
 export interface AuthServiceServer extends UntypedServiceImplementation {
@@ -1747,6 +2458,25 @@ export interface AuthServiceServer extends UntypedServiceImplementation {
    *   token this service issued.
    */
   listTokens: handleUnaryCall<ListTokensRequest, ListTokensResponse>;
+  /**
+   * Authorize checks a PAT and, when `agent_id` is set, the agent it acts as, in one round trip:
+   * the proxy's one call on a cache miss (ValidateToken and VerifyAgent stay for other callers).
+   * The agent's verdict is a field, not an error, so the proxy can cache refusals too.
+   *
+   * Errors:
+   * * `UNAUTHENTICATED` for every token failure, exactly as `ValidateToken`.
+   * * `UNAVAILABLE` / `DEADLINE_EXCEEDED` when the token cannot be decided: callers fail closed.
+   */
+  authorize: handleUnaryCall<AuthorizeRequest, AuthorizeResponse>;
+  /**
+   * WatchInvalidations streams, to a proxy, every change that makes a cached authorization
+   * stale (token revoked, changed or deleted; agent status changed; org status or limits
+   * changed), each with a sequence number, and a heartbeat every `heartbeat_interval_ms` while
+   * this instance's own change feed is proven alive. A proxy trusts its cache only while it has
+   * heard from the stream recently; a `RESET` (or a lost stream, or a gap in the sequence)
+   * drops every cached verdict. The stream never ends on its own.
+   */
+  watchInvalidations: handleServerStreamingCall<WatchInvalidationsRequest, WatchInvalidationsResponse>;
 }
 
 export interface AuthServiceClient extends Client {
@@ -1891,6 +2621,47 @@ export interface AuthServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTokensResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Authorize checks a PAT and, when `agent_id` is set, the agent it acts as, in one round trip:
+   * the proxy's one call on a cache miss (ValidateToken and VerifyAgent stay for other callers).
+   * The agent's verdict is a field, not an error, so the proxy can cache refusals too.
+   *
+   * Errors:
+   * * `UNAUTHENTICATED` for every token failure, exactly as `ValidateToken`.
+   * * `UNAVAILABLE` / `DEADLINE_EXCEEDED` when the token cannot be decided: callers fail closed.
+   */
+  authorize(
+    request: AuthorizeRequest,
+    callback: (error: ServiceError | null, response: AuthorizeResponse) => void,
+  ): ClientUnaryCall;
+  authorize(
+    request: AuthorizeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthorizeResponse) => void,
+  ): ClientUnaryCall;
+  authorize(
+    request: AuthorizeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthorizeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * WatchInvalidations streams, to a proxy, every change that makes a cached authorization
+   * stale (token revoked, changed or deleted; agent status changed; org status or limits
+   * changed), each with a sequence number, and a heartbeat every `heartbeat_interval_ms` while
+   * this instance's own change feed is proven alive. A proxy trusts its cache only while it has
+   * heard from the stream recently; a `RESET` (or a lost stream, or a gap in the sequence)
+   * drops every cached verdict. The stream never ends on its own.
+   */
+  watchInvalidations(
+    request: WatchInvalidationsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchInvalidationsResponse>;
+  watchInvalidations(
+    request: WatchInvalidationsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchInvalidationsResponse>;
 }
 
 export const AuthServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,212 @@
+import { createHmac, randomBytes } from "node:crypto"
+import {
+  type AgentVerdict,
+  AuthGateway,
+  type AuthGatewayShape,
+  type AuthInvalidation,
+  type Authorization,
+  AuthUnavailable,
+  BoundedMap,
+  InvalidToken,
+  type Principal
+} from "@ibex/domain"
+import { Effect, Layer, Option, Random, Redacted, Stream } from "effect"
+
+export interface AuthorizationCacheOptions {
+  /** Hard backstop on how long a principal or an agent's authorization is reused. Default 10 s. */
+  readonly ttlMs: number
+  /** How long a refused token or agent is refused without asking auth. Default 2 s. */
+  readonly negativeTtlMs: number
+  readonly maxEntries: number
+  /** The cache is trusted only while auth's stream was heard from this recently. Default 100 ms. */
+  readonly staleAfterMs: number
+  /** A stream silent this long is abandoned and opened again (half-open TCP never errors). Default 1 s. */
+  readonly reconnectAfterMs: number
+}
+
+export const defaultAuthorizationCacheOptions: AuthorizationCacheOptions = {
+  ttlMs: 10_000,
+  negativeTtlMs: 2_000,
+  maxEntries: 100_000,
+  staleAfterMs: 100,
+  reconnectAfterMs: 1_000
+}
+
+export interface AuthorizationCacheStats {
+  readonly hits: number
+  readonly misses: number
+  readonly principals: number
+  readonly verdicts: number
+  readonly trusted: boolean
+  readonly resets: number
+}
+
+interface PrincipalEntry {
+  readonly principal: Principal
+  readonly expiresAt: number
+}
+interface VerdictEntry {
+  readonly verdict: AgentVerdict
+  readonly expiresAt: number
+}
+
+/**
+ * The proxy's authorization cache (DESIGN.md, "Authorization at the edge"): a warm request makes
+ * no remote call. Principals are keyed by an HMAC of the whole token under a key born with this
+ * process (the proxy never holds auth's pepper, and a dump of the cache reveals no token);
+ * agent verdicts by (org, agent); refusals are remembered briefly.
+ *
+ * Honesty comes from auth's invalidation stream, not from the TTL: every message drops what it
+ * names, and the cache is consulted only while the stream was heard from within `staleAfterMs`
+ * (auth heartbeats every 25 ms while its own change feed is proven alive). A silent stream —
+ * auth stalled, its LISTEN connection dead, the TCP path blackholed — therefore turns into
+ * remote calls within that bound, never into stale answers. Every (re)subscription starts from
+ * an empty cache. A lookup that began before any invalidation never writes its answer back
+ * (the epoch check), so a revoked token cannot be re-cached by a request that was in flight.
+ */
+export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defaultAuthorizationCacheOptions) =>
+  Effect.gen(function* () {
+    const remote = yield* AuthGateway
+    const key = randomBytes(32)
+    const digest = (token: Redacted.Redacted<string>) =>
+      createHmac("sha256", key).update(Redacted.value(token)).digest("base64")
+
+    const principals = new BoundedMap<string, PrincipalEntry>(options.maxEntries)
+    const refusedTokens = new BoundedMap<string, number>(options.maxEntries)
+    const verdicts = new BoundedMap<string, VerdictEntry>(options.maxEntries)
+    let trusted = false
+    let lastHeard = 0
+    let epoch = 0
+    const stats = { hits: 0, misses: 0, resets: 0 }
+
+    const verdictKey = (orgId: string, agentId: string) => `${orgId}/${agentId}`
+    const isTrusted = () => trusted && performance.now() - lastHeard <= options.staleAfterMs
+
+    const reset = () => {
+      epoch++
+      trusted = false
+      principals.clear()
+      refusedTokens.clear()
+      verdicts.clear()
+      stats.resets++
+    }
+
+    const apply = (event: AuthInvalidation) => {
+      lastHeard = performance.now()
+      switch (event._tag) {
+        case "Heartbeat":
+          trusted = true
+          return
+        case "Reset":
+          return reset()
+        case "TokenRevoked":
+        case "TokenChanged":
+          epoch++
+          principals.deleteWhere((e) => e.principal.tokenId === event.tokenId)
+          return
+        case "AgentChanged":
+          epoch++
+          verdicts.deleteWhere((_, k) => k.endsWith(`/${event.agentId}`))
+          return
+        case "OrgChanged":
+          epoch++
+          principals.deleteWhere((e) => e.principal.orgId === event.orgId)
+          verdicts.deleteWhere((_, k) => k.startsWith(`${event.orgId}/`))
+          // A refusal may have been the org's status: an enabled org's tokens work at once.
+          refusedTokens.clear()
+          return
+      }
+    }
+
+    // One subscription at a time, in this layer's scope. Each starts from an empty cache (notices
+    // may have been missed while it was down) and is abandoned when silent past `reconnectAfterMs`.
+    const session = Effect.suspend(() => {
+      reset()
+      return remote.invalidations.pipe(
+        Stream.timeoutFail(() => new AuthUnavailable(), options.reconnectAfterMs),
+        Stream.runForEach((event) => Effect.sync(() => apply(event)))
+      )
+    }).pipe(Effect.ignore, Effect.ensuring(Effect.sync(reset)))
+
+    yield* Effect.gen(function* () {
+      let failures = 0
+      for (;;) {
+        const started = performance.now()
+        yield* session
+        failures = performance.now() - started > 5_000 ? 0 : failures + 1
+        const jitter = yield* Random.nextRange(0.5, 1)
+        yield* Effect.sleep(Math.round(Math.min(1_000, 25 * 2 ** Math.min(failures, 6)) * jitter))
+      }
+    }).pipe(Effect.interruptible, Effect.forkScoped)
+
+    const remember = (tokenKey: string, startEpoch: number, answer: Authorization, agentId: Option.Option<string>) => {
+      if (epoch !== startEpoch || !isTrusted()) return
+      const now = Date.now()
+      const tokenExpiry = answer.principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY
+      principals.set(tokenKey, { principal: answer.principal, expiresAt: Math.min(now + options.ttlMs, tokenExpiry) })
+      if (Option.isSome(answer.agent) && Option.isSome(agentId)) {
+        const verdict = answer.agent.value
+        if (verdict._tag === "Unavailable") return
+        const ttl = verdict._tag === "Authorized" ? options.ttlMs : options.negativeTtlMs
+        verdicts.set(verdictKey(answer.principal.orgId, agentId.value), {
+          verdict,
+          expiresAt: Math.min(now + ttl, tokenExpiry)
+        })
+      }
+    }
+
+    const authorize: AuthGatewayShape["authorize"] = (token, agentId) =>
+      Effect.suspend(() => {
+        const tokenKey = digest(token)
+        if (isTrusted()) {
+          const now = Date.now()
+          const hit = principals.get(tokenKey)
+          if (hit !== undefined && hit.expiresAt > now) {
+            if (Option.isNone(agentId)) {
+              stats.hits++
+              return Effect.succeed<Authorization>({ principal: hit.principal, agent: Option.none() })
+            }
+            const verdict = verdicts.get(verdictKey(hit.principal.orgId, agentId.value))
+            if (verdict !== undefined && verdict.expiresAt > now) {
+              stats.hits++
+              return Effect.succeed<Authorization>({ principal: hit.principal, agent: Option.some(verdict.verdict) })
+            }
+          } else {
+            const refusedUntil = refusedTokens.get(tokenKey)
+            if (refusedUntil !== undefined && refusedUntil > now) {
+              stats.hits++
+              return Effect.fail(new InvalidToken({ reason: "unknown" }))
+            }
+          }
+        }
+        stats.misses++
+        const startEpoch = epoch
+        return remote.authorize(token, agentId).pipe(
+          Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
+          Effect.tapErrorTag("InvalidToken", () =>
+            Effect.sync(() => {
+              if (epoch === startEpoch && isTrusted()) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
+            })
+          )
+        )
+      })
+
+    return {
+      gateway: AuthGateway.of({ ...remote, authorize }),
+      stats: (): AuthorizationCacheStats => ({
+        ...stats,
+        principals: principals.size,
+        verdicts: verdicts.size,
+        trusted: isTrusted()
+      })
+    }
+  })
+
+/** AuthGateway with the proxy's cache in front of the given (remote) one. */
+export const AuthGatewayCached = (
+  options: AuthorizationCacheOptions = defaultAuthorizationCacheOptions
+): Layer.Layer<AuthGateway, never, AuthGateway> =>
+  Layer.scoped(
+    AuthGateway,
+    Effect.map(makeAuthorizationCache(options), (cache) => cache.gateway)
+  )
