@@ -52,7 +52,7 @@ describe("AuthGatewayGrpc (client)", () => {
       TokenValidator.of({
         validate: () => Effect.as(Effect.sleep("300 millis"), {} as Principal),
         evict: () => Effect.void,
-        stats: Effect.succeed({ entries: 0, negativeEntries: 0, trusted: true })
+        stats: Effect.succeed({ entries: 0, negativeEntries: 0, trusted: true, hashes: 0 })
       })
     )
     const server = AuthGrpcServerLive({ host: "127.0.0.1", port: 0 }).pipe(

@@ -4,6 +4,7 @@ import {
   type AgentNotAuthorized,
   AgentStore,
   type AgentSuspended,
+  BoundedMap,
   checkAgent,
   type OrgId,
   RevocationFeed,
@@ -19,7 +20,7 @@ export interface AgentVerifierShape {
   ) => Effect.Effect<Agent, AgentNotAuthorized | AgentSuspended | StoreUnavailable>
 }
 
-export class AgentVerifier extends Context.Tag("@ibex/domain/AgentVerifier")<AgentVerifier, AgentVerifierShape>() {}
+export class AgentVerifier extends Context.Tag("@ibex/auth-core/AgentVerifier")<AgentVerifier, AgentVerifierShape>() {}
 
 export interface AgentVerifierOptions {
   /** Hard backstop on how long a looked-up agent is trusted without a fresh read. */
@@ -41,7 +42,8 @@ export const makeAgentVerifier = (options: AgentVerifierOptions = defaultAgentVe
   Effect.gen(function* () {
     const agents = yield* AgentStore
     const feed = yield* RevocationFeed
-    const cache = new Map<string, { readonly agent: Agent; readonly expiresAtMs: number }>()
+    const cache = new BoundedMap<string, { readonly agent: Agent; readonly expiresAtMs: number }>(options.maxEntries)
+    let connected = false
     let trusted = false
     // Bumped on every change notice or feed drop: a read that started before must not be cached.
     let epoch = 0
@@ -61,13 +63,21 @@ export const makeAgentVerifier = (options: AgentVerifierOptions = defaultAgentVe
               break
             case "Disconnected":
               epoch++
+              connected = false
               trusted = false
               cache.clear()
               break
             case "Connected":
               epoch++
               cache.clear()
+              connected = true
               trusted = true
+              break
+            case "Stale":
+              trusted = false
+              break
+            case "Fresh":
+              trusted = connected
               break
             case "OrgChanged":
               epoch++
@@ -94,10 +104,6 @@ export const makeAgentVerifier = (options: AgentVerifierOptions = defaultAgentVe
         const startEpoch = epoch
         const found = yield* agents.find(orgId, agentId)
         if (Option.isSome(found) && trusted && epoch === startEpoch) {
-          if (cache.size >= options.maxEntries) {
-            const oldest = cache.keys().next().value
-            if (oldest !== undefined) cache.delete(oldest)
-          }
           cache.set(key, { agent: found.value, expiresAtMs: nowMs + options.ttlMs })
         }
         return yield* checkAgent(orgId, Option.getOrUndefined(found))

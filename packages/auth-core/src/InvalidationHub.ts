@@ -29,7 +29,7 @@ export interface InvalidationHubOptions {
 
 export const defaultInvalidationHubOptions: InvalidationHubOptions = { heartbeatIntervalMs: 25 }
 
-const toInvalidation = (event: RevocationEvent): AuthInvalidation => {
+const toInvalidation = (event: RevocationEvent): AuthInvalidation | undefined => {
   switch (event._tag) {
     case "Revoked":
       return AuthInvalidation.TokenRevoked({ tokenId: event.tokenId })
@@ -43,6 +43,10 @@ const toInvalidation = (event: RevocationEvent): AuthInvalidation => {
     case "Connected":
     case "Disconnected":
       return AuthInvalidation.Reset()
+    // Late, not lost: heartbeats stop (so proxies stop trusting within their bound) and resume.
+    case "Stale":
+    case "Fresh":
+      return undefined
   }
 }
 
@@ -55,9 +59,10 @@ export const makeInvalidationHub = (options: InvalidationHubOptions = defaultInv
     yield* feed.subscribe.pipe(
       Stream.runForEach((event) =>
         Effect.suspend(() => {
-          if (event._tag === "Connected") trusted = true
-          else if (event._tag === "Disconnected") trusted = false
-          return PubSub.publish(pubsub, toInvalidation(event))
+          if (event._tag === "Connected" || event._tag === "Fresh") trusted = true
+          else if (event._tag === "Disconnected" || event._tag === "Stale") trusted = false
+          const invalidation = toInvalidation(event)
+          return invalidation === undefined ? Effect.void : PubSub.publish(pubsub, invalidation)
         })
       ),
       Effect.forkScoped

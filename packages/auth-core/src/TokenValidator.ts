@@ -1,4 +1,5 @@
 import {
+  BoundedMap,
   checkTokenUsable,
   InvalidToken,
   type InvalidTokenReason,
@@ -8,7 +9,7 @@ import {
   parsePat,
   RevocationFeed,
   SecretHasher,
-  type StoreUnavailable,
+  StoreUnavailable,
   TokenDigest,
   type TokenId,
   TokenStore
@@ -20,6 +21,7 @@ import {
   Duration,
   Effect,
   Either,
+  FiberSet,
   Layer,
   Metric,
   MetricBoundaries,
@@ -39,23 +41,33 @@ export interface TokenValidatorShape {
     readonly entries: number
     readonly negativeEntries: number
     readonly trusted: boolean
+    /** Argon2id verifications started since the layer was built. */
+    readonly hashes: number
   }>
 }
 
-export class TokenValidator extends Context.Tag("@ibex/domain/TokenValidator")<TokenValidator, TokenValidatorShape>() {}
+export class TokenValidator extends Context.Tag("@ibex/auth-core/TokenValidator")<
+  TokenValidator,
+  TokenValidatorShape
+>() {}
 
 export interface TokenValidatorOptions {
   /** Hard backstop on how long a verified token is trusted without a fresh check. */
   readonly ttlMs: number
   readonly maxEntries: number
-  /** How long a failed (token id, digest) pair is refused without hashing. */
+  /** How long a failed (token id, digest) pair, or an unknown token id, is refused without a lookup. */
   readonly negativeTtlMs: number
   readonly maxNegativeEntries: number
-  /** Failed Argon2id verifications per token id per window before further guesses are refused unhashed. */
+  /**
+   * Secret guesses per token id per window, counted when admitted (before hashing), after which
+   * further guesses are refused unhashed.
+   */
   readonly maxFailuresPerToken: number
   readonly failureWindowMs: number
   /** Argon2id verifications allowed to run at once (the hasher's thread pool is the scarce resource). */
   readonly hashConcurrency: number
+  /** Verifications allowed to wait for a hash permit; past it a caller is refused at once (503), nobody else. */
+  readonly maxQueuedHashes: number
 }
 
 export const defaultTokenValidatorOptions: TokenValidatorOptions = {
@@ -65,7 +77,8 @@ export const defaultTokenValidatorOptions: TokenValidatorOptions = {
   maxNegativeEntries: 10_000,
   maxFailuresPerToken: 5,
   failureWindowMs: 10_000,
-  hashConcurrency: 2
+  hashConcurrency: 2,
+  maxQueuedHashes: 64
 }
 
 export type ValidationOutcome =
@@ -74,6 +87,7 @@ export type ValidationOutcome =
   | InvalidTokenReason
   | "negative_cache"
   | "throttled"
+  | "hash_queue_full"
   | "store_unavailable"
 
 export const validationOutcomes = Metric.counter("ibex_auth_validation_total", {
@@ -90,14 +104,11 @@ interface Entry {
   readonly expiresAtMs: number
 }
 
-/** A bounded insertion-ordered map: the oldest key goes first when full. */
-const boundedSet = <K, V>(map: Map<K, V>, max: number, key: K, value: V) => {
-  map.delete(key)
-  if (map.size >= max) {
-    const oldest = map.keys().next().value
-    if (oldest !== undefined) map.delete(oldest)
-  }
-  map.set(key, value)
+/** Secret guesses for one token id: counted at admission, so concurrent guesses cannot all pass the check. */
+interface Attempts {
+  /** Guesses admitted in the current window (running, or finished wrong). */
+  count: number
+  windowStartMs: number
 }
 
 // Counters by outcome, tagged once (tagging per call allocates a new metric key on the hot path).
@@ -117,11 +128,16 @@ const countOutcome = (outcome: ValidationOutcome) => {
  * token for at most `ttlMs`. Revocations arrive by push (RevocationFeed) and evict at once; while
  * the feed is disconnected nothing is cached, so a lost notice can never keep a revoked token alive.
  *
- * Past the TTL a token is checked against the database again, but Argon2id does not run again:
- * while the feed is trusted, the validator remembers which stored hash each digest was verified
+ * Past the TTL (or while the feed is stale) a token is checked against the database again, but
+ * Argon2id does not run again: the validator remembers which stored hash each digest was verified
  * against, and a fresh row with that same hash needs only the validity rules (revoked, expired,
  * org status). Token ids learnt as revoked (the feed, or `evict` on the revoking instance) are
  * refused before the database lookup: a revocation is final.
+ *
+ * Argon2id is the scarce resource, so it is bounded three ways: guesses for a token id are
+ * counted when admitted (a flood of concurrent wrong secrets gets `maxFailuresPerToken` hashes,
+ * not one each), at most one hash per token id runs at a time, and the queue for the hasher is
+ * bounded — a caller who finds it full is refused at once instead of delaying everyone else.
  */
 export const makeTokenValidator = (options: TokenValidatorOptions = defaultTokenValidatorOptions) =>
   Effect.gen(function* () {
@@ -129,24 +145,36 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const hasher = yield* SecretHasher
     const digester = yield* TokenDigest
     const feed = yield* RevocationFeed
+    // Cold verifications outlive their callers (below); they live in this layer's scope.
+    const detached = yield* FiberSet.make()
+    const runDetached = yield* FiberSet.runtime(detached)<never>()
 
-    const positive = new Map<string, Entry>()
     const byToken = new Map<TokenId, Set<string>>()
-    const negative = new Map<string, number>()
-    const failures = new Map<TokenId, { count: number; windowStartMs: number }>()
+    const positive = new BoundedMap<string, Entry>(options.maxEntries, (digest, entry) =>
+      byToken.get(entry.principal.tokenId)?.delete(digest)
+    )
+    /** digest → refused until (ms); token id → unknown until (ms). */
+    const negative = new BoundedMap<string, number>(options.maxNegativeEntries)
+    const unknownIds = new BoundedMap<TokenId, number>(options.maxNegativeEntries)
+    const attempts = new BoundedMap<TokenId, Attempts>(options.maxNegativeEntries)
     /** digest → the stored hash it was verified against with Argon2id (used only while trusted). */
-    const verifiedHash = new Map<string, string>()
+    const verifiedHash = new BoundedMap<string, string>(options.maxEntries)
     // Digests of tokens whose secret Argon2id has accepted. They exempt their holder from the
     // per-token-id throttle: the token id is not secret (it is in the token and in ListTokens),
     // so without this anyone could keep a real holder locked out by guessing secrets for its id.
     // Only possession is remembered; validity is still read from the store every time. Kept
     // across feed drops, because possession of a secret does not change with the feed.
-    const provenDigests = new Map<string, true>()
+    const provenDigests = new BoundedMap<string, true>(options.maxEntries)
     /** Token ids known to be revoked; no TTL (revocation is final), bounded. */
-    const revokedIds = new Map<TokenId, true>()
+    const revokedIds = new BoundedMap<TokenId, true>(options.maxNegativeEntries)
+    /** One Argon2id per token id at a time: the tail of each id's chain of hashes. */
+    const hashTails = new Map<TokenId, Deferred.Deferred<void>>()
+    let connected = false
     let trusted = false
     // Bumped on every revocation or feed drop: a verification that started before a bump must not be cached.
     let epoch = 0
+    let queuedHashes = 0
+    let hashes = 0
     const hashPermits = yield* Effect.makeSemaphore(options.hashConcurrency)
 
     const forgetToken = (tokenId: TokenId) => {
@@ -155,14 +183,12 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       byToken.delete(tokenId)
     }
     const forgetOrg = (orgId: OrgId) => {
-      for (const [digest, entry] of positive)
+      for (const [digest, entry] of positive.entries())
         if (entry.principal.orgId === orgId) {
           positive.delete(digest)
           byToken.delete(entry.principal.tokenId)
         }
     }
-    // A changed or deleted row may carry another hash: never skip Argon2id on the old memo.
-    const verifiedHashFor = (_tokenId: TokenId) => verifiedHash.clear()
     const clearAll = () => {
       positive.clear()
       byToken.clear()
@@ -170,7 +196,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     }
     const markRevoked = (tokenId: TokenId) => {
       forgetToken(tokenId)
-      boundedSet(revokedIds, options.maxNegativeEntries, tokenId, true)
+      revokedIds.set(tokenId, true)
     }
 
     yield* feed.subscribe.pipe(
@@ -181,23 +207,30 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           epoch++
           switch (event._tag) {
             case "Revoked":
-              markRevoked(event.tokenId)
-              break
+              return markRevoked(event.tokenId)
             case "TokenChanged":
+              // A changed or deleted row may carry another hash: never skip Argon2id on the old memo.
               forgetToken(event.tokenId)
-              verifiedHashFor(event.tokenId)
-              break
+              unknownIds.delete(event.tokenId)
+              return verifiedHash.clear()
             case "OrgChanged":
-              forgetOrg(event.orgId)
-              break
+              return forgetOrg(event.orgId)
             case "Disconnected":
+              connected = false
               trusted = false
-              clearAll()
-              break
+              return clearAll()
             case "Connected":
               clearAll()
+              connected = true
               trusted = true
-              break
+              return
+            // Late, not lost: stop answering from the cache, keep it; on time again, it is current.
+            case "Stale":
+              trusted = false
+              return
+            case "Fresh":
+              trusted = connected
+              return
           }
         })
       ),
@@ -206,15 +239,6 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
 
     const remember = (digest: string, principal: Principal, nowMs: number) => {
       const tokenExpiry = principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY
-      positive.delete(digest)
-      if (positive.size >= options.maxEntries) {
-        const oldest = positive.keys().next().value
-        if (oldest !== undefined) {
-          const old = positive.get(oldest)
-          positive.delete(oldest)
-          if (old) byToken.get(old.principal.tokenId)?.delete(oldest)
-        }
-      }
       positive.set(digest, { principal, expiresAtMs: Math.min(nowMs + options.ttlMs, tokenExpiry) })
       let set = byToken.get(principal.tokenId)
       if (!set) {
@@ -224,27 +248,57 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       set.add(digest)
     }
 
-    const rememberFailure = (digest: string, nowMs: number) => {
-      if (negative.size >= options.maxNegativeEntries) {
-        const oldest = negative.keys().next().value
-        if (oldest !== undefined) negative.delete(oldest)
+    /** Admits one secret guess for the id, or refuses it: the count rises before the hash, not after. */
+    const admitGuess = (tokenId: TokenId, nowMs: number): boolean => {
+      const a = attempts.get(tokenId)
+      if (a === undefined || nowMs - a.windowStartMs >= options.failureWindowMs) {
+        attempts.set(tokenId, { count: 1, windowStartMs: nowMs })
+        return true
       }
-      negative.set(digest, nowMs + options.negativeTtlMs)
+      if (a.count >= options.maxFailuresPerToken) return false
+      a.count++
+      return true
     }
-
+    /** A guess that proved right does not count against the id. */
+    const forgiveGuess = (tokenId: TokenId) => {
+      const a = attempts.get(tokenId)
+      if (a !== undefined && a.count > 0) a.count--
+    }
     const throttled = (tokenId: TokenId, nowMs: number): boolean => {
-      const f = failures.get(tokenId)
+      const a = attempts.get(tokenId)
       return (
-        f !== undefined && nowMs - f.windowStartMs < options.failureWindowMs && f.count >= options.maxFailuresPerToken
+        a !== undefined && nowMs - a.windowStartMs < options.failureWindowMs && a.count >= options.maxFailuresPerToken
       )
     }
-    const countFailure = (tokenId: TokenId, nowMs: number) => {
-      const f = failures.get(tokenId)
-      if (f === undefined || nowMs - f.windowStartMs >= options.failureWindowMs) {
-        if (failures.size >= options.maxNegativeEntries) failures.clear()
-        failures.set(tokenId, { count: 1, windowStartMs: nowMs })
-      } else f.count++
-    }
+
+    /**
+     * One Argon2id verification: after the previous one for the same id (a chain of Deferreds),
+     * then under the global permits. Refused at once when the hasher's queue is full.
+     */
+    const hashOnce = (tokenId: TokenId, secretHash: string, secret: Redacted.Redacted<string>) =>
+      Effect.gen(function* () {
+        if (queuedHashes >= options.maxQueuedHashes) {
+          yield* countOutcome("hash_queue_full")
+          return yield* new StoreUnavailable({ operation: "TokenValidator.hash (queue full)" })
+        }
+        queuedHashes++
+        const previous = hashTails.get(tokenId)
+        const mine = yield* Deferred.make<void>()
+        hashTails.set(tokenId, mine)
+        return yield* Effect.gen(function* () {
+          if (previous !== undefined) yield* Deferred.await(previous)
+          hashes++
+          return yield* hashPermits.withPermits(1)(hasher.verify(secretHash, secret))
+        }).pipe(
+          Effect.ensuring(
+            Effect.suspend(() => {
+              queuedHashes--
+              if (hashTails.get(tokenId) === mine) hashTails.delete(tokenId)
+              return Deferred.succeed(mine, undefined)
+            })
+          )
+        )
+      })
 
     const fail = (outcome: ValidationOutcome, reason: InvalidTokenReason) =>
       Effect.zipRight(countOutcome(outcome), Effect.fail(new InvalidToken({ reason })))
@@ -256,24 +310,32 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         const startEpoch = epoch
         const { parsed, credential } = yield* findCredential(claimed).pipe(
           Effect.provideService(TokenStore, store),
-          Effect.tapError((e) => countOutcome(e._tag === "InvalidToken" ? e.reason : "store_unavailable"))
+          Effect.tapError((e) =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                if (e._tag === "InvalidToken" && e.reason === "unknown")
+                  unknownIds.set(claimed.tokenId, nowMs + options.negativeTtlMs)
+              }),
+              countOutcome(e._tag === "InvalidToken" ? e.reason : "store_unavailable")
+            )
+          )
         )
         const onFailure = (e: InvalidToken) =>
           Effect.andThen(
-            Effect.sync(() => {
-              rememberFailure(digest, nowMs)
-              if (e.reason === "wrong_secret") countFailure(parsed.tokenId, nowMs)
-            }),
+            Effect.sync(() => negative.set(digest, nowMs + options.negativeTtlMs)),
             countOutcome(e.reason)
           )
-        // Verified against this very hash before (and nothing dropped the memo since): no Argon2id.
-        const known = trusted && verifiedHash.get(digest) === credential.secretHash
+        // Verified against this very hash before: no Argon2id. Possession of the secret behind a
+        // hash does not depend on the feed, so the memo holds even while the cache is not trusted.
+        const known = verifiedHash.get(digest) === credential.secretHash
         if (!known) {
-          const ok = yield* hashPermits.withPermits(1)(hasher.verify(credential.secretHash, parsed.secret))
+          const proven = provenDigests.has(digest)
+          if (!proven && !admitGuess(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
+          const ok = yield* hashOnce(parsed.tokenId, credential.secretHash, parsed.secret)
           if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
-          boundedSet(provenDigests, options.maxEntries, digest, true)
-          if (trusted && epoch === startEpoch)
-            boundedSet(verifiedHash, options.maxEntries, digest, credential.secretHash)
+          if (!proven) forgiveGuess(parsed.tokenId)
+          provenDigests.set(digest, true)
+          verifiedHash.set(digest, credential.secretHash)
         }
         const principal = yield* checkTokenUsable(credential, new Date(yield* Clock.currentTimeMillis)).pipe(
           Effect.tapError(onFailure)
@@ -301,28 +363,34 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           if (negativeUntil > nowMs) return yield* fail("negative_cache", "wrong_secret")
           negative.delete(digest)
         }
-        // A token id under a wrong-secret flood is refused before the database and Argon2id: a
-        // flood costs a parse and an HMAC, never a CPU denial of service (DESIGN.md).
         // Parsed once here; the cold path below reuses it.
         const claimed = parsePat(Redacted.value(token))
         if (Either.isLeft(claimed)) return yield* fail("malformed", "malformed")
         const parsed = claimed.right
+        // Refused before the database and Argon2id: a flood costs a parse and an HMAC (DESIGN.md).
         if (throttled(parsed.tokenId, nowMs) && !provenDigests.has(digest))
           return yield* fail("throttled", "wrong_secret")
         // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
         if (revokedIds.has(parsed.tokenId)) return yield* fail("revoked", "revoked")
+        const unknownUntil = unknownIds.get(parsed.tokenId)
+        if (unknownUntil !== undefined) {
+          if (unknownUntil > nowMs) return yield* fail("negative_cache", "unknown")
+          unknownIds.delete(parsed.tokenId)
+        }
         // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
-        // caller's deadline. It runs detached and fills the cache even if the caller gave up, so the
-        // retry is a hit instead of another doomed Argon2id; concurrent callers share it.
+        // caller's deadline. It runs detached (in the layer's scope) and fills the cache even if the
+        // caller gave up, so the retry is a hit instead of another doomed Argon2id; concurrent
+        // callers share it.
         let flight = inflight.get(digest)
         if (flight === undefined) {
           const deferred = yield* Deferred.make<Principal, InvalidToken | StoreUnavailable>()
           inflight.set(digest, deferred)
-          yield* verifyCold(parsed, digest, nowMs).pipe(
-            Effect.exit,
-            Effect.flatMap((exit) => Deferred.done(deferred, exit)),
-            Effect.ensuring(Effect.sync(() => inflight.delete(digest))),
-            Effect.forkDaemon
+          runDetached(
+            verifyCold(parsed, digest, nowMs).pipe(
+              Effect.exit,
+              Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+              Effect.ensuring(Effect.sync(() => inflight.delete(digest)))
+            )
           )
           flight = deferred
         }
@@ -344,7 +412,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           epoch++
           markRevoked(tokenId)
         }),
-      stats: Effect.sync(() => ({ entries: positive.size, negativeEntries: negative.size, trusted }))
+      stats: Effect.sync(() => ({ entries: positive.size, negativeEntries: negative.size, trusted, hashes }))
     })
   })
 

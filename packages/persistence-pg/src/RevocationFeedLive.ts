@@ -45,8 +45,9 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * errors or ends, `Connected` again once a reconnect (capped exponential backoff with jitter)
  * is listening. Revocations made by this process's TokenStoreLive arrive through the shared
  * RevocationHub too, which is the only path on PGlite (it does not deliver NOTIFY across
- * connections). The connection is trusted only while it echoes its own heartbeat (`proveAlive`):
- * `Connected` / `Disconnected` follow the echo, not error events.
+ * connections). The connection is trusted only while it echoes its own heartbeat (`proveAlive`): a
+ * late echo says `Stale` (then `Fresh`), a long silence ends the connection (`Disconnected`, then
+ * a reconnect) — evidence from the echo, not from error events, which a silent failure never sends.
  */
 export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<RevocationFeed, never, RevocationHub> =>
   Layer.scoped(
@@ -72,19 +73,27 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
       const proveAlive = (client: PgRawClient, lost: Deferred.Deferred<void>) => {
         const nonce = `${process.pid}-${Math.random().toString(36).slice(2)}`
         let lastEcho = performance.now()
+        let stale = false
         client.on("notification", (message) => {
           if (message.channel !== HEARTBEAT_CHANNEL || message.payload !== nonce) return
           lastEcho = performance.now()
-          Effect.runFork(setState(true))
+          if (stale) {
+            stale = false
+            hub.unsafeOffer(RevocationEvent.Fresh())
+          }
         })
         const tick = () =>
           setImmediate(() => {
             const silentFor = performance.now() - lastEcho
             if (silentFor > reconnectAfterMs) return Deferred.unsafeDone(lost, Effect.void)
-            if (silentFor > staleAfterMs) Effect.runFork(setState(false))
+            if (silentFor > staleAfterMs && !stale) {
+              stale = true
+              hub.unsafeOffer(RevocationEvent.Stale())
+            }
             client.query("SELECT pg_notify($1, $2)", [HEARTBEAT_CHANNEL, nonce]).catch(() => undefined)
           })
         const timer = setInterval(tick, heartbeatMs)
+        // Staleness ends with the session: Disconnected follows, and the next Connected starts fresh.
         return () => clearInterval(timer)
       }
 

@@ -5,8 +5,8 @@ import type { AgentId, OrgId, TokenId } from "../ids.js"
  * Pushes revocations to every auth instance: a token revoked, changed or deleted, an agent whose
  * status changed (an agent paused or suspended loses its authorization like a revoked token), an
  * org whose status or limits changed (a disabled org's tokens stop working). `Disconnected`
- * means notices may be lost from now on: a listener must stop trusting its cache until
- * `Connected` arrives again.
+ * means notices may be lost from now on: a listener must drop and stop trusting its cache until
+ * `Connected` arrives again. `Stale` / `Fresh` say the same connection is late / on time again.
  */
 export type RevocationEvent = Data.TaggedEnum<{
   Revoked: { readonly tokenId: TokenId }
@@ -14,6 +14,16 @@ export type RevocationEvent = Data.TaggedEnum<{
   TokenChanged: { readonly tokenId: TokenId }
   AgentChanged: { readonly agentId: AgentId }
   OrgChanged: { readonly orgId: OrgId }
+  /**
+   * The connection is up but has not proven itself alive lately (its heartbeat echo is late):
+   * stop answering from caches, keep their entries. Notices cannot have been lost yet.
+   */
+  Stale: {}
+  /**
+   * The late echo arrived: every notice sent before it has been delivered (one connection delivers
+   * in order), so the kept entries are current again and may be trusted.
+   */
+  Fresh: {}
   Connected: {}
   Disconnected: {}
 }>
