@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type OrgId, perMinute } from "@ibex/domain"
+import { describeRealInfra } from "@ibex/testkit/infra"
 import { Effect, Either } from "effect"
 import { Redis } from "ioredis"
-import { describe as vdescribe, it as vit } from "vitest"
 import { GCRA_LUA, GCRA_SHA, makeCircuitBreaker, makeRateLimiterRedis, rateLimitKey } from "../src/index.js"
 import { redisServerBinary, throwawayRedis } from "./redisTestSupport.js"
 
@@ -44,7 +44,7 @@ describe("rateLimitKey", () => {
   })
 })
 
-const suite = redisServerBinary !== undefined ? describe : vdescribe.skip
+const suite = describeRealInfra(redisServerBinary !== undefined, "no redis-server binary on PATH")
 
 suite("RateLimiterRedis against a throwaway redis-server", () => {
   it.scopedLive("stores the TAT under the hash-tagged key with a TTL no longer than the window", () =>
@@ -127,8 +127,3 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
       })
   )
 })
-
-if (redisServerBinary === undefined)
-  vdescribe("RateLimiterRedis against a throwaway redis-server", () => {
-    vit.skip("skipped: no redis-server binary on PATH", () => {})
-  })
