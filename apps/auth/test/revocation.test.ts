@@ -3,9 +3,10 @@ import { AuthClient, AuthGrpcServer, AuthProto } from "@ibex/auth-adapter-grpc"
 import { TokenValidator } from "@ibex/auth-core"
 import { Permissions } from "@ibex/domain"
 import { bootstrapAdminToken, createOrg } from "@ibex/testkit"
+import { describeRealInfra } from "@ibex/testkit/infra"
 import { type ProvisionedDatabase, provisionDatabase, withClient } from "@ibex/testkit/provision"
 import { Effect, type Layer, ManagedRuntime } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it } from "vitest"
 import { authInstance, countingArgon2, migrations } from "./stack.js"
 
 /**
@@ -17,11 +18,10 @@ import { authInstance, countingArgon2, migrations } from "./stack.js"
  */
 const TRIALS = 50
 const SLA_MS = 300
-const onPostgres = process.env.DATABASE_URL ? describe : describe.skip
-if (!process.env.DATABASE_URL)
-  console.warn(
-    "revocation.test.ts skipped: DATABASE_URL is not set (PGlite does not deliver NOTIFY across connections)"
-  )
+const onPostgres = describeRealInfra(
+  process.env.DATABASE_URL !== undefined,
+  "DATABASE_URL is not set (PGlite does not deliver NOTIFY across connections)"
+)
 
 type R = Layer.Layer.Success<ReturnType<typeof authInstance>>
 

@@ -3,13 +3,16 @@ import { JsonLoggerLive } from "@ibex/app-common"
 import { AuthGatewayGrpc, AuthGrpcServer, defaultArgon2Options, makeSecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { SecretHasher } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { fallbackUnlessRealInfraRequired } from "@ibex/testkit/infra"
 import type { ProvisionedDatabase } from "@ibex/testkit/provision"
 import { Effect, Layer, LogLevel, Option, Redacted } from "effect"
 import { type AuthConfig, authServiceOnDatabase } from "../src/index.js"
 
 export const migrations = { key: migrationsKey(), migrate: (url: string) => runMigrations(url) }
 export type Backend = "postgres" | "pglite"
-export const backends: ReadonlyArray<Backend> = process.env.DATABASE_URL ? ["postgres", "pglite"] : ["pglite"]
+export const backends: ReadonlyArray<Backend> = process.env.DATABASE_URL
+  ? ["postgres", "pglite"]
+  : fallbackUnlessRealInfraRequired("DATABASE_URL", ["pglite"])
 
 export const testConfig = (overrides: Partial<AuthConfig> = {}): AuthConfig => ({
   host: "127.0.0.1",

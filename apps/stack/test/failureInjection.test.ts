@@ -3,6 +3,7 @@ import { AuthGatewayGrpc } from "@ibex/auth-adapter-grpc"
 import { ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { RateLimiterMemory } from "@ibex/testkit"
 import { freePort } from "@ibex/testkit/faults"
+import { describeRealInfra } from "@ibex/testkit/infra"
 import { call, errorCode, percentile, type SecurityEnvironment, type WireTwoOrgs } from "@ibex/testkit/security"
 import { Layer, ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -93,7 +94,9 @@ describe("failure injection: the 50 ms auth budget", () => {
   })
 })
 
-describe.skipIf(!realInfrastructure.available)("failure injection: the real stack", () => {
+const onRealStack = describeRealInfra(realInfrastructure.available, realInfrastructure.skipReason)
+
+onRealStack("failure injection: the real stack", () => {
   let env: RealEnvironment
   beforeAll(async () => {
     env = await realEnvironment()

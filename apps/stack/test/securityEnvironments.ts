@@ -1,7 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
-import { AuthClient, AuthGatewayGrpc, AuthGrpcServerLive, type AuthServerServices } from "@ibex/auth-adapter-grpc"
-import { jsonLoggerTo, type RateLimiter } from "@ibex/domain"
+import {
+  AuthClient,
+  AuthGatewayGrpc,
+  AuthGrpcServer,
+  AuthGrpcServerLive,
+  type AuthServerServices
+} from "@ibex/auth-adapter-grpc"
+import { jsonLoggerTo, type OrgId, type RateLimiter, type TokenId, TokenStore } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
 import { ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { RateLimiterRedis } from "@ibex/ratelimit-redis"
@@ -16,7 +22,7 @@ import {
 import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import type { SecurityEnvironment, WireOrg } from "@ibex/testkit/security"
-import { ConfigProvider, Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, ManagedRuntime, Option, Redacted, Scope } from "effect"
 
 /** Auth answers within this in the matrix; the 50 ms production budget has its own test (failure injection). */
 export const MATRIX_AUTH_DEADLINE_MS = 1_000
@@ -41,10 +47,24 @@ interface LimiterControl {
   readonly start: () => Promise<void>
 }
 
+/** A way to revoke that the proxy's auth instance is not told about (see `SecurityEnvironment.revokeElsewhere`). */
+interface Elsewhere {
+  readonly revoke: (org: WireOrg, tokenId: string) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
 interface EnvironmentParts<E> {
   readonly name: string
   /** Everything auth runs on, plus what the fixtures need. */
   readonly services: Layer.Layer<AuthServerServices | FixtureServices, E>
+  readonly elsewhere: {
+    readonly path: string
+    readonly start: (context: {
+      readonly services: ManagedRuntime.ManagedRuntime<AuthServerServices | FixtureServices, E>
+      /** The environment's log capture: every log line of an extra instance is checked too. */
+      readonly logger: Layer.Layer<never>
+    }) => Promise<Elsewhere>
+  }
   readonly limiter: Layer.Layer<RateLimiter>
   readonly limiterControl: (proxy: ManagedRuntime.ManagedRuntime<never, unknown>) => LimiterControl
   readonly authDeadlineMs: number
@@ -98,6 +118,7 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
   const proxy = ManagedRuntime.make(proxyLayer)
   const server = await proxy.runPromise(ProxyServer)
   const limiter = parts.limiterControl(proxy as ManagedRuntime.ManagedRuntime<never, unknown>)
+  const elsewhere = await parts.elsewhere.start({ services, logger })
 
   return {
     name: parts.name,
@@ -111,6 +132,8 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
         Effect.flatMap(AuthClient, (client) => client.revokeToken(Redacted.make(org.tokens.full.token), tokenId))
       )
     },
+    revokeElsewhere: elsewhere.revoke,
+    revokeElsewherePath: parts.elsewhere.path,
     stopAuth,
     startAuth,
     stopRateLimiter: limiter.stop,
@@ -118,6 +141,7 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
     logLines: () => lines,
     close: async () => {
       await proxy.dispose()
+      await elsewhere.close()
       await stopAuth()
       await services.dispose()
       await parts.cleanup()
@@ -130,6 +154,18 @@ export const memoryEnvironment = (options: { readonly authDeadlineMs?: number } 
   assemble({
     name: "memory",
     services: authServicesMemory(),
+    elsewhere: {
+      path: "TokenStore.revoke in the shared in-memory store → in-memory feed → eviction",
+      start: async ({ services }) => ({
+        revoke: async (org, tokenId) => {
+          const revoked = await services.runPromise(
+            Effect.flatMap(TokenStore, (store) => store.revoke(org.orgId as OrgId, tokenId as TokenId, new Date()))
+          )
+          if (Option.isNone(revoked)) throw new Error("revokeElsewhere: the token is not in the org")
+        },
+        close: async () => {}
+      })
+    },
     limiter: RateLimiterMemory,
     limiterControl: (proxy) => {
       const set = (available: boolean) =>
@@ -165,13 +201,47 @@ export const realEnvironment = async (options: { readonly authDeadlineMs?: numbe
   const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379")
   const redisLink = await faultProxy(redisUrl.hostname, Number(redisUrl.port || 6379))
   const keyPrefix = `ibex:rl:sec-${randomUUID().slice(0, 8)}:`
+  // Every auth instance of one deployment shares the pepper (page tokens are signed with it).
+  const pepper = Redacted.make(randomBytes(32).toString("base64url"))
   const env = await assemble({
     name: "real",
     services: authServicesOnDatabase(
       authConfigForTests,
       { url: Redacted.make(urlThrough(database.appUrl, postgresLink)), appRole: database.appRole, maxConnections: 8 },
-      Redacted.make(randomBytes(32).toString("base64url"))
+      pepper
     ),
+    elsewhere: {
+      path: "RevokeToken on a second auth instance → Postgres NOTIFY → the proxy's auth instance's feed → eviction",
+      // A second auth instance as production composes one (its own pool, token cache, agent
+      // cache and LISTEN connection) with its own gRPC server, on the same database, straight to
+      // Postgres (not through `postgresLink`, which belongs to the proxy's instance).
+      start: async ({ logger }) => {
+        const peer = ManagedRuntime.make(
+          Layer.unwrapEffect(
+            Effect.map(AuthGrpcServer, (s) => AuthGatewayGrpc({ target: s.address, deadlineMs: 5_000 }))
+          ).pipe(
+            Layer.provideMerge(AuthGrpcServerLive({ host: "127.0.0.1", port: 0, shutdownTimeoutMs: 200 })),
+            Layer.provideMerge(
+              authServicesOnDatabase(
+                authConfigForTests,
+                { url: Redacted.make(database.appUrl), appRole: database.appRole, maxConnections: 2 },
+                pepper
+              )
+            ),
+            Layer.provide(logger)
+          )
+        )
+        await peer.runtime()
+        return {
+          revoke: async (org, tokenId) => {
+            await peer.runPromise(
+              Effect.flatMap(AuthClient, (client) => client.revokeToken(Redacted.make(org.tokens.full.token), tokenId))
+            )
+          },
+          close: () => peer.dispose()
+        }
+      }
+    },
     // 250 ms per Redis command here: the shared 2-core machine is loaded during CI; the 25 ms
     // production default is covered by the limiter's own tests.
     limiter: RateLimiterRedis({

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { describeRealInfra } from "@ibex/testkit/infra"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runSmoke } from "../src/smoke.js"
@@ -140,7 +141,9 @@ describe("npm start (embedded default) and npm run smoke", () => {
 
 const realServices = process.env.DATABASE_URL !== undefined && process.env.REDIS_URL !== undefined
 
-describe.skipIf(!realServices)("npm start with DATABASE_URL and REDIS_URL", () => {
+const onRealServices = describeRealInfra(realServices, "needs DATABASE_URL (Postgres) and REDIS_URL (Redis)")
+
+onRealServices("npm start with DATABASE_URL and REDIS_URL", () => {
   let db: ProvisionedDatabase
   const dataDir = mkdtempSync(join(tmpdir(), "ibex-start-real-"))
   beforeAll(async () => {

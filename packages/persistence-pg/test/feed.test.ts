@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, expect, it } from "@effect/vitest"
 import { type RevocationEvent, RevocationFeed, type TokenId } from "@ibex/domain"
+import { describeRealInfra } from "@ibex/testkit/infra"
 import type { ProvisionedDatabase } from "@ibex/testkit/provision"
 import { provisionDatabase } from "@ibex/testkit/provision"
 import { Chunk, Effect, Fiber, Layer, Redacted, Stream } from "effect"
@@ -10,7 +11,10 @@ import { RevocationHubLive } from "../src/RevocationHub.js"
 import { migrations, rawClient } from "./provision.js"
 
 /** LISTEN/NOTIFY only crosses connections on a real Postgres server (PGlite does not deliver it). */
-const describeOnPostgres = process.env.DATABASE_URL ? describe : describe.skip
+const describeOnPostgres = describeRealInfra(
+  process.env.DATABASE_URL !== undefined,
+  "DATABASE_URL is not set (PGlite does not deliver NOTIFY across connections)"
+)
 
 const HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 

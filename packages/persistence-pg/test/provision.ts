@@ -1,5 +1,6 @@
 import { SecureRandomWebCrypto } from "@ibex/domain"
 import { SecretHasherMemory } from "@ibex/testkit"
+import { fallbackUnlessRealInfraRequired } from "@ibex/testkit/infra"
 import { type ProvisionedDatabase, type ProvisionOptions, provisionedDatabase } from "@ibex/testkit/provision"
 import { Effect, Layer, Redacted } from "effect"
 import { migrationsKey, runMigrations } from "../src/migrate.js"
@@ -13,7 +14,9 @@ export const migrations = { key: migrationsKey(), migrate: (url: string) => runM
 export type Backend = NonNullable<ProvisionOptions["backend"]>
 
 /** The backends this run covers: the default (DATABASE_URL's server, else PGlite) and PGlite when that is not already it. */
-export const backends: ReadonlyArray<Backend> = process.env.DATABASE_URL ? ["postgres", "pglite"] : ["pglite"]
+export const backends: ReadonlyArray<Backend> = process.env.DATABASE_URL
+  ? ["postgres", "pglite"]
+  : fallbackUnlessRealInfraRequired("DATABASE_URL", ["pglite"])
 
 export const provision = (backend: Backend) => provisionedDatabase({ migrations, backend })
 

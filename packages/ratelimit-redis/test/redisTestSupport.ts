@@ -1,4 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
 import { Redis } from "ioredis"
 
@@ -40,16 +43,31 @@ export interface ThrowawayRedis {
   readonly start: () => Promise<void>
 }
 
-export const throwawayRedis = async (): Promise<ThrowawayRedis> => {
+export const throwawayRedis = async (options: { readonly cluster?: boolean } = {}): Promise<ThrowawayRedis> => {
   if (redisServerBinary === undefined) throw new Error("no redis-server binary")
   const port = await freePort()
+  // Cluster mode (no slots assigned: enough for CLUSTER KEYSLOT) writes its node file here.
+  const nodesFile = join(tmpdir(), `ibex-redis-nodes-${port}-${process.pid}.conf`)
+  const clusterArgs = options.cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", nodesFile] : []
   const url = `redis://127.0.0.1:${port}`
   let child: ChildProcess | undefined
   const start = async () => {
     if (child !== undefined) return
     child = spawn(
       redisServerBinary,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        ...clusterArgs
+      ],
       { stdio: "ignore" }
     )
     await waitForPing(url, 5_000)
@@ -63,6 +81,7 @@ export const throwawayRedis = async (): Promise<ThrowawayRedis> => {
       c.once("exit", () => resolve())
       c.kill("SIGKILL")
     })
+    if (options.cluster) rmSync(nodesFile, { force: true })
   }
   await start()
   return { url, port, stop, start }
@@ -93,4 +112,29 @@ export const deletePrefix = async (url: string, prefix: string) => {
   } finally {
     c.disconnect()
   }
+}
+
+/** CRC16/XMODEM (polynomial 0x1021, initial value 0), the checksum Redis Cluster hashes keys with. */
+export const crc16 = (bytes: Uint8Array): number => {
+  let crc = 0
+  for (const byte of bytes) {
+    crc ^= byte << 8
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc
+}
+
+/**
+ * A key's Redis Cluster slot, computed as the cluster specification defines HASH_SLOT: when the
+ * key has a `{` and, after it, a `}` with at least one byte between them, only those bytes are
+ * hashed (the hash tag); otherwise the whole key. CRC16 mod 16384.
+ */
+export const clusterKeySlot = (key: string): number => {
+  const bytes = Buffer.from(key, "utf8")
+  const open = bytes.indexOf(0x7b)
+  if (open !== -1) {
+    const close = bytes.indexOf(0x7d, open + 1)
+    if (close > open + 1) return crc16(bytes.subarray(open + 1, close)) % 16384
+  }
+  return crc16(bytes) % 16384
 }

@@ -161,14 +161,45 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
       })
     )
 
-    it.effect("a garbage cursor never leaks other orgs' rows", () =>
+    it.effect("a cursor the store did not issue is refused: an empty last page, never an error or a row", () =>
       Effect.gen(function* () {
-        const { orgA } = yield* setupTwoOrgs()
+        const { orgA, orgB } = yield* setupTwoOrgs()
         const store = yield* TokenStore
-        const page = yield* store
-          .list(orgA.orgId, { limit: 100, cursor: "not-a-cursor' OR 1=1 --" })
-          .pipe(Effect.orElseSucceed(() => ({ tokens: [], nextCursor: null })))
-        for (const t of page.tokens) expect(t.orgId).toBe(orgA.orgId)
+        const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64url")
+        const garbage = [
+          "not-a-cursor' OR 1=1 --",
+          "",
+          " ",
+          "x".repeat(500),
+          "-1.-1",
+          "0.0' OR '1'='1",
+          "%00",
+          "\u0000",
+          "\u{1F642}",
+          b64("' OR 1=1 --|x"),
+          b64(`not-a-time|${orgB.tokens.full.info.id}`),
+          b64(`2999-01-01T00:00:00.000000|${orgB.tokens.full.info.id}|extra`)
+        ]
+        for (const cursor of garbage) {
+          const page = yield* store.list(orgA.orgId, { limit: 100, cursor })
+          expect(page.tokens, `cursor ${JSON.stringify(cursor)}: no rows`).toEqual([])
+          expect(page.nextCursor, `cursor ${JSON.stringify(cursor)}: last page`).toBeNull()
+        }
+      })
+    )
+
+    it.effect("a cursor issued for another org's listing never yields that org's rows", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const first = yield* store.list(orgB.orgId, { limit: 2, cursor: null })
+        expect(first.nextCursor).not.toBeNull()
+        const page = yield* store.list(orgA.orgId, { limit: 100, cursor: first.nextCursor })
+        const orgBIds = Object.values(orgB.tokens).map((t) => t.info.id as string)
+        for (const t of page.tokens) {
+          expect(t.orgId).toBe(orgA.orgId)
+          expect(orgBIds).not.toContain(t.id)
+        }
       })
     )
 

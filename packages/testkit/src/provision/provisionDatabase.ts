@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { Data, Effect, type Scope } from "effect"
+import { REQUIRE_REAL_INFRA_ENV, realInfraRequired } from "../infra/required.js"
 import { escapeIdentifier, withClient } from "./pg.js"
 import { provisionPglite } from "./pglite.js"
 
@@ -173,6 +174,10 @@ export const provisionDatabase = async (options: ProvisionOptions): Promise<Prov
     const provisioned = await provisionInContainer(options)
     if (provisioned !== null) return provisioned
   }
+  if (options.backend !== "pglite" && realInfraRequired())
+    throw new ProvisionFailed({
+      message: `${REQUIRE_REAL_INFRA_ENV}=1 and DATABASE_URL is not set: refusing to fall back to PGlite`
+    })
   return provisionPglite(options.migrations, options.appRole ?? "ibex_app")
 }
 

@@ -39,8 +39,21 @@ export interface SecurityEnvironment {
   readonly proxyUrl: () => string
   /** Two fresh orgs (seed 001's setupTwoOrgs); `rateLimitPerMinute` is stored on both org records. */
   readonly setupTwoOrgs: (options?: { readonly rateLimitPerMinute?: number | null }) => Promise<WireTwoOrgs>
-  /** Revokes through the auth service's RevokeToken RPC, with the org's admin token; resolves when the RPC returns. */
+  /**
+   * Revokes through the RevokeToken RPC of the auth instance the proxy talks to, with the org's
+   * admin token; resolves when the RPC returns. That instance evicts its own cache directly.
+   */
   readonly revokeToken: (org: WireOrg, tokenId: string) => Promise<void>
+  /**
+   * Revokes "elsewhere": the auth instance the proxy talks to is not told, so it can only learn
+   * of it by push (SEC-1.5). Real stack: the RevokeToken RPC of a second auth instance on the
+   * same database (its own pool, cache and LISTEN connection), so the path is Postgres NOTIFY →
+   * the proxy's instance's revocation feed → eviction. Memory: the token store directly (the
+   * in-memory feed → eviction). Resolves when the revocation is committed.
+   */
+  readonly revokeElsewhere: (org: WireOrg, tokenId: string) => Promise<void>
+  /** One line saying which path `revokeElsewhere` takes, printed with SEC-1.5's figure. */
+  readonly revokeElsewherePath: string
   readonly stopAuth: () => Promise<void>
   readonly startAuth: () => Promise<void>
   readonly stopRateLimiter: () => Promise<void>
