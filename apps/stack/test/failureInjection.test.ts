@@ -1,6 +1,6 @@
 import { createServer, type Socket } from "node:net"
-import { AuthGatewayGrpc } from "@ibex/auth-adapter-grpc"
-import { ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
+import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { RateLimiterMemory } from "@ibex/testkit"
 import { freePort } from "@ibex/testkit/faults"
 import { describeRealInfra } from "@ibex/testkit/infra"
@@ -27,7 +27,10 @@ describe("failure injection: the 50 ms auth budget", () => {
       ProxyHttpLive.pipe(
         Layer.provideMerge(
           Layer.mergeAll(
-            AuthGatewayGrpc({ target: `127.0.0.1:${port}`, deadlineMs: BUDGET_MS }),
+            ProxyAuthGatewayLive(
+              { target: `127.0.0.1:${port}`, deadlineMs: BUDGET_MS },
+              defaultAuthorizationCacheOptions
+            ),
             RateLimiterMemory,
             ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
           )

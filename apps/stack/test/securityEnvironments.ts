@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
+import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
 import {
   AuthClient,
   AuthGatewayGrpc,
@@ -9,7 +10,7 @@ import {
 } from "@ibex/auth-adapter-grpc"
 import { jsonLoggerTo, type OrgId, type RateLimiter, type TokenId, TokenStore } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
-import { ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { RateLimiterRedis } from "@ibex/ratelimit-redis"
 import {
   authServicesMemory,
@@ -103,7 +104,11 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
   const proxyLayer = ProxyHttpLive.pipe(
     Layer.provideMerge(
       Layer.mergeAll(
-        AuthGatewayGrpc({ target: `127.0.0.1:${port}`, deadlineMs: parts.authDeadlineMs }),
+        // The production composition: the proxy's authorization cache in front of the gRPC gateway.
+        ProxyAuthGatewayLive(
+          { target: `127.0.0.1:${port}`, deadlineMs: parts.authDeadlineMs },
+          defaultAuthorizationCacheOptions
+        ),
         parts.limiter,
         ProxyConfig.layer({
           port: 0,

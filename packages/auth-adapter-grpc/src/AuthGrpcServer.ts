@@ -227,8 +227,11 @@ const LAST_USED_MAX_TRACKED = 10_000
  * answer INTERNAL with a fixed message and are logged without their payload; a cancelled call
  * interrupts its fiber.
  */
-export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, AuthServerServices> = Effect.gen(
-  function* () {
+export const makeAuthServiceHandlers = (
+  /** Every open invalidation stream, so the server can end them when it stops (they never end on their own). */
+  openStreams: Set<{ end: () => void }> = new Set()
+): Effect.Effect<AuthServiceServer, never, AuthServerServices> =>
+  Effect.gen(function* () {
     const runtime = yield* Effect.runtime<AuthServerServices>()
     const validator = yield* TokenValidator
     const agentVerifier = yield* AgentVerifier
@@ -379,9 +382,12 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
         )
       )
       const stop = () => fiber.unsafeInterruptAsFork(FiberId.none)
+      const handle = { end: () => call.end() }
+      openStreams.add(handle)
       call.once("cancelled", stop)
       call.once("close", stop)
       fiber.addObserver((exit) => {
+        openStreams.delete(handle)
         call.removeListener("cancelled", stop)
         call.removeListener("close", stop)
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause))
@@ -471,8 +477,7 @@ export const makeAuthServiceHandlers: Effect.Effect<AuthServiceServer, never, Au
         })
       )
     } satisfies AuthServiceServer
-  }
-)
+  })
 
 // ---------------------------------------------------------------------------------------------
 // The server
@@ -514,7 +519,8 @@ const bindAddress = (host: string, port: number) =>
  */
 export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
   Effect.gen(function* () {
-    const handlers = yield* makeAuthServiceHandlers
+    const openStreams = new Set<{ end: () => void }>()
+    const handlers = yield* makeAuthServiceHandlers(openStreams)
     const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
     const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
     const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
@@ -544,9 +550,13 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
         Effect.gen(function* () {
           health.setStatus("", "NOT_SERVING")
           health.setStatus(AUTH_SERVICE_NAME, "NOT_SERVING")
+          // Invalidation streams last as long as the server: end them, or shutdown waits for them.
+          // Their proxies stop trusting their caches and reconnect (here or elsewhere).
+          for (const stream of [...openStreams]) stream.end()
+          // Interruptible: a finalizer runs uninterruptibly, and the timeout must be able to cut the wait.
           const drained = yield* Effect.async<void>((resume) => {
             server.tryShutdown(() => resume(Effect.void))
-          }).pipe(Effect.timeoutOption(shutdownTimeoutMs))
+          }).pipe(Effect.interruptible, Effect.timeoutOption(shutdownTimeoutMs))
           if (Option.isNone(drained)) server.forceShutdown()
         })
     )
