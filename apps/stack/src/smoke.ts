@@ -1,3 +1,4 @@
+import { loadDotEnv } from "@ibex/app-common"
 /**
  * The dev smoke test (seed 000 goal 1.4, `make dev-smoke`): against a running stack, checks
  * health, readiness, both auth probes, an auth failure, the rate-limit headers and the chat
@@ -143,6 +144,8 @@ export const runSmoke = async (options: SmokeOptions): Promise<SmokeResult> => {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href
 if (isMain) {
+  // `.env` in the working directory, as every entry point reads it; the environment wins.
+  loadDotEnv()
   const token = process.env.IBEX_TOKEN ?? ""
   const agentId = process.env.IBEX_AGENT_ID ?? ""
   if (token === "" || agentId === "") {
