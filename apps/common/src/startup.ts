@@ -69,8 +69,24 @@ export const configInvalidRecord = (service: string, error: ConfigInvalid) => ({
 })
 
 /**
+ * Start-up failures (a port in use, a database that will not start, a refused migration) say
+ * what and where: their fields are hosts, ports, codes and our own messages, never request data
+ * or secrets, so they are printed whole.
+ */
+const startFailure = (error: unknown): Record<string, unknown> | undefined => {
+  if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined
+  if (!/ListenError|StartFailed|MigrationFailed/.test(String(error._tag))) return undefined
+  const fields: Record<string, unknown> = { tag: String(error._tag) }
+  for (const [key, value] of Object.entries(error))
+    if (key !== "_tag" && ["string", "number", "boolean"].includes(typeof value)) fields[key] = value
+  if ("message" in error && typeof error.message === "string" && error.message !== "") fields.message = error.message
+  return fields
+}
+
+/**
  * Logs how a service stopped, as one JSON line: a configuration failure as `config_invalid`
- * with every variable and reason; anything else as `<event>` with the cause's tags.
+ * with every variable and reason; a start-up failure as `<event>` with its fields in
+ * `start_error`; anything else as `<event>` with the cause's tags.
  */
 export const logStopped =
   (service: string, event: string) =>
@@ -78,5 +94,6 @@ export const logStopped =
     const failure = Cause.failureOption(cause)
     if (failure._tag === "Some" && failure.value instanceof ConfigInvalid)
       return Effect.logFatal(configInvalidRecord(service, failure.value))
-    return Effect.logError({ event }, cause)
+    const start = failure._tag === "Some" ? startFailure(failure.value) : undefined
+    return Effect.logError(start === undefined ? { event } : { event, start_error: start }, cause)
   }

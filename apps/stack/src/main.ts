@@ -28,21 +28,8 @@ const program = Effect.gen(function* () {
     )
   ).pipe(Logger.withMinimumLogLevel(config.auth.logLevel))
 }).pipe(
-  // Start-up failures (a port in use, a database that will not start) say what and where; their
-  // fields are hosts, ports and codes, never request data or secrets.
-  Effect.tapError((error) =>
-    Effect.sync(() => {
-      if (
-        typeof error === "object" &&
-        error !== null &&
-        "_tag" in error &&
-        /ListenError|StartFailed|MigrationFailed/.test(String(error._tag))
-      ) {
-        const { _tag, ...fields } = { ...error } as Record<string, unknown>
-        process.stderr.write(`Could not start: ${String(_tag)} ${JSON.stringify(fields)}\n`)
-      }
-    })
-  ),
+  // One JSON line: config_invalid naming every variable, or stack_stopped (with start_error
+  // saying what and where when a port, the database or a migration failed).
   Effect.tapErrorCause(logStopped("stack", "stack_stopped")),
   Effect.provide(JsonLoggerLive)
 )

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -125,6 +126,29 @@ describe("configuration errors: one JSON line naming every invalid variable", ()
     const line = theConfigLine(r)
     expect(line.service).toBe("cli")
     expect(reasonOf(line, "AUTH_GRPC_TARGET")).toMatch(/host:port/)
+  }, 60_000)
+})
+
+describe("start-up failures", () => {
+  it("proxy: a port in use is a JSON line saying which port and why, never the runtime's pretty error", async () => {
+    const busy = createServer()
+    await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok))
+    try {
+      const port = (busy.address() as AddressInfo).port
+      const r = await run("proxy", {
+        PROXY_HOST: "127.0.0.1",
+        PROXY_PORT: String(port),
+        AUTH_GRPC_TARGET: "127.0.0.1:1"
+      })
+      expect(r.code).toBe(1)
+      for (const line of r.lines) expect(() => JSON.parse(line), line).not.toThrow()
+      const stopped = r.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.event === "proxy_stopped")
+      expect(stopped?.start_error).toEqual({ tag: "ProxyListenError", host: "127.0.0.1", port, code: "EADDRINUSE" })
+    } finally {
+      await new Promise((ok) => busy.close(ok))
+    }
   }, 60_000)
 })
 
