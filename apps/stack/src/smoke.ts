@@ -1,4 +1,3 @@
-import { loadDotEnv } from "@ibex/app-common"
 /**
  * The dev smoke test (seed 000 goal 1.4, `make dev-smoke`): against a running stack, checks
  * health, readiness, both auth probes, an auth failure, the rate-limit headers and the chat
@@ -6,6 +5,8 @@ import { loadDotEnv } from "@ibex/app-common"
  *
  *   IBEX_TOKEN=ibex_pat_… IBEX_AGENT_ID=… npm run smoke        (PROXY_URL defaults to http://127.0.0.1:8080)
  */
+
+import { loadDotEnv } from "@ibex/app-common"
 
 export interface SmokeOptions {
   readonly proxyUrl: string
