@@ -11,6 +11,9 @@ import { runSmoke } from "../src/smoke.js"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
+const startCwd = mkdtempSync(join(tmpdir(), "ibex-start-cwd-"))
+afterAll(() => rmSync(startCwd, { recursive: true, force: true }))
+
 interface Started {
   readonly child: ChildProcess
   readonly output: () => string
@@ -26,8 +29,9 @@ interface Started {
  */
 const start = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = []): Promise<Started> =>
   new Promise((resolve, reject) => {
-    const child = spawn(join(repoRoot, "node_modules/.bin/tsx"), ["apps/stack/src/main.ts", ...args], {
-      cwd: repoRoot,
+    const child = spawn(join(repoRoot, "node_modules/.bin/tsx"), [join(repoRoot, "apps/stack/src/main.ts"), ...args], {
+      // Not the repository: a developer's .env there must not change what this test starts.
+      cwd: startCwd,
       env: {
         ...process.env,
         DATABASE_URL: undefined,
