@@ -20,9 +20,12 @@ db-seed:
 dev-smoke:
 	npm run smoke
 
-# For machines with Docker: Postgres, Redis, auth and proxy (docker-compose.yml).
+# For machines with Docker: Postgres, Redis, auth and proxy (docker-compose.yml). `up -d` waits
+# for the migrate job (auth depends on its success); its log holds the seed, with the PAT on
+# the first start, so it is printed here rather than left in `docker compose logs migrate`.
 compose-dev-up:
-	docker compose up -d --build
+	docker compose up -d
+	docker compose logs --no-log-prefix migrate
 
 compose-dev-down:
 	docker compose down

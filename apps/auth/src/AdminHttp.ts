@@ -50,6 +50,8 @@ export const AUTH_VERSION = "0.1.0"
 
 const NIL_TOKEN_ID = "00000000-0000-0000-0000-000000000000" as TokenId
 const ROUTES = new Set(["/health", "/ready", "/metrics"])
+/** Seconds a 503 asks the prober to wait (the proxy sends the same). */
+const RETRY_AFTER_UNAVAILABLE_SECONDS = "1"
 
 type CheckStatus = "up" | "down" | "disabled"
 
@@ -112,6 +114,8 @@ export const makeAuthAdminHttp = (
         "Content-Type": contentType,
         "Content-Length": String(Buffer.byteLength(body)),
         "Cache-Control": "no-store",
+        // A 503 (not ready) says when to probe again.
+        ...(status === 503 ? { "Retry-After": RETRY_AFTER_UNAVAILABLE_SECONDS } : {}),
         ...extra
       })
       res.end(body)
@@ -129,8 +133,10 @@ export const makeAuthAdminHttp = (
       const q = url.indexOf("?")
       const path = q === -1 ? url : url.slice(0, q)
       if (!ROUTES.has(path)) return Effect.sync(() => sendError(res, new RouteNotFound()))
-      if (req.method !== "GET")
-        return Effect.sync(() => sendError(res, new MethodNotAllowed({ allowed: ["GET"] }), { Allow: "GET" }))
+      // HEAD on the probes runs GET (node:http drops the body): load balancers probe with HEAD.
+      const allowed = path === "/metrics" ? ["GET"] : ["GET", "HEAD"]
+      if (!allowed.includes(req.method ?? ""))
+        return Effect.sync(() => sendError(res, new MethodNotAllowed({ allowed }), { Allow: allowed.join(", ") }))
       switch (path) {
         case "/health":
           return Effect.sync(() => sendJson(res, 200, { status: "ok", service: "auth", version: config.version }))

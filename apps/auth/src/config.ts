@@ -135,10 +135,12 @@ export interface AuthConfig {
   readonly logLevel: LogLevel.LogLevel
 }
 
+// Config.validate sits directly on the variable (before withDefault) so its error keeps the
+// variable's name, which the startup line reports (apps/common startup.ts).
 const positiveInt = (name: string, fallback: number, min = 1) =>
   Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: `${name} must be an integer >= ${min}`, validation: (n) => n >= min })
+    Config.validate({ message: `${name} must be an integer >= ${min}`, validation: (n) => n >= min }),
+    Config.withDefault(fallback)
   )
 
 const MIN_PEPPER_BYTES = 32
@@ -146,15 +148,20 @@ const MIN_PEPPER_BYTES = 32
 export const AuthConfig: Config.Config<AuthConfig> = Config.all({
   host: Config.string("AUTH_GRPC_HOST").pipe(Config.withDefault("127.0.0.1")),
   port: Config.integer("AUTH_GRPC_PORT").pipe(
-    Config.withDefault(9091),
     Config.validate({
       message: "AUTH_GRPC_PORT must be 0..65535 (0: any free port)",
       validation: (n) => n >= 0 && n <= 65535
-    })
+    }),
+    Config.withDefault(9091)
   ),
   databaseUrl: Config.option(
     Config.redacted("DATABASE_URL").pipe(
-      Config.validate({ message: "DATABASE_URL is empty", validation: (r) => Redacted.value(r) !== "" })
+      // Named explicitly: a validation over a redacted value loses the variable's path.
+      Config.mapOrFail((r) =>
+        Redacted.value(r) === ""
+          ? Either.left(ConfigError.InvalidData(["DATABASE_URL"], "DATABASE_URL is empty"))
+          : Either.right(r)
+      )
     )
   ),
   databaseAppUrl: Config.option(Config.redacted("DATABASE_APP_URL")),
@@ -197,7 +204,7 @@ export interface AuthHttpConfig {
 export const AuthHttpConfig: Config.Config<AuthHttpConfig> = Config.all({
   host: Config.string("AUTH_HTTP_HOST").pipe(Config.withDefault("127.0.0.1")),
   port: Config.integer("AUTH_HTTP_PORT").pipe(
-    Config.withDefault(9092),
-    Config.validate({ message: "AUTH_HTTP_PORT must be 0..65535", validation: (n) => n >= 0 && n <= 65535 })
+    Config.validate({ message: "AUTH_HTTP_PORT must be 0..65535", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(9092)
   )
 })

@@ -56,6 +56,15 @@ describe("auth admin HTTP: health and readiness (the proxy's contract)", () => {
     expect(o.json).toEqual({ status: "ok", service: "auth", version: AUTH_VERSION })
   })
 
+  it("HEAD /health and HEAD /ready answer as GET without a body (load balancer probes)", async () => {
+    for (const path of ["/health", "/ready"]) {
+      const o = await call(url, { method: "HEAD", path })
+      expect([path, o.status, o.text]).toEqual([path, 200, ""])
+      expect(header(o, "content-type")).toBe("application/json")
+      expect(header(o, "retry-after")).toBeUndefined()
+    }
+  })
+
   it("GET /ready is ready when the database answers and the revocation feed is connected", async () => {
     const o = await call(url, { path: "/ready" })
     expect(o.status).toBe(200)
@@ -70,6 +79,9 @@ describe("auth admin HTTP: health and readiness (the proxy's contract)", () => {
     try {
       const o = await call(url, { path: "/ready" })
       expect(o.status).toBe(503)
+      expect(header(o, "retry-after")).toBe("1")
+      const head = await call(url, { method: "HEAD", path: "/ready" })
+      expect([head.status, head.text, header(head, "retry-after")]).toEqual([503, "", "1"])
       expect(o.json).toEqual({
         status: "not_ready",
         checks: { database: { status: "down" }, revocation_feed: { status: "up" } }
@@ -99,6 +111,8 @@ describe("auth admin HTTP: health and readiness (the proxy's contract)", () => {
     const post = await call(url, { method: "POST", path: "/metrics", body: MARK })
     expect(post.status).toBe(405)
     expect(header(post, "allow")).toBe("GET")
+    const postHealth = await call(url, { method: "POST", path: "/health", body: MARK })
+    expect([postHealth.status, header(postHealth, "allow")]).toEqual([405, "GET, HEAD"])
     for (const o of [missing, post]) expect(o.text).not.toContain(MARK)
   })
 })

@@ -64,9 +64,14 @@ export const CliEnv: Config.Config<CliEnv> = Config.all({
     Config.map((s) => (s === "" ? defaultDataDir() : s)),
     Config.withDefault(defaultDataDir())
   ),
+  // Validated on the variable itself so the error names it; "" still means unset.
   authTarget: Config.string("AUTH_GRPC_TARGET").pipe(
-    Config.map((s) => (s === "" ? DEFAULT_AUTH_TARGET : s)),
-    Config.withDefault(DEFAULT_AUTH_TARGET)
+    Config.validate({
+      message: "AUTH_GRPC_TARGET must be host:port",
+      validation: (s) => s === "" || /^[^\s:]+:\d{1,5}$/.test(s)
+    }),
+    Config.withDefault(DEFAULT_AUTH_TARGET),
+    Config.map((s) => (s === "" ? DEFAULT_AUTH_TARGET : s))
   ),
   token: nonEmpty("IBEX_TOKEN")
 })

@@ -8,9 +8,12 @@ import { Console, Data, Effect } from "effect"
 export class CliError extends Data.TaggedError("CliError")<{
   readonly message: string
   readonly exitCode: 1 | 2
+  /** The message is already the line to print (a configuration failure's JSON line). */
+  readonly preformatted?: boolean
 }> {}
 
-export const usageError = (message: string) => new CliError({ message, exitCode: 2 })
+export const usageError = (message: string, options?: { readonly preformatted: boolean }) =>
+  new CliError({ message, exitCode: 2, preformatted: options?.preformatted ?? false })
 export const operationError = (message: string) => new CliError({ message, exitCode: 1 })
 
 /** JSON with bigints as decimal strings and dates as ISO text. */
@@ -22,9 +25,11 @@ export const emit = (json: boolean, machine: unknown, human: () => ReadonlyArray
   json ? Console.log(toJson(machine)) : Effect.forEach(human(), (line) => Console.log(line), { discard: true })
 
 export const printError = (json: boolean, error: CliError) =>
-  json
-    ? Console.error(toJson({ error: { message: error.message, exit_code: error.exitCode } }))
-    : Console.error(`ibex: ${error.message}`)
+  error.preformatted === true
+    ? Console.error(error.message)
+    : json
+      ? Console.error(toJson({ error: { message: error.message, exit_code: error.exitCode } }))
+      : Console.error(`ibex: ${error.message}`)
 
 /** Fixed-width columns for list output. */
 export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {

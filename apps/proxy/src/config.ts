@@ -133,17 +133,19 @@ export interface ProxyAppConfig {
   readonly logLevel: LogLevel.LogLevel
 }
 
+// Config.validate sits directly on the variable (before withDefault) so its error keeps the
+// variable's name, which the startup line reports (apps/common startup.ts).
 const positiveInt = (name: string, fallback: number) =>
   Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 })
+    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
   )
 
 export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
   http: proxyConfigFromEnv,
   authTarget: Config.string("AUTH_GRPC_TARGET").pipe(
-    Config.withDefault("127.0.0.1:9091"),
-    Config.validate({ message: "AUTH_GRPC_TARGET must be host:port", validation: (s) => /^[^\s:]+:\d{1,5}$/.test(s) })
+    Config.validate({ message: "AUTH_GRPC_TARGET must be host:port", validation: (s) => /^[^\s:]+:\d{1,5}$/.test(s) }),
+    Config.withDefault("127.0.0.1:9091")
   ),
   authTimeoutMs: positiveInt("AUTH_TIMEOUT_MS", DEFAULT_DEADLINE_MS),
   redisUrl: Config.option(Config.redacted("REDIS_URL")),

@@ -1,14 +1,18 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive, TelemetryLive, telemetryConfig } from "@ibex/app-common"
+import { JsonLoggerLive, loadDotEnv, logStopped, readConfig, TelemetryLive, telemetryConfig } from "@ibex/app-common"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
-import { Effect, Layer, Logger } from "effect"
+import { Config, Effect, Layer, Logger } from "effect"
 import { ProxyAppConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
 
-/** The proxy process. Configuration comes from the environment (docs/CONFIGURATION.md). */
+/** The proxy process. Configuration comes from the environment and `.env` (docs/CONFIGURATION.md). */
+loadDotEnv()
+
 const program = Effect.gen(function* () {
-  const config = yield* ProxyAppConfig
-  const telemetry = yield* telemetryConfig("ibex-proxy", config.http.version ?? "0.1.0")
+  // Read together, so one line names every invalid variable at once.
+  const { config, telemetry } = yield* readConfig(
+    Config.all({ config: ProxyAppConfig, telemetry: telemetryConfig("ibex-proxy", "0.1.0") })
+  )
   return yield* Layer.launch(
     Layer.effectDiscard(
       Effect.flatMap(ProxyServer, (server) => Effect.logInfo({ event: "proxy_listening", url: server.url }))
@@ -18,6 +22,9 @@ const program = Effect.gen(function* () {
       Layer.provide(TelemetryLive(telemetry))
     )
   )
-})
+}).pipe(Effect.tapErrorCause(logStopped("proxy", "proxy_stopped")))
 
-NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)), { disablePrettyLogger: true })
+NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)), {
+  disableErrorReporting: true,
+  disablePrettyLogger: true
+})

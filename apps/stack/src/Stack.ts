@@ -76,7 +76,7 @@ export const StackLive = (options: StackOptions) =>
     Effect.gen(function* () {
       const db = yield* database(options.auth)
       const hasher = SecretHasherArgon2(options.auth.argon2)
-      const seed = yield* seedDev(options.newToken ? { newToken: true } : {}).pipe(
+      const seedDatabase = seedDev(options.newToken ? { newToken: true } : {}).pipe(
         Effect.provide(
           Layer.mergeAll(StoresLive, hasher, SecureRandomWebCrypto).pipe(Layer.provideMerge(PgClientLive(db.app)))
         )
@@ -94,6 +94,10 @@ export const StackLive = (options: StackOptions) =>
           const server = yield* AuthGrpcServer
           const http = yield* ProxyServer
           const admin = yield* AuthAdminHttp
+          // Seeded only once every server listens: a start that fails before (a port in use)
+          // has minted no PAT, so the next start mints and shows one; a PAT is never stored
+          // without its plaintext having been printed.
+          const seed = yield* seedDatabase
           return {
             proxyUrl: http.url,
             authAddress: server.address,

@@ -22,21 +22,24 @@ export const banner = (info: StackInfo): string => {
   } else {
     lines.push(
       "  token   printed on the first start only and never stored in plaintext;",
-      "          mint another with: npm start -- --new-token"
+      "          export IBEX_TOKEN=<that token>, or mint another with: npm start -- --new-token"
     )
   }
-  const bearer = token ?? "$IBEX_TOKEN"
+  // The token is pasted literally on the first start; on a restart the commands read
+  // $IBEX_TOKEN, which only double quotes let the shell expand.
+  const bearer = token === null ? `"Authorization: Bearer $IBEX_TOKEN"` : shellQuote(`Authorization: Bearer ${token}`)
+  const smokeToken = token ?? `"$IBEX_TOKEN"`
   lines.push(
     "",
     "Try it:",
     `  curl -i -X POST ${info.proxyUrl}/v1/chat/completions \\`,
-    `    -H ${shellQuote(`Authorization: Bearer ${bearer}`)} \\`,
+    `    -H ${bearer} \\`,
     `    -H ${shellQuote(`X-IBEX-Agent-ID: ${agent}`)} \\`,
     `    -H 'Content-Type: application/json' \\`,
     `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'`,
     "",
     "Smoke test:",
-    `  PROXY_URL=${info.proxyUrl} IBEX_TOKEN=${token ?? "<token>"} IBEX_AGENT_ID=${agent} npm run smoke`,
+    `  PROXY_URL=${info.proxyUrl} IBEX_TOKEN=${smokeToken} IBEX_AGENT_ID=${agent} npm run smoke`,
     ""
   )
   return lines.join("\n")

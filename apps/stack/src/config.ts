@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { AUTH_VERSION, AuthConfig, AuthHttpConfig } from "@ibex/app-auth"
-import { telemetryConfig } from "@ibex/app-common"
+import { readConfig, telemetryConfig } from "@ibex/app-common"
 import { ProxyAppConfig } from "@ibex/app-proxy"
 import { defaultDataDir } from "@ibex/persistence-pg"
 import { Config, ConfigProvider, Effect } from "effect"
@@ -39,14 +39,18 @@ export const StackConfig = Config.all({
  *    proxy runs on its own (apps/proxy);
  *  - IBEX_TOKEN_PEPPER: the development pepper above.
  */
-export const loadStackConfig = (env: ConfigProvider.ConfigProvider = ConfigProvider.fromEnv()) =>
+export const loadStackConfig = (env: Readonly<Record<string, string | undefined>> = process.env) =>
   Effect.suspend(() => {
-    const defaults = ConfigProvider.fromMap(
-      new Map([
-        ["PROXY_HOST", "127.0.0.1"],
-        ["AUTH_TIMEOUT_MS", "1000"],
-        ["IBEX_TOKEN_PEPPER", devPepper(process.env.IBEX_DATA_DIR ?? defaultDataDir())]
-      ])
+    // A default fills only a variable that is unset: a set but invalid value (AUTH_TIMEOUT_MS=abc)
+    // must fail with its name, not fall back (a provider `orElse` would retry the default).
+    const values = new Map<string, string>([
+      ["PROXY_HOST", "127.0.0.1"],
+      ["AUTH_TIMEOUT_MS", "1000"]
+    ])
+    if (env.IBEX_TOKEN_PEPPER === undefined)
+      values.set("IBEX_TOKEN_PEPPER", devPepper(env.IBEX_DATA_DIR ?? defaultDataDir()))
+    for (const [name, value] of Object.entries(env)) if (value !== undefined) values.set(name, value)
+    return readConfig(StackConfig).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(values, { pathDelim: "_", seqDelim: "," }))
     )
-    return Effect.withConfigProvider(StackConfig, env.pipe(ConfigProvider.orElse(() => defaults)))
   })

@@ -6,6 +6,8 @@
  *   IBEX_TOKEN=ibex_pat_… IBEX_AGENT_ID=… npm run smoke        (PROXY_URL defaults to http://127.0.0.1:8080)
  */
 
+import { loadDotEnv } from "@ibex/app-common"
+
 export interface SmokeOptions {
   readonly proxyUrl: string
   readonly token: string
@@ -143,6 +145,8 @@ export const runSmoke = async (options: SmokeOptions): Promise<SmokeResult> => {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href
 if (isMain) {
+  // `.env` in the working directory, as every entry point reads it; the environment wins.
+  loadDotEnv()
   const token = process.env.IBEX_TOKEN ?? ""
   const agentId = process.env.IBEX_AGENT_ID ?? ""
   if (token === "" || agentId === "") {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
+import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -10,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runSmoke } from "../src/smoke.js"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+
+const startCwd = mkdtempSync(join(tmpdir(), "ibex-start-cwd-"))
+afterAll(() => rmSync(startCwd, { recursive: true, force: true }))
 
 interface Started {
   readonly child: ChildProcess
@@ -26,8 +30,9 @@ interface Started {
  */
 const start = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = []): Promise<Started> =>
   new Promise((resolve, reject) => {
-    const child = spawn(join(repoRoot, "node_modules/.bin/tsx"), ["apps/stack/src/main.ts", ...args], {
-      cwd: repoRoot,
+    const child = spawn(join(repoRoot, "node_modules/.bin/tsx"), [join(repoRoot, "apps/stack/src/main.ts"), ...args], {
+      // Not the repository: a developer's .env there must not change what this test starts.
+      cwd: startCwd,
       env: {
         ...process.env,
         DATABASE_URL: undefined,
@@ -51,7 +56,7 @@ const start = (env: Record<string, string | undefined>, args: ReadonlyArray<stri
           child,
           output: () => out,
           proxyUrl: smoke[1]!,
-          token: smoke[2] === "<token>" ? null : smoke[2]!,
+          token: smoke[2] === '"$IBEX_TOKEN"' ? null : smoke[2]!,
           agentId: smoke[3]!,
           orgId: org[1]!
         })
@@ -78,6 +83,38 @@ const stop = (s: Started): Promise<number | null> =>
     s.child.kill("SIGTERM")
   })
 
+/** The banner's "Try it" curl and its smoke line, exactly as printed (indentation aside). */
+const bannerCommands = (output: string) => {
+  const lines = output.split("\n")
+  const block = (title: string) => {
+    const from = lines.indexOf(title) + 1
+    const to = lines.indexOf("", from)
+    expect(from, `banner has "${title}"`).toBeGreaterThan(0)
+    return lines
+      .slice(from, to)
+      .map((l) => l.replace(/^ {2}/, ""))
+      .join("\n")
+  }
+  return { curl: block("Try it:"), smoke: block("Smoke test:") }
+}
+
+/** Runs a pasted command through bash, in the repository, with `env` added to this environment. */
+const bash = (command: string, env: Record<string, string> = {}) =>
+  new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn("bash", ["-c", command], {
+      cwd: repoRoot,
+      env: { ...process.env, IBEX_TOKEN: undefined, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    const collect = (c: Buffer) => {
+      output += c.toString("utf8")
+    }
+    child.stdout.on("data", collect)
+    child.stderr.on("data", collect)
+    child.once("exit", (code) => resolve({ code, output }))
+  })
+
 const curlLike = async (s: Started) => {
   const res = await fetch(`${s.proxyUrl}/v1/chat/completions`, {
     method: "POST",
@@ -96,7 +133,10 @@ describe("npm start (embedded default) and npm run smoke", () => {
     let firstExit: number | null = null
     try {
       expect(first.token).toMatch(/^ibex_pat_[0-9a-f-]{36}_[A-Za-z0-9_-]{43}$/)
-      expect(first.output()).toContain("curl -i -X POST")
+      // The first-start curl, pasted into a shell as printed: the token is in it.
+      const pasted = await bash(bannerCommands(first.output()).curl)
+      expect(pasted.output).toMatch(/^HTTP\/1\.1 501/m)
+      expect(pasted.output).toContain('"code":"PROVIDER_NOT_CONFIGURED"')
       const answer = await curlLike(first)
       expect(answer.status).toBe(501)
       expect(answer.body.error.code).toBe("PROVIDER_NOT_CONFIGURED")
@@ -133,8 +173,44 @@ describe("npm start (embedded default) and npm run smoke", () => {
       expect(second.token, "the PAT is shown on the first start only").toBeNull()
       const stillValid = await curlLike({ ...second, token: first.token })
       expect(stillValid.status).toBe(501)
+      // The restart form reads $IBEX_TOKEN: pasted as printed with it exported, both commands work.
+      const commands = bannerCommands(second.output())
+      expect(commands.curl).toContain('"Authorization: Bearer $IBEX_TOKEN"')
+      const pasted = await bash(commands.curl, { IBEX_TOKEN: first.token ?? "" })
+      expect(pasted.output).toMatch(/^HTTP\/1\.1 501/m)
+      expect(pasted.output).toContain('"code":"PROVIDER_NOT_CONFIGURED"')
+      const smoke = await bash(commands.smoke, { IBEX_TOKEN: first.token ?? "" })
+      expect(smoke.code, smoke.output).toBe(0)
     } finally {
       await stop(second)
+    }
+  }, 240_000)
+})
+
+describe("a first start that cannot bind its proxy port", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "ibex-busy-"))
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+  it("mints no PAT, so the next start shows the first one", async () => {
+    const busy = createServer()
+    await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok))
+    const port = (busy.address() as AddressInfo).port
+    try {
+      const failed = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata"), PROXY_PORT: String(port) }).then(
+        (s) => stop(s).then(() => "started"),
+        (e: Error) => e.message
+      )
+      expect(failed).toMatch(/exited with 1 before its banner/)
+      expect(failed).toContain("EADDRINUSE")
+    } finally {
+      await new Promise((ok) => busy.close(ok))
+    }
+    const next = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
+    try {
+      expect(next.token, "the PAT of the first successful start is shown").toMatch(/^ibex_pat_/)
+      expect((await curlLike(next)).status).toBe(501)
+    } finally {
+      await stop(next)
     }
   }, 240_000)
 })

@@ -83,6 +83,7 @@ import {
   tokenCreatedTotal,
   tokenRevokedTotal
 } from "./metrics.js"
+import { normalizedForReflection } from "./reflectionDescriptors.js"
 import { internalFailure, toGrpcFailure } from "./status.js"
 
 export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
@@ -505,7 +506,7 @@ const addReflection = (server: Server, protoDir: string) => {
     defaults: true,
     oneofs: true
   })
-  new ReflectionService(definition).addToServer(server)
+  new ReflectionService(normalizedForReflection(definition)).addToServer(server)
 }
 
 const bindAddress = (host: string, port: number) =>

@@ -83,9 +83,15 @@ const headerName = (env: string, fallback: string) =>
  * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER.
  */
 export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
-  port: Config.integer("PROXY_PORT").pipe(Config.withDefault(8080)),
+  port: Config.integer("PROXY_PORT").pipe(
+    Config.validate({ message: "must be 0..65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(8080)
+  ),
   host: Config.string("PROXY_HOST").pipe(Config.withDefault("0.0.0.0")),
-  maxBodyBytes: Config.integer("PROXY_MAX_BODY_BYTES").pipe(Config.withDefault(DEFAULT_MAX_BODY_BYTES)),
+  maxBodyBytes: Config.integer("PROXY_MAX_BODY_BYTES").pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(DEFAULT_MAX_BODY_BYTES)
+  ),
   defaultRateLimitPerMinute: Config.integer("RATE_LIMIT_DEFAULT_RPM").pipe(
     Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
     Config.withDefault(DEFAULT_RATE_LIMIT_PER_MINUTE)

@@ -43,7 +43,7 @@ import { validateChatCompletion } from "./chatValidation.js"
 import { bearerToken, hasCrLf, headerValue, parseTraceparent, sanitizeInboundHeaders } from "./headers.js"
 import { makeProxyMetrics, type ProxyMetrics } from "./Metrics.js"
 import { ProxyConfig, type ProxyConfigShape, type ReadinessProbe } from "./ProxyConfig.js"
-import { matchRoute, type RouteMatch } from "./routes.js"
+import { matchRoute, RETRY_AFTER_UNAVAILABLE_SECONDS, type RouteMatch } from "./routes.js"
 
 /** The running proxy: where it listens (port 0 resolves to the bound port) and its metrics. */
 export interface ProxyServerShape {
@@ -163,6 +163,7 @@ export const makeProxyServer: Effect.Effect<
     headers["Content-Type"] = contentType
     headers["Content-Length"] = String(Buffer.byteLength(body))
     if (extra !== undefined) Object.assign(headers, extra)
+    if (status === 503) headers["Retry-After"] ??= RETRY_AFTER_UNAVAILABLE_SECONDS
     res.writeHead(status, headers)
     res.end(body)
   }

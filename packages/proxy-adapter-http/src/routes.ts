@@ -13,9 +13,13 @@ interface Entry {
   readonly methods: Readonly<Record<string, RouteKey>>
 }
 
+/**
+ * HEAD runs the GET handler (node:http sends the headers and drops the body): load balancers
+ * probe liveness and readiness with HEAD, and a 405 there takes the instance out of rotation.
+ */
 const fixed: ReadonlyMap<string, Entry> = new Map([
-  ["/health", { template: "/health", methods: { GET: "GET /health" } }],
-  ["/ready", { template: "/ready", methods: { GET: "GET /ready" } }],
+  ["/health", { template: "/health", methods: { GET: "GET /health", HEAD: "GET /health" } }],
+  ["/ready", { template: "/ready", methods: { GET: "GET /ready", HEAD: "GET /ready" } }],
   ["/metrics", { template: "/metrics", methods: { GET: "GET /metrics" } }],
   ["/v1/internal/auth-probe", { template: "/v1/internal/auth-probe", methods: { GET: "GET /v1/internal/auth-probe" } }],
   ["/v1/chat/completions", { template: "/v1/chat/completions", methods: { POST: "POST /v1/chat/completions" } }]
@@ -56,3 +60,9 @@ export const matchRoute = (method: string, url: string): RouteMatch => {
     ? { _tag: "Route", route, template: entry.template }
     : { _tag: "Route", route, template: entry.template, pathOrgId }
 }
+
+/**
+ * Seconds a 503 asks the client to wait (`Retry-After`): readiness probes and SDK retries back
+ * off instead of hammering an instance whose dependency is down. A 429 sets its own.
+ */
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = "1"

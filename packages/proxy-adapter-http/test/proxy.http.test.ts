@@ -89,6 +89,29 @@ describe("public routes", () => {
     }
   })
 
+  it("HEAD /health and HEAD /ready answer as GET without a body (load balancer probes); a 503 carries Retry-After", async () => {
+    const health = await call(env.url, { method: "HEAD", path: "/health" })
+    expect(health.status).toBe(200)
+    expect(health.text).toBe("")
+    expect(header(health, "content-type")).toBe("application/json")
+    expect(Number(header(health, "content-length"))).toBeGreaterThan(0)
+    expect(header(health, "x-request-id")).toMatch(uuidV7)
+    const ready = await call(env.url, { method: "HEAD", path: "/ready?probe=lb" })
+    expect([ready.status, ready.text]).toEqual([200, ""])
+    expect(header(ready, "retry-after")).toBeUndefined()
+    const down = await startScriptedProxy(scriptedGateway({}), {
+      readiness: [{ name: "auth_grpc", check: Effect.succeed(false) }]
+    })
+    try {
+      for (const method of ["GET", "HEAD"] as const) {
+        const o = await call(down.url, { method, path: "/ready" })
+        expect([method, o.status, header(o, "retry-after")]).toEqual([method, 503, "1"])
+      }
+    } finally {
+      await down.close()
+    }
+  })
+
   it("GET /metrics is Prometheus text labelled by route template, never by raw path", async () => {
     const org = randomUUID()
     await send({ path: `/v1/orgs/${org}/auth-probe` })
@@ -112,11 +135,11 @@ describe("public routes", () => {
     const m1 = await send({ method: "DELETE", path: chat })
     expect([m1.status, errorCode(m1), header(m1, "allow")]).toEqual([405, "METHOD_NOT_ALLOWED", "POST"])
     const m2 = await send({ method: "POST", path: "/health", body: "{}" })
-    expect([m2.status, header(m2, "allow")]).toEqual([405, "GET"])
+    expect([m2.status, header(m2, "allow")]).toEqual([405, "GET, HEAD"])
     const m3 = await send({ method: "GET", path: chat })
     expect([m3.status, header(m3, "allow")]).toEqual([405, "POST"])
-    const head = await call(env.url, { method: "HEAD", path: "/health" })
-    expect([head.status, header(head, "allow")]).toEqual([405, "GET"])
+    const head = await call(env.url, { method: "HEAD", path: chat })
+    expect([head.status, header(head, "allow")]).toEqual([405, "POST"])
     const q = await send({ path: "/health?x=1" })
     expect(q.status).toBe(200)
   })
@@ -271,10 +294,10 @@ describe("the protected chain", () => {
     const d = await startScriptedProxy(scriptedGateway({ validateToken: () => Effect.fail(new ServiceDegraded()) }))
     try {
       const o = await call(s.url, { path: probe, token: "good", agentId: randomUUID() })
-      expect([o.status, errorCode(o)]).toEqual([503, "AUTH_UNAVAILABLE"])
+      expect([o.status, errorCode(o), header(o, "retry-after")]).toEqual([503, "AUTH_UNAVAILABLE", "1"])
       checkEnvelopeRules(o, ["good"])
       const p = await call(d.url, { path: probe, token: "good", agentId: randomUUID() })
-      expect([p.status, errorCode(p)]).toEqual([503, "SERVICE_DEGRADED"])
+      expect([p.status, errorCode(p), header(p, "retry-after")]).toEqual([503, "SERVICE_DEGRADED", "1"])
     } finally {
       await s.close()
       await d.close()
