@@ -29,6 +29,8 @@ import type { AuthConfig } from "./config.js"
 export interface AuthServiceOptions {
   /** Replace the Argon2id hasher (tests that count hasher calls). */
   readonly hasher?: Layer.Layer<SecretHasher> | undefined
+  /** Where the change feed's LISTEN connection goes (tests route it through a fault proxy); default the pool's URL. */
+  readonly feedUrl?: Redacted.Redacted<string> | undefined
   /** Override the gRPC port (tests: 0). */
   readonly port?: number | undefined
   readonly shutdownTimeoutMs?: number | undefined
@@ -45,10 +47,14 @@ export const authServicesOnDatabase = (
   config: AuthConfig,
   database: PgConnectionConfig,
   pepper: Redacted.Redacted<string>,
-  options: Pick<AuthServiceOptions, "hasher"> = {}
+  options: Pick<AuthServiceOptions, "hasher" | "feedUrl"> = {}
 ) => {
   const ports = Layer.mergeAll(
-    PersistenceLive(database, { heartbeatMs: config.feedHeartbeatMs, staleAfterMs: config.feedStaleAfterMs }),
+    PersistenceLive(database, {
+      heartbeatMs: config.feedHeartbeatMs,
+      staleAfterMs: config.feedStaleAfterMs,
+      ...(options.feedUrl === undefined ? {} : { url: options.feedUrl })
+    }),
     options.hasher ?? SecretHasherArgon2(config.argon2),
     TokenDigestHmac(pepper),
     AuditLogJson,

@@ -29,14 +29,15 @@ export const StoresLive: Layer.Layer<
  */
 export const PersistenceLive = (
   config: PgConnectionConfig,
-  feed: Omit<RevocationFeedConfig, "url"> = {}
+  /** The feed's settings; `url` defaults to the pool's (a test may route the LISTEN connection elsewhere). */
+  feed: Partial<RevocationFeedConfig> = {}
 ): Layer.Layer<PersistenceServices, StoreUnavailable> =>
   Layer.mergeAll(
     TokenStoreLive,
     AgentStoreLive,
     OrgStoreLive,
     UserStoreLive,
-    RevocationFeedLive({ ...feed, url: config.url })
+    RevocationFeedLive({ ...feed, url: feed.url ?? config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 
 /** Where the database is: a Postgres server given by the environment, or the embedded PGlite. */
