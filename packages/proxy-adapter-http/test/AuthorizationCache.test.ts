@@ -1,0 +1,183 @@
+import { describe, expect, it } from "@effect/vitest"
+import {
+  type AgentId,
+  AgentVerdict,
+  AuthGateway,
+  AuthInvalidation,
+  type Authorization,
+  authGatewayFromChecks,
+  InvalidToken,
+  type OrgId,
+  Permissions,
+  type Principal,
+  type TokenId
+} from "@ibex/domain"
+import { Deferred, Effect, Either, Option, Queue, Redacted, Stream } from "effect"
+import { defaultAuthorizationCacheOptions, makeAuthorizationCache } from "../src/auth/AuthorizationCache.js"
+
+const orgA = "0190a000-0000-7000-8000-00000000000a" as OrgId
+const orgB = "0190b000-0000-7000-8000-00000000000b" as OrgId
+const agentA = "0190a000-0000-7000-8000-0000000000a1" as AgentId
+const tokenIdA = "0190a000-0000-7000-8000-0000000000f1" as TokenId
+const tokenIdB = "0190b000-0000-7000-8000-0000000000f2" as TokenId
+const tokenA = Redacted.make("ibex_pat_token_a")
+const tokenB = Redacted.make("ibex_pat_token_b")
+
+const principal = (orgId: OrgId, tokenId: TokenId): Principal => ({
+  orgId,
+  tokenId,
+  permissions: Permissions.all,
+  expiresAt: null,
+  rateLimitPerMinute: null
+})
+
+/**
+ * A remote auth whose answers, calls and invalidation stream the test controls. `gate`, when set,
+ * holds every authorize call until the test opens it (to interleave a lookup with an invalidation).
+ */
+const scriptedRemote = Effect.gen(function* () {
+  const stream = yield* Queue.unbounded<AuthInvalidation>()
+  const state = {
+    calls: 0,
+    revoked: new Set<string>(),
+    gate: undefined as Deferred.Deferred<void> | undefined
+  }
+  const gateway = AuthGateway.of({
+    ...authGatewayFromChecks({
+      validateToken: () => Effect.die("not used"),
+      verifyAgent: () => Effect.die("not used")
+    }),
+    invalidations: Stream.fromQueue(stream),
+    authorize: (token, agentId) =>
+      Effect.gen(function* () {
+        state.calls++
+        const raw = Redacted.value(token)
+        // The lookup reads its answer first, then waits (a slow database), then answers.
+        const answer: Either.Either<Authorization, InvalidToken> =
+          state.revoked.has(raw) || (raw !== Redacted.value(tokenA) && raw !== Redacted.value(tokenB))
+            ? Either.left(new InvalidToken({ reason: "unknown" }))
+            : Either.right({
+                principal: raw === Redacted.value(tokenA) ? principal(orgA, tokenIdA) : principal(orgB, tokenIdB),
+                agent: Option.map(agentId, () => AgentVerdict.Authorized())
+              })
+        if (state.gate !== undefined) yield* Deferred.await(state.gate)
+        return yield* answer
+      })
+  })
+  return { gateway, stream, state }
+})
+
+const heartbeat = (q: Queue.Queue<AuthInvalidation>) =>
+  Effect.zipRight(Queue.offer(q, AuthInvalidation.Heartbeat()), Effect.sleep("5 millis"))
+
+const setup = (options = defaultAuthorizationCacheOptions) =>
+  Effect.gen(function* () {
+    const remote = yield* scriptedRemote
+    const cache = yield* makeAuthorizationCache(options).pipe(Effect.provideService(AuthGateway, remote.gateway))
+    return { ...remote, cache }
+  })
+
+describe("AuthorizationCache", () => {
+  it.scopedLive("a warm request makes no remote call; the agent verdict is cached per (org, agent)", () =>
+    Effect.gen(function* () {
+      const { cache, stream, state } = yield* setup()
+      yield* heartbeat(stream)
+      const first = yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      expect(first.principal.orgId).toBe(orgA)
+      for (let i = 0; i < 100; i++) yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      expect(state.calls).toBe(1)
+      expect(cache.stats()).toMatchObject({ hits: 100, misses: 1, trusted: true })
+    })
+  )
+
+  it.scopedLive("untrusted until the first heartbeat, and again once auth falls silent past the bound", () =>
+    Effect.gen(function* () {
+      const { cache, stream, state } = yield* setup({ ...defaultAuthorizationCacheOptions, staleAfterMs: 50 })
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      expect(state.calls, "no heartbeat yet: every request asks auth").toBe(2)
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      expect(state.calls).toBe(3)
+      yield* Effect.sleep("80 millis")
+      expect(cache.stats().trusted).toBe(false)
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      expect(state.calls, "a silent stream is never a reason to answer from the cache").toBe(4)
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      expect(state.calls, "heard again: the entries kept are served").toBe(4)
+    })
+  )
+
+  it.scopedLive("each invalidation drops exactly what it names", () =>
+    Effect.gen(function* () {
+      const { cache, stream, state } = yield* setup()
+      yield* heartbeat(stream)
+      const warm = Effect.all([
+        cache.gateway.authorize(tokenA, Option.some(agentA)),
+        cache.gateway.authorize(tokenB, Option.none())
+      ])
+      yield* warm
+      expect(state.calls).toBe(2)
+
+      yield* Queue.offer(stream, AuthInvalidation.TokenRevoked({ tokenId: tokenIdA }))
+      yield* heartbeat(stream)
+      state.revoked.add(Redacted.value(tokenA))
+      const revoked = yield* Effect.either(cache.gateway.authorize(tokenA, Option.some(agentA)))
+      expect(Either.isLeft(revoked)).toBe(true)
+      yield* cache.gateway.authorize(tokenB, Option.none())
+      expect(state.calls, "B's principal survived A's revocation").toBe(3)
+      // The refusal is remembered briefly: no second call for the revoked token.
+      yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
+      expect(state.calls).toBe(3)
+
+      yield* Queue.offer(stream, AuthInvalidation.OrgChanged({ orgId: orgB }))
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenB, Option.none())
+      expect(state.calls, "the org's principals were dropped").toBe(4)
+      state.revoked.delete(Redacted.value(tokenA))
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      expect(state.calls, "an org change also drops remembered refusals").toBe(5)
+
+      yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      const before = state.calls
+      yield* Queue.offer(stream, AuthInvalidation.AgentChanged({ agentId: agentA }))
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      expect(state.calls, "the agent's verdict was dropped").toBe(before + 1)
+
+      yield* Queue.offer(stream, AuthInvalidation.Reset())
+      yield* Effect.sleep("5 millis")
+      expect(cache.stats()).toMatchObject({ principals: 0, verdicts: 0, trusted: false })
+    })
+  )
+
+  it.scopedLive(
+    "a lookup that began before a revocation never writes its answer back (deterministic interleaving)",
+    () =>
+      Effect.gen(function* () {
+        const { cache, stream, state } = yield* setup()
+        yield* heartbeat(stream)
+        // 1. A request misses and its lookup reads "valid", then stalls (the gate).
+        state.gate = yield* Deferred.make<void>()
+        const inFlight = yield* Effect.fork(cache.gateway.authorize(tokenA, Option.some(agentA)))
+        yield* Effect.sleep("10 millis")
+        expect(state.calls).toBe(1)
+        // 2. The token is revoked and the invalidation arrives while that lookup is in flight.
+        state.revoked.add(Redacted.value(tokenA))
+        yield* Queue.offer(stream, AuthInvalidation.TokenRevoked({ tokenId: tokenIdA }))
+        yield* heartbeat(stream)
+        // 3. The stale answer lands: its caller gets it (it was true when read), the cache must not keep it.
+        yield* Deferred.succeed(state.gate, undefined)
+        state.gate = undefined
+        const stale = yield* inFlight.await.pipe(Effect.flatten)
+        expect(stale.principal.tokenId).toBe(tokenIdA)
+        expect(cache.stats().principals, "the stale answer was not cached").toBe(0)
+        // 4. The next request asks auth and is refused.
+        const next = yield* Effect.either(cache.gateway.authorize(tokenA, Option.some(agentA)))
+        expect(Either.isLeft(next)).toBe(true)
+        expect(state.calls).toBe(2)
+      })
+  )
+})
