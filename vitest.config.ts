@@ -16,6 +16,7 @@ const timing = [
 const all = ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"]
 
 const shared = {
+  globalSetup: ["scripts/vitest-global-setup.mjs"],
   testTimeout: 30_000,
   hookTimeout: 120_000,
   pool: "forks" as const

@@ -17,10 +17,11 @@ import { afterAll, describe, expect, it } from "vitest"
  */
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 const tsx = join(root, "node_modules/.bin/tsx")
+// The services as production runs them: the compiled bundles (`npm run build`, run by globalSetup).
 const entryPoints = {
-  auth: [tsx, join(root, "apps/auth/src/main.ts")],
-  proxy: [tsx, join(root, "apps/proxy/src/main.ts")],
-  stack: [tsx, join(root, "apps/stack/src/main.ts")],
+  auth: [process.execPath, join(root, "dist/apps/auth/main.mjs")],
+  proxy: [process.execPath, join(root, "dist/apps/proxy/main.mjs")],
+  stack: [process.execPath, join(root, "dist/apps/stack/main.mjs")],
   cli: [process.execPath, join(root, "apps/cli/bin/ibex.mjs")],
   smoke: [tsx, join(root, "apps/stack/src/smoke.ts")]
 } as const

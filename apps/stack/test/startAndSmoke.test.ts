@@ -25,12 +25,13 @@ interface Started {
 }
 
 /**
- * Starts the product with the command `npm start` runs (`tsx apps/stack/src/main.ts`; spawned
- * directly so SIGTERM reaches it rather than npm), and waits for its banner.
+ * Starts the product with the command `npm start` runs (the compiled `dist/apps/stack/main.mjs`,
+ * built once by `buildEntryPoints`; spawned directly so SIGTERM reaches it rather than npm), and
+ * waits for its banner.
  */
 const start = (env: Record<string, string | undefined>, args: ReadonlyArray<string> = []): Promise<Started> =>
   new Promise((resolve, reject) => {
-    const child = spawn(join(repoRoot, "node_modules/.bin/tsx"), [join(repoRoot, "apps/stack/src/main.ts"), ...args], {
+    const child = spawn(process.execPath, [join(repoRoot, "dist/apps/stack/main.mjs"), ...args], {
       // Not the repository: a developer's .env there must not change what this test starts.
       cwd: startCwd,
       env: {

@@ -74,6 +74,7 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
         const nonce = `${process.pid}-${Math.random().toString(36).slice(2)}`
         let lastEcho = performance.now()
         let stale = false
+        let sending = false
         client.on("notification", (message) => {
           if (message.channel !== HEARTBEAT_CHANNEL || message.payload !== nonce) return
           lastEcho = performance.now()
@@ -90,7 +91,17 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
               stale = true
               hub.unsafeOffer(RevocationEvent.Stale())
             }
-            client.query("SELECT pg_notify($1, $2)", [HEARTBEAT_CHANNEL, nonce]).catch(() => undefined)
+            // One heartbeat in flight at a time: a connection that does not answer gets no queue.
+            if (sending) return
+            sending = true
+            client.query("SELECT pg_notify($1, $2)", [HEARTBEAT_CHANNEL, nonce]).then(
+              () => {
+                sending = false
+              },
+              () => {
+                sending = false
+              }
+            )
           })
         const timer = setInterval(tick, heartbeatMs)
         // Staleness ends with the session: Disconnected follows, and the next Connected starts fresh.
