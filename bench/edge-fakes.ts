@@ -1,13 +1,14 @@
 // The proxy's HTTP edge alone: the real ProxyHttpLive (same middleware, metrics, access log
-// through the app's JSON logger) with in-process fakes for auth (a fixed principal) and an
+// through the apps' JSON logger) with in-process fakes for auth (a fixed principal) and an
 // in-memory GCRA limiter (a huge limit). Separates the edge's own cost from the remote calls.
 // Usage: node --import tsx bench/edge-fakes.ts <port>   (diagnostic row "edge only" of npm run bench)
+
+import { JsonLoggerLive } from "@ibex/app-common"
 import {
   AuthGateway,
   authGatewayFromChecks,
   gcra,
   InvalidToken,
-  jsonLoggerTo,
   type OrgId,
   Permissions,
   RateLimiter,
@@ -51,5 +52,5 @@ Layer.launch(
   ProxyHttpLive.pipe(
     Layer.provide(Layer.mergeAll(auth, limiter, ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false })))
   )
-).pipe(Effect.provide(jsonLoggerTo((line) => process.stdout.write(`${line}\n`))), Effect.runPromise)
+).pipe(Effect.provide(JsonLoggerLive), Effect.runPromise)
 process.on("SIGTERM", () => process.exit(0))

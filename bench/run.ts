@@ -217,10 +217,11 @@ const main = async () => {
     redis.disconnect()
   })
 
-  // ---- processes ----
+  // ---- processes: the production entry points, compiled (what the services run) ----
+  execSync("node scripts/build.mjs --bench", { cwd: repoRoot, stdio: "inherit" })
   const profileDir = join(resultsDir, `profile-${new Date().toISOString().replace(/[:.]/g, "-")}`)
   const profFlags = (name: string) =>
-    // One folder per process: node writes one profile per thread (tsx's loader hooks run in a worker).
+    // One folder per process (node writes one profile per thread).
     PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)] : []
   const pepper = randomBytes(32).toString("base64url")
   const [barePort, authAPort, authBPort, proxy1Port, proxy2Port, edgePort, adminAPort, adminBPort] = (await Promise.all(
@@ -236,13 +237,9 @@ const main = async () => {
     AUTH_GRPC_HOST: "127.0.0.1",
     AUTH_GRPC_PORT: String(port)
   })
-  const authA = startNode(
-    "auth-a",
-    [...profFlags("auth"), "--import", "tsx", "apps/auth/src/main.ts"],
-    authEnv(authAPort, adminAPort)
-  )
+  const authA = startNode("auth-a", [...profFlags("auth"), "dist/apps/auth/main.mjs"], authEnv(authAPort, adminAPort))
   // Auth B serves proxy 2 (revocation and limiter scenarios); registered for cleanup like every child.
-  if (!PROFILE) startNode("auth-b", ["--import", "tsx", "apps/auth/src/main.ts"], authEnv(authBPort, adminBPort))
+  if (!PROFILE) startNode("auth-b", ["dist/apps/auth/main.mjs"], authEnv(authBPort, adminBPort))
   const proxyEnv = (port: number, authPort: number) => ({
     PROXY_HOST: "127.0.0.1",
     PROXY_PORT: String(port),
@@ -251,15 +248,13 @@ const main = async () => {
   })
   const proxy1 = startNode(
     "proxy-1",
-    [...profFlags("proxy"), "--import", "tsx", "apps/proxy/src/main.ts"],
+    [...profFlags("proxy"), "dist/apps/proxy/main.mjs"],
     proxyEnv(proxy1Port, authAPort)
   )
   const proxy2 = PROFILE
     ? undefined
-    : startNode("proxy-2", ["--import", "tsx", "apps/proxy/src/main.ts"], proxyEnv(proxy2Port, authBPort))
-  const edge = PROFILE
-    ? undefined
-    : startNode("edge-fakes", ["--import", "tsx", "bench/edge-fakes.ts", String(edgePort)])
+    : startNode("proxy-2", ["dist/apps/proxy/main.mjs"], proxyEnv(proxy2Port, authBPort))
+  const edge = PROFILE ? undefined : startNode("edge-fakes", ["dist/bench/edge-fakes.mjs", String(edgePort)])
   const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`
   await waitHttp200(bare, url(barePort, "/"))
   await waitHttp200(proxy1, url(proxy1Port, "/ready"))
@@ -515,7 +510,7 @@ const main = async () => {
     durationSec: Math.round((Date.now() - started) / 1000),
     machine,
     topology:
-      "loopback; separate processes: bare node:http, 2× auth (tsx apps/auth/src/main.ts, Postgres), 2× proxy (tsx apps/proxy/src/main.ts, Redis limiter), load generators",
+      "loopback; separate processes: bare node:http, 2× auth (node dist/apps/auth/main.mjs, Postgres), 2× proxy (node dist/apps/proxy/main.mjs, Redis limiter), load generators",
     results,
     targets: PROFILE ? [] : targetsOf(results)
   }

@@ -25,7 +25,9 @@ await build({
   entryPoints: {
     "apps/auth/main": "apps/auth/src/main.ts",
     "apps/proxy/main": "apps/proxy/src/main.ts",
-    "apps/stack/main": "apps/stack/src/main.ts"
+    "apps/stack/main": "apps/stack/src/main.ts",
+    // `--bench`: the edge with in-process fakes, compiled the same way (npm run bench's "edge only").
+    ...(process.argv.includes("--bench") ? { "bench/edge-fakes": "bench/edge-fakes.ts" } : {})
   },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },

@@ -1,5 +1,5 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive, loadDotEnv, logStopped, TelemetryLive } from "@ibex/app-common"
+import { JsonLoggerLive, loadDotEnv, logStopped, TelemetryLive, writeStdoutLine } from "@ibex/app-common"
 import { Effect, Layer, Logger } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"
@@ -18,7 +18,7 @@ const program = Effect.gen(function* () {
   // A configuration failure is one `config_invalid` line naming every variable (logStopped below).
   const config = yield* loadStackConfig()
   const announce = Layer.effectDiscard(
-    Effect.flatMap(Stack, (info) => Effect.sync(() => process.stdout.write(`${banner(info)}\n`)))
+    Effect.flatMap(Stack, (info) => Effect.sync(() => writeStdoutLine(banner(info))))
   )
   return yield* Layer.launch(
     announce.pipe(
