@@ -56,12 +56,14 @@ import {
   Either,
   Exit,
   FiberId,
+  FiberSet,
   Layer,
   Metric,
   Option,
   Redacted,
   Runtime,
   Schema,
+  type Scope,
   Stream,
   Tracer
 } from "effect"
@@ -231,7 +233,7 @@ const LAST_USED_MAX_TRACKED = 10_000
 export const makeAuthServiceHandlers = (
   /** Every open invalidation stream, so the server can end them when it stops (they never end on their own). */
   openStreams: Set<{ end: () => void }> = new Set()
-): Effect.Effect<AuthServiceServer, never, AuthServerServices> =>
+): Effect.Effect<AuthServiceServer, never, AuthServerServices | Scope.Scope> =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<AuthServerServices>()
     const validator = yield* TokenValidator
@@ -240,6 +242,8 @@ export const makeAuthServiceHandlers = (
     const audit = yield* AuditLog
     const tokens = yield* TokenStore
     const hub = yield* InvalidationHub
+    // Best-effort writes off the response path live as long as the server, not longer.
+    const background = yield* FiberSet.make()
     const lastTouched = new Map<string, number>()
 
     const unary =
@@ -346,7 +350,7 @@ export const makeAuthServiceHandlers = (
         if (last !== undefined && now - last < LAST_USED_INTERVAL_MS) return Effect.void
         if (lastTouched.size >= LAST_USED_MAX_TRACKED) lastTouched.clear()
         lastTouched.set(tokenId, now)
-        return tokens.touchLastUsed(tokenId, new Date(now)).pipe(Effect.ignore, Effect.forkDaemon, Effect.asVoid)
+        return Effect.asVoid(FiberSet.run(background, tokens.touchLastUsed(tokenId, new Date(now)).pipe(Effect.ignore)))
       })
 
     /** The agent's verdict as a value: refusals are answers the proxy caches, not errors. */
