@@ -214,6 +214,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
               unknownIds.delete(event.tokenId)
               return verifiedHash.clear()
             case "OrgChanged":
+              // A refusal may have been the org's status: an enabled org's tokens work at once.
+              negative.clear()
               return forgetOrg(event.orgId)
             case "Disconnected":
               connected = false

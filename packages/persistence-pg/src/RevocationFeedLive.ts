@@ -130,7 +130,10 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
           return client
         }),
         (client: PgRawClient) =>
+          // Interruptible inside this (uninterruptible) finalizer, or the timeout could never cut a
+          // connection that will not end (a dead or blackholed one): the wait would be forever.
           Effect.promise(() => client.end().catch(() => undefined)).pipe(
+            Effect.interruptible,
             Effect.timeoutOption("1 second"),
             Effect.ensuring(Effect.sync(() => client.removeAllListeners()))
           )
