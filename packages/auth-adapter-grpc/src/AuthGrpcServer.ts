@@ -58,6 +58,7 @@ import {
   Tracer
 } from "effect"
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check"
+import { PlatformAdminServiceService } from "./gen/ibex/auth/v1/admin.js"
 import {
   AgentStatus,
   type AuthServiceServer,
@@ -71,6 +72,7 @@ import {
   tokenCreatedTotal,
   tokenRevokedTotal
 } from "./metrics.js"
+import { makePlatformAdminHandlers, type PlatformAdminServices } from "./PlatformAdminGrpc.js"
 import { internalFailure, toGrpcFailure } from "./status.js"
 
 export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
@@ -121,6 +123,7 @@ export type AuthServerServices =
   | SecureRandom
   | AuditLog
   | TokenDigest
+  | PlatformAdminServices
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing at the edge
@@ -436,7 +439,7 @@ export const findProtoDir = (start: string = dirname(fileURLToPath(import.meta.u
 const healthProtoDir = dirname(dirname(dirname(healthProtoPath)))
 
 const addReflection = (server: Server, protoDir: string) => {
-  const definition = protoLoader.loadSync([AUTH_PROTO, "health/v1/health.proto"], {
+  const definition = protoLoader.loadSync([AUTH_PROTO, "ibex/auth/v1/admin.proto", "health/v1/health.proto"], {
     includeDirs: [protoDir, healthProtoDir],
     keepCase: true,
     longs: String,
@@ -459,6 +462,7 @@ const bindAddress = (host: string, port: number) =>
 export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
   Effect.gen(function* () {
     const handlers = yield* makeAuthServiceHandlers
+    const adminHandlers = yield* makePlatformAdminHandlers
     const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
     const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
     const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
@@ -471,6 +475,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
           "grpc.keepalive_timeout_ms": 10_000
         })
         server.addService(AuthServiceService, handlers)
+        server.addService(PlatformAdminServiceService, adminHandlers)
         health.addToServer(server)
         if (protoDir !== undefined) addReflection(server, protoDir)
         server.bindAsync(bindAddress(config.host, config.port), ServerCredentials.createInsecure(), (error, port) => {

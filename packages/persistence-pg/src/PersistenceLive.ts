@@ -1,25 +1,34 @@
 import type { SqlClient } from "@effect/sql"
-import type { AgentStore, OrgStore, RevocationFeed, StoreUnavailable, TokenStore, UserStore } from "@ibex/domain"
+import type {
+  AgentStore,
+  OrgStore,
+  PlatformAdminStore,
+  RevocationFeed,
+  StoreUnavailable,
+  TokenStore,
+  UserStore
+} from "@ibex/domain"
 import { Effect, Layer, Redacted, type Scope } from "effect"
 import { AgentStoreLive } from "./AgentStoreLive.js"
 import { type EmbeddedOptions, type EmbeddedStartFailed, startEmbedded } from "./embedded.js"
 import { OrgStoreLive, UserStoreLive } from "./OrgStoreLive.js"
 import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig } from "./PgClientLive.js"
+import { PlatformAdminStoreLive } from "./PlatformAdminStoreLive.js"
 import { RevocationFeedLive } from "./RevocationFeedLive.js"
 import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
 import { TokenStoreLive } from "./TokenStoreLive.js"
 
-export type PersistenceServices = TokenStore | AgentStore | OrgStore | UserStore | RevocationFeed
+export type PersistenceServices = TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | RevocationFeed
 
 /**
  * The four stores sharing one in-process RevocationHub, over whatever SqlClient (and PgAppRole)
  * the caller provides. For callers that need the pool themselves too (the seed).
  */
 export const StoresLive: Layer.Layer<
-  TokenStore | AgentStore | OrgStore | UserStore | RevocationHub,
+  TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | RevocationHub,
   never,
   SqlClient.SqlClient
-> = Layer.mergeAll(TokenStoreLive, AgentStoreLive, OrgStoreLive, UserStoreLive).pipe(
+> = Layer.mergeAll(TokenStoreLive, AgentStoreLive, OrgStoreLive, UserStoreLive, PlatformAdminStoreLive).pipe(
   Layer.provideMerge(RevocationHubLive)
 )
 
@@ -33,6 +42,7 @@ export const PersistenceLive = (config: PgConnectionConfig): Layer.Layer<Persist
     AgentStoreLive,
     OrgStoreLive,
     UserStoreLive,
+    PlatformAdminStoreLive,
     RevocationFeedLive({ url: config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 

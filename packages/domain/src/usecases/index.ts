@@ -1,6 +1,7 @@
 export * from "./AgentVerifier.js"
 export * from "./authorizeProxyRequest.js"
 export * from "./manageTokens.js"
+export * from "./platformAdmin.js"
 export * from "./TokenValidator.js"
 export * from "./validateToken.js"
 export * from "./verifyAgent.js"
