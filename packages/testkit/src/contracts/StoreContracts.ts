@@ -302,6 +302,30 @@ export const orgStoreContract = <E>(name: string, services: Layer.Layer<StoreSer
         })
       )
 
+      it.effect("list, rename, setRateLimit (set and cleared); an unknown org is None", () =>
+        Effect.gen(function* () {
+          const org = yield* createOrg({ rateLimitPerMinute: null })
+          const other = yield* createOrg({ rateLimitPerMinute: 5 })
+          const orgs = yield* OrgStore
+          const listed = (yield* orgs.list).map((o) => o.id)
+          expect(listed).toEqual(expect.arrayContaining([org.id, other.id]))
+          const newName = `renamed-${randomId<string>()}`
+          expect(Option.getOrThrow(yield* orgs.rename(org.id, newName)).name).toBe(newName)
+          expect(Option.getOrThrow(yield* orgs.findByName(newName)).id).toBe(org.id)
+          expect(Option.isNone(yield* orgs.findByName(org.name))).toBe(true)
+          expect(Option.getOrThrow(yield* orgs.setRateLimit(org.id, 42)).rateLimitPerMinute).toBe(42)
+          expect(Option.getOrThrow(yield* orgs.find(org.id)).rateLimitPerMinute).toBe(42)
+          expect(Option.getOrThrow(yield* orgs.setRateLimit(org.id, null)).rateLimitPerMinute).toBeNull()
+          // The other org is untouched.
+          expect(Option.getOrThrow(yield* orgs.find(other.id))).toMatchObject({
+            name: other.name,
+            rateLimitPerMinute: 5
+          })
+          expect(Option.isNone(yield* orgs.rename(randomId<OrgId>(), `x-${randomId<string>()}`))).toBe(true)
+          expect(Option.isNone(yield* orgs.setRateLimit(randomId<OrgId>(), 3))).toBe(true)
+        })
+      )
+
       it.effect("users are found only within their org", () =>
         Effect.gen(function* () {
           const { orgA, orgB } = yield* setupTwoOrgs()
