@@ -249,6 +249,9 @@ describe.each(environments)("onboarding on $name", (environment) => {
       const shown = JSON.parse((await ibex(["org", "show", acme.id, "--json"], cliEnv)).stdout) as { status: string }
       expect(shown.status).toBe("disabled")
 
+      // Note: the token was refused (and so negative-cached by TokenValidator for negativeTtlMs, 5 s)
+      // while disabled; `org show` and `org enable` take longer than that here, so the measure below
+      // is of the enable itself. See packages/auth-adapter-grpc/test/platformAdmin.test.ts.
       const enabled = await ibex(["org", "enable", acme.name], cliEnv)
       const afterEnable = performance.now()
       expect(enabled.code, enabled.stderr).toBe(0)
