@@ -259,6 +259,18 @@ describe.each(environments)("onboarding on $name", (environment) => {
       expect(restored.answer.status, JSON.stringify(restored.answer.body)).toBe(200)
       expect(restored.elapsed, "restored within the revocation SLA").toBeLessThan(SLA_MS)
 
+      // Pausing an agent while the gateway runs (issue 18 item 6): pushed, no restart.
+      const paused = await ibex(["agent", "pause", "--org", acme.name, acme.agentId], cliEnv)
+      const afterPause = performance.now()
+      expect(paused.code, paused.stderr).toBe(0)
+      const suspended = await until(403, stack.proxyUrl, acme, afterPause, 2_000)
+      expect(suspended.answer.code).toBe("AGENT_SUSPENDED")
+      expect(suspended.elapsed, "pause reaches the agent cache within the SLA").toBeLessThan(SLA_MS)
+      expect((await ibex(["agent", "activate", "--org", acme.id, acme.agentId], cliEnv)).code).toBe(0)
+      expect((await until(200, stack.proxyUrl, acme, performance.now(), 2_000)).answer.status).toBe(200)
+      const migrated = await ibex(["db", "migrate", "--json"], cliEnv)
+      expect(JSON.parse(migrated.stdout)).toMatchObject({ applied: [] })
+
       // The lifecycle verbs around it: rename, rate limit set and cleared, list.
       const renamed = await ibex(["org", "rename", acme.id, "--name", `acme-renamed-${suffix}`, "--json"], cliEnv)
       expect(JSON.parse(renamed.stdout)).toMatchObject({ id: acme.id, name: `acme-renamed-${suffix}` })
