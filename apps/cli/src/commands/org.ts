@@ -130,7 +130,7 @@ const createCommand = Command.make(
             ...tokenLines(token),
             "",
             "Try it:",
-            `  curl -i -H "Authorization: Bearer <the token above>"${result.agent === null ? "" : ` -H "X-IBEX-Agent-ID: ${result.agent.id}"`} http://127.0.0.1:8080/v1/orgs/${org.id}/auth-probe`
+            `  curl -i -H "Authorization: Bearer <the token above>"${result.agent === null ? "" : ` -H "X-IBEX-Agent-ID: ${result.agent.id}"`} "\${PROXY_URL:-http://127.0.0.1:8080}/v1/orgs/${org.id}/auth-probe"`
           ]
         )
       }).pipe(Effect.scoped)
