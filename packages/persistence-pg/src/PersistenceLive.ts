@@ -6,6 +6,7 @@ import type {
   RevocationFeed,
   StoreUnavailable,
   TokenStore,
+  UnitOfWork,
   UserStore
 } from "@ibex/domain"
 import { Effect, Layer, Redacted, type Scope } from "effect"
@@ -17,20 +18,33 @@ import { PlatformAdminStoreLive } from "./PlatformAdminStoreLive.js"
 import { RevocationFeedLive } from "./RevocationFeedLive.js"
 import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
 import { TokenStoreLive } from "./TokenStoreLive.js"
+import { UnitOfWorkLive } from "./UnitOfWorkLive.js"
 
-export type PersistenceServices = TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | RevocationFeed
+export type PersistenceServices =
+  | TokenStore
+  | AgentStore
+  | OrgStore
+  | UserStore
+  | PlatformAdminStore
+  | UnitOfWork
+  | RevocationFeed
 
 /**
  * The four stores sharing one in-process RevocationHub, over whatever SqlClient (and PgAppRole)
  * the caller provides. For callers that need the pool themselves too (the seed).
  */
 export const StoresLive: Layer.Layer<
-  TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | RevocationHub,
+  TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | UnitOfWork | RevocationHub,
   never,
   SqlClient.SqlClient
-> = Layer.mergeAll(TokenStoreLive, AgentStoreLive, OrgStoreLive, UserStoreLive, PlatformAdminStoreLive).pipe(
-  Layer.provideMerge(RevocationHubLive)
-)
+> = Layer.mergeAll(
+  TokenStoreLive,
+  AgentStoreLive,
+  OrgStoreLive,
+  UserStoreLive,
+  PlatformAdminStoreLive,
+  UnitOfWorkLive
+).pipe(Layer.provideMerge(RevocationHubLive))
 
 /**
  * Every store port on one app-role pool, and the revocation feed on its own unpooled
@@ -43,6 +57,7 @@ export const PersistenceLive = (config: PgConnectionConfig): Layer.Layer<Persist
     OrgStoreLive,
     UserStoreLive,
     PlatformAdminStoreLive,
+    UnitOfWorkLive,
     RevocationFeedLive({ url: config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 

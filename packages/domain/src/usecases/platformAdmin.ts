@@ -21,6 +21,7 @@ import { PlatformAdminStore } from "../ports/PlatformAdminStore.js"
 import { SecretHasher } from "../ports/SecretHasher.js"
 import { SecureRandom } from "../ports/SecureRandom.js"
 import { type TokenPage, TokenStore } from "../ports/TokenStore.js"
+import { UnitOfWork } from "../ports/UnitOfWork.js"
 import type { TokenInfo } from "../Token.js"
 import { type CreatedToken, issueToken } from "./manageTokens.js"
 
@@ -167,9 +168,8 @@ export interface OnboardedOrg {
 
 /**
  * Creates an org with its first admin token (every permission, so it can mint the org's other
- * tokens) and, if asked, its first agent. The name must be free. Steps are separate store
- * writes: should a later one fail, the org exists and the error says so; `token create --org`
- * and `agent create --org` finish the job.
+ * tokens) and, if asked, its first agent. The name must be free. Where the stores provide a
+ * UnitOfWork (Postgres, PGlite) it is all or nothing: an org is never left without its token.
  */
 export const onboardOrg = (
   actor: PlatformActor,
@@ -189,23 +189,30 @@ export const onboardOrg = (
         : yield* checkName("agent_name", input.agentName, MAX_AGENT_NAME)
     const expiresAt = yield* checkExpiry(input.tokenExpiresAt)
     const orgs = yield* OrgStore
-    if (Option.isSome(yield* orgs.findByName(name))) return yield* invalid("name", "an org with this name exists")
+    if (Option.isSome(yield* orgs.findByName(name)))
+      return yield* invalid("name", "an org with this name already exists")
     const now = new Date(yield* Clock.currentTimeMillis)
-    const org = yield* orgs.insert(
-      new Org({ id: (yield* newId) as OrgId, name, status: "active", rateLimitPerMinute: rateLimit, createdAt: now })
-    )
-    yield* audit(actor, "CreateOrg", org.id)
-    const token = yield* issueToken({
-      orgId: org.id,
-      name: tokenName,
-      permissions: Permissions.all,
-      expiresAt,
-      createdBy: null
+    const steps = Effect.gen(function* () {
+      const org = yield* orgs.insert(
+        new Org({ id: (yield* newId) as OrgId, name, status: "active", rateLimitPerMinute: rateLimit, createdAt: now })
+      )
+      const token = yield* issueToken({
+        orgId: org.id,
+        name: tokenName,
+        permissions: Permissions.all,
+        expiresAt,
+        createdBy: null
+      })
+      const agent = agentName === null ? null : yield* insertAgent(org.id, agentName)
+      return { org, token, agent }
     })
-    yield* audit(actor, "CreateOrgToken", org.id, token.info.id)
-    const agent = agentName === null ? null : yield* insertAgent(org.id, agentName)
-    if (agent !== null) yield* audit(actor, "CreateOrgAgent", org.id, agent.id)
-    return { org, token, agent }
+    const unit = yield* Effect.serviceOption(UnitOfWork)
+    const result = Option.isSome(unit) ? yield* unit.value.atomically(steps) : yield* steps
+    // Audited once the whole onboarding has committed.
+    yield* audit(actor, "CreateOrg", result.org.id)
+    yield* audit(actor, "CreateOrgToken", result.org.id, result.token.info.id)
+    if (result.agent !== null) yield* audit(actor, "CreateOrgAgent", result.org.id, result.agent.id)
+    return result
   }).pipe(Effect.withSpan("PlatformAdmin.onboardOrg"))
 
 export const listOrgs = (actor: PlatformActor) =>
@@ -227,7 +234,7 @@ export const renameOrg = (
     const orgs = yield* OrgStore
     const holder = yield* orgs.findByName(name)
     if (Option.isSome(holder) && holder.value.id !== orgId)
-      return yield* invalid("name", "an org with this name exists")
+      return yield* invalid("name", "an org with this name already exists")
     const org = yield* updated(yield* orgs.rename(orgId, name))
     yield* audit(actor, "RenameOrg", orgId)
     return org
