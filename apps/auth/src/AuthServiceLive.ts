@@ -25,6 +25,7 @@ import {
 } from "@ibex/persistence-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { AuthConfig } from "./config.js"
+import { StackEndpointLive } from "./StackEndpointLive.js"
 
 export interface AuthServiceOptions {
   /** Replace the Argon2id hasher (tests that count hasher calls). */
@@ -34,6 +35,8 @@ export interface AuthServiceOptions {
   /** Override the gRPC port (tests: 0). */
   readonly port?: number | undefined
   readonly shutdownTimeoutMs?: number | undefined
+  /** Embedded mode: record how to reach this service in the data folder while it runs (StackEndpointLive). */
+  readonly embeddedEndpoint?: { readonly dataDir: string; readonly ownerUrl: Redacted.Redacted<string> } | undefined
 }
 
 /**
@@ -78,12 +81,16 @@ export const authServiceOnDatabase = (
   database: PgConnectionConfig,
   pepper: Redacted.Redacted<string>,
   options: AuthServiceOptions = {}
-) =>
-  AuthGrpcServerLive({
+) => {
+  const server = AuthGrpcServerLive({
     host: config.host,
     port: options.port ?? config.port,
     shutdownTimeoutMs: options.shutdownTimeoutMs
   }).pipe(Layer.provideMerge(authServicesOnDatabase(config, database, pepper, options)))
+  return options.embeddedEndpoint === undefined
+    ? server
+    : StackEndpointLive(options.embeddedEndpoint).pipe(Layer.provideMerge(server))
+}
 
 const PEPPER_FILE = "token-pepper"
 
@@ -119,6 +126,11 @@ export const AuthServiceLive = (config: AuthConfig, options: AuthServiceOptions 
       const embedded = yield* startEmbedded({ dataDir })
       const pepper = Option.isSome(config.pepper) ? config.pepper.value : yield* embeddedPepper(embedded.dataDir)
       yield* Effect.logInfo({ event: "auth_database", kind: "embedded", data_dir: embedded.dataDir })
-      return authServiceOnDatabase(config, embedded.app, pepper, options)
+      return authServiceOnDatabase(config, embedded.app, pepper, {
+        ...options,
+        ...(embedded.dataDir === null
+          ? {}
+          : { embeddedEndpoint: { dataDir: embedded.dataDir, ownerUrl: embedded.ownerUrl } })
+      })
     })
   )

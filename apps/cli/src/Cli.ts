@@ -1,6 +1,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Console, Effect, Exit } from "effect"
+import { adminCommand } from "./commands/admin.js"
 import { agentCommand } from "./commands/agent.js"
 import { dbCommand } from "./commands/db.js"
 import { orgCommand } from "./commands/org.js"
@@ -11,9 +12,9 @@ export const VERSION = "0.1.0"
 
 export const ibexCommand = Command.make("ibex").pipe(
   Command.withDescription(
-    "IBEX Harness admin CLI. db / org / agent work directly on the database (DATABASE_URL, or the embedded PGlite when unset); token talks to the auth service over gRPC (AUTH_GRPC_TARGET) as your PAT (IBEX_TOKEN)."
+    "IBEX Harness admin CLI. Onboard a tenant: `ibex org create --name acme --agent bot` prints its first admin token and agent id; `ibex org disable acme` / `ibex org enable acme`. org / agent / admin (and token --org) are platform-admin commands: directly on the database as its owner (DATABASE_URL, or the embedded PGlite when unset), or through the auth service's PlatformAdminService with IBEX_ADMIN_TOKEN or while `npm start` runs on the embedded folder. token (without --org) talks to the auth service over gRPC (AUTH_GRPC_TARGET) as your PAT (IBEX_TOKEN)."
   ),
-  Command.withSubcommands([dbCommand, tokenCommand, orgCommand, agentCommand])
+  Command.withSubcommands([dbCommand, tokenCommand, orgCommand, agentCommand, adminCommand])
 )
 
 const cli = Command.run(ibexCommand, { name: "ibex", version: VERSION })

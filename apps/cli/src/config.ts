@@ -16,7 +16,7 @@ export const cliEnvVars: ReadonlyArray<CliEnvVar> = [
     default: null,
     secret: true,
     description:
-      "Postgres owner URL for db / org / agent commands. Unset: the embedded PGlite data folder (IBEX_DATA_DIR), which only one process can open at a time."
+      "Postgres owner URL for db / org / agent / admin commands. Unset: the embedded PGlite data folder (IBEX_DATA_DIR); while a stack runs on it the CLI works through that stack (ibex-stack.json in the folder)."
   },
   {
     name: "DATABASE_APP_URL",
@@ -34,7 +34,15 @@ export const cliEnvVars: ReadonlyArray<CliEnvVar> = [
     name: "AUTH_GRPC_TARGET",
     default: DEFAULT_AUTH_TARGET,
     secret: false,
-    description: "The auth service's gRPC address (host:port) for token commands."
+    description:
+      "The auth service's gRPC address (host:port) for token commands (and platform commands with IBEX_ADMIN_TOKEN)."
+  },
+  {
+    name: "IBEX_ADMIN_TOKEN",
+    default: null,
+    secret: true,
+    description:
+      "A platform-admin credential (ibex_padm_…): org / agent commands and token commands with --org then go to the auth service's PlatformAdminService at AUTH_GRPC_TARGET instead of the database. Never printed or logged."
   },
   {
     name: "IBEX_TOKEN",
@@ -50,6 +58,7 @@ export interface CliEnv {
   readonly dataDir: string
   readonly authTarget: string
   readonly token: Option.Option<Redacted.Redacted<string>>
+  readonly adminToken: Option.Option<Redacted.Redacted<string>>
 }
 
 /** An optional secret; set to "" counts as unset. */
@@ -73,5 +82,6 @@ export const CliEnv: Config.Config<CliEnv> = Config.all({
     Config.withDefault(DEFAULT_AUTH_TARGET),
     Config.map((s) => (s === "" ? DEFAULT_AUTH_TARGET : s))
   ),
-  token: nonEmpty("IBEX_TOKEN")
+  token: nonEmpty("IBEX_TOKEN"),
+  adminToken: nonEmpty("IBEX_ADMIN_TOKEN")
 })

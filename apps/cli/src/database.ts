@@ -1,24 +1,28 @@
 import { readdirSync, readlinkSync } from "node:fs"
 import { resolve, sep } from "node:path"
 import {
+  APP_ROLE,
   type DatabaseTarget,
   databaseFromEnv,
   type MigrationFailed,
   type MigrationReport,
   migrate,
   PgClientLive,
+  readStackEndpoint,
+  type StackEndpoint,
   StoresLive,
   startEmbedded
 } from "@ibex/persistence-pg"
 import { Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { CliEnv } from "./config.js"
-import { CliError, operationError } from "./output.js"
+import { type CliError, operationError } from "./output.js"
 
 /**
  * The database the platform-admin commands work on: DATABASE_URL's server, or the embedded
  * PGlite data folder. PGlite itself does not lock its folder, and two processes writing one
  * corrupt it; so before opening it the CLI looks for another process holding files in it
- * (Linux /proc: a running stack keeps its WAL open) and refuses with a clear message.
+ * (Linux /proc: a running stack keeps its WAL open). A running stack records how to reach it
+ * (ibex-stack.json): the CLI then works through it; any other holder is refused clearly.
  */
 
 /** Pids of other processes with a file open under `dir` (Linux; elsewhere an empty list). */
@@ -57,15 +61,35 @@ export const processesUsing = (dir: string): Array<number> => {
 
 export const embeddedInUse = (dataDir: string, holders: ReadonlyArray<number>) =>
   operationError(
-    `the embedded database folder ${dataDir} is in use by another process (pid ${holders.join(", ")}), ` +
-      "most likely a running stack: stop `npm start` first, or point DATABASE_URL at a Postgres server"
+    `the embedded database folder ${dataDir} is in use by another process (pid ${holders.join(", ")}) ` +
+      "that records no way to reach it (no ibex-stack.json): stop it (or `npm start`) first, " +
+      "or point DATABASE_URL at a Postgres server"
   )
 
-const checkNotInUse = (dataDir: string) =>
-  Effect.suspend(() => {
+/**
+ * Who holds the embedded folder: nobody (the CLI may open it), a running stack that recorded how
+ * to reach it (the CLI works through it), or another process (refused: two writers corrupt it).
+ */
+export type EmbeddedState =
+  | { readonly _tag: "Free" }
+  | { readonly _tag: "RunningStack"; readonly endpoint: StackEndpoint }
+
+export const embeddedState = (dataDir: string): Effect.Effect<EmbeddedState, CliError> =>
+  Effect.suspend((): Effect.Effect<EmbeddedState, CliError> => {
     const holders = processesUsing(dataDir)
-    return holders.length === 0 ? Effect.void : Effect.fail(embeddedInUse(dataDir, holders))
+    if (holders.length === 0) return Effect.succeed({ _tag: "Free" } as const)
+    const endpoint = readStackEndpoint(resolve(dataDir))
+    return Option.isSome(endpoint) && holders.includes(endpoint.value.pid)
+      ? Effect.succeed({ _tag: "RunningStack", endpoint: endpoint.value } as const)
+      : Effect.fail(embeddedInUse(dataDir, holders))
   })
+
+/** The running stack's database over its PGlite socket (owner URL; services assume the app role). */
+const runningStackTarget = (endpoint: StackEndpoint): DatabaseTarget => ({
+  kind: "embedded",
+  ownerUrl: endpoint.databaseUrl,
+  app: { url: endpoint.databaseUrl, appRole: APP_ROLE, maxConnections: 1, applicationName: "ibex-cli" }
+})
 
 const startFailed = (error: { readonly message: string }) => operationError(error.message)
 
@@ -78,8 +102,10 @@ export const openDatabase = (env: CliEnv): Effect.Effect<DatabaseTarget, CliErro
         DATABASE_APP_URL: Option.match(env.databaseAppUrl, { onNone: () => undefined, onSome: Redacted.value })
       }).pipe(Effect.mapError(startFailed)),
     onNone: () =>
-      checkNotInUse(env.dataDir).pipe(
-        Effect.zipRight(databaseFromEnv({ IBEX_DATA_DIR: resolve(env.dataDir) }).pipe(Effect.mapError(startFailed)))
+      Effect.flatMap(embeddedState(env.dataDir), (state) =>
+        state._tag === "RunningStack"
+          ? Effect.succeed(runningStackTarget(state.endpoint))
+          : databaseFromEnv({ IBEX_DATA_DIR: resolve(env.dataDir) }).pipe(Effect.mapError(startFailed))
       )
   })
 
@@ -115,13 +141,22 @@ export const runMigrationsFor = (
         Effect.mapError((e: MigrationFailed) => operationError(`migration failed: ${e.message}`))
       ),
     onNone: () =>
-      checkNotInUse(env.dataDir).pipe(
-        Effect.zipRight(startEmbedded({ dataDir: resolve(env.dataDir), log })),
-        Effect.map((db) => ({
-          report: db.migrations ?? { applied: [], alreadyApplied: 0, durationMs: 0 },
-          where: describeTarget(env, { kind: "embedded" })
-        })),
-        Effect.mapError((e) => (e instanceof CliError ? e : startFailed(e))),
-        Effect.scoped
+      Effect.flatMap(embeddedState(env.dataDir), (state) =>
+        state._tag === "RunningStack"
+          ? migrate(Redacted.value(state.endpoint.databaseUrl), { log }).pipe(
+              Effect.map((report) => ({
+                report,
+                where: `${describeTarget(env, { kind: "embedded" })} through the running stack (pid ${state.endpoint.pid})`
+              })),
+              Effect.mapError((e: MigrationFailed) => operationError(`migration failed: ${e.message}`))
+            )
+          : startEmbedded({ dataDir: resolve(env.dataDir), log }).pipe(
+              Effect.map((db) => ({
+                report: db.migrations ?? { applied: [], alreadyApplied: 0, durationMs: 0 },
+                where: describeTarget(env, { kind: "embedded" })
+              })),
+              Effect.mapError(startFailed),
+              Effect.scoped
+            )
       )
   })

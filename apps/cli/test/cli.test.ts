@@ -119,7 +119,7 @@ describe("cliEnvVars", () => {
     }
     expect([...read].sort()).toEqual(cliEnvVars.map((v) => v.name).sort())
     for (const v of cliEnvVars)
-      expect(v.secret).toBe(["DATABASE_URL", "DATABASE_APP_URL", "IBEX_TOKEN"].includes(v.name))
+      expect(v.secret).toBe(["DATABASE_URL", "DATABASE_APP_URL", "IBEX_TOKEN", "IBEX_ADMIN_TOKEN"].includes(v.name))
   })
 })
 
@@ -154,8 +154,9 @@ describe("ibex db", () => {
         const scope = Effect.runSync(Scope.make())
         await Effect.runPromise(Scope.extend(startEmbedded({ dataDir: env.IBEX_DATA_DIR, migrate: false }), scope))
         try {
+          // A holder that records no ibex-stack.json (not a stack the CLI can work through).
           const held = await ibex(["agent", "list", "--org", "00000000-0000-4000-8000-000000000000"], env)
-          expectRefused(held, 1, /in use by another process .*stop `npm start`.*DATABASE_URL/)
+          expectRefused(held, 1, /in use by another process .*no ibex-stack\.json.*stop it .*DATABASE_URL/)
         } finally {
           await Effect.runPromise(Scope.close(scope, Exit.void))
         }
@@ -190,7 +191,7 @@ describe("ibex org / agent", () => {
       expect.objectContaining({ id: agent.id, org_id: org.id, name: "bot", status: "paused" })
     ])
     expect(human.stdout).toMatch(new RegExp(`${agent.id}\\s+paused`))
-    expectRefused(duplicate, 1, /already exists/)
+    expectRefused(duplicate, 2, /already exists/)
     expectRefused(missingName, 2, /Expected to find option: '--name'/)
   })
 
@@ -203,7 +204,8 @@ describe("ibex org / agent", () => {
       inProcess(["org", "create", "--name", "x", "--rate-limit", "0"], dbEnv),
       inProcess(["agent", "frobnicate"], dbEnv)
     ])
-    expectRefused(badUuid, 2, /--org must be a UUID/)
+    // --org takes an id or a name: an unknown name is an unknown org.
+    expectRefused(badUuid, 1, /no org with id or name "not-a-uuid"/)
     expectRefused(noName, 2, /--name/)
     expectRefused(noOrg, 1, /no org with id/)
     expect(JSON.parse(noOrg.stderr)).toMatchObject({ error: { message: expect.stringMatching(/no org/) } })
@@ -301,6 +303,50 @@ describe("ibex token (over gRPC to a real auth server)", () => {
   )
 
   it(
+    "admin credential create → IBEX_ADMIN_TOKEN drives the PlatformAdminService; a PAT or a revoked credential is refused",
+    { timeout: 180_000 },
+    async () => {
+      const minted = json<{ credential: string; id: string; name: string }>(
+        await ibex(["admin", "credential", "create", "--name", "ci-automation", "--json"], dbEnv)
+      )
+      expect(minted.credential).toMatch(/^ibex_padm_[0-9a-f-]{36}_[A-Za-z0-9_-]{43}$/)
+      const listed = await ibex(["admin", "credential", "list", "--json"], dbEnv)
+      expect(json<{ credentials: Array<{ id: string }> }>(listed).credentials.map((c) => c.id)).toContain(minted.id)
+      expect(listed.stdout).not.toContain(minted.credential)
+      expect(listed.stdout).not.toMatch(/\$argon2/)
+
+      const remote = { ...baseEnv(), AUTH_GRPC_TARGET: env.AUTH_GRPC_TARGET, IBEX_ADMIN_TOKEN: minted.credential }
+      const name = `remote-${randomBytes(4).toString("hex")}`
+      const created = json<{ id: string; token: { pat: string; id: string }; agent: { id: string } }>(
+        await ibex(["org", "create", "--name", name, "--agent", "bot", "--json"], remote)
+      )
+      const tokens = json<{ tokens: Array<{ id: string; org_id: string }> }>(
+        await ibex(["token", "list", "--org", name, "--json"], remote)
+      )
+      expect(tokens.tokens).toEqual([expect.objectContaining({ id: created.token.id, org_id: created.id })])
+      // The new org's admin token works as a PAT on the AuthService (its own org).
+      const own = json<{ tokens: Array<{ id: string }> }>(
+        await ibex(["token", "list", "--json"], { ...env, IBEX_TOKEN: created.token.pat })
+      )
+      expect(own.tokens.map((t) => t.id)).toEqual([created.token.id])
+      const paused = json<{ status: string }>(
+        await ibex(["agent", "pause", "--org", created.id, created.agent.id, "--json"], remote)
+      )
+      expect(paused.status).toBe("paused")
+
+      // An org's PAT is not a platform-admin credential.
+      expectRefused(
+        await ibex(["org", "list"], { ...remote, IBEX_ADMIN_TOKEN: created.token.pat }),
+        1,
+        /refused the platform-admin credential/
+      )
+      // Rotation: revoke the old credential; it is refused from its next call.
+      json(await ibex(["admin", "credential", "revoke", minted.id, "--json"], dbEnv))
+      expectRefused(await ibex(["org", "list"], remote), 1, /refused the platform-admin credential/)
+    }
+  )
+
+  it(
     "bad input: unknown permission, bad UUID, missing token, unreachable server (in-process)",
     { timeout: 60_000 },
     async () => {
@@ -321,4 +367,31 @@ describe("ibex token (over gRPC to a real auth server)", () => {
         expect(`${run.stdout}${run.stderr}`).not.toContain(admin)
     }
   )
+})
+
+describe("onboarding and platform-admin credentials", () => {
+  it("--help shows the onboarding path", { timeout: 60_000 }, async () => {
+    const [top, org] = await Promise.all([inProcess(["--help"], dbEnv), inProcess(["org", "--help"], dbEnv)])
+    expect(top.stdout).toMatch(/ibex org create --name acme --agent bot/)
+    expect(org.stdout).toMatch(/ibex org disable acme/)
+    expect(org.stdout).toMatch(/--expires-in/)
+    expect(org.stdout).toMatch(/rate-limit/)
+  })
+
+  it("org create prints the first admin token once (human form), with its agent", { timeout: 120_000 }, async () => {
+    const name = `human-${randomBytes(4).toString("hex")}`
+    const run = await ibex(["org", "create", "--name", name, "--agent", "first", "--expires-in", "7d"], dbEnv)
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout.match(PAT) ?? []).toHaveLength(1)
+    expect(run.stdout).toMatch(/shown once/)
+    expect(run.stdout).toMatch(/agent {3}[0-9a-f-]{36} "first" \(active\)/)
+    expect(run.stderr).not.toMatch(PAT)
+    // Every platform action is audited (on stderr for the direct path) with the acting admin.
+    const audits = run.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { audit: string; actor: string; operation: string })
+    expect(audits.map((a) => a.operation)).toEqual(["CreateOrg", "CreateOrgToken", "CreateOrgAgent"])
+    for (const a of audits) expect(a.actor).toMatch(/^database_owner:/)
+  })
 })

@@ -65,10 +65,16 @@ const database = (auth: AuthConfig) =>
         url: Option.getOrElse(auth.databaseAppUrl, () => Redacted.make(appUrlFromOwnerUrl(owner))),
         appRole: null
       }
-      return { kind: "postgres" as const, app, pepper, dataDir: null }
+      return { kind: "postgres" as const, app, pepper, dataDir: null, endpoint: undefined }
     }
     const embedded = yield* startEmbedded({ dataDir })
-    return { kind: "embedded" as const, app: embedded.app, pepper, dataDir: embedded.dataDir }
+    return {
+      kind: "embedded" as const,
+      app: embedded.app,
+      pepper,
+      dataDir: embedded.dataDir,
+      endpoint: embedded.dataDir === null ? undefined : { dataDir: embedded.dataDir, ownerUrl: embedded.ownerUrl }
+    }
   })
 
 export const StackLive = (options: StackOptions) =>
@@ -82,7 +88,7 @@ export const StackLive = (options: StackOptions) =>
         )
       )
       const auth = AuthAdminHttpLive({ ...options.authHttp, version: AUTH_VERSION }).pipe(
-        Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper))
+        Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper, { embeddedEndpoint: db.endpoint }))
       )
       // The proxy dials the auth server's bound address (port 0 in tests resolves here).
       const proxy = Layer.unwrapEffect(

@@ -33,6 +33,14 @@ export const auditRecord = (event: AuditEvent): Record<string, unknown> => {
         operation: event.operation,
         reason: event.reason
       }
+    case "platform_action":
+      return {
+        audit: event.type,
+        actor: event.actor,
+        operation: event.operation,
+        org_id: event.orgId,
+        target_id: event.targetId
+      }
   }
 }
 

@@ -69,6 +69,7 @@ import {
 } from "effect"
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check"
 import { invalidationToWire, verdictToWire } from "./authorizationWire.js"
+import { PlatformAdminServiceService } from "./gen/ibex/auth/v1/admin.js"
 import {
   AgentStatus,
   type AuthServiceServer,
@@ -85,6 +86,7 @@ import {
   tokenCreatedTotal,
   tokenRevokedTotal
 } from "./metrics.js"
+import { makePlatformAdminHandlers, type PlatformAdminServices } from "./PlatformAdminGrpc.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
 import { internalFailure, toGrpcFailure } from "./status.js"
 
@@ -137,6 +139,7 @@ export type AuthServerServices =
   | SecureRandom
   | AuditLog
   | TokenDigest
+  | PlatformAdminServices
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing at the edge
@@ -502,7 +505,7 @@ export const findProtoDir = (start: string = dirname(fileURLToPath(import.meta.u
 const healthProtoDir = dirname(dirname(dirname(healthProtoPath)))
 
 const addReflection = (server: Server, protoDir: string) => {
-  const definition = protoLoader.loadSync([AUTH_PROTO, "health/v1/health.proto"], {
+  const definition = protoLoader.loadSync([AUTH_PROTO, "ibex/auth/v1/admin.proto", "health/v1/health.proto"], {
     includeDirs: [protoDir, healthProtoDir],
     keepCase: true,
     longs: String,
@@ -526,6 +529,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
   Effect.gen(function* () {
     const openStreams = new Set<{ end: () => void }>()
     const handlers = yield* makeAuthServiceHandlers(openStreams)
+    const adminHandlers = yield* makePlatformAdminHandlers
     const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
     const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
     const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
@@ -538,6 +542,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
           "grpc.keepalive_timeout_ms": 10_000
         })
         server.addService(AuthServiceService, handlers)
+        server.addService(PlatformAdminServiceService, adminHandlers)
         health.addToServer(server)
         if (protoDir !== undefined) addReflection(server, protoDir)
         server.bindAsync(bindAddress(config.host, config.port), ServerCredentials.createInsecure(), (error, port) => {

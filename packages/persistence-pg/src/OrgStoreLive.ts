@@ -51,6 +51,38 @@ export const OrgStoreLive = Layer.effect(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
           provide,
           storeOperation("OrgStore.findByName")
+        ),
+      list: withoutOrg(sql<OrgRow>`SELECT * FROM ibex_core.list_orgs()`).pipe(
+        Effect.map((rows) => rows.map(orgFromRow)),
+        provide,
+        storeOperation("OrgStore.list")
+      ),
+      rename: (orgId, name) =>
+        withOrg(
+          orgId,
+          sql<OrgRow>`UPDATE ibex_core.organizations SET name = ${name} WHERE id = ${orgId} RETURNING *`
+        ).pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
+          provide,
+          storeOperation("OrgStore.rename"),
+          Effect.tap((changed) =>
+            Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+          )
+        ),
+      setRateLimit: (orgId, perMinute) =>
+        withOrg(
+          orgId,
+          sql<OrgRow>`
+            UPDATE ibex_core.organizations SET rate_limit_per_minute = ${perMinute}::integer
+            WHERE id = ${orgId} RETURNING *`
+        ).pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
+          provide,
+          storeOperation("OrgStore.setRateLimit"),
+          // After commit, as setStatus: the validator caches the org's limit in each principal.
+          Effect.tap((changed) =>
+            Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+          )
         )
     })
   })

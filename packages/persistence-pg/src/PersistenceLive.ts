@@ -1,27 +1,50 @@
 import type { SqlClient } from "@effect/sql"
-import type { AgentStore, OrgStore, RevocationFeed, StoreUnavailable, TokenStore, UserStore } from "@ibex/domain"
+import type {
+  AgentStore,
+  OrgStore,
+  PlatformAdminStore,
+  RevocationFeed,
+  StoreUnavailable,
+  TokenStore,
+  UnitOfWork,
+  UserStore
+} from "@ibex/domain"
 import { Effect, Layer, Redacted, type Scope } from "effect"
 import { AgentStoreLive } from "./AgentStoreLive.js"
 import { type EmbeddedOptions, type EmbeddedStartFailed, startEmbedded } from "./embedded.js"
 import { OrgStoreLive, UserStoreLive } from "./OrgStoreLive.js"
 import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig } from "./PgClientLive.js"
+import { PlatformAdminStoreLive } from "./PlatformAdminStoreLive.js"
 import { type RevocationFeedConfig, RevocationFeedLive } from "./RevocationFeedLive.js"
 import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
 import { TokenStoreLive } from "./TokenStoreLive.js"
+import { UnitOfWorkLive } from "./UnitOfWorkLive.js"
 
-export type PersistenceServices = TokenStore | AgentStore | OrgStore | UserStore | RevocationFeed
+export type PersistenceServices =
+  | TokenStore
+  | AgentStore
+  | OrgStore
+  | UserStore
+  | PlatformAdminStore
+  | UnitOfWork
+  | RevocationFeed
 
 /**
  * The four stores sharing one in-process RevocationHub, over whatever SqlClient (and PgAppRole)
  * the caller provides. For callers that need the pool themselves too (the seed).
  */
 export const StoresLive: Layer.Layer<
-  TokenStore | AgentStore | OrgStore | UserStore | RevocationHub,
+  TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | UnitOfWork | RevocationHub,
   never,
   SqlClient.SqlClient
-> = Layer.mergeAll(TokenStoreLive, AgentStoreLive, OrgStoreLive, UserStoreLive).pipe(
-  Layer.provideMerge(RevocationHubLive)
-)
+> = Layer.mergeAll(
+  TokenStoreLive,
+  AgentStoreLive,
+  OrgStoreLive,
+  UserStoreLive,
+  PlatformAdminStoreLive,
+  UnitOfWorkLive
+).pipe(Layer.provideMerge(RevocationHubLive))
 
 /**
  * Every store port on one app-role pool, and the revocation feed on its own unpooled
@@ -37,6 +60,8 @@ export const PersistenceLive = (
     AgentStoreLive,
     OrgStoreLive,
     UserStoreLive,
+    PlatformAdminStoreLive,
+    UnitOfWorkLive,
     RevocationFeedLive({ ...feed, url: feed.url ?? config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 

@@ -118,13 +118,36 @@ for (const backend of backends) {
         "SELECT tablename, qual, with_check FROM pg_policies WHERE schemaname = 'ibex_core'"
       )
       expect(rows.length).toBeGreaterThanOrEqual(TENANT_TABLES.length)
-      for (const row of rows) {
+      // platform_admins (0008) is no tenant's: its policy shuts the app role out (next test).
+      for (const row of rows.filter((r) => r.tablename !== "platform_admins")) {
         // As deparsed by the server: (… = (NULLIF(current_setting('app.current_org_id'::text, true), ''::text))::uuid)
         const pattern =
           /^\((id|org_id) = \(NULLIF\(current_setting\('app\.current_org_id'::text, true\), ''::text\)\)::uuid\)$/
         expect(row.qual).toMatch(pattern)
         expect(row.with_check).toMatch(pattern)
       }
+    })
+
+    it("platform_admins: the app role can neither read nor write it, only look one credential up by id", async () => {
+      const id = randomUUID()
+      await owner.query(
+        "INSERT INTO ibex_core.platform_admins (id, name, secret_hash) VALUES ($1, 'ops', '$argon2id$x')",
+        [id]
+      )
+      await asApp(null, async (q) => {
+        await expect(q("SELECT * FROM ibex_core.platform_admins")).rejects.toThrow(/permission denied/)
+      })
+      await asApp(null, async (q) => {
+        await expect(
+          q("INSERT INTO ibex_core.platform_admins (id, name, secret_hash) VALUES ($1, 'x', '$argon2id$y')", [
+            randomUUID()
+          ])
+        ).rejects.toThrow(/permission denied/)
+      })
+      await asApp(orgA.id, async (q) => {
+        const found = await q<{ id: string }>("SELECT id FROM ibex_core.find_platform_admin_credential($1)", [id])
+        expect(found.rows.map((r) => r.id)).toEqual([id])
+      })
     })
 
     it("SECURITY DEFINER functions are the expected narrow set, each with a fixed search_path, not executable by PUBLIC", async () => {
@@ -136,7 +159,9 @@ for (const backend of backends) {
       expect(rows.map((r) => r.proname)).toEqual([
         "create_org",
         "find_org_by_name",
+        "find_platform_admin_credential",
         "find_token_credential",
+        "list_orgs",
         "touch_token_last_used"
       ])
       for (const row of rows) {

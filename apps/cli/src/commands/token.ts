@@ -1,14 +1,27 @@
 import { Args, Command, Options } from "@effect/cli"
-import { AuthClient, AuthClientLive, type AuthProto, type ManagementError } from "@ibex/auth-adapter-grpc"
+import {
+  AuthClient,
+  AuthClientLive,
+  type AuthProto,
+  type ManagementError,
+  tokenInfoToWire
+} from "@ibex/auth-adapter-grpc"
 import { Permissions, type TokenId } from "@ibex/domain"
-import { Clock, Duration, Effect, Option, type Redacted } from "effect"
+import { Clock, Duration, Effect, Option, Redacted } from "effect"
 import { cliEnv, handled, jsonOption } from "../common.js"
 import type { CliEnv } from "../config.js"
 import { type CliError, emit, iso, operationError, table, usageError } from "../output.js"
+import { platform } from "../platform.js"
 import { durationArg, nameArg, permissionsArg, uuidArg } from "../validate.js"
 
 const AUTH_NOTE =
-  "Over gRPC to the auth service (AUTH_GRPC_TARGET, default 127.0.0.1:9091), as the caller's PAT (--token or IBEX_TOKEN)."
+  "Over gRPC to the auth service (AUTH_GRPC_TARGET, default 127.0.0.1:9091), as the caller's PAT (--token or IBEX_TOKEN), in the caller's own org. With --org <id or name>: as a platform admin in that org (directly on the database as its owner, or through the PlatformAdminService with IBEX_ADMIN_TOKEN or a running embedded stack), audited with the acting admin."
+
+const orgOption = Options.text("org").pipe(
+  Options.withPseudoName("org"),
+  Options.withDescription("Act as a platform admin in this org (id or exact name) instead of your PAT's own org."),
+  Options.optional
+)
 
 const tokenOption = Options.redacted("token").pipe(
   Options.withPseudoName("pat"),
@@ -96,9 +109,10 @@ const createCommand = Command.make(
       Options.withPseudoName("duration"),
       Options.withDescription("Lifetime, e.g. 30d, 12h, 90m, 2w (default: never expires)."),
       Options.optional
-    )
+    ),
+    org: orgOption
   },
-  ({ json, token, name, permissions, expiresIn }) =>
+  ({ json, token, name, permissions, expiresIn, org }) =>
     handled(
       json,
       Effect.gen(function* () {
@@ -110,11 +124,17 @@ const createCommand = Command.make(
           onNone: () => null,
           onSome: (d) => new Date(now + Duration.toMillis(d))
         })
-        const created = yield* withAuth(token, (client, bearer, env) =>
-          client
-            .createToken(bearer, { name: tokenName, permissions: bitmap, expiresAt })
-            .pipe(Effect.mapError(explain(env, "create tokens")))
-        )
+        const created = Option.isSome(org)
+          ? yield* Effect.scoped(
+              Effect.flatMap(platform, (p) =>
+                p.createToken(org.value, { name: tokenName, permissions: bitmap, expiresAt })
+              )
+            ).pipe(Effect.map((c) => ({ token: Redacted.value(c.token), info: tokenInfoToWire(c.info) })))
+          : yield* withAuth(token, (client, bearer, env) =>
+              client
+                .createToken(bearer, { name: tokenName, permissions: bitmap, expiresAt })
+                .pipe(Effect.mapError(explain(env, "create tokens")))
+            )
         const info = tokenJson(created.info)
         yield* emit(json, { token: created.token, info }, () => [
           `Created token ${info?.id ?? "?"} "${info?.name ?? tokenName}"`,
@@ -126,7 +146,11 @@ const createCommand = Command.make(
         ])
       })
     )
-).pipe(Command.withDescription("Create a PAT in your org (gRPC); it is printed once."))
+).pipe(
+  Command.withDescription(
+    "Create a PAT in your org (gRPC), or with --org in a named org (platform admin); it is printed once."
+  )
+)
 
 const listCommand = Command.make(
   "list",
@@ -142,22 +166,26 @@ const listCommand = Command.make(
       Options.withPseudoName("cursor"),
       Options.withDescription("The next-page token printed by a previous list."),
       Options.optional
-    )
+    ),
+    org: orgOption
   },
-  ({ json, token, pageSize, pageToken }) =>
+  ({ json, token, pageSize, pageToken, org }) =>
     handled(
       json,
       Effect.gen(function* () {
         if (Option.isSome(pageSize) && (pageSize.value < 1 || pageSize.value > 200))
           return yield* usageError("--page-size must be between 1 and 200")
-        const page = yield* withAuth(token, (client, bearer, env) =>
-          client
-            .listTokens(bearer, {
-              ...(Option.isSome(pageSize) ? { pageSize: pageSize.value } : {}),
-              ...(Option.isSome(pageToken) ? { pageToken: pageToken.value } : {})
-            })
-            .pipe(Effect.mapError(explain(env, "list tokens")))
-        )
+        const pageArgs = {
+          ...(Option.isSome(pageSize) ? { pageSize: pageSize.value } : {}),
+          ...(Option.isSome(pageToken) ? { pageToken: pageToken.value } : {})
+        }
+        const page = Option.isSome(org)
+          ? yield* Effect.scoped(Effect.flatMap(platform, (p) => p.listTokens(org.value, pageArgs))).pipe(
+              Effect.map((r) => ({ tokens: r.tokens.map(tokenInfoToWire), nextPageToken: r.nextPageToken ?? "" }))
+            )
+          : yield* withAuth(token, (client, bearer, env) =>
+              client.listTokens(bearer, pageArgs).pipe(Effect.mapError(explain(env, "list tokens")))
+            )
         const tokens = page.tokens.map((t) => tokenJson(t)).filter((t) => t !== null)
         yield* emit(json, { tokens, next_page_token: page.nextPageToken === "" ? null : page.nextPageToken }, () => [
           ...(tokens.length === 0
@@ -177,34 +205,48 @@ const listCommand = Command.make(
                   t.name
                 ])
               )),
-          ...(page.nextPageToken === "" ? [] : ["", `More: ibex token list --page-token ${page.nextPageToken}`])
+          ...(page.nextPageToken === ""
+            ? []
+            : [
+                "",
+                `More: ibex token list${Option.isSome(org) ? ` --org ${org.value}` : ""} --page-token ${page.nextPageToken}`
+              ])
         ])
       })
     )
-).pipe(Command.withDescription("List your org's tokens (gRPC; metadata only, never a secret or a hash)."))
+).pipe(
+  Command.withDescription(
+    "List your org's tokens (gRPC), or with --org a named org's (platform admin); metadata only, never a secret or a hash."
+  )
+)
 
 const revokeCommand = Command.make(
   "revoke",
   {
     json: jsonOption,
     token: tokenOption,
-    tokenId: Args.text({ name: "token-id" }).pipe(Args.withDescription("The id of the token to revoke (UUID)."))
+    tokenId: Args.text({ name: "token-id" }).pipe(Args.withDescription("The id of the token to revoke (UUID).")),
+    org: orgOption
   },
-  ({ json, token, tokenId }) =>
+  ({ json, token, tokenId, org }) =>
     handled(
       json,
       Effect.gen(function* () {
         const id = yield* uuidArg<TokenId>("token-id", tokenId)
-        const revoked = yield* withAuth(token, (client, bearer, env) =>
-          client.revokeToken(bearer, id).pipe(Effect.mapError(explain(env, "revoke tokens")))
-        )
+        const revoked = Option.isSome(org)
+          ? yield* Effect.scoped(Effect.flatMap(platform, (p) => p.revokeToken(org.value, id))).pipe(
+              Effect.map((info) => ({ info: tokenInfoToWire(info) }))
+            )
+          : yield* withAuth(token, (client, bearer, env) =>
+              client.revokeToken(bearer, id).pipe(Effect.mapError(explain(env, "revoke tokens")))
+            )
         const info = tokenJson(revoked.info)
         yield* emit(json, { info }, () => [
           `Revoked token ${info?.id ?? id} "${info?.name ?? ""}" at ${iso(revoked.info?.revokedAt)}`
         ])
       })
     )
-).pipe(Command.withDescription("Revoke a token of your org (gRPC)."))
+).pipe(Command.withDescription("Revoke a token of your org (gRPC), or with --org of a named org (platform admin)."))
 
 export const tokenCommand = Command.make("token").pipe(
   Command.withDescription(`Personal access tokens. ${AUTH_NOTE}`),

@@ -25,6 +25,16 @@ export type AuditEvent =
       readonly operation: string
       readonly reason: string
     }
+  | {
+      /** A platform admin's (or the database owner's) operation on an org, its tokens or agents. */
+      readonly type: "platform_action"
+      /** `platform_admin:<credential id>` or `database_owner:<os user>` (PlatformAdmin.actorLabel). */
+      readonly actor: string
+      readonly operation: string
+      readonly orgId: OrgId | null
+      /** The token, agent or credential acted on, when there is one (an id, never a secret). */
+      readonly targetId: string | null
+    }
 
 export interface AuditLogShape {
   readonly record: (event: AuditEvent) => Effect.Effect<void>

@@ -7,6 +7,9 @@ import {
   type OrgId,
   OrgStore,
   Permissions,
+  PlatformAdmin,
+  type PlatformAdminId,
+  PlatformAdminStore,
   type RevocationEvent,
   RevocationFeed,
   type SecretHasher,
@@ -333,6 +336,30 @@ export const orgStoreContract = <E>(name: string, services: Layer.Layer<StoreSer
         })
       )
 
+      it.effect("list, rename, setRateLimit (set and cleared); an unknown org is None", () =>
+        Effect.gen(function* () {
+          const org = yield* createOrg({ rateLimitPerMinute: null })
+          const other = yield* createOrg({ rateLimitPerMinute: 5 })
+          const orgs = yield* OrgStore
+          const listed = (yield* orgs.list).map((o) => o.id)
+          expect(listed).toEqual(expect.arrayContaining([org.id, other.id]))
+          const newName = `renamed-${randomId<string>()}`
+          expect(Option.getOrThrow(yield* orgs.rename(org.id, newName)).name).toBe(newName)
+          expect(Option.getOrThrow(yield* orgs.findByName(newName)).id).toBe(org.id)
+          expect(Option.isNone(yield* orgs.findByName(org.name))).toBe(true)
+          expect(Option.getOrThrow(yield* orgs.setRateLimit(org.id, 42)).rateLimitPerMinute).toBe(42)
+          expect(Option.getOrThrow(yield* orgs.find(org.id)).rateLimitPerMinute).toBe(42)
+          expect(Option.getOrThrow(yield* orgs.setRateLimit(org.id, null)).rateLimitPerMinute).toBeNull()
+          // The other org is untouched.
+          expect(Option.getOrThrow(yield* orgs.find(other.id))).toMatchObject({
+            name: other.name,
+            rateLimitPerMinute: 5
+          })
+          expect(Option.isNone(yield* orgs.rename(randomId<OrgId>(), `x-${randomId<string>()}`))).toBe(true)
+          expect(Option.isNone(yield* orgs.setRateLimit(randomId<OrgId>(), 3))).toBe(true)
+        })
+      )
+
       it.effect("users are found only within their org", () =>
         Effect.gen(function* () {
           const { orgA, orgB } = yield* setupTwoOrgs()
@@ -412,3 +439,38 @@ export const storeContracts = <E>(name: string, services: Layer.Layer<StoreServi
     orgStoreContract(name, services)
     revocationFeedContract(name, services)
   })
+
+/**
+ * The PlatformAdminStore contract, over the database owner's view (the writes and the list are
+ * the owner's; the auth service only looks credentials up). Never a hash out of `list`; revoking
+ * twice keeps the first time; an unknown id is None.
+ */
+export const platformAdminStoreContract = <E>(name: string, services: Layer.Layer<PlatformAdminStore, E>) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(
+    `PlatformAdminStore contract [${name}]`,
+    (it) => {
+      it.effect("insert, findCredential, list, revoke (first time wins), unknown id is None", () =>
+        Effect.gen(function* () {
+          const store = yield* PlatformAdminStore
+          const id = randomId<PlatformAdminId>()
+          const admin = yield* store.insert({ id, name: "ops", secretHash: "$argon2id$v=19$fake" })
+          expect(admin).toBeInstanceOf(PlatformAdmin)
+          expect(admin).toMatchObject({ id, name: "ops", revokedAt: null })
+          const found = Option.getOrThrow(yield* store.findCredential(id))
+          expect(found.secretHash).toBe("$argon2id$v=19$fake")
+          expect(found.admin.id).toBe(id)
+          const listed = yield* store.list
+          expect(listed.map((a) => a.id)).toContain(id)
+          for (const a of listed) expect(JSON.stringify(a)).not.toContain("$argon2id")
+          const at = new Date(Math.floor((yield* Clock.currentTimeMillis) / 1000) * 1000)
+          const revoked = Option.getOrThrow(yield* store.revoke(id, at))
+          expect(revoked.revokedAt?.getTime()).toBe(at.getTime())
+          const again = Option.getOrThrow(yield* store.revoke(id, new Date(at.getTime() + 60_000)))
+          expect(again.revokedAt?.getTime()).toBe(at.getTime())
+          expect(Option.getOrThrow(yield* store.findCredential(id)).admin.revokedAt?.getTime()).toBe(at.getTime())
+          expect(Option.isNone(yield* store.findCredential(randomId<PlatformAdminId>()))).toBe(true)
+          expect(Option.isNone(yield* store.revoke(randomId<PlatformAdminId>(), at))).toBe(true)
+        })
+      )
+    }
+  )

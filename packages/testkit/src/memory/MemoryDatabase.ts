@@ -1,4 +1,4 @@
-import type { Agent, Org, TokenId, User } from "@ibex/domain"
+import type { Agent, Org, PlatformAdminCredential, TokenId, User } from "@ibex/domain"
 import { RevocationEvent } from "@ibex/domain"
 import { Context, Effect, Layer, PubSub } from "effect"
 
@@ -27,6 +27,7 @@ export interface MemoryDatabaseShape {
   readonly users: Map<string, User>
   readonly agents: Map<string, Agent>
   readonly tokens: Map<string, TokenRow>
+  readonly platformAdmins: Map<string, PlatformAdminCredential>
   readonly revocations: PubSub.PubSub<RevocationEvent>
   nextSeq: number
   failing: boolean
@@ -44,6 +45,7 @@ export const MemoryDatabaseLive = Layer.effect(
     users: new Map(),
     agents: new Map(),
     tokens: new Map(),
+    platformAdmins: new Map(),
     revocations,
     nextSeq: 0,
     failing: false

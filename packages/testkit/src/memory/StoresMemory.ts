@@ -4,6 +4,8 @@ import {
   Org,
   OrgStore,
   Permissions,
+  PlatformAdmin,
+  PlatformAdminStore,
   RevocationEvent,
   RevocationFeed,
   StoreUnavailable,
@@ -191,6 +193,35 @@ export const OrgStoreMemory = Layer.effect(
           Effect.tap((changed) =>
             Option.isSome(changed) ? PubSub.publish(db.revocations, RevocationEvent.OrgChanged({ orgId })) : Effect.void
           )
+        ),
+      list: guard(db, "OrgStore.list", () =>
+        [...db.orgs.values()].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id))
+      ),
+      rename: (orgId, name) =>
+        guard(db, "OrgStore.rename", () => {
+          const org = db.orgs.get(orgId)
+          if (org === undefined) return Option.none()
+          if ([...db.orgs.values()].some((o) => o.name === name && o.id !== orgId))
+            throw new Error("unique violation: organizations_name_unique")
+          const updated = new Org({ ...org, name })
+          db.orgs.set(orgId, updated)
+          return Option.some(updated)
+        }).pipe(
+          Effect.tap((changed) =>
+            Option.isSome(changed) ? PubSub.publish(db.revocations, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+          )
+        ),
+      setRateLimit: (orgId, perMinute) =>
+        guard(db, "OrgStore.setRateLimit", () => {
+          const org = db.orgs.get(orgId)
+          if (org === undefined) return Option.none()
+          const updated = new Org({ ...org, rateLimitPerMinute: perMinute })
+          db.orgs.set(orgId, updated)
+          return Option.some(updated)
+        }).pipe(
+          Effect.tap((changed) =>
+            Option.isSome(changed) ? PubSub.publish(db.revocations, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+          )
         )
     })
   })
@@ -211,6 +242,35 @@ export const UserStoreMemory = Layer.effect(
           if (!db.orgs.has(user.orgId)) throw new Error("foreign key violation: user for a missing org")
           db.users.set(user.id, user)
           return user
+        })
+    })
+  })
+)
+
+/** Platform-admin credentials in memory (no tenant: the table is the database owner's). */
+export const PlatformAdminStoreMemory = Layer.effect(
+  PlatformAdminStore,
+  Effect.gen(function* () {
+    const db = yield* MemoryDatabase
+    return PlatformAdminStore.of({
+      findCredential: (id) =>
+        guard(db, "PlatformAdminStore.findCredential", () => Option.fromNullable(db.platformAdmins.get(id))),
+      insert: (admin) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          guard(db, "PlatformAdminStore.insert", () => {
+            const row = new PlatformAdmin({ id: admin.id, name: admin.name, createdAt: new Date(now), revokedAt: null })
+            db.platformAdmins.set(admin.id, { admin: row, secretHash: admin.secretHash })
+            return row
+          })
+        ),
+      list: guard(db, "PlatformAdminStore.list", () => [...db.platformAdmins.values()].map((c) => c.admin)),
+      revoke: (id, at) =>
+        guard(db, "PlatformAdminStore.revoke", () => {
+          const found = db.platformAdmins.get(id)
+          if (found === undefined) return Option.none()
+          const admin = new PlatformAdmin({ ...found.admin, revokedAt: found.admin.revokedAt ?? at })
+          db.platformAdmins.set(id, { ...found, admin })
+          return Option.some(admin)
         })
     })
   })
@@ -238,5 +298,6 @@ export const StoresMemory = Layer.mergeAll(
   AgentStoreMemory,
   OrgStoreMemory,
   UserStoreMemory,
+  PlatformAdminStoreMemory,
   RevocationFeedMemory
 ).pipe(Layer.provideMerge(MemoryDatabaseLive))

@@ -1,0 +1,143 @@
+import { Args, Command, Options } from "@effect/cli"
+import { SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
+import { issuePlatformAdmin, revokePlatformAdmin } from "@ibex/auth-core"
+import {
+  type PlatformActor,
+  type PlatformAdmin,
+  type PlatformAdminId,
+  PlatformAdminStore,
+  SecureRandomWebCrypto
+} from "@ibex/domain"
+import { PgClientLive, PlatformAdminStoreLive } from "@ibex/persistence-pg"
+import { Effect, Layer, Redacted } from "effect"
+import { cliEnv, handled, jsonOption } from "../common.js"
+import { openDatabase, unreachable } from "../database.js"
+import { emit, iso, operationError, table, usageError } from "../output.js"
+import { AuditLogStderr, safeUser } from "../platform.js"
+import { nameArg, uuidArg } from "../validate.js"
+
+/**
+ * Platform-admin credentials (`ibex_padm_<uuid>_<secret>`): minted, listed and revoked by the
+ * database owner only (DATABASE_URL's user, or the embedded folder / the running stack's socket),
+ * never over an API. Rotation: create a new one, switch your automation to it, revoke the old one
+ * (refused from the next call: credentials are not cached).
+ */
+
+const adminJson = (admin: PlatformAdmin) => ({
+  id: admin.id,
+  name: admin.name,
+  created_at: admin.createdAt.toISOString(),
+  revoked_at: admin.revokedAt?.toISOString() ?? null
+})
+
+/** The credential store on an owner connection (the app role has no grant on the table). */
+const asOwner = <A, E>(
+  body: (actor: PlatformActor) => Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof ownerServices>>>
+) =>
+  Effect.gen(function* () {
+    const env = yield* cliEnv
+    const target = yield* openDatabase(env)
+    return yield* body({ kind: "database_owner", name: safeUser() }).pipe(
+      Effect.provide(ownerServices(target.ownerUrl))
+    )
+  }).pipe(Effect.scoped)
+
+const ownerServices = (ownerUrl: Redacted.Redacted<string>) =>
+  PlatformAdminStoreLive.pipe(
+    Layer.provide(PgClientLive({ url: ownerUrl, appRole: null, maxConnections: 1, applicationName: "ibex-cli" })),
+    Layer.merge(Layer.mergeAll(SecretHasherArgon2(), SecureRandomWebCrypto, AuditLogStderr))
+  )
+
+const createCommand = Command.make(
+  "create",
+  {
+    json: jsonOption,
+    name: Options.text("name").pipe(
+      Options.withPseudoName("name"),
+      Options.withDescription("Who or what will use it, e.g. ops-automation (1 to 128 characters).")
+    )
+  },
+  ({ json, name }) =>
+    handled(
+      json,
+      Effect.gen(function* () {
+        const label = yield* nameArg("--name", name, 128)
+        const issued = yield* asOwner((actor) => issuePlatformAdmin(actor, label)).pipe(
+          Effect.catchTags({
+            StoreUnavailable: () => Effect.fail(unreachable()),
+            ValidationFailed: () => Effect.fail(usageError("--name must be 1 to 128 characters"))
+          })
+        )
+        yield* emit(json, { credential: Redacted.value(issued.credential), ...adminJson(issued.admin) }, () => [
+          `Created platform-admin credential ${issued.admin.id} "${issued.admin.name}"`,
+          "",
+          "Platform-admin credential (shown once: only its Argon2id hash is stored). Use it as IBEX_ADMIN_TOKEN",
+          "or as `authorization: Bearer …` on ibex.auth.v1.PlatformAdminService:",
+          `  ${Redacted.value(issued.credential)}`
+        ])
+      })
+    )
+).pipe(Command.withDescription("Mint a platform-admin credential (database owner only); printed once."))
+
+const listCommand = Command.make("list", { json: jsonOption }, ({ json }) =>
+  handled(
+    json,
+    Effect.gen(function* () {
+      const admins = yield* asOwner(() => Effect.flatMap(PlatformAdminStore, (s) => s.list)).pipe(
+        Effect.catchTag("StoreUnavailable", () => Effect.fail(unreachable()))
+      )
+      yield* emit(json, { credentials: admins.map(adminJson) }, () =>
+        admins.length === 0
+          ? ["No platform-admin credentials."]
+          : table(
+              ["ID", "STATE", "CREATED", "REVOKED", "NAME"],
+              admins.map((a) => [
+                a.id,
+                a.revokedAt === null ? "active" : "revoked",
+                a.createdAt.toISOString(),
+                iso(a.revokedAt),
+                a.name
+              ])
+            )
+      )
+    })
+  )
+).pipe(Command.withDescription("List platform-admin credentials (metadata only; never a secret or a hash)."))
+
+const revokeCommand = Command.make(
+  "revoke",
+  {
+    json: jsonOption,
+    id: Args.text({ name: "credential-id" }).pipe(Args.withDescription("The credential's id (UUID)."))
+  },
+  ({ json, id }) =>
+    handled(
+      json,
+      Effect.gen(function* () {
+        const adminId = yield* uuidArg<PlatformAdminId>("credential-id", id)
+        const revoked = yield* asOwner((actor) => revokePlatformAdmin(actor, adminId)).pipe(
+          Effect.catchTags({
+            StoreUnavailable: () => Effect.fail(unreachable()),
+            ResourceNotFound: () => Effect.fail(operationError(`no platform-admin credential ${adminId}`))
+          })
+        )
+        yield* emit(json, adminJson(revoked), () => [
+          `Revoked platform-admin credential ${revoked.id} "${revoked.name}" at ${iso(revoked.revokedAt)}`
+        ])
+      })
+    )
+).pipe(Command.withDescription("Revoke a platform-admin credential: refused from its next call."))
+
+const credentialCommand = Command.make("credential").pipe(
+  Command.withDescription(
+    "Platform-admin credentials (ibex_padm_…), distinct from any org's PAT. Rotate: create a new one, switch to it, revoke the old one."
+  ),
+  Command.withSubcommands([createCommand, listCommand, revokeCommand])
+)
+
+export const adminCommand = Command.make("admin").pipe(
+  Command.withDescription(
+    "Platform administration as the database owner (DATABASE_URL, or the embedded folder / running stack)."
+  ),
+  Command.withSubcommands([credentialCommand])
+)
