@@ -50,7 +50,13 @@ const limiter = Layer.succeed(RateLimiter, {
 const port = Number(process.argv[2] ?? 0)
 Layer.launch(
   ProxyHttpLive.pipe(
-    Layer.provide(Layer.mergeAll(auth, limiter, ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false })))
+    Layer.provide(
+      Layer.mergeAll(
+        auth,
+        limiter,
+        ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false, tracing: false })
+      )
+    )
   )
 ).pipe(Effect.provide(JsonLoggerLive), Effect.runPromise)
 process.on("SIGTERM", () => process.exit(0))

@@ -1,7 +1,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { JsonLoggerLive, loadDotEnv, logStopped, readConfig, TelemetryLive, telemetryConfig } from "@ibex/app-common"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
-import { Config, Effect, Layer, Logger } from "effect"
+import { Config, Effect, Layer, Logger, Option } from "effect"
 import { ProxyAppConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
 
@@ -17,7 +17,13 @@ const program = Effect.gen(function* () {
     Layer.effectDiscard(
       Effect.flatMap(ProxyServer, (server) => Effect.logInfo({ event: "proxy_listening", url: server.url }))
     ).pipe(
-      Layer.provideMerge(ProxyServiceLive(config)),
+      // Spans per request only when something exports them.
+      Layer.provideMerge(
+        ProxyServiceLive({
+          ...config,
+          http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) }
+        })
+      ),
       Layer.provide(Logger.minimumLogLevel(config.logLevel)),
       Layer.provide(TelemetryLive(telemetry))
     )

@@ -1,6 +1,6 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { JsonLoggerLive, loadDotEnv, logStopped, TelemetryLive, writeStdoutLine } from "@ibex/app-common"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, Layer, Logger, Option } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"
 import { Stack, StackLive } from "./Stack.js"
@@ -22,7 +22,18 @@ const program = Effect.gen(function* () {
   )
   return yield* Layer.launch(
     announce.pipe(
-      Layer.provideMerge(StackLive({ auth: config.auth, authHttp: config.authHttp, proxy: config.proxy, newToken })),
+      Layer.provideMerge(
+        StackLive({
+          auth: config.auth,
+          authHttp: config.authHttp,
+          // Spans per request only when something exports them.
+          proxy: {
+            ...config.proxy,
+            http: { ...config.proxy.http, tracing: Option.isSome(config.telemetry.otlpEndpoint) }
+          },
+          newToken
+        })
+      ),
       // One process, one OpenTelemetry SDK: both services' spans land in one trace per request.
       Layer.provide(TelemetryLive(config.telemetry))
     )

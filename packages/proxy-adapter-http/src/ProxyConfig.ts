@@ -34,6 +34,12 @@ export interface ProxyConfigShape {
   readonly accessLog: boolean
   /** prom-client's process metrics on /metrics. Default true. */
   readonly processMetrics: boolean
+  /**
+   * Spans per request (and W3C trace context to auth). Default true; the apps turn it off when
+   * nothing exports spans, so they cost nothing: X-Trace-ID is then the inbound traceparent's
+   * trace id, or a random one.
+   */
+  readonly tracing: boolean
 }
 
 export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
@@ -60,7 +66,8 @@ export const makeProxyConfig = (input: ProxyConfigInput = {}): ProxyConfigShape 
   readinessTimeoutMs: input.readinessTimeoutMs ?? 1000,
   version: input.version ?? "0.1.0",
   accessLog: input.accessLog ?? true,
-  processMetrics: input.processMetrics ?? true
+  processMetrics: input.processMetrics ?? true,
+  tracing: input.tracing ?? true
 })
 
 export class ProxyConfig extends Context.Tag("@ibex/proxy-adapter-http/ProxyConfig")<ProxyConfig, ProxyConfigShape>() {

@@ -373,6 +373,28 @@ export const makeProxyServer: Effect.Effect<
       )
     )
     const parent = parseTraceparent(headerValue(req.headers, "traceparent"))
+    // One object message, no log annotations: the access log is on every request's path, and
+    // annotations cost a FiberRef update and a HashMap walk per line.
+    const accessLog = Effect.suspend(() => {
+      if (!config.accessLog) return Effect.void
+      const line: Record<string, unknown> = {
+        message: "request",
+        request_id: state.requestId,
+        trace_id: state.traceId,
+        method: state.method,
+        route: state.template,
+        status: state.status,
+        duration_ms: Number((performance.now() - state.started).toFixed(3))
+      }
+      if (state.orgId !== undefined) line.org_id = state.orgId
+      if (state.errorCode !== undefined) line.error_code = state.errorCode
+      const probe = state.template === "/health" || state.template === "/metrics" || state.template === "/ready"
+      return probe ? Effect.logDebug(line) : Effect.logInfo(line)
+    })
+    if (!config.tracing) {
+      state.traceId = parent?.traceId ?? randomTraceId()
+      return program.pipe(Effect.zipRight(accessLog), Effect.withTracerEnabled(false))
+    }
     return Effect.useSpan(
       "proxy.request",
       {
@@ -389,21 +411,7 @@ export const makeProxyServer: Effect.Effect<
               span.attribute("http.request.method", state.method)
               span.attribute("http.route", state.template)
               span.attribute("http.response.status_code", state.status)
-              if (!config.accessLog) return Effect.void
-              const line = state.template === "/health" || state.template === "/metrics" || state.template === "/ready"
-              const annotations: Record<string, unknown> = {
-                request_id: state.requestId,
-                trace_id: state.traceId,
-                method: state.method,
-                route: state.template,
-                status: state.status,
-                duration_ms: Number((performance.now() - state.started).toFixed(3))
-              }
-              if (state.orgId !== undefined) annotations.org_id = state.orgId
-              if (state.errorCode !== undefined) annotations.error_code = state.errorCode
-              return (line ? Effect.logDebug("request") : Effect.logInfo("request")).pipe(
-                Effect.annotateLogs(annotations)
-              )
+              return accessLog
             })
           )
         )

@@ -588,17 +588,17 @@ describe("hardening", () => {
       headers: { "x-request-id": id }
     })
     const line = env.logs
-      .map((l) => JSON.parse(l) as { annotations: Record<string, unknown> })
-      .find((l) => l.annotations.request_id === id)
-    expect(line?.annotations).toMatchObject({
+      .map((l) => JSON.parse(l) as { message: Record<string, unknown> })
+      .find((l) => typeof l.message === "object" && l.message.request_id === id)
+    expect(line?.message).toMatchObject({
       request_id: id,
       org_id: orgs.orgA.orgId,
       route: probe,
       status: 200,
       method: "GET"
     })
-    expect(line?.annotations.trace_id).toMatch(/^[0-9a-f]{32}$/)
-    expect(typeof line?.annotations.duration_ms).toBe("number")
+    expect(line?.message.trace_id).toMatch(/^[0-9a-f]{32}$/)
+    expect(typeof line?.message.duration_ms).toBe("number")
     const all = env.logs.join("\n")
     for (const t of secrets()) expect(all.includes(t)).toBe(false)
     expect(all.toLowerCase()).not.toContain("bearer")
