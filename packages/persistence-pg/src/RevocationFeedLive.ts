@@ -72,12 +72,14 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
        */
       const proveAlive = (client: PgRawClient, lost: Deferred.Deferred<void>) => {
         const nonce = `${process.pid}-${Math.random().toString(36).slice(2)}`
-        let lastEcho = performance.now()
         let stale = false
-        let sending = false
+        // When the heartbeat now awaiting its echo was sent (undefined: none outstanding). Silence
+        // is measured from a heartbeat actually sent, so a tick this process was too busy to run
+        // is never held against the connection.
+        let outstandingSince: number | undefined
         client.on("notification", (message) => {
           if (message.channel !== HEARTBEAT_CHANNEL || message.payload !== nonce) return
-          lastEcho = performance.now()
+          outstandingSince = undefined
           if (stale) {
             stale = false
             hub.unsafeOffer(RevocationEvent.Fresh())
@@ -85,23 +87,19 @@ export const RevocationFeedLive = (config: RevocationFeedConfig): Layer.Layer<Re
         })
         const tick = () =>
           setImmediate(() => {
-            const silentFor = performance.now() - lastEcho
-            if (silentFor > reconnectAfterMs) return Deferred.unsafeDone(lost, Effect.void)
-            if (silentFor > staleAfterMs && !stale) {
-              stale = true
-              hub.unsafeOffer(RevocationEvent.Stale())
-            }
-            // One heartbeat in flight at a time: a connection that does not answer gets no queue.
-            if (sending) return
-            sending = true
-            client.query("SELECT pg_notify($1, $2)", [HEARTBEAT_CHANNEL, nonce]).then(
-              () => {
-                sending = false
-              },
-              () => {
-                sending = false
+            const now = performance.now()
+            if (outstandingSince !== undefined) {
+              const silentFor = now - outstandingSince
+              if (silentFor > reconnectAfterMs) return Deferred.unsafeDone(lost, Effect.void)
+              if (silentFor > staleAfterMs && !stale) {
+                stale = true
+                hub.unsafeOffer(RevocationEvent.Stale())
               }
-            )
+              // One heartbeat in flight at a time: a connection that does not answer gets no queue.
+              return
+            }
+            outstandingSince = now
+            client.query("SELECT pg_notify($1, $2)", [HEARTBEAT_CHANNEL, nonce]).catch(() => undefined)
           })
         const timer = setInterval(tick, heartbeatMs)
         // Staleness ends with the session: Disconnected follows, and the next Connected starts fresh.

@@ -80,7 +80,26 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     const stats = { hits: 0, misses: 0, resets: 0 }
 
     const verdictKey = (orgId: string, agentId: string) => `${orgId}/${agentId}`
-    const isTrusted = () => trusted && performance.now() - lastHeard <= options.staleAfterMs
+    // A busy event loop is not a silent auth (the brief: load must never flip a decision). Timers
+    // run once per loop turn; while a turn runs long, auth's heartbeats wait unread in the socket,
+    // so the time since the timer last ran is this process's own stall, granted on top of the
+    // bound. A dead auth is still caught: heartbeats stop arriving even when turns are short.
+    const TICK_MS = 10
+    let lastTick = performance.now()
+    yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        setInterval(() => {
+          lastTick = performance.now()
+        }, TICK_MS).unref()
+      ),
+      (timer) => Effect.sync(() => clearInterval(timer))
+    )
+    const isTrusted = () => {
+      if (!trusted) return false
+      const now = performance.now()
+      const ownStall = Math.max(0, now - lastTick - TICK_MS)
+      return now - lastHeard <= options.staleAfterMs + ownStall
+    }
 
     const reset = () => {
       epoch++
