@@ -43,7 +43,6 @@ import {
   type SecureRandom,
   TokenDigest,
   TokenId,
-  type TokenInfo,
   TokenStore,
   ValidationFailed
 } from "@ibex/domain"
@@ -76,8 +75,7 @@ import {
   AuthServiceService,
   type WatchInvalidationsRequest,
   type WatchInvalidationsResponse,
-  AgentVerdict as WireAgentVerdict,
-  type TokenInfo as WireTokenInfo
+  AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
 import {
   grpcRequestsTotal,
@@ -87,8 +85,10 @@ import {
   tokenRevokedTotal
 } from "./metrics.js"
 import { makePlatformAdminHandlers, type PlatformAdminServices } from "./PlatformAdminGrpc.js"
+import { tokenInfoToWire } from "./PlatformAdminWire.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
-import { internalFailure, toGrpcFailure } from "./status.js"
+import { toGrpcFailure } from "./status.js"
+import { answerUnary } from "./unaryCall.js"
 
 export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
 const AUTH_PROTO = "ibex/auth/v1/auth.proto"
@@ -184,18 +184,7 @@ export const bearerToken = (metadata: Metadata): Option.Option<Redacted.Redacted
   return match?.[1] !== undefined ? Option.some(Redacted.make(match[1])) : Option.none()
 }
 
-const toWireInfo = (info: TokenInfo): WireTokenInfo => ({
-  id: info.id,
-  orgId: info.orgId,
-  name: info.name,
-  displayPrefix: info.displayPrefix,
-  permissions: info.permissions,
-  createdAt: info.createdAt,
-  expiresAt: info.expiresAt ?? undefined,
-  revokedAt: info.revokedAt ?? undefined,
-  lastUsedAt: info.lastUsedAt ?? undefined,
-  createdBy: info.createdBy ?? ""
-})
+const toWireInfo = tokenInfoToWire
 
 // ---------------------------------------------------------------------------------------------
 // Trace context
@@ -292,22 +281,7 @@ export const makeAuthServiceHandlers = (
           }),
           Effect.annotateLogs("rpc", method)
         )
-        const fiber = Runtime.runFork(runtime)(effect)
-        const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
-        call.once("cancelled", onCancelled)
-        fiber.addObserver((exit) => {
-          call.removeListener("cancelled", onCancelled)
-          if (Exit.isSuccess(exit)) return callback(null, exit.value)
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) {
-            const f = toGrpcFailure(failure.value)
-            return callback({ code: f.code, details: f.details, metadata: f.metadata })
-          }
-          if (Cause.isInterruptedOnly(exit.cause)) return callback({ code: status.CANCELLED, details: "Cancelled." })
-          // A defect (already logged and counted inside the span).
-          const f = internalFailure()
-          return callback({ code: f.code, details: f.details, metadata: f.metadata })
-        })
+        answerUnary(runtime, effect, call, callback)
       }
 
     const refuse = (operation: ManagementRpc, reason: string, caller: Principal | null) =>

@@ -35,13 +35,14 @@ import {
   type TokenStore,
   ValidationFailed
 } from "@ibex/domain"
-import { Cause, Effect, Either, Exit, FiberId, Metric, Option, Redacted, Runtime } from "effect"
+import { Effect, Either, Metric, Option, Redacted } from "effect"
 import { bearerToken, decodeAgentId, decodeTokenId } from "./AuthGrpcServer.js"
 import type { PlatformAdminServiceServer } from "./gen/ibex/auth/v1/admin.js"
 import type { AgentStatus } from "./gen/ibex/auth/v1/auth.js"
 import { grpcRequestsTotal, managementRefusedTotal } from "./metrics.js"
 import { agentStatusFromWire, agentToWire, orgToWire, tokenInfoToWire } from "./PlatformAdminWire.js"
-import { internalFailure, toGrpcFailure } from "./status.js"
+import { toGrpcFailure } from "./status.js"
+import { answerUnary } from "./unaryCall.js"
 
 export const PLATFORM_ADMIN_SERVICE_NAME = "ibex.auth.v1.PlatformAdminService"
 
@@ -123,21 +124,7 @@ export const makePlatformAdminHandlers: Effect.Effect<PlatformAdminServiceServer
           }),
           Effect.annotateLogs("rpc", method)
         )
-        const fiber = Runtime.runFork(runtime)(effect)
-        const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
-        call.once("cancelled", onCancelled)
-        fiber.addObserver((exit) => {
-          call.removeListener("cancelled", onCancelled)
-          if (Exit.isSuccess(exit)) return callback(null, exit.value)
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) {
-            const f = toGrpcFailure(failure.value)
-            return callback({ code: f.code, details: f.details, metadata: f.metadata })
-          }
-          if (Cause.isInterruptedOnly(exit.cause)) return callback({ code: status.CANCELLED, details: "Cancelled." })
-          const f = internalFailure()
-          return callback({ code: f.code, details: f.details, metadata: f.metadata })
-        })
+        answerUnary(runtime, effect, call, callback)
       }
 
     const org = (ref: string) => Effect.map(resolveOrg(ref), (o) => o.id)

@@ -39,8 +39,8 @@ export const authCalls = { validate: 0, verify: 0 }
 const CountingAuthGateway = Layer.effect(
   AuthGateway,
   Effect.map(AuthGateway, (inner) =>
-    AuthGateway.of({
-      ...authGatewayFromChecks({
+    AuthGateway.of(
+      authGatewayFromChecks({
         validateToken: (t) =>
           Effect.suspend(() => {
             authCalls.validate++
@@ -50,19 +50,10 @@ const CountingAuthGateway = Layer.effect(
           Effect.suspend(() => {
             authCalls.verify++
             return inner.verifyAgent(o, a)
-          })
-      }),
-      validateToken: (t) =>
-        Effect.suspend(() => {
-          authCalls.validate++
-          return inner.validateToken(t)
-        }),
-      verifyAgent: (o, a) =>
-        Effect.suspend(() => {
-          authCalls.verify++
-          return inner.verifyAgent(o, a)
-        })
-    })
+          }),
+        invalidations: inner.invalidations
+      })
+    )
   )
 )
 

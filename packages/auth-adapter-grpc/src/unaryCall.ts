@@ -1,0 +1,33 @@
+import { type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
+import type { DomainError } from "@ibex/domain"
+import { Cause, type Effect, Exit, FiberId, Option, Runtime } from "effect"
+import { internalFailure, toGrpcFailure } from "./status.js"
+
+/**
+ * Runs one unary RPC's effect and answers the call from its exit, the same way for every service:
+ * a domain failure maps through the ErrorCatalogue, an interruption is CANCELLED, a defect is
+ * INTERNAL with a fixed message (already logged inside the RPC's span). A cancelled call
+ * interrupts its fiber.
+ */
+export const answerUnary = <R, Req, Res>(
+  runtime: Runtime.Runtime<R>,
+  effect: Effect.Effect<Res, DomainError, R>,
+  call: ServerUnaryCall<Req, Res>,
+  callback: sendUnaryData<Res>
+): void => {
+  const fiber = Runtime.runFork(runtime)(effect)
+  const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
+  call.once("cancelled", onCancelled)
+  fiber.addObserver((exit) => {
+    call.removeListener("cancelled", onCancelled)
+    if (Exit.isSuccess(exit)) return callback(null, exit.value)
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) {
+      const f = toGrpcFailure(failure.value)
+      return callback({ code: f.code, details: f.details, metadata: f.metadata })
+    }
+    if (Cause.isInterruptedOnly(exit.cause)) return callback({ code: status.CANCELLED, details: "Cancelled." })
+    const f = internalFailure()
+    return callback({ code: f.code, details: f.details, metadata: f.metadata })
+  })
+}
