@@ -70,3 +70,85 @@ export const startLoad = (options: {
     }
   }
 }
+
+/**
+ * A TCP pass-through that can be stopped (listener closed, live connections destroyed) and
+ * started again on the same port, run in a worker thread: unlike the in-process fault proxy, its
+ * forwarding does not wait for the test process's event loop, so a busy test process does not
+ * make the dependency behind it look slow.
+ */
+export interface WorkerLink {
+  readonly host: string
+  readonly port: number
+  readonly stop: () => Promise<void>
+  readonly start: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+const LINK = `
+const { parentPort, workerData } = require("node:worker_threads")
+const net = require("node:net")
+const { targetHost, targetPort } = workerData
+const sockets = new Set()
+let server
+const start = (port, reply) => {
+  if (server) return reply(port)
+  const s = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost)
+    client.setNoDelay(true)
+    upstream.setNoDelay(true)
+    sockets.add(client)
+    sockets.add(upstream)
+    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
+    client.on("error", drop).on("close", drop)
+    upstream.on("error", drop).on("close", drop)
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  s.listen(port, "127.0.0.1", () => { server = s; reply(s.address().port) })
+}
+const stop = (reply) => {
+  const s = server
+  server = undefined
+  for (const socket of sockets) socket.destroy()
+  sockets.clear()
+  if (!s) return reply(0)
+  s.close(() => reply(0))
+}
+parentPort.on("message", ({ op, id, port }) => {
+  const reply = (p) => parentPort.postMessage({ id, port: p })
+  if (op === "start") start(port, reply)
+  else stop(reply)
+})
+`
+
+export const workerLink = async (targetHost: string, targetPort: number): Promise<WorkerLink> => {
+  const worker = new Worker(LINK, { eval: true, workerData: { targetHost, targetPort } })
+  let nextId = 0
+  const pending = new Map<number, (port: number) => void>()
+  worker.on("message", ({ id, port }: { id: number; port: number }) => {
+    pending.get(id)?.(port)
+    pending.delete(id)
+  })
+  const send = (op: "start" | "stop", port = 0) =>
+    new Promise<number>((resolve) => {
+      const id = nextId++
+      pending.set(id, resolve)
+      worker.postMessage({ op, id, port })
+    })
+  const port = await send("start", 0)
+  return {
+    host: "127.0.0.1",
+    port,
+    stop: async () => {
+      await send("stop")
+    },
+    start: async () => {
+      await send("start", port)
+    },
+    close: async () => {
+      await send("stop")
+      await worker.terminate()
+    }
+  }
+}
