@@ -255,6 +255,7 @@ onRealStack("edge revocation: 2 auth instances, 2 proxies, under c16 load", () =
       `[edge revocation] ${phase}: ${trials.length} trials, RevokeToken answer → first ${refusals.join("/")} at proxy 2: ` +
         `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; ` +
         `(first 401 or 503: p50 ${percentile(firstAny, 50).toFixed(1)} ms, p99 ${percentile(firstAny, 99).toFixed(1)} ms); ` +
+        `trials with no ${refusals.join("/")} within ${POLL_UNTIL_MS} ms: ${latencies.filter((l) => l === Number.POSITIVE_INFINITY).length}; ` +
         `latest 200 sent at +${last200.toFixed(1)} ms; this process's event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms; RevokeToken RPC p50 ${percentile(
           trials.map((t) => t.revokeRpcMs),
           50
