@@ -11,7 +11,10 @@ const timing = [
   "apps/stack/test/failureInjection.test.ts",
   "apps/auth/test/revocation.test.ts",
   "packages/persistence-pg/test/feed.test.ts",
-  "packages/auth-adapter-grpc/test/client.test.ts"
+  "packages/auth-adapter-grpc/test/client.test.ts",
+  "packages/auth-adapter-grpc/test/argon2Flood.test.ts",
+  "apps/stack/test/edgeRevocation.test.ts",
+  "apps/stack/test/limiterUnderLoad.test.ts"
 ]
 const all = ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"]
 
