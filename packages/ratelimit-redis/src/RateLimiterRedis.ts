@@ -35,6 +35,12 @@ export interface RateLimiterRedisOptions {
    * open) and the failure counts. Default 2000 ms.
    */
   readonly hardTimeoutMs?: number
+  /**
+   * How long Redis must have sent nothing at all (timers firing on time meanwhile) before a
+   * waiting decision fails open. Default 100 ms: a Redis the kernel did not schedule for a few
+   * budget intervals on a loaded machine is not a dead Redis.
+   */
+  readonly silenceBeforeFailOpenMs?: number
   /** Consecutive failures that open the circuit. Default 5. */
   readonly failureThreshold?: number
   /** How long the open circuit refuses calls before one half-open probe. Default 1000 ms. */
@@ -93,7 +99,7 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
  * Failing open is a security decision (an uncounted request), so it needs evidence that Redis is
  * down or slow, never mere load on this process: a disconnected client refuses at once (no
  * offline queue), a connection error fails the command, and a command outstanding past the budget
- * fails only if the timer fired on time and Redis has sent nothing back since the command left.
+ * fails only if Redis has sent nothing back for 100 ms while the timers fired on time.
  */
 export const makeRateLimiterRedis = (
   options: RateLimiterRedisOptions
@@ -151,6 +157,7 @@ export const makeRateLimiterRedis = (
     let lastReplyAt = 0
     // How late a timer may fire before the delay is blamed on this process, not on Redis.
     const lagToleranceMs = Math.max(5, timeoutMs / 2)
+    const silenceBeforeFailOpenMs = Math.max(timeoutMs, options.silenceBeforeFailOpenMs ?? 100)
 
     const consume = (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
       Effect.async<RateLimitDecision, RateLimiterUnavailable>((resume) => {
@@ -181,6 +188,8 @@ export const makeRateLimiterRedis = (
         }
         let armedAt = sentAt
         let armedFor = timeoutMs
+        // Since when Redis has been silent, on time, as far as this decision has watched.
+        let silentSince: number | undefined
         const judge = () => {
           if (settled) return
           const now = performance.now()
@@ -188,7 +197,11 @@ export const makeRateLimiterRedis = (
           const lateBy = now - armedAt - armedFor
           // Any reply read during the last budget interval: Redis is alive and working through a queue.
           const redisAnswering = lastReplyAt > armedAt
-          if (lateBy <= lagToleranceMs && !redisAnswering) return settle(undefined)
+          if (lateBy > lagToleranceMs || redisAnswering) silentSince = undefined
+          else {
+            silentSince ??= armedAt
+            if (now - silentSince >= silenceBeforeFailOpenMs) return settle(undefined)
+          }
           armedAt = now
           armedFor = Math.min(timeoutMs, Math.max(1, hardTimeoutMs - (now - sentAt)))
           arm(armedFor)
