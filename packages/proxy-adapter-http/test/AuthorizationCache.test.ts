@@ -180,4 +180,35 @@ describe("AuthorizationCache", () => {
         expect(state.calls).toBe(2)
       })
   )
+
+  it.scopedLive("requests that miss together share one remote call; a hot entry is refreshed before its TTL ends", () =>
+    Effect.gen(function* () {
+      const { cache, stream, state } = yield* setup({ ...defaultAuthorizationCacheOptions, ttlMs: 200 })
+      yield* heartbeat(stream)
+      state.gate = yield* Deferred.make<void>()
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 10 }),
+        () => Effect.fork(cache.gateway.authorize(tokenA, Option.some(agentA))),
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.sleep("10 millis")
+      yield* Deferred.succeed(state.gate, undefined)
+      state.gate = undefined
+      const answers = yield* Effect.forEach(fibers, (f) => f.await.pipe(Effect.flatten))
+      expect(answers.every((a) => a.principal.tokenId === tokenIdA)).toBe(true)
+      expect(state.calls, "ten concurrent misses, one remote call").toBe(1)
+
+      // Past four fifths of the TTL a hit is still served from memory and refreshes in the background.
+      yield* Effect.sleep("170 millis")
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      yield* Effect.sleep("10 millis")
+      expect(state.calls, "one background refresh").toBe(2)
+      expect(cache.stats().refreshes).toBe(1)
+      yield* Effect.sleep("60 millis")
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      expect(state.calls, "the refreshed entry outlived the first TTL").toBe(2)
+    })
+  )
 })

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto"
 import {
+  type AgentId,
   type AgentVerdict,
   AuthGateway,
   type AuthGatewayShape,
@@ -8,9 +9,10 @@ import {
   AuthUnavailable,
   BoundedMap,
   InvalidToken,
-  type Principal
+  type Principal,
+  type ServiceDegraded
 } from "@ibex/domain"
-import { Effect, Layer, Option, Random, Redacted, Stream } from "effect"
+import { Deferred, Effect, FiberId, FiberSet, Layer, Option, Random, Redacted, Stream } from "effect"
 
 export interface AuthorizationCacheOptions {
   /** Hard backstop on how long a principal or an agent's authorization is reused. Default 10 s. */
@@ -39,6 +41,8 @@ export interface AuthorizationCacheStats {
   readonly verdicts: number
   readonly trusted: boolean
   readonly resets: number
+  /** Background refreshes of entries near the end of their TTL. */
+  readonly refreshes: number
 }
 
 interface PrincipalEntry {
@@ -78,6 +82,9 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     let lastHeard = 0
     let epoch = 0
     const stats = { hits: 0, misses: 0, resets: 0 }
+    let refreshes = 0
+    const detached = yield* FiberSet.make()
+    const runDetached = yield* FiberSet.runtime(detached)<never>()
 
     const verdictKey = (orgId: string, agentId: string) => `${orgId}/${agentId}`
     // A busy event loop is not a silent auth (the brief: load must never flip a decision). Timers
@@ -174,6 +181,48 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       }
     }
 
+    // One remote call per (token, agent) at a time: the requests that miss together share it, so
+    // a burst of misses (a cold start, a reset) is one call to auth, not one per request.
+    const inflight = new Map<string, Deferred.Deferred<Authorization, InvalidToken | ServiceDegraded>>()
+    const lookup = (
+      token: Redacted.Redacted<string>,
+      agentId: Option.Option<AgentId>,
+      tokenKey: string
+    ): Effect.Effect<Authorization, InvalidToken | ServiceDegraded> =>
+      Effect.suspend(() => {
+        const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
+        const shared = inflight.get(flightKey)
+        if (shared !== undefined) return Deferred.await(shared)
+        const startEpoch = epoch
+        const mine = Deferred.unsafeMake<Authorization, InvalidToken | ServiceDegraded>(FiberId.none)
+        inflight.set(flightKey, mine)
+        // Detached: a caller that goes away (client disconnect) must not cancel the call the others share.
+        runDetached(
+          remote.authorize(token, agentId).pipe(
+            Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
+            Effect.tapErrorTag("InvalidToken", () =>
+              Effect.sync(() => {
+                if (epoch === startEpoch && isTrusted()) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
+              })
+            ),
+            Effect.exit,
+            Effect.flatMap((exit) => Deferred.done(mine, exit)),
+            Effect.ensuring(Effect.sync(() => inflight.delete(flightKey)))
+          )
+        )
+        return Deferred.await(mine)
+      })
+
+    // An entry in the last fifth of its TTL is refreshed in the background while it is still served,
+    // so a busy proxy's hot tokens never fall off the TTL cliff into remote calls all at once.
+    const refreshAhead = (token: Redacted.Redacted<string>, agentId: Option.Option<AgentId>, tokenKey: string) => {
+      const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
+      if (inflight.has(flightKey)) return
+      refreshes++
+      runDetached(Effect.ignore(lookup(token, agentId, tokenKey)))
+    }
+    const nearExpiry = (expiresAt: number, now: number) => expiresAt - now < options.ttlMs / 5
+
     const authorize: AuthGatewayShape["authorize"] = (token, agentId) =>
       Effect.suspend(() => {
         const tokenKey = digest(token)
@@ -183,11 +232,14 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           if (hit !== undefined && hit.expiresAt > now) {
             if (Option.isNone(agentId)) {
               stats.hits++
+              if (nearExpiry(hit.expiresAt, now)) refreshAhead(token, agentId, tokenKey)
               return Effect.succeed<Authorization>({ principal: hit.principal, agent: Option.none() })
             }
             const verdict = verdicts.get(verdictKey(hit.principal.orgId, agentId.value))
             if (verdict !== undefined && verdict.expiresAt > now) {
               stats.hits++
+              if (nearExpiry(Math.min(hit.expiresAt, verdict.expiresAt), now) && verdict.verdict._tag === "Authorized")
+                refreshAhead(token, agentId, tokenKey)
               return Effect.succeed<Authorization>({ principal: hit.principal, agent: Option.some(verdict.verdict) })
             }
           } else {
@@ -199,15 +251,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           }
         }
         stats.misses++
-        const startEpoch = epoch
-        return remote.authorize(token, agentId).pipe(
-          Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
-          Effect.tapErrorTag("InvalidToken", () =>
-            Effect.sync(() => {
-              if (epoch === startEpoch && isTrusted()) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
-            })
-          )
-        )
+        return lookup(token, agentId, tokenKey)
       })
 
     return {
@@ -216,7 +260,8 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
         ...stats,
         principals: principals.size,
         verdicts: verdicts.size,
-        trusted: isTrusted()
+        trusted: isTrusted(),
+        refreshes
       })
     }
   })
