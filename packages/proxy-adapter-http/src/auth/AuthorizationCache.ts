@@ -189,7 +189,8 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       agentId: Option.Option<AgentId>,
       tokenKey: string
     ): Effect.Effect<Authorization, InvalidToken | ServiceDegraded> =>
-      Effect.suspend(() => {
+      // The caller's span, so the detached call stays in the trace of the request that made it.
+      Effect.flatMap(Effect.option(Effect.currentParentSpan), (parent) => {
         const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
         const shared = inflight.get(flightKey)
         if (shared !== undefined) return Deferred.await(shared)
@@ -197,8 +198,9 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
         const mine = Deferred.unsafeMake<Authorization, InvalidToken | ServiceDegraded>(FiberId.none)
         inflight.set(flightKey, mine)
         // Detached: a caller that goes away (client disconnect) must not cancel the call the others share.
+        const call = remote.authorize(token, agentId)
         runDetached(
-          remote.authorize(token, agentId).pipe(
+          (Option.isSome(parent) ? Effect.withParentSpan(call, parent.value) : call).pipe(
             Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
             Effect.tapErrorTag("InvalidToken", () =>
               Effect.sync(() => {
