@@ -1,14 +1,4 @@
-import {
-  type CallOptions,
-  type ChannelOptions,
-  type Client,
-  type ClientUnaryCall,
-  credentials,
-  Metadata,
-  makeGenericClientConstructor,
-  type ServiceError,
-  status
-} from "@grpc/grpc-js"
+import { type ChannelOptions, type Client, credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js"
 import {
   AgentNotAuthorized,
   type AgentSuspended,
@@ -18,7 +8,6 @@ import {
   type AuthInvalidation,
   type Authorization,
   AuthUnavailable,
-  formatTraceparent,
   InvalidToken,
   type OrgId,
   Permissions,
@@ -26,7 +15,7 @@ import {
   ServiceDegraded,
   TokenId
 } from "@ibex/domain"
-import { Context, Data, Effect, Layer, Option, Redacted, Schema, Stream, Tracer } from "effect"
+import { Context, Data, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { service as healthService } from "grpc-health-check"
 import { invalidationFromWire, verdictFromWire } from "./authorizationWire.js"
 import {
@@ -40,6 +29,7 @@ import {
   AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
 import { agentRefusal, type ManagementError, managementError } from "./status.js"
+import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 
 export interface AuthClientConfig {
   /** The auth server, `host:port` (a gRPC target). */
@@ -111,45 +101,6 @@ export interface AuthClientShape {
 
 export class AuthClient extends Context.Tag("@ibex/auth-adapter-grpc/AuthClient")<AuthClient, AuthClientShape>() {}
 
-type Callback<Res> = (error: ServiceError | null, response: Res) => void
-type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: Callback<Res>
-) => ClientUnaryCall
-
-/**
- * One unary call as an Effect: deadline on every call; interrupting the fiber cancels the call.
- * The current span (the caller's client span) travels as W3C `traceparent` metadata, so the
- * server's RPC span is its child in the same trace.
- */
-const call = <Req, Res>(
-  method: UnaryMethod<Req, Res>,
-  request: Req,
-  deadlineMs: number,
-  metadata: Metadata = new Metadata()
-): Effect.Effect<Res, ServiceError> =>
-  Effect.withFiberRuntime<Res, ServiceError>((fiber) => {
-    const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
-    if (span._tag === "Some") {
-      const traceparent = formatTraceparent(span.value)
-      if (traceparent !== undefined) metadata.set("traceparent", traceparent)
-    }
-    return Effect.async<Res, ServiceError>((resume) => {
-      const inFlight = method(request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) =>
-        resume(error === null ? Effect.succeed(response) : Effect.fail(error))
-      )
-      return Effect.sync(() => inFlight.cancel())
-    })
-  })
-
-const bearerMetadata = (bearer: Redacted.Redacted<string>) => {
-  const metadata = new Metadata()
-  metadata.set("authorization", `Bearer ${Redacted.value(bearer)}`)
-  return metadata
-}
-
 const decodeTokenId = Schema.decodeUnknownOption(TokenId)
 
 /** Builds the principal from a response; a response that does not make one is a degraded service, not a pass. */
@@ -169,12 +120,7 @@ const toPrincipal = (
 }
 
 interface HealthClient extends Client {
-  check(
-    request: { service: string },
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: Callback<{ status: HealthStatus }>
-  ): ClientUnaryCall
+  check: UnaryMethod<{ service: string }, { status: HealthStatus }>
 }
 const HealthClient = makeGenericClientConstructor(
   healthService as unknown as Parameters<typeof makeGenericClientConstructor>[0],
@@ -210,7 +156,7 @@ export const makeAuthClient = (config: AuthClientConfig) =>
     })
 
     const validateToken: AuthClientShape["validateToken"] = (token) =>
-      call(client.validateToken.bind(client), { token: Redacted.value(token) }, deadlineMs).pipe(
+      callUnary(client.validateToken.bind(client), { token: Redacted.value(token) }, deadlineMs).pipe(
         Effect.mapError((error) =>
           error.code === status.UNAUTHENTICATED ? new InvalidToken({ reason: "unknown" }) : new ServiceDegraded()
         ),
@@ -224,7 +170,7 @@ export const makeAuthClient = (config: AuthClientConfig) =>
       )
 
     const verifyAgent: AuthClientShape["verifyAgent"] = (orgId, agentId) =>
-      call(client.verifyAgent.bind(client), { orgId, agentId }, deadlineMs).pipe(
+      callUnary(client.verifyAgent.bind(client), { orgId, agentId }, deadlineMs).pipe(
         Effect.mapError((error) =>
           error.code === status.PERMISSION_DENIED
             ? agentRefusal(error)
@@ -237,7 +183,7 @@ export const makeAuthClient = (config: AuthClientConfig) =>
       )
 
     const authorize: AuthClientShape["authorize"] = (token, agentId) =>
-      call(
+      callUnary(
         client.authorize.bind(client),
         { token: Redacted.value(token), agentId: Option.getOrElse(agentId, () => "") },
         deadlineMs
@@ -295,7 +241,7 @@ export const makeAuthClient = (config: AuthClientConfig) =>
     )
 
     const checkHealth: AuthClientShape["checkHealth"] = (service = "") =>
-      call(health.check.bind(health), { service }, deadlineMs).pipe(
+      callUnary(health.check.bind(health), { service }, deadlineMs).pipe(
         Effect.map((r) => r.status),
         Effect.mapError((error) => new HealthCheckFailed({ code: error.code }))
       )
@@ -306,7 +252,7 @@ export const makeAuthClient = (config: AuthClientConfig) =>
       request: Req,
       span: string
     ): Effect.Effect<Res, ManagementError> =>
-      call(method, request, managementDeadlineMs, bearerMetadata(bearer)).pipe(
+      callUnary(method, request, managementDeadlineMs, bearerMetadata(bearer)).pipe(
         Effect.mapError(managementError),
         Effect.withSpan(span, { kind: "client" })
       )

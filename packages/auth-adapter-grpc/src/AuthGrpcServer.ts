@@ -77,13 +77,7 @@ import {
   type WatchInvalidationsResponse,
   AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
-import {
-  grpcRequestsTotal,
-  listTokensTotal,
-  managementRefusedTotal,
-  tokenCreatedTotal,
-  tokenRevokedTotal
-} from "./metrics.js"
+import { countRpc, listTokensTotal, managementRefusedTotal, tokenCreatedTotal, tokenRevokedTotal } from "./metrics.js"
 import { makePlatformAdminHandlers, type PlatformAdminServices } from "./PlatformAdminGrpc.js"
 import { tokenInfoToWire } from "./PlatformAdminWire.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
@@ -184,8 +178,6 @@ export const bearerToken = (metadata: Metadata): Option.Option<Redacted.Redacted
   return match?.[1] !== undefined ? Option.some(Redacted.make(match[1])) : Option.none()
 }
 
-const toWireInfo = tokenInfoToWire
-
 // ---------------------------------------------------------------------------------------------
 // Trace context
 
@@ -244,10 +236,7 @@ export const makeAuthServiceHandlers = (
         handle: (request: Req, metadata: Metadata) => Effect.Effect<Res, DomainError, AuthServerServices>
       ): handleUnaryCall<Req, Res> =>
       (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-        const count = (code: status) =>
-          Metric.increment(
-            Metric.tagged(Metric.tagged(grpcRequestsTotal, "method", method), "code", status[code] ?? String(code))
-          )
+        const count = (code: status) => countRpc(method, status[code] ?? String(code))
         const parent = traceParentOf(call.metadata)
         const effect = Effect.suspend(() => handle(call.request, call.metadata)).pipe(
           Effect.tapBoth({
@@ -434,7 +423,7 @@ export const makeAuthServiceHandlers = (
             const expiresAt = yield* decodeExpiry(request.expiresAt)
             const created = yield* createToken(caller, { name: request.name, permissions, expiresAt })
             yield* Metric.increment(tokenCreatedTotal)
-            return { token: Redacted.value(created.token), info: toWireInfo(created.info) }
+            return { token: Redacted.value(created.token), info: tokenInfoToWire(created.info) }
           })
       ),
       revokeToken: unary("RevokeToken", (request: { tokenId: string }, metadata) =>
@@ -443,7 +432,7 @@ export const makeAuthServiceHandlers = (
           const tokenId = yield* decodeTokenId(request.tokenId)
           const info = yield* revokeTokenUseCase(caller, tokenId)
           yield* Metric.increment(tokenRevokedTotal)
-          return { info: toWireInfo(info) }
+          return { info: tokenInfoToWire(info) }
         })
       ),
       listTokens: unary("ListTokens", (request: { pageSize: number; pageToken: string }, metadata) =>
@@ -453,7 +442,7 @@ export const makeAuthServiceHandlers = (
           const page = yield* listTokensUseCase(caller, { limit: request.pageSize, cursor })
           yield* Metric.increment(listTokensTotal)
           return {
-            tokens: page.tokens.map(toWireInfo),
+            tokens: page.tokens.map(tokenInfoToWire),
             nextPageToken: page.nextCursor === null ? "" : encodePageToken(digest, caller.orgId, page.nextCursor)
           }
         })

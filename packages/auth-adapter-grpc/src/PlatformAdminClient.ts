@@ -1,10 +1,11 @@
-import { type CallOptions, type ClientUnaryCall, credentials, Metadata, type ServiceError } from "@grpc/grpc-js"
+import { credentials } from "@grpc/grpc-js"
 import type { CreatedToken } from "@ibex/auth-core"
 import type { Agent, AgentStatus, Org, Permissions, TokenInfo } from "@ibex/domain"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { PlatformAdminServiceClient, type PlatformAgent, type PlatformOrg } from "./gen/ibex/auth/v1/admin.js"
 import { agentFromWire, agentStatusToWire, orgFromWire, tokenInfoFromWire } from "./PlatformAdminWire.js"
 import { type ManagementError, managementError } from "./status.js"
+import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 
 export interface PlatformAdminClientConfig {
   /** The auth server, `host:port`. */
@@ -52,14 +53,6 @@ export class PlatformAdminClient extends Context.Tag("@ibex/auth-adapter-grpc/Pl
   PlatformAdminClientShape
 >() {}
 
-type Callback<Res> = (error: ServiceError | null, response: Res) => void
-type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: Callback<Res>
-) => ClientUnaryCall
-
 /** A missing message field where the contract promises one: the server broke the contract. */
 const required = <A>(value: A | undefined): Effect.Effect<A, ManagementError> =>
   value === undefined
@@ -75,18 +68,10 @@ export const makePlatformAdminClient = (config: PlatformAdminClientConfig) =>
     )
     const deadlineMs = config.deadlineMs ?? 15_000
     const call = <Req, Res>(name: string, method: UnaryMethod<Req, Res>, request: Req) =>
-      Effect.async<Res, ServiceError>((resume) => {
-        const metadata = new Metadata()
-        metadata.set("authorization", `Bearer ${Redacted.value(config.credential)}`)
-        const inFlight = method.call(
-          client,
-          request,
-          metadata,
-          { deadline: Date.now() + deadlineMs },
-          (error, response) => resume(error === null ? Effect.succeed(response) : Effect.fail(error))
-        )
-        return Effect.sync(() => inFlight.cancel())
-      }).pipe(Effect.mapError(managementError), Effect.withSpan(`PlatformAdminClient.${name}`, { kind: "client" }))
+      callUnary(method.bind(client), request, deadlineMs, bearerMetadata(config.credential)).pipe(
+        Effect.mapError(managementError),
+        Effect.withSpan(`PlatformAdminClient.${name}`, { kind: "client" })
+      )
 
     const org = (r: { org?: PlatformOrg | undefined }) => Effect.map(required(r.org), orgFromWire)
     const agent = (r: { agent?: PlatformAgent | undefined }) => Effect.map(required(r.agent), agentFromWire)

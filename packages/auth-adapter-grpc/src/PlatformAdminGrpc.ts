@@ -39,7 +39,7 @@ import { Effect, Either, Metric, Option, Redacted } from "effect"
 import { bearerToken, decodeAgentId, decodeTokenId } from "./AuthGrpcServer.js"
 import type { PlatformAdminServiceServer } from "./gen/ibex/auth/v1/admin.js"
 import type { AgentStatus } from "./gen/ibex/auth/v1/auth.js"
-import { grpcRequestsTotal, managementRefusedTotal } from "./metrics.js"
+import { countRpc, managementRefusedTotal } from "./metrics.js"
 import { agentStatusFromWire, agentToWire, orgToWire, tokenInfoToWire } from "./PlatformAdminWire.js"
 import { toGrpcFailure } from "./status.js"
 import { answerUnary } from "./unaryCall.js"
@@ -103,10 +103,7 @@ export const makePlatformAdminHandlers: Effect.Effect<PlatformAdminServiceServer
         handle: (actor: PlatformActor, request: Req) => Effect.Effect<Res, DomainError, PlatformAdminServices>
       ): handleUnaryCall<Req, Res> =>
       (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-        const count = (code: GrpcStatus) =>
-          Metric.increment(
-            Metric.tagged(Metric.tagged(grpcRequestsTotal, "method", method), "code", status[code] ?? String(code))
-          )
+        const count = (code: GrpcStatus) => countRpc(method, status[code] ?? String(code))
         const effect = Effect.suspend(() =>
           Effect.flatMap(authenticate(method, call.metadata), (actor) => handle(actor, call.request))
         ).pipe(

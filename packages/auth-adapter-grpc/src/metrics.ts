@@ -26,3 +26,16 @@ export const grpcRequestsTotal = Metric.counter("ibex_auth_grpc_requests_total",
   description: "AuthService calls by method and gRPC status",
   incremental: true
 })
+
+// Tagged once per (method, status) and kept: tagging on every call built two new metric keys per RPC.
+const rpcCounters = new Map<string, Metric.Metric.Counter<number>>()
+/** `ibex_auth_grpc_requests_total{method, code}` + 1, for either service. */
+export const countRpc = (method: string, code: string) => {
+  const key = `${method}\u0000${code}`
+  let counter = rpcCounters.get(key)
+  if (counter === undefined) {
+    counter = Metric.tagged(Metric.tagged(grpcRequestsTotal, "method", method), "code", code)
+    rpcCounters.set(key, counter)
+  }
+  return Metric.increment(counter)
+}

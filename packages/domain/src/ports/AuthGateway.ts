@@ -1,7 +1,5 @@
 import { Context, Data, Effect, Option, type Redacted, Stream } from "effect"
 
-const StreamNever = Stream.never
-
 import type { AgentNotAuthorized, AgentSuspended, AuthUnavailable, InvalidToken, ServiceDegraded } from "../errors.js"
 import type { AgentId, OrgId, TokenId } from "../ids.js"
 import type { Principal } from "../Token.js"
@@ -70,7 +68,7 @@ export const authGatewayFromChecks = (checks: {
 }): AuthGatewayShape => ({
   validateToken: checks.validateToken,
   verifyAgent: checks.verifyAgent,
-  invalidations: checks.invalidations ?? StreamNever,
+  invalidations: checks.invalidations ?? Stream.never,
   authorize: (token, agentId) =>
     Effect.flatMap(checks.validateToken(token), (principal) =>
       Option.isNone(agentId)
