@@ -8,7 +8,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 
 const root = new URL("..", import.meta.url).pathname
-const adapters = ["persistence-pg", "ratelimit-redis", "auth-adapter-grpc", "proxy-adapter-http"]
+const adapters = [
+  "persistence-pg",
+  "ratelimit-redis",
+  "auth-adapter-grpc",
+  "proxy-adapter-http",
+  "providers",
+  "routing"
+]
 const importRe =
   /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm
 
@@ -62,6 +69,12 @@ for (const pkg of adapters) {
     return null
   })
 }
+// The mock upstream is a standalone dev server (the embedded default serves it): node only.
+check(
+  "mock-upstream",
+  (spec) => (spec.startsWith("@ibex/") ? "the mock upstream imports nothing of ours" : null),
+  "src"
+)
 check(
   "auth-core",
   (spec) =>
@@ -71,8 +84,8 @@ check(
   "src"
 )
 check("testkit", (spec) =>
-  spec.startsWith("@ibex/") && spec !== "@ibex/domain" && spec !== "@ibex/auth-core"
-    ? "testkit may import only @ibex/domain and @ibex/auth-core of ours"
+  spec.startsWith("@ibex/") && !["@ibex/domain", "@ibex/auth-core", "@ibex/mock-upstream"].includes(spec)
+    ? "testkit may import only @ibex/domain, @ibex/auth-core and @ibex/mock-upstream of ours"
     : null
 )
 

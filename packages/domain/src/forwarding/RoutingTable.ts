@@ -1,0 +1,329 @@
+import { Either, Option, ParseResult, Redacted, Schema } from "effect"
+import { FieldError } from "../FieldError.js"
+import { ProviderKind, type TargetTimeouts } from "./Upstream.js"
+
+/**
+ * The routing config (IBEX_ROUTES_FILE, or a NATS KV entry): which client-visible model names
+ * exist, where each one goes, in what order, and which orgs may use which. The wire shape is
+ * snake_case JSON (YAML parses to the same value); `decodeRoutingConfig` turns it into a
+ * `RoutingTable`, checked as a whole, or every problem found. Keys never appear in the file:
+ * a provider names the environment variable that holds its key.
+ */
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+const opt = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
+
+const TimeoutsWire = Schema.Struct({
+  connect_ms: opt(PositiveInt),
+  first_byte_ms: opt(PositiveInt),
+  idle_ms: opt(PositiveInt),
+  total_ms: opt(PositiveInt)
+})
+
+const ProviderWire = Schema.Struct({
+  id: NonEmpty,
+  kind: ProviderKind,
+  base_url: NonEmpty,
+  api_key_env: opt(NonEmpty),
+  api_version: opt(NonEmpty),
+  timeouts: opt(TimeoutsWire)
+})
+
+const TargetWire = Schema.Struct({
+  provider: NonEmpty,
+  model: NonEmpty,
+  priority: opt(NonNegativeInt),
+  weight: opt(Schema.Number.pipe(Schema.positive()))
+})
+
+const PricingWire = Schema.Struct({
+  input_per_million: Schema.Number.pipe(Schema.nonNegative()),
+  output_per_million: Schema.Number.pipe(Schema.nonNegative()),
+  cached_input_per_million: opt(Schema.Number.pipe(Schema.nonNegative()))
+})
+
+const ModelWire = Schema.Struct({
+  name: NonEmpty,
+  targets: Schema.Array(TargetWire).pipe(Schema.minItems(1)),
+  pricing: opt(PricingWire)
+})
+
+const OrgWire = Schema.Struct({ org_id: Schema.UUID, models: Schema.Array(NonEmpty) })
+
+const RetryWire = Schema.Struct({
+  max_attempts: opt(PositiveInt),
+  base_delay_ms: opt(NonNegativeInt),
+  max_delay_ms: opt(NonNegativeInt),
+  retry_after_cap_ms: opt(NonNegativeInt)
+})
+
+const CooldownWire = Schema.Struct({ failures: opt(PositiveInt), period_ms: opt(NonNegativeInt) })
+
+export const RoutingConfigWire = Schema.Struct({
+  providers: Schema.Array(ProviderWire),
+  models: Schema.Array(ModelWire),
+  orgs: opt(Schema.Array(OrgWire)),
+  retry: opt(RetryWire),
+  cooldown: opt(CooldownWire),
+  default_timeouts: opt(TimeoutsWire)
+})
+export type RoutingConfigWire = typeof RoutingConfigWire.Type
+
+// ---- the decoded table ----
+
+export interface ProviderSpec {
+  readonly id: string
+  readonly kind: ProviderKind
+  readonly baseUrl: string
+  readonly apiKeyEnv: Option.Option<string>
+  readonly apiKey: Option.Option<Redacted.Redacted<string>>
+  readonly apiVersion: Option.Option<string>
+  readonly timeouts: TargetTimeouts
+}
+
+export interface RouteTarget {
+  readonly provider: ProviderSpec
+  readonly model: string
+  readonly priority: number
+  readonly weight: number
+}
+
+export interface ModelPricing {
+  readonly inputPerMillion: number
+  readonly outputPerMillion: number
+  readonly cachedInputPerMillion: number
+}
+
+export interface ModelRoute {
+  readonly name: string
+  /** In config order; `orderTargets` decides the order of one request's attempts. */
+  readonly targets: ReadonlyArray<RouteTarget>
+  readonly pricing: Option.Option<ModelPricing>
+}
+
+export interface RetryPolicy {
+  /** Attempts per target before falling back to the next one (1 = no retry). */
+  readonly maxAttempts: number
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+  /** An upstream's Retry-After is honoured up to this; longer means fall back instead of waiting. */
+  readonly retryAfterCapMs: number
+}
+
+export interface CooldownPolicy {
+  /** Consecutive failed attempts after which a target is skipped for `periodMs`. */
+  readonly failures: number
+  readonly periodMs: number
+}
+
+export interface RoutingTable {
+  /** A digest of the decoded config: equal configs have equal revisions. */
+  readonly revision: string
+  readonly providers: ReadonlyMap<string, ProviderSpec>
+  readonly models: ReadonlyMap<string, ModelRoute>
+  /** Orgs limited to a set of models; an org not listed may use every model. */
+  readonly orgModels: ReadonlyMap<string, ReadonlySet<string>>
+  readonly retry: RetryPolicy
+  readonly cooldown: CooldownPolicy
+}
+
+export const defaultTimeouts: TargetTimeouts = {
+  connectMs: 5_000,
+  firstByteMs: 60_000,
+  idleMs: 30_000,
+  totalMs: 600_000
+}
+export const defaultRetryPolicy: RetryPolicy = {
+  maxAttempts: 2,
+  baseDelayMs: 100,
+  maxDelayMs: 2_000,
+  retryAfterCapMs: 5_000
+}
+export const defaultCooldownPolicy: CooldownPolicy = { failures: 3, periodMs: 30_000 }
+
+/** An empty table: every model is unknown. */
+export const emptyRoutingTable: RoutingTable = {
+  revision: "empty",
+  providers: new Map(),
+  models: new Map(),
+  orgModels: new Map(),
+  retry: defaultRetryPolicy,
+  cooldown: defaultCooldownPolicy
+}
+
+const timeoutsOf = (wire: typeof TimeoutsWire.Type | undefined, base: TargetTimeouts): TargetTimeouts => ({
+  connectMs: wire?.connect_ms ?? base.connectMs,
+  firstByteMs: wire?.first_byte_ms ?? base.firstByteMs,
+  idleMs: wire?.idle_ms ?? base.idleMs,
+  totalMs: wire?.total_ms ?? base.totalMs
+})
+
+const isHttpUrl = (s: string): boolean => {
+  try {
+    const u = new URL(s)
+    return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === ""
+  } catch {
+    return false
+  }
+}
+
+/** FNV-1a over the canonical JSON: a revision id, not a security digest. */
+const revisionOf = (value: unknown): string => {
+  const text = JSON.stringify(value)
+  let h1 = 0x811c9dc5
+  let h2 = 0x01000193
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0
+  }
+  return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")
+}
+
+const decodeWire = ParseResult.decodeUnknownEither(RoutingConfigWire, { errors: "all", onExcessProperty: "error" })
+
+/**
+ * Decodes and checks a whole routing config. `env` resolves `api_key_env` names (the process
+ * environment in production): a named variable that is unset or empty is an error, so a typo
+ * fails the load instead of sending unauthenticated requests.
+ */
+export const decodeRoutingConfig = (
+  input: unknown,
+  env: (name: string) => string | undefined
+): Either.Either<RoutingTable, ReadonlyArray<FieldError>> => {
+  const decoded = decodeWire(input)
+  if (Either.isLeft(decoded)) {
+    return Either.left(
+      ParseResult.ArrayFormatter.formatIssueSync(decoded.left).map(
+        (i) =>
+          new FieldError({
+            field: i.path.length === 0 ? "config" : i.path.map(String).join("."),
+            message: i.message
+          })
+      )
+    )
+  }
+  const wire = decoded.right
+  const errors: Array<FieldError> = []
+  const fail = (field: string, message: string) => errors.push(new FieldError({ field, message }))
+  const base = timeoutsOf(wire.default_timeouts, defaultTimeouts)
+
+  const providers = new Map<string, ProviderSpec>()
+  wire.providers.forEach((p, i) => {
+    if (providers.has(p.id)) fail(`providers.${i}.id`, `duplicate provider id "${p.id}"`)
+    if (!isHttpUrl(p.base_url)) fail(`providers.${i}.base_url`, "must be an http(s) URL without credentials")
+    if (p.kind === "azure-openai" && p.api_version === undefined)
+      fail(`providers.${i}.api_version`, "is required for azure-openai")
+    let apiKey: Option.Option<Redacted.Redacted<string>> = Option.none()
+    if (p.api_key_env !== undefined) {
+      const value = env(p.api_key_env)
+      if (value === undefined || value === "")
+        fail(`providers.${i}.api_key_env`, `environment variable ${p.api_key_env} is not set`)
+      else apiKey = Option.some(Redacted.make(value))
+    } else if (p.kind !== "openai") fail(`providers.${i}.api_key_env`, `is required for ${p.kind}`)
+    providers.set(p.id, {
+      id: p.id,
+      kind: p.kind,
+      baseUrl: p.base_url.replace(/\/+$/, ""),
+      apiKeyEnv: Option.fromNullable(p.api_key_env),
+      apiKey,
+      apiVersion: Option.fromNullable(p.api_version),
+      timeouts: timeoutsOf(p.timeouts, base)
+    })
+  })
+
+  const models = new Map<string, ModelRoute>()
+  wire.models.forEach((m, i) => {
+    if (models.has(m.name)) fail(`models.${i}.name`, `duplicate model name "${m.name}"`)
+    const targets: Array<RouteTarget> = []
+    m.targets.forEach((t, j) => {
+      const provider = providers.get(t.provider)
+      if (provider === undefined) fail(`models.${i}.targets.${j}.provider`, `unknown provider "${t.provider}"`)
+      else targets.push({ provider, model: t.model, priority: t.priority ?? j, weight: t.weight ?? 1 })
+    })
+    models.set(m.name, {
+      name: m.name,
+      targets,
+      pricing: Option.map(Option.fromNullable(m.pricing), (p) => ({
+        inputPerMillion: p.input_per_million,
+        outputPerMillion: p.output_per_million,
+        cachedInputPerMillion: p.cached_input_per_million ?? p.input_per_million
+      }))
+    })
+  })
+
+  const orgModels = new Map<string, ReadonlySet<string>>()
+  ;(wire.orgs ?? []).forEach((o, i) => {
+    if (orgModels.has(o.org_id)) fail(`orgs.${i}.org_id`, "duplicate org")
+    o.models.forEach((name, j) => {
+      if (!models.has(name)) fail(`orgs.${i}.models.${j}`, `unknown model "${name}"`)
+    })
+    orgModels.set(o.org_id, new Set(o.models))
+  })
+
+  const retry: RetryPolicy = {
+    maxAttempts: wire.retry?.max_attempts ?? defaultRetryPolicy.maxAttempts,
+    baseDelayMs: wire.retry?.base_delay_ms ?? defaultRetryPolicy.baseDelayMs,
+    maxDelayMs: wire.retry?.max_delay_ms ?? defaultRetryPolicy.maxDelayMs,
+    retryAfterCapMs: wire.retry?.retry_after_cap_ms ?? defaultRetryPolicy.retryAfterCapMs
+  }
+  const cooldown: CooldownPolicy = {
+    failures: wire.cooldown?.failures ?? defaultCooldownPolicy.failures,
+    periodMs: wire.cooldown?.period_ms ?? defaultCooldownPolicy.periodMs
+  }
+  if (errors.length > 0) return Either.left(errors)
+  // The revision covers which key each provider uses (by variable name), never the key itself.
+  return Either.right({ revision: revisionOf(wire), providers, models, orgModels, retry, cooldown })
+}
+
+/** The models an org may use, in config order. */
+export const modelsForOrg = (table: RoutingTable, orgId: string): ReadonlyArray<ModelRoute> => {
+  const allowed = table.orgModels.get(orgId)
+  const all = [...table.models.values()]
+  return allowed === undefined ? all : all.filter((m) => allowed.has(m.name))
+}
+
+export type ModelLookup =
+  | { readonly _tag: "Found"; readonly route: ModelRoute }
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "NotAllowed" }
+
+export const lookupModel = (table: RoutingTable, orgId: string, name: string): ModelLookup => {
+  const route = table.models.get(name)
+  if (route === undefined) return { _tag: "NotFound" }
+  const allowed = table.orgModels.get(orgId)
+  if (allowed !== undefined && !allowed.has(name)) return { _tag: "NotAllowed" }
+  return { _tag: "Found", route }
+}
+
+/**
+ * One request's attempt order: lower priority first; within a priority, a weighted random
+ * order (each pick proportional to weight among those left), so equal-priority targets share
+ * load by weight and the rest are still there to fall back to.
+ */
+export const orderTargets = (targets: ReadonlyArray<RouteTarget>, random: () => number): ReadonlyArray<RouteTarget> => {
+  if (targets.length <= 1) return targets
+  const byPriority = new Map<number, Array<RouteTarget>>()
+  for (const t of targets) {
+    const group = byPriority.get(t.priority)
+    if (group === undefined) byPriority.set(t.priority, [t])
+    else group.push(t)
+  }
+  const out: Array<RouteTarget> = []
+  for (const priority of [...byPriority.keys()].sort((a, b) => a - b)) {
+    const pool = [...(byPriority.get(priority) ?? [])]
+    while (pool.length > 0) {
+      const total = pool.reduce((s, t) => s + t.weight, 0)
+      let r = random() * total
+      let idx = 0
+      for (; idx < pool.length - 1; idx++) {
+        r -= (pool[idx] as RouteTarget).weight
+        if (r < 0) break
+      }
+      out.push(...pool.splice(idx, 1))
+    }
+  }
+  return out
+}

@@ -1,0 +1,3 @@
+export * from "./Routing.js"
+export * from "./RoutingTable.js"
+export * from "./Upstream.js"
