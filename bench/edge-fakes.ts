@@ -1,11 +1,15 @@
 // The proxy's HTTP edge alone: the real ProxyHttpLive (same middleware, metrics, access log
 // through the apps' JSON logger) with in-process fakes for auth (a fixed principal) and an
 // in-memory GCRA limiter (a huge limit). Separates the edge's own cost from the remote calls.
-// Usage: node --import tsx bench/edge-fakes.ts <port>   (diagnostic row "edge only" of npm run bench)
+// Usage: node --import tsx bench/edge-fakes.ts <port> [upstream-url]   (diagnostic row "edge only" of
+// npm run bench; with an upstream URL, model "bench-model" forwards there as an OpenAI-compatible provider)
 
 import { JsonLoggerLive } from "@ibex/app-common"
 import {
   AuthGateway,
+  decodeRoutingConfig,
+  emptyRoutingTable,
+  RoutingStatic,
   authGatewayFromChecks,
   gcra,
   InvalidToken,
@@ -14,8 +18,9 @@ import {
   RateLimiter,
   type TokenId
 } from "@ibex/domain"
+import { ProviderGatewayLive } from "@ibex/providers"
 import { ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Either, Layer, Redacted } from "effect"
 
 export const benchOrg = "0190a0b0-0000-7000-8000-000000000001" as OrgId
 export const benchAgent = "0190a0b0-0000-7000-8000-0000000000a1"
@@ -48,12 +53,27 @@ const limiter = Layer.succeed(RateLimiter, {
 })
 
 const port = Number(process.argv[2] ?? 0)
+const upstream = process.argv[3]
+const table =
+  upstream === undefined
+    ? emptyRoutingTable
+    : Either.getOrThrow(
+        decodeRoutingConfig(
+          {
+            providers: [{ id: "bench", kind: "openai", base_url: upstream }],
+            models: [{ name: "bench-model", targets: [{ provider: "bench", model: "bench-model" }] }]
+          },
+          () => undefined
+        )
+      )
 Layer.launch(
   ProxyHttpLive.pipe(
     Layer.provide(
       Layer.mergeAll(
         auth,
         limiter,
+        RoutingStatic(table, "bench"),
+        ProviderGatewayLive,
         ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false, tracing: false })
       )
     )

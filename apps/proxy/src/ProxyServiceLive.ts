@@ -1,5 +1,6 @@
 import { AuthClient, type AuthClientConfig, AuthClientLive, AuthGatewayFromClient } from "@ibex/auth-adapter-grpc"
-import { type RateLimiter, RateLimiterMemory } from "@ibex/domain"
+import { type RateLimiter, RateLimiterMemory, type Routing } from "@ibex/domain"
+import { ProviderGatewayLive } from "@ibex/providers"
 import {
   AuthGatewayCached,
   type AuthorizationCacheOptions,
@@ -20,12 +21,13 @@ export const ProxyAuthGatewayLive = (client: AuthClientConfig, cache: Authorizat
   AuthGatewayCached(cache).pipe(Layer.provide(AuthGatewayFromClient), Layer.provideMerge(AuthClientLive(client)))
 
 /**
- * The proxy process: the HTTP edge over AuthGateway (cached, then gRPC on one channel with a per-call deadline) and a
+ * The proxy process: the HTTP edge over AuthGateway (cached, then gRPC on one channel with a per-call deadline),
+ * the routing table (`routing`: a file, NATS KV, or the embedded default), the provider adapters, and a
  * RateLimiter — Redis when REDIS_URL is set, otherwise the in-process limiter (correct for one
  * proxy instance only: the embedded default). /ready probes the auth server's gRPC health and
  * Redis (or reports it disabled).
  */
-export const ProxyServiceLive = (config: ProxyAppConfig) => {
+export const ProxyServiceLive = <E>(config: ProxyAppConfig, routing: Layer.Layer<Routing, E>) => {
   const limiter: Layer.Layer<RateLimiter | RateLimiterRedisHealth> | Layer.Layer<RateLimiter> = Option.match(
     config.redisUrl,
     {
@@ -55,5 +57,8 @@ export const ProxyServiceLive = (config: ProxyAppConfig) => {
     })
   )
   const auth = ProxyAuthGatewayLive({ target: config.authTarget, deadlineMs: config.authTimeoutMs }, config.authCache)
-  return ProxyHttpLive.pipe(Layer.provide(readiness), Layer.provideMerge(Layer.merge(auth, limiter)))
+  return ProxyHttpLive.pipe(
+    Layer.provide(readiness),
+    Layer.provideMerge(Layer.mergeAll(auth, limiter, routing, ProviderGatewayLive))
+  )
 }

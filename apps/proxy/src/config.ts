@@ -9,6 +9,7 @@ import {
   proxyConfigFromEnv
 } from "@ibex/proxy-adapter-http"
 import { Config, LogLevel, type Option, type Redacted } from "effect"
+import { RoutingSourceConfig, routingEnvVars } from "./routingSource.js"
 
 /** Every environment variable the proxy reads (docs/CONFIGURATION.md is checked against this list). */
 export const proxyEnvVars: ReadonlyArray<EnvVar> = [
@@ -25,6 +26,12 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     default: String(DEFAULT_RATE_LIMIT_PER_MINUTE),
     secret: false,
     description: "Requests per minute for an org whose record sets no limit."
+  },
+  {
+    name: "PROXY_DRAIN_TIMEOUT_MS",
+    default: "30000",
+    secret: false,
+    description: "On SIGTERM: how long requests and streams in flight may finish after /ready turns 503 and the listener closes."
   },
   {
     name: "PROXY_REQUEST_ID_HEADER",
@@ -120,7 +127,8 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     default: String(defaultAuthorizationCacheOptions.reconnectAfterMs),
     secret: false,
     description: "A silent invalidation stream is abandoned and opened again after this long."
-  }
+  },
+  ...routingEnvVars
 ]
 
 export interface ProxyAppConfig {
@@ -131,6 +139,7 @@ export interface ProxyAppConfig {
   readonly redisCommandTimeoutMs: number
   readonly authCache: AuthorizationCacheOptions
   readonly logLevel: LogLevel.LogLevel
+  readonly routing: RoutingSourceConfig
 }
 
 // Config.validate sits directly on the variable (before withDefault) so its error keeps the
@@ -157,5 +166,6 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
     staleAfterMs: positiveInt("PROXY_AUTH_STALE_AFTER_MS", defaultAuthorizationCacheOptions.staleAfterMs),
     reconnectAfterMs: positiveInt("PROXY_AUTH_RECONNECT_AFTER_MS", defaultAuthorizationCacheOptions.reconnectAfterMs)
   }),
-  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+  logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
+  routing: RoutingSourceConfig
 })

@@ -4,6 +4,7 @@ import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { Config, Effect, Layer, Logger, Option } from "effect"
 import { ProxyAppConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
+import { RoutingFromConfig } from "./routingSource.js"
 
 /** The proxy process. Configuration comes from the environment and `.env` (docs/CONFIGURATION.md). */
 loadDotEnv()
@@ -19,10 +20,10 @@ const program = Effect.gen(function* () {
     ).pipe(
       // Spans per request only when something exports them.
       Layer.provideMerge(
-        ProxyServiceLive({
-          ...config,
-          http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) }
-        })
+        ProxyServiceLive(
+          { ...config, http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) } },
+          RoutingFromConfig(config.routing)
+        )
       ),
       Layer.provide(Logger.minimumLogLevel(config.logLevel)),
       Layer.provide(TelemetryLive(telemetry))

@@ -1,6 +1,6 @@
 import { NodeSdk } from "@effect/opentelemetry"
 import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
-import { jsonLoggerTo } from "@ibex/domain"
+import { emptyRoutingTable, jsonLoggerTo, type Routing, RoutingStatic } from "@ibex/domain"
 import { defaultAuthorizationCacheOptions, ProxyServer } from "@ibex/proxy-adapter-http"
 import { authServicesMemory, setupOrg, type TestOrgContext } from "@ibex/testkit"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
@@ -13,7 +13,9 @@ import { ProxyServiceLive } from "../src/index.js"
  * one process, with every span in an in-memory exporter and every log line captured as the
  * production JSON logger writes it.
  */
-export const startProxyStack = async (options: { readonly processMetrics?: boolean } = {}) => {
+export const startProxyStack = async (
+  options: { readonly processMetrics?: boolean; readonly routing?: Layer.Layer<Routing, unknown> } = {}
+) => {
   const spans = new InMemorySpanExporter()
   const logs: Array<string> = []
   const tracing = NodeSdk.layer(() => ({
@@ -25,15 +27,19 @@ export const startProxyStack = async (options: { readonly processMetrics?: boole
   )
   const proxy = Layer.unwrapEffect(
     Effect.map(AuthGrpcServer, (server) =>
-      ProxyServiceLive({
-        http: { host: "127.0.0.1", port: 0, processMetrics: options.processMetrics ?? false },
-        authTarget: server.address,
-        authTimeoutMs: 2_000,
-        redisUrl: Option.none(),
-        redisCommandTimeoutMs: 25,
-        authCache: defaultAuthorizationCacheOptions,
-        logLevel: LogLevel.Info
-      })
+      ProxyServiceLive(
+        {
+          http: { host: "127.0.0.1", port: 0, processMetrics: options.processMetrics ?? false },
+          authTarget: server.address,
+          authTimeoutMs: 2_000,
+          redisUrl: Option.none(),
+          redisCommandTimeoutMs: 25,
+          authCache: defaultAuthorizationCacheOptions,
+          logLevel: LogLevel.Info,
+          routing: { file: Option.none(), nats: Option.none() }
+        },
+        options.routing ?? RoutingStatic(emptyRoutingTable, "none")
+      )
     )
   )
   const stack = proxy.pipe(

@@ -7,9 +7,10 @@ import {
   type AuthHttpConfig,
   authServiceOnDatabase
 } from "@ibex/app-auth"
-import { type ProxyAppConfig, ProxyServiceLive } from "@ibex/app-proxy"
+import { defaultRoutingConfig, type ProxyAppConfig, ProxyServiceLive, RoutingFromConfig } from "@ibex/app-proxy"
+import { startMockUpstream } from "@ibex/mock-upstream"
 import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
-import { SecureRandomWebCrypto } from "@ibex/domain"
+import { Routing, SecureRandomWebCrypto } from "@ibex/domain"
 import {
   appUrlFromOwnerUrl,
   defaultDataDir,
@@ -39,6 +40,10 @@ export interface StackInfo {
   readonly dataDir: string | null
   readonly seed: SeedResult
   readonly rateLimiter: "redis" | "memory"
+  /** Where chat requests go: the routing source and the models it serves. */
+  readonly routing: { readonly source: string; readonly models: ReadonlyArray<string> }
+  /** The local mock provider, when the embedded default routes to it (no routing source, no provider key). */
+  readonly mockUpstreamUrl: string | null
 }
 
 export class StackStartFailed extends Data.TaggedError("StackStartFailed")<{ readonly message: string }> {}
@@ -90,9 +95,28 @@ export const StackLive = (options: StackOptions) =>
       const auth = AuthAdminHttpLive({ ...options.authHttp, version: AUTH_VERSION }).pipe(
         Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper, { embeddedEndpoint: db.endpoint }))
       )
+      // No routing source and no provider key: a newcomer's first request still gets a real
+      // forwarded completion, from the local mock provider (model "ibex-mock").
+      const routing = options.proxy.routing
+      const wantsMock =
+        Option.isNone(routing.file) &&
+        Option.isNone(routing.nats) &&
+        defaultRoutingConfig((name) => process.env[name], undefined) === undefined
+      const mock = wantsMock
+        ? yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () => startMockUpstream({ host: "127.0.0.1", port: 0 }),
+              catch: (e) => new StackStartFailed({ message: `mock upstream: ${String(e)}` })
+            }),
+            (m) => Effect.promise(() => m.close())
+          )
+        : undefined
+      const routingLayer = RoutingFromConfig(routing, mock === undefined ? {} : { mockUpstreamUrl: mock.url })
       // The proxy dials the auth server's bound address (port 0 in tests resolves here).
       const proxy = Layer.unwrapEffect(
-        Effect.map(AuthGrpcServer, (server) => ProxyServiceLive({ ...options.proxy, authTarget: server.address }))
+        Effect.map(AuthGrpcServer, (server) =>
+          ProxyServiceLive({ ...options.proxy, authTarget: server.address }, routingLayer)
+        )
       )
       const info = Layer.effect(
         Stack,
@@ -100,6 +124,8 @@ export const StackLive = (options: StackOptions) =>
           const server = yield* AuthGrpcServer
           const http = yield* ProxyServer
           const admin = yield* AuthAdminHttp
+          const routes = yield* Routing
+          const [status, table] = yield* Effect.all([routes.status, routes.table])
           // Seeded only once every server listens: a start that fails before (a port in use)
           // has minted no PAT, so the next start mints and shows one; a PAT is never stored
           // without its plaintext having been printed.
@@ -111,7 +137,9 @@ export const StackLive = (options: StackOptions) =>
             database: db.kind,
             dataDir: db.dataDir,
             seed,
-            rateLimiter: Option.isSome(options.proxy.redisUrl) ? "redis" : "memory"
+            rateLimiter: Option.isSome(options.proxy.redisUrl) ? "redis" : "memory",
+            routing: { source: status.source, models: [...table.models.keys()] },
+            mockUpstreamUrl: mock?.url ?? null
           } satisfies StackInfo
         })
       )

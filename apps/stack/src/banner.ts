@@ -3,6 +3,13 @@ import type { StackInfo } from "./Stack.js"
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
+const routingLine = (info: StackInfo): string => {
+  const models = info.routing.models.length === 0 ? "no models (chat answers 501)" : info.routing.models.join(", ")
+  if (info.mockUpstreamUrl !== null)
+    return `${models}: the local mock provider at ${info.mockUpstreamUrl} (set OPENAI_API_KEY, ANTHROPIC_API_KEY or IBEX_ROUTES_FILE for real ones)`
+  return `${models} (${info.routing.source})`
+}
+
 /** What a person needs after `npm start`: where things are, the dev credentials, a curl to paste. */
 export const banner = (info: StackInfo): string => {
   const token = info.seed.token ? Redacted.value(info.seed.token.token) : null
@@ -15,7 +22,8 @@ export const banner = (info: StackInfo): string => {
     `  proxy   ${info.proxyUrl}`,
     `  auth    ${info.authAddress} (gRPC), ${info.authAdminUrl} (/health, /ready, /metrics)`,
     `  org     ${info.seed.orgId}`,
-    `  agent   ${agent}`
+    `  agent   ${agent}`,
+    `  routing ${routingLine(info)}`
   ]
   if (token !== null) {
     lines.push(`  token   ${token}`, "          (shown once: only its Argon2id hash is stored)")
@@ -36,7 +44,7 @@ export const banner = (info: StackInfo): string => {
     `    -H ${bearer} \\`,
     `    -H ${shellQuote(`X-IBEX-Agent-ID: ${agent}`)} \\`,
     `    -H 'Content-Type: application/json' \\`,
-    `    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'`,
+    `    -d '{"model":"${info.routing.models[0] ?? "ibex-mock"}","messages":[{"role":"user","content":"hello"}]}'`,
     "",
     "Smoke test:",
     `  PROXY_URL=${info.proxyUrl} IBEX_TOKEN=${smokeToken} IBEX_AGENT_ID=${agent} npm run smoke`,

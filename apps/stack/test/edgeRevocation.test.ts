@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto"
+import { NoForwarding } from "@ibex/testkit/upstream"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
 import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
@@ -112,6 +113,7 @@ onRealStack("edge revocation: 2 auth instances, 2 proxies, under c16 load", () =
           Layer.mergeAll(
             ProxyAuthGatewayLive({ target, deadlineMs: DEFAULT_DEADLINE_MS }, defaultAuthorizationCacheOptions),
             RateLimiterRedis({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", keyPrefix }),
+            NoForwarding,
             ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
           )
         ),

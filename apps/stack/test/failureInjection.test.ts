@@ -1,4 +1,5 @@
 import { createServer, type Socket } from "node:net"
+import { NoForwarding } from "@ibex/testkit/upstream"
 import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
 import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { RateLimiterMemory } from "@ibex/testkit"
@@ -32,6 +33,7 @@ describe("failure injection: the 50 ms auth budget", () => {
               defaultAuthorizationCacheOptions
             ),
             RateLimiterMemory,
+            NoForwarding,
             ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
           )
         )

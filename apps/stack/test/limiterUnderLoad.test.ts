@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto"
+import { NoForwarding } from "@ibex/testkit/upstream"
 import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
 import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
 import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
@@ -76,6 +77,7 @@ onRedis("rate limiter under load: 2 proxies on one Redis", () => {
             Layer.mergeAll(
               ProxyAuthGatewayLive({ target, deadlineMs: 2_000 }, defaultAuthorizationCacheOptions),
               RateLimiterRedis({ url: through(redisLink), keyPrefix }),
+              NoForwarding,
               ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
             )
           ),

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto"
+import { NoForwarding } from "@ibex/testkit/upstream"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
 import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
 import {
@@ -110,6 +111,7 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
           defaultAuthorizationCacheOptions
         ),
         parts.limiter,
+        NoForwarding,
         ProxyConfig.layer({
           port: 0,
           host: "127.0.0.1",

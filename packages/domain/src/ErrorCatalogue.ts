@@ -203,6 +203,56 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     type: "not_found_error",
     message: "The resource was not found."
   },
+  ModelNotFound: {
+    code: "MODEL_NOT_FOUND",
+    httpStatus: 404,
+    grpcStatus: GrpcStatus.NOT_FOUND,
+    type: "not_found_error",
+    message: "The model does not exist or is not routed by this gateway; GET /v1/models lists the available ones."
+  },
+  ModelNotAllowed: {
+    code: "MODEL_NOT_ALLOWED",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "The organization may not use this model; GET /v1/models lists the allowed ones."
+  },
+  UpstreamError: {
+    code: "UPSTREAM_ERROR",
+    httpStatus: 502,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
+    type: "server_error",
+    message: "The model provider failed to answer. Retry shortly."
+  },
+  UpstreamTimeout: {
+    code: "UPSTREAM_TIMEOUT",
+    httpStatus: 504,
+    grpcStatus: GrpcStatus.DEADLINE_EXCEEDED,
+    type: "server_error",
+    message: "The model provider did not answer in time."
+  },
+  UpstreamRateLimited: {
+    code: "UPSTREAM_RATE_LIMITED",
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "rate_limit_error",
+    message: "The model provider is rate limiting requests. Retry after the time in Retry-After."
+  },
+  UpstreamUnavailable: {
+    code: "UPSTREAM_UNAVAILABLE",
+    httpStatus: 503,
+    grpcStatus: GrpcStatus.UNAVAILABLE,
+    type: "service_unavailable_error",
+    message: "Every provider for this model is cooling down after repeated failures. Retry shortly."
+  },
+  // Status and message are the provider's own (see toEnvelope); these are the fallbacks.
+  UpstreamRejected: {
+    code: "UPSTREAM_REJECTED",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The model provider refused the request."
+  },
   InternalError: {
     code: "INTERNAL_ERROR",
     httpStatus: 500,

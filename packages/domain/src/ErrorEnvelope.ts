@@ -30,6 +30,14 @@ export interface EnvelopeJson {
 
 export const toEnvelope = (error: DomainError, requestId: string): { status: number; body: EnvelopeJson } => {
   const entry = catalogueEntry(error)
+  if (error._tag === "UpstreamRejected") {
+    // The one envelope whose text is not ours: a provider's 4xx says what the client must change.
+    const message = error.providerMessage === "" ? entry.message : error.providerMessage
+    return {
+      status: error.status,
+      body: { error: { code: entry.code, message, type: entry.type, request_id: requestId } }
+    }
+  }
   const base = { code: entry.code, message: entry.message, type: entry.type, request_id: requestId }
   const body: EnvelopeJson =
     error._tag === "ValidationFailed"

@@ -10,7 +10,8 @@ export const PermissionBits = {
   "tokens:create": 2,
   "tokens:revoke": 3,
   "tokens:list": 4,
-  "agents:manage": 5
+  "agents:manage": 5,
+  "routing:admin": 6
 } as const
 
 export type PermissionName = keyof typeof PermissionBits

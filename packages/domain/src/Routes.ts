@@ -8,7 +8,11 @@ import type { PermissionName } from "./Permissions.js"
 export const RoutePermissions = {
   "GET /v1/internal/auth-probe": "probe:read",
   "GET /v1/orgs/{org_id}/auth-probe": "probe:read",
-  "POST /v1/chat/completions": "chat:completions"
+  "POST /v1/chat/completions": "chat:completions",
+  // Whoever may chat may see which models it can chat with.
+  "GET /v1/models": "chat:completions",
+  "GET /admin/routing": "routing:admin",
+  "POST /admin/routing/reload": "routing:admin"
 } as const satisfies Record<string, PermissionName>
 
 export type ProtectedRoute = keyof typeof RoutePermissions

@@ -80,6 +80,28 @@ export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("Me
 export class ResourceNotFound extends Schema.TaggedError<ResourceNotFound>()("ResourceNotFound", {
   resource: Schema.String
 }) {}
+/** No route is configured for the requested model name. */
+export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNotFound", {}) {}
+/** The model exists but the caller's org is limited to other models. */
+export class ModelNotAllowed extends Schema.TaggedError<ModelNotAllowed>()("ModelNotAllowed", {}) {}
+/** Every target failed (connect errors, 5xx, a broken answer) and nothing reached the client. */
+export class UpstreamError extends Schema.TaggedError<UpstreamError>()("UpstreamError", {}) {}
+/** The last target to fail timed out (connect, first byte, idle or total). */
+export class UpstreamTimeout extends Schema.TaggedError<UpstreamTimeout>()("UpstreamTimeout", {}) {}
+/** The provider rate-limited us past what retries and fallbacks could absorb. */
+export class UpstreamRateLimited extends Schema.TaggedError<UpstreamRateLimited>()("UpstreamRateLimited", {
+  retryAfterMs: Schema.Number
+}) {}
+/** Every target of the model is cooling down after repeated failures. */
+export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", {}) {}
+/**
+ * The provider refused the request itself (a 4xx such as "maximum context length exceeded"):
+ * the client sees the provider's status and its own message, scrubbed of anything key-shaped.
+ */
+export class UpstreamRejected extends Schema.TaggedError<UpstreamRejected>()("UpstreamRejected", {
+  status: Schema.Number,
+  providerMessage: Schema.String
+}) {}
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {}) {}
 
 export type DomainError =
@@ -105,4 +127,11 @@ export type DomainError =
   | RouteNotFound
   | MethodNotAllowed
   | ResourceNotFound
+  | ModelNotFound
+  | ModelNotAllowed
+  | UpstreamError
+  | UpstreamTimeout
+  | UpstreamRateLimited
+  | UpstreamUnavailable
+  | UpstreamRejected
   | InternalError

@@ -50,7 +50,8 @@ describe("permission bitmap", () => {
       "tokens:create": 2,
       "tokens:revoke": 3,
       "tokens:list": 4,
-      "agents:manage": 5
+      "agents:manage": 5,
+      "routing:admin": 6
     })
     expect(P.toNames(P.of("probe:read", "tokens:list"))).toEqual(["probe:read", "tokens:list"])
   })

@@ -1,3 +1,4 @@
+import type { Usage } from "@ibex/domain"
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
 
 /**
@@ -13,6 +14,13 @@ export interface ProxyMetrics {
   readonly rateLimitDecision: (decision: "allowed" | "denied" | "fail_open") => void
   /** Set by each /ready probe: 1 up, 0 down; a disabled dependency (null) has no series. */
   readonly dependencyUp: (dependency: string, up: boolean | null) => void
+  /** One attempt at a provider target: ok or the failure's kind. Labels come from the routing config only. */
+  readonly upstreamAttempt: (provider: string, model: string, outcome: string, seconds: number) => void
+  readonly upstreamRetry: (provider: string, model: string) => void
+  readonly upstreamFallback: (provider: string, model: string) => void
+  readonly upstreamStreamFailure: (provider: string, model: string, failure: string) => void
+  readonly timeToFirstChunk: (provider: string, model: string, seconds: number) => void
+  readonly tokens: (provider: string, model: string, usage: Usage) => void
 }
 
 const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
@@ -51,8 +59,59 @@ export const makeProxyMetrics = (options: { readonly processMetrics: boolean }):
     labelNames: ["dependency"] as const,
     registers: [registry]
   })
+  const upstreamLatency = new Histogram({
+    name: "ibex_proxy_upstream_duration_seconds",
+    help: "Time to a provider's response headers per attempt, by provider, upstream model and outcome.",
+    labelNames: ["provider", "model", "outcome"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry]
+  })
+  const upstreamErrors = new Counter({
+    name: "ibex_proxy_upstream_errors_total",
+    help: "Failed provider attempts and broken streams, by provider, upstream model and failure kind.",
+    labelNames: ["provider", "model", "error"] as const,
+    registers: [registry]
+  })
+  const retries = new Counter({
+    name: "ibex_proxy_upstream_retries_total",
+    help: "Retries of the same provider target.",
+    labelNames: ["provider", "model"] as const,
+    registers: [registry]
+  })
+  const fallbacks = new Counter({
+    name: "ibex_proxy_upstream_fallbacks_total",
+    help: "Fallbacks away from a provider target to the next one.",
+    labelNames: ["provider", "model"] as const,
+    registers: [registry]
+  })
+  const ttfc = new Histogram({
+    name: "ibex_proxy_upstream_time_to_first_chunk_seconds",
+    help: "Time from a stream's response headers to its first chunk written to the client.",
+    labelNames: ["provider", "model"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry]
+  })
+  const tokenCounter = new Counter({
+    name: "ibex_proxy_tokens_total",
+    help: "Tokens reported by providers, by provider, upstream model and kind (prompt, completion, cached).",
+    labelNames: ["provider", "model", "kind"] as const,
+    registers: [registry]
+  })
   return {
     registry,
+    upstreamAttempt: (provider, model, outcome, seconds) => {
+      upstreamLatency.observe({ provider, model, outcome }, seconds)
+      if (outcome !== "ok") upstreamErrors.inc({ provider, model, error: outcome })
+    },
+    upstreamRetry: (provider, model) => retries.inc({ provider, model }),
+    upstreamFallback: (provider, model) => fallbacks.inc({ provider, model }),
+    upstreamStreamFailure: (provider, model, error) => upstreamErrors.inc({ provider, model, error }),
+    timeToFirstChunk: (provider, model, seconds) => ttfc.observe({ provider, model }, seconds),
+    tokens: (provider, model, usage) => {
+      tokenCounter.inc({ provider, model, kind: "prompt" }, usage.promptTokens)
+      tokenCounter.inc({ provider, model, kind: "completion" }, usage.completionTokens)
+      if (usage.cachedTokens > 0) tokenCounter.inc({ provider, model, kind: "cached" }, usage.cachedTokens)
+    },
     observeRequest: (method, route, status, seconds) => {
       const labels = { method: knownMethods.has(method) ? method : "OTHER", route, status: String(status) }
       requests.inc(labels)

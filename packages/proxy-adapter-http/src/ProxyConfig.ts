@@ -40,6 +40,12 @@ export interface ProxyConfigShape {
    * trace id, or a random one.
    */
   readonly tracing: boolean
+  /**
+   * On shutdown (SIGTERM): /ready answers 503 at once, the listener stops accepting, and
+   * requests and streams in flight get this long to finish before their connections are cut.
+   * Default 30000.
+   */
+  readonly drainTimeoutMs: number
 }
 
 export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
@@ -67,7 +73,8 @@ export const makeProxyConfig = (input: ProxyConfigInput = {}): ProxyConfigShape 
   version: input.version ?? "0.1.0",
   accessLog: input.accessLog ?? true,
   processMetrics: input.processMetrics ?? true,
-  tracing: input.tracing ?? true
+  tracing: input.tracing ?? true,
+  drainTimeoutMs: input.drainTimeoutMs ?? 30_000
 })
 
 export class ProxyConfig extends Context.Tag("@ibex/proxy-adapter-http/ProxyConfig")<ProxyConfig, ProxyConfigShape>() {
@@ -87,7 +94,7 @@ const headerName = (env: string, fallback: string) =>
 /**
  * The proxy's settings from the environment (the apps add the readiness probes):
  * PROXY_PORT, PROXY_HOST, PROXY_MAX_BODY_BYTES, RATE_LIMIT_DEFAULT_RPM, PROXY_REQUEST_ID_HEADER,
- * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER.
+ * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER, PROXY_DRAIN_TIMEOUT_MS.
  */
 export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
   port: Config.integer("PROXY_PORT").pipe(
@@ -102,6 +109,10 @@ export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
   defaultRateLimitPerMinute: Config.integer("RATE_LIMIT_DEFAULT_RPM").pipe(
     Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
     Config.withDefault(DEFAULT_RATE_LIMIT_PER_MINUTE)
+  ),
+  drainTimeoutMs: Config.integer("PROXY_DRAIN_TIMEOUT_MS").pipe(
+    Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),
+    Config.withDefault(30_000)
   ),
   headers: Config.all({
     requestId: headerName("PROXY_REQUEST_ID_HEADER", DEFAULT_HEADER_NAMES.requestId),

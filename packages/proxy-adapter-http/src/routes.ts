@@ -22,7 +22,13 @@ const fixed: ReadonlyMap<string, Entry> = new Map([
   ["/ready", { template: "/ready", methods: { GET: "GET /ready", HEAD: "GET /ready" } }],
   ["/metrics", { template: "/metrics", methods: { GET: "GET /metrics" } }],
   ["/v1/internal/auth-probe", { template: "/v1/internal/auth-probe", methods: { GET: "GET /v1/internal/auth-probe" } }],
-  ["/v1/chat/completions", { template: "/v1/chat/completions", methods: { POST: "POST /v1/chat/completions" } }]
+  ["/v1/chat/completions", { template: "/v1/chat/completions", methods: { POST: "POST /v1/chat/completions" } }],
+  ["/v1/models", { template: "/v1/models", methods: { GET: "GET /v1/models" } }],
+  ["/admin/routing", { template: "/admin/routing", methods: { GET: "GET /admin/routing" } }],
+  [
+    "/admin/routing/reload",
+    { template: "/admin/routing/reload", methods: { POST: "POST /admin/routing/reload" } }
+  ]
 ])
 
 const orgProbe: Entry = {

@@ -20,6 +20,7 @@ import {
   type TestOrgContext
 } from "@ibex/testkit"
 import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { NoForwarding } from "@ibex/testkit/upstream"
 import { ProxyConfig, type ProxyConfigInput, ProxyHttpLive, ProxyServer } from "../src/index.js"
 
 /** Every log line the server wrote, as the JSON logger rendered it. */
@@ -79,6 +80,7 @@ export const startMemoryProxy = async (config: ProxyConfigInput = {}) => {
   const deps = Layer.mergeAll(
     CountingAuthGateway.pipe(Layer.provideMerge(authStackMemory())),
     RateLimiterMemory,
+    NoForwarding,
     ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, ...config })
   )
   const runtime = ManagedRuntime.make(ProxyHttpLive.pipe(Layer.provideMerge(deps), Layer.provide(logs.layer)))
@@ -132,6 +134,7 @@ export const startScriptedProxy = async (gateway: Layer.Layer<AuthGateway>, conf
   const deps = Layer.mergeAll(
     gateway,
     RateLimiterMemory,
+    NoForwarding,
     ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, ...config })
   )
   const runtime = ManagedRuntime.make(ProxyHttpLive.pipe(Layer.provideMerge(deps), Layer.provide(logs.layer)))

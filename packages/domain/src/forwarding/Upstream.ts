@@ -111,7 +111,14 @@ export class UpstreamAborted extends Schema.TaggedError<UpstreamAborted>()("Upst
   providerId: Schema.String
 }) {}
 
+/** This provider cannot express the request (e.g. `n` > 1 for a provider without it): another target may. */
+export class UpstreamRequestUnsupported extends Schema.TaggedError<UpstreamRequestUnsupported>()(
+  "UpstreamRequestUnsupported",
+  { providerId: Schema.String, field: Schema.String, message: Schema.String }
+) {}
+
 export type UpstreamFailure =
+  | UpstreamRequestUnsupported
   | UpstreamConnectFailed
   | UpstreamHttpError
   | UpstreamTimedOut

@@ -1,1 +1,2 @@
 export * from "@ibex/mock-upstream"
+export * from "./noForwarding.js"

@@ -1,0 +1,45 @@
+import type { RoutingConfigWire } from "@ibex/domain"
+
+/** The name of the local mock model the embedded default serves when no provider key is set. */
+export const MOCK_MODEL = "ibex-mock"
+
+/**
+ * The routing config used when neither IBEX_ROUTES_FILE nor a NATS KV source is set: OpenAI
+ * when OPENAI_API_KEY is set, Anthropic when ANTHROPIC_API_KEY is set, and otherwise (only then)
+ * the local mock upstream, if this process runs one (`npm start` does). Written as a routing
+ * file would be, so it goes through the same checks.
+ */
+export const defaultRoutingConfig = (
+  env: (name: string) => string | undefined,
+  mockUpstreamUrl: string | undefined
+): RoutingConfigWire | undefined => {
+  const set = (name: string) => (env(name) ?? "") !== ""
+  const providers: Array<RoutingConfigWire["providers"][number]> = []
+  const models: Array<RoutingConfigWire["models"][number]> = []
+  if (set("OPENAI_API_KEY")) {
+    providers.push({
+      id: "openai",
+      kind: "openai",
+      base_url: env("OPENAI_BASE_URL") || "https://api.openai.com/v1",
+      api_key_env: "OPENAI_API_KEY"
+    })
+    for (const name of ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-5-mini", "gpt-5"])
+      models.push({ name, targets: [{ provider: "openai", model: name }] })
+  }
+  if (set("ANTHROPIC_API_KEY")) {
+    providers.push({
+      id: "anthropic",
+      kind: "anthropic",
+      base_url: env("ANTHROPIC_BASE_URL") || "https://api.anthropic.com",
+      api_key_env: "ANTHROPIC_API_KEY",
+      api_version: "2023-06-01"
+    })
+    for (const name of ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"])
+      models.push({ name, targets: [{ provider: "anthropic", model: name }] })
+  }
+  if (providers.length === 0 && mockUpstreamUrl !== undefined) {
+    providers.push({ id: "mock", kind: "openai", base_url: `${mockUpstreamUrl}/v1` })
+    models.push({ name: MOCK_MODEL, targets: [{ provider: "mock", model: MOCK_MODEL }] })
+  }
+  return providers.length === 0 ? undefined : { providers, models }
+}

@@ -1,0 +1,322 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer, Option, Stream } from "effect"
+import {
+  decodeRoutingConfig,
+  type ForwardObserver,
+  forwardChatCompletion,
+  lookupModel,
+  modelsForOrg,
+  orderTargets,
+  ProviderGateway,
+  RoutingStatic,
+  type RoutingTable,
+  TargetHealth,
+  TargetHealthMemory,
+  type UpstreamFailure,
+  UpstreamConnectFailed,
+  UpstreamHttpError,
+  type UpstreamRequest,
+  type UpstreamResponse,
+  UpstreamTimedOut
+} from "../src/index.js"
+
+const env = (n: string) => ({ KEY_A: "a-key", KEY_B: "b-key" })[n]
+const orgA = "0190a0b0-0000-7000-8000-000000000001"
+const orgB = "0190a0b0-0000-7000-8000-000000000002"
+
+const config = {
+  providers: [
+    { id: "a", kind: "openai", base_url: "http://127.0.0.1:9000/v1/", api_key_env: "KEY_A" },
+    { id: "b", kind: "azure-openai", base_url: "https://b.example", api_key_env: "KEY_B", api_version: "2024-10-21" }
+  ],
+  models: [
+    { name: "m1", targets: [{ provider: "a", model: "up-1" }, { provider: "b", model: "dep-1" }] },
+    { name: "m2", targets: [{ provider: "b", model: "dep-2" }] }
+  ],
+  orgs: [{ org_id: orgB, models: ["m2"] }],
+  retry: { max_attempts: 2, base_delay_ms: 1, max_delay_ms: 2, retry_after_cap_ms: 50 },
+  cooldown: { failures: 2, period_ms: 60_000 }
+}
+
+const table = (): RoutingTable => Either.getOrThrow(decodeRoutingConfig(config, env))
+
+describe("decodeRoutingConfig", () => {
+  it("decodes the issue's minimal shape and resolves keys by variable name", () => {
+    const t = Either.getOrThrow(
+      decodeRoutingConfig(
+        {
+          providers: [{ id: "local", kind: "openai", base_url: "http://127.0.0.1:9000/v1", api_key_env: "LOCAL_KEY" }],
+          models: [{ name: "gpt-4o-mini", targets: [{ provider: "local", model: "gpt-4o-mini" }] }]
+        },
+        (n) => (n === "LOCAL_KEY" ? "secret" : undefined)
+      )
+    )
+    const provider = t.providers.get("local")
+    expect(provider?.baseUrl).toBe("http://127.0.0.1:9000/v1")
+    expect(Option.isSome(provider?.apiKey ?? Option.none())).toBe(true)
+    expect([...t.models.keys()]).toEqual(["gpt-4o-mini"])
+  })
+
+  it("reports every problem with its path, and never a key", () => {
+    const bad = decodeRoutingConfig(
+      {
+        providers: [
+          { id: "a", kind: "openai", base_url: "ftp://x", api_key_env: "MISSING" },
+          { id: "a", kind: "azure-openai", base_url: "https://x", api_key_env: "KEY_A" }
+        ],
+        models: [{ name: "m", targets: [{ provider: "nope", model: "x" }] }],
+        orgs: [{ org_id: orgA, models: ["unknown"] }]
+      },
+      env
+    )
+    expect(Either.isLeft(bad)).toBe(true)
+    const fields = Either.isLeft(bad) ? bad.left.map((e) => e.field) : []
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        "providers.0.base_url",
+        "providers.0.api_key_env",
+        "providers.1.id",
+        "providers.1.api_version",
+        "models.0.targets.0.provider",
+        "orgs.0.models.0"
+      ])
+    )
+    expect(JSON.stringify(Either.isLeft(bad) ? bad.left : [])).not.toContain("a-key")
+  })
+
+  it("refuses unknown fields and wrong types", () => {
+    const bad = decodeRoutingConfig({ providers: [], models: [], extra: 1 }, env)
+    expect(Either.isLeft(bad)).toBe(true)
+    const wrong = decodeRoutingConfig({ providers: [{ id: "x", kind: "grpc", base_url: "http://x" }], models: [] }, env)
+    expect(Either.isLeft(wrong)).toBe(true)
+  })
+
+  it("equal configs have equal revisions; a change changes it", () => {
+    expect(table().revision).toBe(table().revision)
+    const other = Either.getOrThrow(decodeRoutingConfig({ ...config, orgs: [], models: config.models.slice(0, 1) }, env))
+    expect(other.revision).not.toBe(table().revision)
+  })
+
+  it("limits an org to its models", () => {
+    const t = table()
+    expect(lookupModel(t, orgB, "m1")._tag).toBe("NotAllowed")
+    expect(lookupModel(t, orgB, "m2")._tag).toBe("Found")
+    expect(lookupModel(t, orgA, "m1")._tag).toBe("Found")
+    expect(lookupModel(t, orgA, "zzz")._tag).toBe("NotFound")
+    expect(modelsForOrg(t, orgB).map((m) => m.name)).toEqual(["m2"])
+    expect(modelsForOrg(t, orgA).map((m) => m.name)).toEqual(["m1", "m2"])
+  })
+})
+
+describe("orderTargets", () => {
+  it("keeps priority order and spreads equal priorities by weight", () => {
+    const t = Either.getOrThrow(
+      decodeRoutingConfig(
+        {
+          providers: [
+            { id: "a", kind: "openai", base_url: "http://a" },
+            { id: "b", kind: "openai", base_url: "http://b" },
+            { id: "c", kind: "openai", base_url: "http://c" }
+          ],
+          models: [
+            {
+              name: "m",
+              targets: [
+                { provider: "a", model: "x", priority: 0, weight: 3 },
+                { provider: "b", model: "x", priority: 0, weight: 1 },
+                { provider: "c", model: "x", priority: 1 }
+              ]
+            }
+          ]
+        },
+        env
+      )
+    )
+    const route = t.models.get("m")?.targets ?? []
+    let firstA = 0
+    let seed = 1
+    const random = () => {
+      seed = (seed * 16807) % 2147483647
+      return seed / 2147483647
+    }
+    for (let i = 0; i < 4000; i++) {
+      const order = orderTargets(route, random).map((x) => x.provider.id)
+      expect(order).toHaveLength(3)
+      expect(order[2]).toBe("c")
+      if (order[0] === "a") firstA++
+    }
+    expect(firstA / 4000).toBeGreaterThan(0.7)
+    expect(firstA / 4000).toBeLessThan(0.8)
+  })
+})
+
+// ---- forwarding: a scripted gateway ----
+
+type Script = Record<string, Array<UpstreamFailure | "ok">>
+
+const completion: UpstreamResponse = {
+  _tag: "Completion",
+  body: "{}",
+  usage: Option.none(),
+  providerRequestId: Option.none()
+}
+
+const scripted = (script: Script, calls: Array<string>) =>
+  Layer.succeed(ProviderGateway, {
+    call: (request: UpstreamRequest) =>
+      Effect.suspend(() => {
+        const key = `${request.target.providerId}/${request.target.model}`
+        calls.push(key)
+        const next = script[key]?.shift() ?? "ok"
+        return next === "ok" ? Effect.succeed(completion) : Effect.fail(next)
+      })
+  })
+
+const observed = () => {
+  const events: Array<string> = []
+  const observer: ForwardObserver = {
+    attempt: (t, outcome) => events.push(`attempt ${t.provider.id} ${outcome}`),
+    retry: (t) => events.push(`retry ${t.provider.id}`),
+    fallback: (t) => events.push(`fallback ${t.provider.id}`)
+  }
+  return { events, observer }
+}
+
+const forward = (script: Script, model = "m1", orgId = orgA) => {
+  const calls: Array<string> = []
+  const { events, observer } = observed()
+  const run = forwardChatCompletion(
+    {
+      orgId,
+      model,
+      body: { model, messages: [] },
+      stream: false,
+      headers: {},
+      signal: new AbortController().signal
+    },
+    observer,
+    () => 0
+  ).pipe(Effect.provide(Layer.mergeAll(RoutingStatic(table()), scripted(script, calls), TargetHealthMemory)))
+  return { run, calls, events }
+}
+
+const http = (status: number, retryAfterMs?: number) =>
+  new UpstreamHttpError({
+    providerId: "x",
+    status,
+    retryAfterMs: Option.fromNullable(retryAfterMs),
+    message: `status ${status}`
+  })
+
+describe("forwardChatCompletion", () => {
+  it.live("answers from the first target when it works", () =>
+    Effect.gen(function* () {
+      const f = forward({})
+      const r = yield* f.run
+      expect(r.target.provider.id).toBe("a")
+      expect(r.attempts).toBe(1)
+      expect(f.calls).toEqual(["a/up-1"])
+    })
+  )
+
+  it.live("retries a 503 on the same target, then falls back", () =>
+    Effect.gen(function* () {
+      const f = forward({ "a/up-1": [http(503), http(503)] })
+      const r = yield* f.run
+      expect(f.calls).toEqual(["a/up-1", "a/up-1", "b/dep-1"])
+      expect(r.target.provider.id).toBe("b")
+      expect(r.attempts).toBe(3)
+      expect(f.events).toEqual([
+        "attempt a UpstreamHttpError",
+        "retry a",
+        "attempt a UpstreamHttpError",
+        "fallback a",
+        "attempt b ok"
+      ])
+    })
+  )
+
+  it.live("a Retry-After above the cap falls back instead of waiting", () =>
+    Effect.gen(function* () {
+      const f = forward({ "a/up-1": [http(429, 10_000)] })
+      yield* f.run
+      expect(f.calls).toEqual(["a/up-1", "b/dep-1"])
+    })
+  )
+
+  it.live("a timeout before the headers falls back at once", () =>
+    Effect.gen(function* () {
+      const f = forward({ "a/up-1": [new UpstreamTimedOut({ providerId: "a", phase: "first_byte" })] })
+      yield* f.run
+      expect(f.calls).toEqual(["a/up-1", "b/dep-1"])
+    })
+  )
+
+  it.live("a provider 400 goes back to the client with its status and message, no fallback", () =>
+    Effect.gen(function* () {
+      const f = forward({ "a/up-1": [http(400)] })
+      const e = yield* Effect.flip(f.run)
+      expect(e).toMatchObject({ _tag: "UpstreamRejected", status: 400, providerMessage: "status 400" })
+      expect(f.calls).toEqual(["a/up-1"])
+    })
+  )
+
+  it.live("every target failing: the last failure decides the error", () =>
+    Effect.gen(function* () {
+      const conn = new UpstreamConnectFailed({ providerId: "x", detail: "ECONNREFUSED" })
+      const e1 = yield* Effect.flip(forward({ "a/up-1": [conn, conn], "b/dep-1": [conn, conn] }).run)
+      expect(e1._tag).toBe("UpstreamError")
+      const e2 = yield* Effect.flip(forward({ "b/dep-2": [http(429, 20), http(429, 20)] }, "m2").run)
+      expect(e2).toMatchObject({ _tag: "UpstreamRateLimited", retryAfterMs: 20 })
+      const timeout = new UpstreamTimedOut({ providerId: "x", phase: "connect" })
+      const e3 = yield* Effect.flip(forward({ "b/dep-2": [timeout] }, "m2").run)
+      expect(e3._tag).toBe("UpstreamTimeout")
+    })
+  )
+
+  it.live("unknown and disallowed models", () =>
+    Effect.gen(function* () {
+      expect((yield* Effect.flip(forward({}, "nope").run))._tag).toBe("ModelNotFound")
+      expect((yield* Effect.flip(forward({}, "m1", orgB).run))._tag).toBe("ModelNotAllowed")
+    })
+  )
+
+  it.live("a target that keeps failing cools down and is skipped", () =>
+    Effect.gen(function* () {
+      const calls: Array<string> = []
+      const { observer } = observed()
+      const conn = () => new UpstreamConnectFailed({ providerId: "a", detail: "ECONNREFUSED" })
+      const gateway = scripted({ "a/up-1": [conn(), conn(), conn(), conn()] }, calls)
+      const layer = Layer.mergeAll(RoutingStatic(table()), gateway, TargetHealthMemory)
+      const once = forwardChatCompletion(
+        { orgId: orgA, model: "m1", body: {}, stream: false, headers: {}, signal: new AbortController().signal },
+        observer,
+        () => 0
+      )
+      yield* Effect.gen(function* () {
+        yield* once // a fails twice (cooldown starts), b answers
+        const health = yield* TargetHealth
+        expect(health.coolingForMs("a\u0000up-1", Date.now())).toBeGreaterThan(0)
+        calls.length = 0
+        yield* once
+        expect(calls).toEqual(["b/dep-1"])
+      }).pipe(Effect.provide(layer))
+    })
+  )
+
+  it.live("stream answers are returned as they are", () =>
+    Effect.gen(function* () {
+      const stream: UpstreamResponse = { _tag: "Stream", providerRequestId: Option.none(), chunks: Stream.empty }
+      const layer = Layer.mergeAll(
+        RoutingStatic(table()),
+        Layer.succeed(ProviderGateway, { call: () => Effect.succeed(stream) }),
+        TargetHealthMemory
+      )
+      const r = yield* forwardChatCompletion(
+        { orgId: orgA, model: "m1", body: {}, stream: true, headers: {}, signal: new AbortController().signal },
+        observed().observer
+      ).pipe(Effect.provide(layer))
+      expect(r.response._tag).toBe("Stream")
+    })
+  )
+})

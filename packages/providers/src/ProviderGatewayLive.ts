@@ -1,0 +1,34 @@
+import { type ProviderAdapter, ProviderGateway, type ProviderKind } from "@ibex/domain"
+import { Effect, Layer } from "effect"
+import { azureOpenAiAdapter } from "./azure.js"
+import { makeUpstreamHttp, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import { openAiAdapter } from "./openai.js"
+
+/** Every provider kind's adapter; adding a kind is one module and one line here. */
+const adapters = (http: UpstreamHttp): Record<ProviderKind, ProviderAdapter> => ({
+  openai: openAiAdapter(http),
+  "azure-openai": azureOpenAiAdapter(http),
+  anthropic: openAiAdapter(http)
+})
+
+/** The provider port over real HTTP: keep-alive pools that close with the layer's scope. */
+export const ProviderGatewayLive: Layer.Layer<ProviderGateway> = Layer.scoped(
+  ProviderGateway,
+  Effect.gen(function* () {
+    const http = yield* Effect.acquireRelease(Effect.sync(makeUpstreamHttp), (h) => h.close)
+    const byKind = adapters(http)
+    return {
+      call: (request) =>
+        byKind[request.target.kind].call(request).pipe(
+          Effect.withSpan("ProviderGateway.call", {
+            kind: "client",
+            attributes: {
+              "gen_ai.system": request.target.kind,
+              "gen_ai.request.model": request.target.model,
+              "ibex.provider.id": request.target.providerId
+            }
+          })
+        )
+    }
+  })
+)

@@ -1,0 +1,206 @@
+import { Effect, Option, Stream } from "effect"
+import { Agent, type Dispatcher, request } from "undici"
+import {
+  type TargetTimeouts,
+  UpstreamAborted,
+  UpstreamConnectFailed,
+  UpstreamTimedOut
+} from "@ibex/domain"
+
+/** A response whose headers arrived. `release` ends the total-time bound and must be called once the body is done. */
+export interface UpstreamExchange {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: Dispatcher.ResponseData["body"]
+  readonly release: () => void
+}
+
+export type TransportFailure = UpstreamConnectFailed | UpstreamTimedOut | UpstreamAborted
+
+export interface UpstreamPost {
+  readonly providerId: string
+  readonly url: string
+  readonly headers: Record<string, string>
+  readonly body: string
+  readonly timeouts: TargetTimeouts
+  readonly signal: AbortSignal
+}
+
+/** Why we aborted a request ourselves; compared by identity so an error from the body says which. */
+const CLIENT_GONE = { reason: "client" } as const
+const TOTAL_ELAPSED = { reason: "total" } as const
+
+/**
+ * Keep-alive connection pools to the providers, one undici Agent per connect timeout (the only
+ * per-target setting undici fixes per pool). Every other bound is per request: first byte
+ * (headersTimeout), idle between chunks (bodyTimeout), and the total, by our own abort.
+ */
+export interface UpstreamHttp {
+  readonly post: (request: UpstreamPost) => Effect.Effect<UpstreamExchange, TransportFailure>
+  /** Maps an error thrown while reading a body to the failure it means. */
+  readonly bodyFailure: (providerId: string, exchange: UpstreamExchange, error: unknown) => TransportFailure
+  readonly close: Effect.Effect<void>
+}
+
+const codeOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
+    ? error.code
+    : undefined
+
+export const makeUpstreamHttp = (): UpstreamHttp => {
+  const agents = new Map<number, Agent>()
+  const agentFor = (connectMs: number): Agent => {
+    let agent = agents.get(connectMs)
+    if (agent === undefined) {
+      agent = new Agent({
+        connect: { timeout: connectMs },
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 600_000,
+        // Streams hold their connection for minutes: no per-origin cap, the proxy's own limits bound it.
+        connections: null
+      })
+      agents.set(connectMs, agent)
+    }
+    return agent
+  }
+  const reasons = new WeakMap<UpstreamExchange["body"], AbortSignal>()
+
+  const classify = (providerId: string, abortReason: unknown, error: unknown): TransportFailure => {
+    if (abortReason === CLIENT_GONE) return new UpstreamAborted({ providerId })
+    if (abortReason === TOTAL_ELAPSED) return new UpstreamTimedOut({ providerId, phase: "total" })
+    switch (codeOf(error)) {
+      case "UND_ERR_CONNECT_TIMEOUT":
+        return new UpstreamTimedOut({ providerId, phase: "connect" })
+      case "UND_ERR_HEADERS_TIMEOUT":
+        return new UpstreamTimedOut({ providerId, phase: "first_byte" })
+      case "UND_ERR_BODY_TIMEOUT":
+        return new UpstreamTimedOut({ providerId, phase: "idle" })
+      default:
+        // The code only (ECONNREFUSED, UND_ERR_SOCKET): messages can carry URLs and addresses.
+        return new UpstreamConnectFailed({ providerId, detail: codeOf(error) ?? "connection failed" })
+    }
+  }
+
+  const post = (req: UpstreamPost): Effect.Effect<UpstreamExchange, TransportFailure> =>
+    Effect.async<UpstreamExchange, TransportFailure>((resume) => {
+      const controller = new AbortController()
+      const onClientGone = () => controller.abort(CLIENT_GONE)
+      if (req.signal.aborted) return resume(Effect.fail(new UpstreamAborted({ providerId: req.providerId })))
+      req.signal.addEventListener("abort", onClientGone, { once: true })
+      const total = setTimeout(() => controller.abort(TOTAL_ELAPSED), req.timeouts.totalMs)
+      let released = false
+      const release = () => {
+        if (released) return
+        released = true
+        clearTimeout(total)
+        req.signal.removeEventListener("abort", onClientGone)
+      }
+      request(req.url, {
+        method: "POST",
+        headers: req.headers,
+        body: req.body,
+        dispatcher: agentFor(req.timeouts.connectMs),
+        signal: controller.signal,
+        headersTimeout: req.timeouts.firstByteMs,
+        bodyTimeout: req.timeouts.idleMs
+      }).then(
+        (res) => {
+          reasons.set(res.body, controller.signal)
+          resume(Effect.succeed({ status: res.statusCode, headers: res.headers, body: res.body, release }))
+        },
+        (error: unknown) => {
+          release()
+          resume(Effect.fail(classify(req.providerId, controller.signal.reason, error)))
+        }
+      )
+      // Interrupted (the request fiber ended): abort the upstream call, as for a client gone.
+      return Effect.sync(() => {
+        if (!released) {
+          release()
+          controller.abort(CLIENT_GONE)
+        }
+      })
+    })
+
+  return {
+    post,
+    bodyFailure: (providerId, exchange, error) => classify(providerId, reasons.get(exchange.body)?.reason, error),
+    close: Effect.promise(() => Promise.all([...agents.values()].map((a) => a.close().catch(() => undefined)))).pipe(
+      Effect.asVoid
+    )
+  }
+}
+
+/** The body as text, up to `limitBytes` (a larger answer is a protocol failure, not a memory problem). */
+export const readText = (
+  http: UpstreamHttp,
+  providerId: string,
+  exchange: UpstreamExchange,
+  limitBytes: number
+): Effect.Effect<Option.Option<string>, TransportFailure> =>
+  Effect.async<Option.Option<string>, TransportFailure>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let settled = false
+    const body = exchange.body
+    const finish = (value: Effect.Effect<Option.Option<string>, TransportFailure>) => {
+      if (settled) return
+      settled = true
+      exchange.release()
+      resume(value)
+    }
+    body.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limitBytes) {
+        body.destroy()
+        finish(Effect.succeed(Option.none()))
+      } else chunks.push(chunk)
+    })
+    body.on("end", () => finish(Effect.succeed(Option.some(Buffer.concat(chunks, size).toString("utf8")))))
+    body.on("error", (error) => finish(Effect.fail(http.bodyFailure(providerId, exchange, error))))
+    return Effect.sync(() => {
+      if (!settled) {
+        settled = true
+        exchange.release()
+        body.destroy()
+      }
+    })
+  })
+
+/** The body as a stream of text pieces (UTF-8 decoded across chunk boundaries), pulled on demand. */
+export const bodyText = (
+  http: UpstreamHttp,
+  providerId: string,
+  exchange: UpstreamExchange
+): Stream.Stream<string, TransportFailure> => {
+  const decoder = new TextDecoder("utf-8")
+  return Stream.fromAsyncIterable(exchange.body as AsyncIterable<Buffer>, (error) =>
+    http.bodyFailure(providerId, exchange, error)
+  ).pipe(
+    Stream.map((chunk) => decoder.decode(chunk, { stream: true })),
+    Stream.ensuring(
+      Effect.sync(() => {
+        exchange.release()
+        if (!exchange.body.destroyed) exchange.body.destroy()
+      })
+    )
+  )
+}
+
+export const headerOf = (exchange: UpstreamExchange, name: string): string | undefined => {
+  const v = exchange.headers[name]
+  return typeof v === "string" ? v : Array.isArray(v) ? v[0] : undefined
+}
+
+/** `retry-after-ms` (OpenAI), else `retry-after` in seconds or as an HTTP date. */
+export const retryAfterMs = (exchange: UpstreamExchange, nowMs: number): Option.Option<number> => {
+  const ms = Number(headerOf(exchange, "retry-after-ms"))
+  if (headerOf(exchange, "retry-after-ms") !== undefined && Number.isFinite(ms) && ms >= 0)
+    return Option.some(Math.ceil(ms))
+  const raw = headerOf(exchange, "retry-after")
+  if (raw === undefined) return Option.none()
+  const seconds = Number(raw)
+  if (raw.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return Option.some(Math.ceil(seconds * 1000))
+  const date = Date.parse(raw)
+  return Number.isNaN(date) ? Option.none() : Option.some(Math.max(0, date - nowMs))
+}

@@ -1,0 +1,19 @@
+import type { ProviderAdapter } from "@ibex/domain"
+import { Option, Redacted } from "effect"
+import type { UpstreamHttp } from "./http/UpstreamHttp.js"
+import { callOpenAiWire } from "./openaiDialect.js"
+
+/** OpenAI and every OpenAI-compatible server: `<base_url>/chat/completions`, bearer key (optional: Ollama needs none). */
+export const openAiAdapter = (http: UpstreamHttp): ProviderAdapter => ({
+  kind: "openai",
+  call: (request) =>
+    callOpenAiWire(http, request, {
+      url: `${request.target.baseUrl}/chat/completions`,
+      authHeaders: Option.match(request.target.apiKey, {
+        onNone: () => ({}),
+        onSome: (key) => ({ authorization: `Bearer ${Redacted.value(key)}` })
+      }),
+      sendModel: true,
+      requestIdHeaders: ["x-request-id"]
+    })
+})

@@ -1,0 +1,185 @@
+import {
+  type ChunkEvent,
+  scrubProviderMessage,
+  type UpstreamFailure,
+  UpstreamHttpError,
+  UpstreamProtocolError,
+  type UpstreamRequest,
+  type UpstreamResponse
+} from "@ibex/domain"
+import { Effect, Option, Stream } from "effect"
+import { bodyText, headerOf, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
+import { makeSseParser } from "./sse.js"
+
+/** An answer body above this is not a chat completion: refused rather than buffered. */
+export const MAX_COMPLETION_BYTES = 16 * 1024 * 1024
+const MAX_ERROR_BYTES = 64 * 1024
+
+/** Where and how an OpenAI-wire request goes; the two OpenAI-wire kinds differ only here. */
+export interface OpenAiEndpoint {
+  readonly url: string
+  readonly authHeaders: Record<string, string>
+  /** Whether the body names the model (Azure takes it from the deployment URL). */
+  readonly sendModel: boolean
+  readonly requestIdHeaders: ReadonlyArray<string>
+}
+
+const requestBody = (request: UpstreamRequest, sendModel: boolean): string => {
+  const body: Record<string, unknown> = { ...request.body }
+  if (sendModel) body.model = request.target.model
+  else delete body.model
+  if (request.stream) {
+    // Usage is what metering bills from: always asked for; the edge hides it from clients that did not.
+    const own = body.stream_options
+    body.stream_options = { ...(typeof own === "object" && own !== null ? own : {}), include_usage: true }
+  }
+  return JSON.stringify(body)
+}
+
+export const upstreamHttpError = (
+  http: UpstreamHttp,
+  providerId: string,
+  exchange: UpstreamExchange
+): Effect.Effect<never, UpstreamFailure> =>
+  Effect.flatMap(readText(http, providerId, exchange, MAX_ERROR_BYTES), (text) =>
+    Effect.fail(
+      new UpstreamHttpError({
+        providerId,
+        status: exchange.status,
+        retryAfterMs: retryAfterMs(exchange, Date.now()),
+        message: scrubProviderMessage(Option.match(text, { onNone: () => "", onSome: errorMessageOf }))
+      })
+    )
+  )
+
+export const providerRequestId = (exchange: UpstreamExchange, names: ReadonlyArray<string>): Option.Option<string> => {
+  for (const name of names) {
+    const v = headerOf(exchange, name)
+    if (v !== undefined && v !== "") return Option.some(v.slice(0, 200))
+  }
+  return Option.none()
+}
+
+const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure => {
+  // Parsing every chunk would cost the stream's whole budget; only chunks naming usage or an
+  // error are read (OpenAI's usage chunk, an in-stream error object).
+  if (!data.includes('"usage"') && !data.includes('"error"')) return { json: data, usage: Option.none(), usageOnly: false }
+  let parsed: Record<string, unknown>
+  try {
+    parsed = JSON.parse(data) as Record<string, unknown>
+  } catch {
+    return new UpstreamProtocolError({ providerId, detail: "a stream event is not JSON" })
+  }
+  if (parsed.error !== undefined && parsed.choices === undefined)
+    return new UpstreamProtocolError({
+      providerId,
+      detail: scrubProviderMessage(errorMessageOf(JSON.stringify({ error: parsed.error })))
+    })
+  const usage = usageFromOpenAi(parsed.usage)
+  const usageOnly = Array.isArray(parsed.choices) && parsed.choices.length === 0 && Option.isSome(usage)
+  return { json: data, usage, usageOnly }
+}
+
+const streamChunks = (
+  http: UpstreamHttp,
+  providerId: string,
+  exchange: UpstreamExchange
+): Stream.Stream<ChunkEvent, UpstreamFailure> => {
+  const parser = makeSseParser()
+  let done = false
+  const toChunks = (events: ReadonlyArray<{ event: string; data: string }>) => {
+    const out: Array<ChunkEvent> = []
+    for (const e of events) {
+      if (done) break
+      if (e.data === "[DONE]") {
+        done = true
+        break
+      }
+      const c = chunkOf(providerId, e.data)
+      if ("_tag" in c) throw c
+      out.push(c)
+    }
+    return out
+  }
+  return bodyText(http, providerId, exchange).pipe(
+    Stream.concat(Stream.make("\u0000end")),
+    Stream.mapConcatEffect((text) =>
+      Effect.try({
+        try: () => (text === "\u0000end" ? toChunks(parser.end()) : toChunks(parser.push(text))),
+        catch: (e) => e as UpstreamFailure
+      })
+    )
+  )
+}
+
+/**
+ * One attempt in OpenAI's wire format: OpenAI itself and every compatible server (vLLM,
+ * Ollama, Groq, Together, Mistral), and Azure OpenAI with its own URL and key header. A whole
+ * answer is passed through as the provider's text (only its usage is read); a stream is
+ * re-framed chunk by chunk as it arrives.
+ */
+export const callOpenAiWire = (
+  http: UpstreamHttp,
+  request: UpstreamRequest,
+  endpoint: OpenAiEndpoint
+): Effect.Effect<UpstreamResponse, UpstreamFailure> =>
+  Effect.gen(function* () {
+    const providerId = request.target.providerId
+    const exchange = yield* http.post({
+      providerId,
+      url: endpoint.url,
+      headers: {
+        "content-type": "application/json",
+        accept: request.stream ? "text/event-stream" : "application/json",
+        ...request.headers,
+        ...endpoint.authHeaders
+      },
+      body: requestBody(request, endpoint.sendModel),
+      timeouts: request.target.timeouts,
+      signal: request.signal
+    })
+    if (exchange.status < 200 || exchange.status > 299) return yield* upstreamHttpError(http, providerId, exchange)
+    const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
+    const contentType = headerOf(exchange, "content-type") ?? ""
+    if (request.stream && contentType.includes("text/event-stream"))
+      return { _tag: "Stream", providerRequestId: requestId, chunks: streamChunks(http, providerId, exchange) }
+    const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)
+    if (Option.isNone(text)) return yield* new UpstreamProtocolError({ providerId, detail: "the answer is too large" })
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text.value)
+    } catch {
+      return yield* new UpstreamProtocolError({ providerId, detail: "the answer is not JSON" })
+    }
+    if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { choices?: unknown }).choices))
+      return yield* new UpstreamProtocolError({ providerId, detail: "the answer is not a chat completion" })
+    const usage = usageFromOpenAi((parsed as { usage?: unknown }).usage)
+    if (request.stream) {
+      // Asked to stream, answered whole (some compatible servers do): replay it as one chunk.
+      return { _tag: "Stream", providerRequestId: requestId, chunks: Stream.fromIterable(asChunks(parsed, usage)) }
+    }
+    return { _tag: "Completion", body: text.value, usage, providerRequestId: requestId }
+  })
+
+const asChunks = (completion: object, usage: Option.Option<import("@ibex/domain").Usage>): Array<ChunkEvent> => {
+  const c = completion as { id?: unknown; created?: unknown; model?: unknown; choices: Array<Record<string, unknown>> }
+  const base = { id: c.id, object: "chat.completion.chunk", created: c.created, model: c.model }
+  const chunk = {
+    ...base,
+    choices: c.choices.map((choice, index) => ({
+      index,
+      delta: choice.message ?? {},
+      finish_reason: choice.finish_reason ?? "stop",
+      logprobs: null
+    }))
+  }
+  const out: Array<ChunkEvent> = [{ json: JSON.stringify(chunk), usage: Option.none(), usageOnly: false }]
+  if (Option.isSome(usage))
+    out.push({
+      json: JSON.stringify({ ...base, choices: [], usage: (completion as { usage: unknown }).usage }),
+      usage,
+      usageOnly: true
+    })
+  return out
+}

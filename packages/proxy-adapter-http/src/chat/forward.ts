@@ -1,0 +1,115 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import {
+  type ForwardError,
+  type ForwardObserver,
+  forwardChatCompletion,
+  type ProviderGateway,
+  type Routing,
+  type TargetHealth,
+  toEnvelope,
+  type UpstreamFailure,
+  UpstreamError,
+  UpstreamTimeout,
+  type Usage
+} from "@ibex/domain"
+import { Effect, Option } from "effect"
+import type { Responder } from "../edge/Responder.js"
+import { addHeader, addLogField, type RequestState } from "../edge/RequestState.js"
+import type { ProxyMetrics } from "../Metrics.js"
+import type { ChatIntent } from "./chatRequest.js"
+import { upstreamHeaders } from "./upstreamHeaders.js"
+import { writeStream } from "./writeStream.js"
+
+export type ForwardRequirements = Routing | ProviderGateway | TargetHealth
+
+/** A failure after the stream started, as the `error` event the client's SDK raises. */
+const streamErrorEvent = (requestId: string) => (failure: UpstreamFailure) =>
+  toEnvelope(failure._tag === "UpstreamTimedOut" ? new UpstreamTimeout() : new UpstreamError(), requestId).body
+
+const usageAttributes = (usage: Usage): Record<string, number> => ({
+  "gen_ai.usage.input_tokens": usage.promptTokens,
+  "gen_ai.usage.output_tokens": usage.completionTokens
+})
+
+/**
+ * The last stage: the request goes to the model's targets (retries, fallback, cooldown in the
+ * domain's `forwardChatCompletion`), and the answer is written back whole or as a stream. A
+ * client that goes away aborts the upstream request at once (the signal reaches the socket).
+ */
+export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) => {
+  return (
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: RequestState,
+    intent: ChatIntent,
+    orgId: string,
+    spanId: string | undefined
+  ): Effect.Effect<void, ForwardError, ForwardRequirements> =>
+    Effect.gen(function* () {
+      const controller = new AbortController()
+      const onClose = () => {
+        if (!res.writableFinished) controller.abort()
+      }
+      res.once("close", onClose)
+      const { upstream, correlationId } = upstreamHeaders(req.headers, state, spanId)
+      addHeader(state, "X-Correlation-ID", correlationId)
+      const observer: ForwardObserver = {
+        attempt: (target, outcome, ms) => metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000),
+        retry: (target) => metrics.upstreamRetry(target.provider.id, target.model),
+        fallback: (target) => metrics.upstreamFallback(target.provider.id, target.model)
+      }
+      const forwarded = yield* forwardChatCompletion(
+        {
+          orgId,
+          model: intent.model,
+          body: intent.body,
+          stream: intent.stream,
+          headers: upstream,
+          signal: controller.signal
+        },
+        observer
+      )
+      const { target, response } = forwarded
+      addHeader(state, "X-IBEX-Provider", target.provider.id)
+      addHeader(state, "X-IBEX-Model", target.model)
+      Option.map(response.providerRequestId, (id) => addHeader(state, "X-IBEX-Provider-Request-ID", id))
+      addLogField(state, "provider", target.provider.id)
+      addLogField(state, "upstream_model", target.model)
+      addLogField(state, "attempts", forwarded.attempts)
+      const span = { "gen_ai.system": target.provider.kind, "gen_ai.request.model": intent.model }
+      yield* Effect.annotateCurrentSpan(span)
+
+      if (response._tag === "Completion") {
+        responder.send(res, state, 200, response.body, "application/json")
+        if (Option.isSome(response.usage)) {
+          metrics.tokens(target.provider.id, target.model, response.usage.value)
+          yield* Effect.annotateCurrentSpan(usageAttributes(response.usage.value))
+        }
+        return
+      }
+      state.status = 200
+      if (!res.destroyed) {
+        const headers = responder.headersFor(state)
+        headers["Content-Type"] = "text/event-stream; charset=utf-8"
+        headers["Cache-Control"] = "no-cache"
+        headers["X-Accel-Buffering"] = "no"
+        res.writeHead(200, headers)
+        res.flushHeaders()
+      }
+      const outcome = yield* writeStream(res, response.chunks, {
+        wantsUsageChunk: intent.wantsUsageChunk,
+        errorEvent: streamErrorEvent(state.requestId)
+      })
+      if (outcome.firstChunkMs !== undefined)
+        metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
+      if (Option.isSome(outcome.usage)) {
+        metrics.tokens(target.provider.id, target.model, outcome.usage.value)
+        yield* Effect.annotateCurrentSpan(usageAttributes(outcome.usage.value))
+      }
+      if (outcome.clientGone) state.status = 499
+      else if (Option.isSome(outcome.failure)) {
+        state.errorCode = outcome.failure.value._tag === "UpstreamTimedOut" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR"
+        metrics.upstreamStreamFailure(target.provider.id, target.model, outcome.failure.value._tag)
+      }
+    }).pipe(Effect.withSpan("Proxy.forward", { kind: "client", captureStackTrace: false }))
+}

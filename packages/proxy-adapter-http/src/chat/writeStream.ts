@@ -1,0 +1,70 @@
+import type { ServerResponse } from "node:http"
+import type { ChunkEvent, EnvelopeJson, UpstreamFailure, Usage } from "@ibex/domain"
+import { Effect, Option, Stream } from "effect"
+
+export interface StreamOutcome {
+  readonly usage: Option.Option<Usage>
+  /** Milliseconds from the stream's start to its first chunk written; undefined when none was. */
+  readonly firstChunkMs: number | undefined
+  readonly failure: Option.Option<UpstreamFailure>
+  readonly clientGone: boolean
+}
+
+/** Resolves when the socket can take more, or the client is gone (then writing stops). */
+const drained = (res: ServerResponse) =>
+  Effect.async<void>((resume) => {
+    const done = () => {
+      res.off("drain", done)
+      res.off("close", done)
+      resume(Effect.void)
+    }
+    res.on("drain", done)
+    res.on("close", done)
+    return Effect.sync(() => {
+      res.off("drain", done)
+      res.off("close", done)
+    })
+  })
+
+/**
+ * Writes an upstream's chunks as server-sent events as they arrive. Backpressure both ways: the
+ * next chunk is pulled from the provider only once the client's socket has taken the last one.
+ * The usage-only chunk is passed on only to clients that asked for it; its usage is kept either
+ * way. A failure after the first byte cannot become an HTTP status any more: it is sent as an
+ * `error` event (what OpenAI's SDKs raise from) and the stream ends without `[DONE]`.
+ */
+export const writeStream = (
+  res: ServerResponse,
+  chunks: Stream.Stream<ChunkEvent, UpstreamFailure>,
+  options: { readonly wantsUsageChunk: boolean; readonly errorEvent: (failure: UpstreamFailure) => EnvelopeJson }
+): Effect.Effect<StreamOutcome> => {
+  const started = performance.now()
+  let usage: Option.Option<Usage> = Option.none()
+  let firstChunkMs: number | undefined
+  const write = (text: string): Effect.Effect<void> => {
+    if (res.destroyed) return Effect.void
+    if (firstChunkMs === undefined) firstChunkMs = performance.now() - started
+    return res.write(text) ? Effect.void : drained(res)
+  }
+  return chunks.pipe(
+    Stream.takeWhile(() => !res.destroyed),
+    Stream.runForEach((chunk) => {
+      if (Option.isSome(chunk.usage)) usage = chunk.usage
+      if (chunk.usageOnly && !options.wantsUsageChunk) return Effect.void
+      return write(`data: ${chunk.json}\n\n`)
+    }),
+    Effect.matchEffect({
+      onSuccess: () =>
+        Effect.sync(() => {
+          if (!res.destroyed) res.end("data: [DONE]\n\n")
+          return { usage, firstChunkMs, failure: Option.none(), clientGone: res.destroyed && !res.writableFinished }
+        }),
+      onFailure: (failure) =>
+        Effect.sync(() => {
+          const gone = failure._tag === "UpstreamAborted" || res.destroyed
+          if (!res.destroyed) res.end(`data: ${JSON.stringify(options.errorEvent(failure))}\n\n`)
+          return { usage, firstChunkMs, failure: Option.some(failure), clientGone: gone }
+        })
+    })
+  )
+}

@@ -1,0 +1,65 @@
+import type { IncomingMessage } from "node:http"
+import { MalformedJson, PayloadTooLarge } from "@ibex/domain"
+import { Data, Effect, Either } from "effect"
+import { headerValue } from "../headers.js"
+
+/** The client went away mid-body: nothing to answer. */
+export class ClientGone extends Data.TaggedError("ClientGone") {}
+
+/** Refused on the headers alone: a declared body above the limit is never read. */
+export const declaredTooLarge = (req: IncomingMessage, limit: number): boolean => {
+  const declared = headerValue(req.headers, "content-length")
+  return declared !== undefined && Number(declared) > limit
+}
+
+/** The whole body, up to `limit` bytes (a chunked body that grows past it stops being read). */
+export const readBody = (req: IncomingMessage, limit: number): Effect.Effect<Buffer, PayloadTooLarge | ClientGone> =>
+  Effect.async<Buffer, PayloadTooLarge | ClientGone>((resume) => {
+    if (declaredTooLarge(req, limit)) return resume(Effect.fail(new PayloadTooLarge({ limitBytes: limit })))
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const cleanup = () => {
+      req.off("data", onData)
+      req.off("end", onEnd)
+      req.off("error", onGone)
+      req.off("aborted", onGone)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        cleanup()
+        req.pause()
+        resume(Effect.fail(new PayloadTooLarge({ limitBytes: limit })))
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)))
+    }
+    const onGone = () => {
+      cleanup()
+      resume(Effect.fail(new ClientGone()))
+    }
+    req.on("data", onData)
+    req.on("end", onEnd)
+    req.on("error", onGone)
+    req.on("aborted", onGone)
+    return Effect.sync(cleanup)
+  })
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+export const parseJson = (body: Buffer): Either.Either<unknown, MalformedJson> => {
+  try {
+    return Either.right(JSON.parse(utf8.decode(body)))
+  } catch {
+    return Either.left(new MalformedJson())
+  }
+}
+
+export const isJsonMediaType = (contentType: string | undefined): boolean => {
+  if (contentType === undefined) return false
+  const semi = contentType.indexOf(";")
+  const media = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
+  return media === "application/json"
+}
