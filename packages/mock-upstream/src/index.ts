@@ -22,6 +22,8 @@
  *  - completion/output tokens = whitespace-separated words of the reply (for a tool call, of
  *    its arguments JSON string). max_tokens (max_completion_tokens) cuts the reply at that many
  *    words, with finish_reason "length" / stop_reason "max_tokens".
+ *  - Anthropic's stream reports output_tokens 1 in message_start, as Anthropic does; the total
+ *    is in message_delta.
  *
  * Faults, one per completion request: queued ones (enqueueFaults) first, else by model name:
  *  - `mock-429`: 429 with Retry-After: 1

@@ -2,7 +2,10 @@
 export type DialectName = "openai" | "azure-openai" | "anthropic"
 
 export interface RecordedRequest {
-  /** Arrival order, from 1; also the `<n>` in every id the answer carries (chatcmpl-mock-<n>, req_mock_<n>). */
+  /**
+   * Arrival order, from 1, never reused (reset() included); also the `<n>` in every id the
+   * answer carries (chatcmpl-mock-<n>, msg_mock_<n>, call_mock_<n>, req_mock_<n>).
+   */
   id: number
   method: string
   path: string
