@@ -344,7 +344,7 @@ describe("models, headers and secrets", () => {
     expect(ids).toContain("claude")
     const res = await raw("/v1/chat/completions", { body: { model: "nope", messages: hello } })
     expect(res.status).toBe(404)
-    expect((await res.json()).error.code).toBe("MODEL_NOT_FOUND")
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_NOT_FOUND")
   })
 
   it("an org limited to some models gets 403 MODEL_NOT_ALLOWED for the others, and lists only its own", async () => {
@@ -352,7 +352,7 @@ describe("models, headers and secrets", () => {
     try {
       const res = await raw("/v1/chat/completions", { body: { model: "gpt-4o-mini", messages: hello } })
       expect(res.status).toBe(403)
-      expect((await res.json()).error.code).toBe("MODEL_NOT_ALLOWED")
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_NOT_ALLOWED")
       const ids: Array<string> = []
       for await (const m of client.models.list()) ids.push(m.id)
       expect(ids).toEqual(["claude"])

@@ -1,5 +1,6 @@
 import { type ProviderAdapter, ProviderGateway, type ProviderKind } from "@ibex/domain"
 import { Effect, Layer } from "effect"
+import { anthropicAdapter } from "./anthropicAdapter.js"
 import { azureOpenAiAdapter } from "./azure.js"
 import { makeUpstreamHttp, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { openAiAdapter } from "./openai.js"
@@ -8,7 +9,7 @@ import { openAiAdapter } from "./openai.js"
 const adapters = (http: UpstreamHttp): Record<ProviderKind, ProviderAdapter> => ({
   openai: openAiAdapter(http),
   "azure-openai": azureOpenAiAdapter(http),
-  anthropic: openAiAdapter(http)
+  anthropic: anthropicAdapter(http)
 })
 
 /** The provider port over real HTTP: keep-alive pools that close with the layer's scope. */

@@ -1,3 +1,4 @@
+export * from "./anthropicAdapter.js"
 export * from "./azure.js"
 export * from "./http/UpstreamHttp.js"
 export * from "./openai.js"
