@@ -1,7 +1,18 @@
 /**
  * OpenAI chat completions <-> Anthropic Messages, as pure functions. The HTTP adapter sends
- * what `toAnthropicRequest` builds.
+ * what `toAnthropicRequest` builds and hands what comes back to `fromAnthropicResponse` or
+ * `fromAnthropicError`.
  */
 export { AnthropicProtocolError, AnthropicStreamError, AnthropicTranslationError } from "./errors.js"
+export { type FinishReason, finishReason } from "./finishReason.js"
+export { fromAnthropicError, statusOfAnthropicErrorType } from "./providerError.js"
 export { DEFAULT_MAX_TOKENS, toAnthropicRequest } from "./request.js"
+export {
+  type ChatCompletion,
+  fromAnthropicResponse,
+  type OpenAiAssistantMessage,
+  type OpenAiToolCall,
+  type TranslatedCompletion
+} from "./response.js"
+export type { OpenAiUsage } from "./usage.js"
 export type * from "./wire.js"
