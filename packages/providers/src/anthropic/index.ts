@@ -1,7 +1,7 @@
 /**
  * OpenAI chat completions <-> Anthropic Messages, as pure functions. The HTTP adapter sends
- * what `toAnthropicRequest` builds and hands what comes back to `fromAnthropicResponse` or
- * `fromAnthropicError`.
+ * what `toAnthropicRequest` builds and hands what comes back to `fromAnthropicResponse`,
+ * `fromAnthropicError` or, event by event (parsed by `makeSseParser`), a stream translator.
  */
 export { AnthropicProtocolError, AnthropicStreamError, AnthropicTranslationError } from "./errors.js"
 export { type FinishReason, finishReason } from "./finishReason.js"
@@ -14,5 +14,11 @@ export {
   type OpenAiToolCall,
   type TranslatedCompletion
 } from "./response.js"
+export {
+  makeStreamTranslator,
+  type StreamFailure,
+  type StreamTranslator,
+  type StreamTranslatorOptions
+} from "./stream.js"
 export type { OpenAiUsage } from "./usage.js"
 export type * from "./wire.js"
