@@ -58,20 +58,13 @@ export const makeSseParser = (): SseParser => {
     }
     if (line.charCodeAt(0) === COLON) return
     const colon = line.indexOf(":")
-    let field: string
-    let value: string
-    if (colon === -1) {
-      field = line
-      value = ""
-    } else {
-      field = line.slice(0, colon)
-      const start = line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1
-      value = line.slice(start)
-    }
-    if (field === "data") {
+    // The field name is compared in place (no slice): only "data" and "event" matter.
+    const nameLength = colon === -1 ? line.length : colon
+    const value = colon === -1 ? "" : line.slice(line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1)
+    if (nameLength === 4 && line.startsWith("data")) {
       data = hasData ? `${data}\n${value}` : value
       hasData = true
-    } else if (field === "event") {
+    } else if (nameLength === 5 && line.startsWith("event")) {
       eventType = value
     }
   }
