@@ -67,6 +67,8 @@ type Block =
 
 const nothing: ReadonlyArray<ChunkEvent> = []
 
+const textDelta = (text: string): string => `{"content":${JSON.stringify(text)}}`
+
 const content = (json: string): ChunkEvent => ({ json, usage: Option.none(), usageOnly: false })
 
 const protocol = (detail: string) => Either.left(new AnthropicProtocolError({ detail }))
@@ -191,6 +193,12 @@ export const makeStreamTranslator = (options: StreamTranslatorOptions): StreamTr
     return Either.right(finishSent ? [usageChunk()] : [finishChunk(null), usageChunk()])
   }
 
+  /** A protocol error ends the translation: nothing after it can be trusted to line up. */
+  const guard = <A, E>(result: Either.Either<A, E>): Either.Either<A, E> => {
+    if (Either.isLeft(result)) failed = true
+    return result
+  }
+
   const push = (event: string, data: string): Either.Either<ReadonlyArray<ChunkEvent>, StreamFailure> => {
     if (stopped || failed) return Either.right(nothing)
     let parsed: unknown
@@ -238,15 +246,7 @@ export const makeStreamTranslator = (options: StreamTranslatorOptions): StreamTr
     }
   }
 
-  /** A protocol error ends the translation: nothing after it can be trusted to line up. */
-  const guard = <A, E>(result: Either.Either<A, E>): Either.Either<A, E> => {
-    if (Either.isLeft(result)) failed = true
-    return result
-  }
-
   const end = (): ReadonlyArray<ChunkEvent> => (head === undefined || usageSent ? nothing : [usageChunk()])
 
   return { push, end, completed: () => stopped }
 }
-
-const textDelta = (text: string): string => `{"content":${JSON.stringify(text)}}`
