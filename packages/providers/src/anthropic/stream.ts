@@ -81,7 +81,8 @@ export const makeStreamTranslator = (options: StreamTranslatorOptions): StreamTr
   /** `{"id":...,"model":...,` once message_start names the message. */
   let head: string | undefined
   let choiceOpen = ""
-  const blocks: Array<Block | undefined> = []
+  /** By Anthropic's block index (an upstream number: a Map, so a huge one costs nothing). */
+  const blocks = new Map<number, Block>()
   let toolCount = 0
   let counts: AnthropicCounts = zeroCounts
   let finishSent = false
@@ -132,7 +133,7 @@ export const makeStreamTranslator = (options: StreamTranslatorOptions): StreamTr
       return protocol("content_block_start carries no index or block")
     }
     if (block.type === "text") {
-      blocks[index] = { kind: "text" }
+      blocks.set(index, { kind: "text" })
       return Either.right(
         typeof block.text === "string" && block.text !== "" ? [chunk(textDelta(block.text))] : nothing
       )
@@ -142,17 +143,17 @@ export const makeStreamTranslator = (options: StreamTranslatorOptions): StreamTr
         return protocol("a tool_use block starts without id or name")
       }
       const toolIndex = toolCount++
-      blocks[index] = { kind: "tool", toolIndex, startInput: block.input, argumentsSent: false }
+      blocks.set(index, { kind: "tool", toolIndex, startInput: block.input, argumentsSent: false })
       const call = { index: toolIndex, id: block.id, type: "function", function: { name: block.name, arguments: "" } }
       return Either.right([chunk(`{"tool_calls":[${JSON.stringify(call)}]}`)])
     }
-    blocks[index] = { kind: "other" }
+    blocks.set(index, { kind: "other" })
     return Either.right(nothing)
   }
 
   const blockDelta = (event: Readonly<Record<string, unknown>>) => {
     const index = blockIndex(event.index)
-    const block = index === undefined ? undefined : blocks[index]
+    const block = index === undefined ? undefined : blocks.get(index)
     const delta = event.delta
     if (block === undefined || !Predicate.isRecord(delta)) {
       return protocol("content_block_delta for a block that did not start")
@@ -173,7 +174,7 @@ export const makeStreamTranslator = (options: StreamTranslatorOptions): StreamTr
 
   const blockStop = (event: Readonly<Record<string, unknown>>) => {
     const index = blockIndex(event.index)
-    const block = index === undefined ? undefined : blocks[index]
+    const block = index === undefined ? undefined : blocks.get(index)
     if (block?.kind !== "tool" || block.argumentsSent) return Either.right(nothing)
     block.argumentsSent = true
     const input = Predicate.isRecord(block.startInput) ? block.startInput : {}
