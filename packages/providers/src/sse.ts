@@ -1,49 +1,121 @@
-/** Server-sent events, split out of text that arrives in arbitrary pieces (provisional; see the SSE spec). */
+/**
+ * A server-sent events parser (WHATWG HTML, "Parsing an event stream"), for provider streams:
+ * Anthropic's named events and OpenAI's unnamed `data:` lines alike.
+ *
+ * It takes already-decoded text (feed it from a streaming `TextDecoder`, which keeps UTF-8
+ * sequences split across network chunks intact) and returns the events completed by each
+ * piece, so an event, a line, or a CRLF pair may be split anywhere between two pushes.
+ *
+ * Per the spec: lines end with CRLF, LF or a lone CR; a leading BOM is skipped; lines starting
+ * with `:` are comments; `field: value` loses one space after the colon; several `data` lines
+ * join with LF; an event is dispatched at a blank line, only if it has data, with type
+ * "message" when it named none; `id` and `retry` are read past (no consumer of ours reconnects).
+ *
+ * Every byte of every proxied stream goes through `push`, so it scans with `indexOf` (native)
+ * instead of per character, keeps only the unfinished line between pushes, and allocates
+ * nothing per line beyond the slices it hands out.
+ */
+
 export interface SseEvent {
   readonly event: string
   readonly data: string
 }
 
-export const makeSseParser = () => {
-  let buffer = ""
-  let event = ""
-  let data: Array<string> = []
-  const line = (l: string, out: Array<SseEvent>) => {
-    if (l === "") {
-      if (data.length > 0) out.push({ event: event === "" ? "message" : event, data: data.join("\n") })
-      event = ""
-      data = []
+export interface SseParser {
+  /** The events completed by this piece of the stream, in order. */
+  readonly push: (text: string) => Array<SseEvent>
+  /**
+   * The stream ended. Always empty: the spec discards an event not closed by a blank line (a
+   * cut connection must not deliver a half event as if whole). Call it anyway, so a parser that
+   * one day needs a final flush does not need its callers changed.
+   */
+  readonly end: () => Array<SseEvent>
+}
+
+const LF = "\n"
+const CR = "\r"
+const COLON = 58
+const SPACE = 32
+const BOM = "\uFEFF"
+
+export const makeSseParser = (): SseParser => {
+  /** The start of a line whose end has not arrived yet. */
+  let pending = ""
+  /** The previous push ended in CR: an LF at the start of this one belongs to it. */
+  let skipLeadingLf = false
+  let atStreamStart = true
+  let eventType = ""
+  let data = ""
+  let hasData = false
+
+  const processLine = (line: string, out: Array<SseEvent>): void => {
+    if (line.length === 0) {
+      if (hasData) out.push({ event: eventType === "" ? "message" : eventType, data })
+      eventType = ""
+      data = ""
+      hasData = false
       return
     }
-    if (l.startsWith(":")) return
-    const colon = l.indexOf(":")
-    const field = colon === -1 ? l : l.slice(0, colon)
-    let value = colon === -1 ? "" : l.slice(colon + 1)
-    if (value.startsWith(" ")) value = value.slice(1)
-    if (field === "data") data.push(value)
-    else if (field === "event") event = value
-  }
-  return {
-    push(text: string): Array<SseEvent> {
-      buffer += text
-      const out: Array<SseEvent> = []
-      let start = 0
-      for (;;) {
-        const nl = buffer.indexOf("\n", start)
-        if (nl === -1) break
-        const end = nl > start && buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl
-        line(buffer.slice(start, end), out)
-        start = nl + 1
-      }
-      buffer = buffer.slice(start)
-      return out
-    },
-    end(): Array<SseEvent> {
-      const out: Array<SseEvent> = []
-      if (buffer !== "") line(buffer, out)
-      buffer = ""
-      line("", out)
-      return out
+    if (line.charCodeAt(0) === COLON) return
+    const colon = line.indexOf(":")
+    // The field name is compared in place (no slice): only "data" and "event" matter.
+    const nameLength = colon === -1 ? line.length : colon
+    const value = colon === -1 ? "" : line.slice(line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1)
+    if (nameLength === 4 && line.startsWith("data")) {
+      data = hasData ? `${data}\n${value}` : value
+      hasData = true
+    } else if (nameLength === 5 && line.startsWith("event")) {
+      eventType = value
     }
   }
+
+  const push = (text: string): Array<SseEvent> => {
+    const out: Array<SseEvent> = []
+    let start = 0
+    if (atStreamStart && text.length > 0) {
+      atStreamStart = false
+      if (text.startsWith(BOM)) start = 1
+    }
+    if (skipLeadingLf && text.length > start) {
+      skipLeadingLf = false
+      if (text.charCodeAt(start) === 10) start += 1
+    }
+    const length = text.length
+    // Next CR and LF positions; -1 once there are none left, so neither is searched for twice.
+    let nextCr = text.indexOf(CR, start)
+    let nextLf = text.indexOf(LF, start)
+    while (start < length) {
+      if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf(CR, start)
+      if (nextLf !== -1 && nextLf < start) nextLf = text.indexOf(LF, start)
+      let end: number
+      let next: number
+      if (nextCr !== -1 && (nextLf === -1 || nextCr < nextLf)) {
+        end = nextCr
+        if (nextCr + 1 === length) {
+          // The LF of a CRLF may be the first character of the next push.
+          skipLeadingLf = true
+          next = length
+        } else {
+          next = text.charCodeAt(nextCr + 1) === 10 ? nextCr + 2 : nextCr + 1
+        }
+      } else if (nextLf !== -1) {
+        end = nextLf
+        next = nextLf + 1
+      } else {
+        pending = pending === "" ? text.slice(start) : pending + text.slice(start)
+        return out
+      }
+      const piece = text.slice(start, end)
+      if (pending === "") {
+        processLine(piece, out)
+      } else {
+        processLine(pending + piece, out)
+        pending = ""
+      }
+      start = next
+    }
+    return out
+  }
+
+  return { push, end: () => [] }
 }
