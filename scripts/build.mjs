@@ -27,7 +27,9 @@ await build({
     "apps/proxy/main": "apps/proxy/src/main.ts",
     "apps/stack/main": "apps/stack/src/main.ts",
     // `--bench`: the edge with in-process fakes, compiled the same way (npm run bench's "edge only").
-    ...(process.argv.includes("--bench") ? { "bench/edge-fakes": "bench/edge-fakes.ts" } : {})
+    ...(process.argv.includes("--bench")
+      ? { "bench/edge-fakes": "bench/edge-fakes.ts", "bench/mock-upstream": "bench/mock-upstream.ts" }
+      : {})
   },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },

@@ -105,7 +105,7 @@ export const StackLive = (options: StackOptions) =>
       const mock = wantsMock
         ? yield* Effect.acquireRelease(
             Effect.tryPromise({
-              try: () => startMockUpstream({ host: "127.0.0.1", port: 0 }),
+              try: () => startMockUpstream({ host: "127.0.0.1", port: 0, maxRecorded: 100 }),
               catch: (e) => new StackStartFailed({ message: `mock upstream: ${String(e)}` })
             }),
             (m) => Effect.promise(() => m.close())
