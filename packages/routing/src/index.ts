@@ -1,1 +1,3 @@
-export {}
+export { RoutingEnv } from "./env.js"
+export { RoutingLoadFailed, RoutingWriteFailed } from "./errors.js"
+export { RoutingFileLive, type RoutingFileOptions } from "./RoutingFileLive.js"
