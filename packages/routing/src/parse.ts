@@ -47,5 +47,9 @@ export const parseRoutingText = (
   if (format === "json") return parseJson(text)
   if (format === "yaml") return parseYaml(text)
   const json = parseJson(text)
-  return Either.isRight(json) ? json : parseYaml(text)
+  if (Either.isRight(json)) return json
+  const yaml = parseYaml(text)
+  // Broken text that opens like JSON was meant as JSON: its error says more than YAML's
+  // complaints about flow collections.
+  return Either.isLeft(yaml) && /^\s*[[{]/.test(text) ? json : yaml
 }
