@@ -1,1 +1,5 @@
-export {}
+export { RoutingEnv } from "./env.js"
+export { RoutingLoadFailed, RoutingWriteFailed } from "./errors.js"
+export { type NatsKvLocation, writeRoutingToNatsKv } from "./natsKv.js"
+export { RoutingFileLive, type RoutingFileOptions } from "./RoutingFileLive.js"
+export { RoutingNatsKvLive, type RoutingNatsKvOptions } from "./RoutingNatsKvLive.js"

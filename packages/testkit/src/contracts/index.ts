@@ -4,4 +4,5 @@
 
 export * from "./AuthContracts.js"
 export * from "./RateLimiterContract.js"
+export * from "./RoutingSourceContract.js"
 export * from "./StoreContracts.js"

@@ -1,0 +1,51 @@
+import { watch } from "node:fs"
+import { dirname } from "node:path"
+import { Duration, Effect, Schedule, Stream } from "effect"
+
+/**
+ * Ticks whenever the routing file may have changed; the caller decides whether it did (by
+ * content). Two triggers, because neither is enough alone:
+ *  - `fs.watch` on the file's directory, not the file: editors and `mv` replace the inode, and
+ *    a Kubernetes ConfigMap swaps a `..data` symlink next to it, so a watch on the file itself
+ *    goes deaf after the first save. Any event in the directory counts (the caller compares
+ *    content), and a burst of events is debounced into one tick.
+ *  - a poll every `pollIntervalMs`, because fs.watch misses events on some filesystems (NFS,
+ *    some container mounts) and dies with its directory. The poll is not debounced: a directory
+ *    with a busy neighbour file would otherwise keep pushing the tick out forever.
+ * A watcher that fails (the directory went away) is re-created on the poll interval; each new
+ * watcher ticks once, so a change made while it was down is not missed.
+ */
+export const changeSignals = (
+  path: string,
+  options: { readonly pollIntervalMs: number; readonly debounceMs: number }
+): Stream.Stream<void> => {
+  const dir = dirname(path)
+  const events = Stream.asyncScoped<void, Error>(
+    (emit) =>
+      Effect.acquireRelease(
+        Effect.try({
+          try: () => {
+            const watcher = watch(dir, { persistent: true }, () => void emit.single(undefined))
+            watcher.on("error", (e) => void emit.fail(e))
+            void emit.single(undefined)
+            return watcher
+          },
+          catch: (e) => (e instanceof Error ? e : new Error(String(e)))
+        }),
+        (watcher) => Effect.sync(() => watcher.close())
+      ),
+    { bufferSize: 1, strategy: "sliding" }
+  )
+  const watched = events.pipe(
+    Stream.debounce(Duration.millis(options.debounceMs)),
+    Stream.tapError((e) =>
+      Effect.logWarning({ event: "Routing.watch_failed", dir, reason: e.message, fallback: "polling" })
+    ),
+    Stream.retry(Schedule.spaced(Duration.millis(options.pollIntervalMs))),
+    Stream.catchAll(() => Stream.empty)
+  )
+  const polled = Stream.fromSchedule(Schedule.spaced(Duration.millis(options.pollIntervalMs))).pipe(
+    Stream.as(undefined)
+  )
+  return Stream.merge(watched, polled)
+}
