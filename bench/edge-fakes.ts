@@ -7,15 +7,15 @@
 import { JsonLoggerLive } from "@ibex/app-common"
 import {
   AuthGateway,
+  authGatewayFromChecks,
   decodeRoutingConfig,
   emptyRoutingTable,
-  RoutingStatic,
-  authGatewayFromChecks,
   gcra,
   InvalidToken,
   type OrgId,
   Permissions,
   RateLimiter,
+  RoutingStatic,
   type TokenId
 } from "@ibex/domain"
 import { ProviderGatewayLive } from "@ibex/providers"

@@ -31,7 +31,8 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     name: "PROXY_DRAIN_TIMEOUT_MS",
     default: "30000",
     secret: false,
-    description: "On SIGTERM: how long requests and streams in flight may finish after /ready turns 503 and the listener closes."
+    description:
+      "On SIGTERM: how long requests and streams in flight may finish after /ready turns 503 and the listener closes."
   },
   {
     name: "PROXY_REQUEST_ID_HEADER",

@@ -1,7 +1,7 @@
 import type { EnvVar } from "@ibex/app-common"
 import { decodeRoutingConfig, emptyRoutingTable, type Routing, RoutingStatic } from "@ibex/domain"
-import { type RoutingLoadFailed, RoutingFileLive, RoutingNatsKvLive } from "@ibex/routing"
-import { Config, Either, Layer, Option } from "effect"
+import { RoutingFileLive, type RoutingLoadFailed, RoutingNatsKvLive } from "@ibex/routing"
+import { Config, Either, type Layer, Option } from "effect"
 import { defaultRoutingConfig } from "./defaultRoutes.js"
 
 /** Which routing source the proxy reads, from IBEX_ROUTES_FILE or IBEX_ROUTES_NATS_*. */
@@ -68,5 +68,8 @@ export const RoutingFromConfig = (
   if (wire === undefined) return RoutingStatic(emptyRoutingTable, "none")
   const decoded = decodeRoutingConfig(wire, processEnv)
   // The default is built from set variables only, so it always decodes; an empty table is the safe side anyway.
-  return RoutingStatic(Either.getOrElse(decoded, () => emptyRoutingTable), "embedded default")
+  return RoutingStatic(
+    Either.getOrElse(decoded, () => emptyRoutingTable),
+    "embedded default"
+  )
 }

@@ -67,9 +67,7 @@ const routes = (url: string, extra: { orgs?: unknown } = {}) => ({
 
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: MOCK_KEY })
-  state = await Effect.runPromise(
-    makeRoutingState({ source: "test", env: (n) => process.env[n] })
-  )
+  state = await Effect.runPromise(makeRoutingState({ source: "test", env: (n) => process.env[n] }))
   const offered = await Effect.runPromise(state.offer(routes(mock.url)))
   expect(offered._tag).toBe("Right")
   const routing = Layer.succeed(Routing, { table: state.table, status: state.status, reload: state.status })
@@ -328,10 +326,7 @@ describe("misbehaving providers", () => {
     await reader?.read()
     const abortedAt = Date.now()
     controller.abort()
-    const seen = await mock.waitForAbort(
-      (r) => JSON.stringify(r.body).includes("abort me"),
-      3_000
-    )
+    const seen = await mock.waitForAbort((r) => JSON.stringify(r.body).includes("abort me"), 3_000)
     expect((seen.abortedAt ?? Number.POSITIVE_INFINITY) - abortedAt).toBeLessThan(1_000)
   })
 })

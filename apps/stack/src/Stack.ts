@@ -8,9 +8,9 @@ import {
   authServiceOnDatabase
 } from "@ibex/app-auth"
 import { defaultRoutingConfig, type ProxyAppConfig, ProxyServiceLive, RoutingFromConfig } from "@ibex/app-proxy"
-import { startMockUpstream } from "@ibex/mock-upstream"
 import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { Routing, SecureRandomWebCrypto } from "@ibex/domain"
+import { startMockUpstream } from "@ibex/mock-upstream"
 import {
   appUrlFromOwnerUrl,
   defaultDataDir,

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from "node:crypto"
-import { NoForwarding } from "@ibex/testkit/upstream"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
 import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
 import {
@@ -24,6 +23,7 @@ import {
 import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import type { SecurityEnvironment, WireOrg } from "@ibex/testkit/security"
+import { NoForwarding } from "@ibex/testkit/upstream"
 import { ConfigProvider, Effect, Exit, Layer, ManagedRuntime, Option, Redacted, Scope } from "effect"
 
 /** Auth answers within this in the matrix; the 50 ms production budget has its own test (failure injection). */

@@ -12,8 +12,8 @@ import {
   type RoutingTable,
   TargetHealth,
   TargetHealthMemory,
-  type UpstreamFailure,
   UpstreamConnectFailed,
+  type UpstreamFailure,
   UpstreamHttpError,
   type UpstreamRequest,
   type UpstreamResponse,
@@ -30,7 +30,13 @@ const config = {
     { id: "b", kind: "azure-openai", base_url: "https://b.example", api_key_env: "KEY_B", api_version: "2024-10-21" }
   ],
   models: [
-    { name: "m1", targets: [{ provider: "a", model: "up-1" }, { provider: "b", model: "dep-1" }] },
+    {
+      name: "m1",
+      targets: [
+        { provider: "a", model: "up-1" },
+        { provider: "b", model: "dep-1" }
+      ]
+    },
     { name: "m2", targets: [{ provider: "b", model: "dep-2" }] }
   ],
   orgs: [{ org_id: orgB, models: ["m2"] }],
@@ -93,7 +99,9 @@ describe("decodeRoutingConfig", () => {
 
   it("equal configs have equal revisions; a change changes it", () => {
     expect(table().revision).toBe(table().revision)
-    const other = Either.getOrThrow(decodeRoutingConfig({ ...config, orgs: [], models: config.models.slice(0, 1) }, env))
+    const other = Either.getOrThrow(
+      decodeRoutingConfig({ ...config, orgs: [], models: config.models.slice(0, 1) }, env)
+    )
     expect(other.revision).not.toBe(table().revision)
   })
 

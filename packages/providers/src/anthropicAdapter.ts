@@ -17,7 +17,14 @@ import {
   statusOfAnthropicErrorType,
   toAnthropicRequest
 } from "./anthropic/index.js"
-import { bodyText, headerOf, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import {
+  bodyText,
+  headerOf,
+  readText,
+  retryAfterMs,
+  type UpstreamExchange,
+  type UpstreamHttp
+} from "./http/UpstreamHttp.js"
 import { MAX_COMPLETION_BYTES, providerRequestId } from "./openaiDialect.js"
 import { makeSseParser } from "./sse.js"
 
@@ -25,7 +32,8 @@ const DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 const MAX_ERROR_BYTES = 64 * 1024
 
 const streamFailure = (providerId: string, failure: StreamFailure): UpstreamFailure => {
-  if (failure._tag === "AnthropicProtocolError") return new UpstreamProtocolError({ providerId, detail: failure.detail })
+  if (failure._tag === "AnthropicProtocolError")
+    return new UpstreamProtocolError({ providerId, detail: failure.detail })
   // An overloaded or rate-limited stream after 200: reported like the same error before the stream.
   return new UpstreamHttpError({
     providerId,
@@ -143,7 +151,8 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
         } satisfies UpstreamResponse
       }
       const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)
-      if (Option.isNone(text)) return yield* new UpstreamProtocolError({ providerId, detail: "the answer is too large" })
+      if (Option.isNone(text))
+        return yield* new UpstreamProtocolError({ providerId, detail: "the answer is too large" })
       let json: unknown
       try {
         json = JSON.parse(text.value)

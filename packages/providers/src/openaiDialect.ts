@@ -8,7 +8,14 @@ import {
   type UpstreamResponse
 } from "@ibex/domain"
 import { Effect, Option, Stream } from "effect"
-import { bodyText, headerOf, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import {
+  bodyText,
+  headerOf,
+  readText,
+  retryAfterMs,
+  type UpstreamExchange,
+  type UpstreamHttp
+} from "./http/UpstreamHttp.js"
 import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
 import { makeSseParser } from "./sse.js"
 
@@ -64,7 +71,8 @@ export const providerRequestId = (exchange: UpstreamExchange, names: ReadonlyArr
 const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure => {
   // Parsing every chunk would cost the stream's whole budget; only chunks naming usage or an
   // error are read (OpenAI's usage chunk, an in-stream error object).
-  if (!data.includes('"usage"') && !data.includes('"error"')) return { json: data, usage: Option.none(), usageOnly: false }
+  if (!data.includes('"usage"') && !data.includes('"error"'))
+    return { json: data, usage: Option.none(), usageOnly: false }
   let parsed: Record<string, unknown>
   try {
     parsed = JSON.parse(data) as Record<string, unknown>

@@ -8,9 +8,9 @@ import {
   MethodNotAllowed,
   makeTargetHealth,
   Permissions,
+  type ProviderGateway,
   ProviderNotConfigured,
   parseInboundRequestId,
-  type ProviderGateway,
   type RateLimiter,
   RouteNotFound,
   Routing,
@@ -25,10 +25,10 @@ import { reloadRouting, routingReport } from "./edge/adminRouting.js"
 import { makeAuthorizeStage } from "./edge/authorize.js"
 import { makeDrain } from "./edge/drain.js"
 import { listModels } from "./edge/models.js"
-import { ClientGone, isJsonMediaType, readBody } from "./edge/readBody.js"
-import { makeReadiness } from "./edge/readiness.js"
 import { newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
 import { makeResponder } from "./edge/Responder.js"
+import { ClientGone, isJsonMediaType, readBody } from "./edge/readBody.js"
+import { makeReadiness } from "./edge/readiness.js"
 import { hasCrLf, headerValue, parseTraceparent } from "./headers.js"
 import { makeProxyMetrics, type ProxyMetrics } from "./Metrics.js"
 import { ProxyConfig, type ProxyConfigShape } from "./ProxyConfig.js"

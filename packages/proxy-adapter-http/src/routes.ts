@@ -25,10 +25,7 @@ const fixed: ReadonlyMap<string, Entry> = new Map([
   ["/v1/chat/completions", { template: "/v1/chat/completions", methods: { POST: "POST /v1/chat/completions" } }],
   ["/v1/models", { template: "/v1/models", methods: { GET: "GET /v1/models" } }],
   ["/admin/routing", { template: "/admin/routing", methods: { GET: "GET /admin/routing" } }],
-  [
-    "/admin/routing/reload",
-    { template: "/admin/routing/reload", methods: { POST: "POST /admin/routing/reload" } }
-  ]
+  ["/admin/routing/reload", { template: "/admin/routing/reload", methods: { POST: "POST /admin/routing/reload" } }]
 ])
 
 const orgProbe: Entry = {

@@ -19,8 +19,8 @@ import {
   setupTwoOrgs,
   type TestOrgContext
 } from "@ibex/testkit"
-import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { NoForwarding } from "@ibex/testkit/upstream"
+import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { ProxyConfig, type ProxyConfigInput, ProxyHttpLive, ProxyServer } from "../src/index.js"
 
 /** Every log line the server wrote, as the JSON logger rendered it. */

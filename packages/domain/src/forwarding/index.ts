@@ -1,5 +1,5 @@
+export * from "./forwardChatCompletion.js"
 export * from "./Routing.js"
 export * from "./RoutingTable.js"
-export * from "./Upstream.js"
-export * from "./forwardChatCompletion.js"
 export * from "./TargetHealth.js"
+export * from "./Upstream.js"

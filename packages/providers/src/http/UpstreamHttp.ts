@@ -1,11 +1,6 @@
+import { type TargetTimeouts, UpstreamAborted, UpstreamConnectFailed, UpstreamTimedOut } from "@ibex/domain"
 import { Effect, Option, Stream } from "effect"
 import { Agent, type Dispatcher, request } from "undici"
-import {
-  type TargetTimeouts,
-  UpstreamAborted,
-  UpstreamConnectFailed,
-  UpstreamTimedOut
-} from "@ibex/domain"
 
 /** A response whose headers arrived. `release` ends the total-time bound and must be called once the body is done. */
 export interface UpstreamExchange {

@@ -1,4 +1,4 @@
-import { type ChatCompletionRequest, ValidationFailed, type MalformedJson } from "@ibex/domain"
+import { type ChatCompletionRequest, type MalformedJson, ValidationFailed } from "@ibex/domain"
 import { Either } from "effect"
 import { validateChatCompletion } from "../chatValidation.js"
 import { parseJson } from "../edge/readBody.js"

@@ -7,14 +7,14 @@ import {
   type Routing,
   type TargetHealth,
   toEnvelope,
-  type UpstreamFailure,
   UpstreamError,
+  type UpstreamFailure,
   UpstreamTimeout,
   type Usage
 } from "@ibex/domain"
 import { Effect, Option } from "effect"
-import type { Responder } from "../edge/Responder.js"
 import { addHeader, addLogField, type RequestState } from "../edge/RequestState.js"
+import type { Responder } from "../edge/Responder.js"
 import type { ProxyMetrics } from "../Metrics.js"
 import type { ChatIntent } from "./chatRequest.js"
 import { upstreamHeaders } from "./upstreamHeaders.js"

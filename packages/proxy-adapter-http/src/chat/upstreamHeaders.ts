@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http"
 import { formatTraceparent, parseTraceparent } from "@ibex/domain"
-import { headerValue } from "../headers.js"
 import type { RequestState } from "../edge/RequestState.js"
+import { headerValue } from "../headers.js"
 
 const correlationPattern = /^[A-Za-z0-9._:/@+=-]{1,128}$/
 
