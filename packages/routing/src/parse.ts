@@ -41,9 +41,11 @@ const parseYaml = (text: string): Either.Either<unknown, ReadonlyArray<FieldErro
 
 /** Routing config text to a plain value for `decodeRoutingConfig`, or the syntax errors. */
 export const parseRoutingText = (
-  text: string,
+  raw: string,
   format: TextFormat
 ): Either.Either<unknown, ReadonlyArray<FieldError>> => {
+  // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse refuses.
+  const text = raw.startsWith("\uFEFF") ? raw.slice(1) : raw
   if (format === "json") return parseJson(text)
   if (format === "yaml") return parseYaml(text)
   const json = parseJson(text)

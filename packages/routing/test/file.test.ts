@@ -82,6 +82,16 @@ describe("RoutingFileLive", () => {
     })
   )
 
+  it.scopedLive("a UTF-8 byte-order mark is ignored", () =>
+    Effect.gen(function* () {
+      const dir = yield* scratch
+      const path = join(dir, "routes.json")
+      yield* Effect.promise(() => writeFile(path, `\uFEFF${config(["bom"])}`))
+      const routing = yield* routingAt({ path })
+      yield* modelsWithin(routing, ["bom"], 0)
+    })
+  )
+
   it.scopedLive("an in-place overwrite (same inode) is picked up", () =>
     Effect.gen(function* () {
       const dir = yield* scratch
