@@ -1,4 +1,5 @@
 import type { RoutingConfigWire } from "@ibex/domain"
+import { Option } from "effect"
 
 /** The name of the local mock model the embedded default serves when no provider key is set. */
 export const MOCK_MODEL = "ibex-mock"
@@ -9,28 +10,34 @@ export const MOCK_MODEL = "ibex-mock"
  * the local mock upstream, if this process runs one (`npm start` does). Written as a routing
  * file would be, so it goes through the same checks.
  */
+export interface EmbeddedProviders {
+  /** Set when OPENAI_API_KEY is: the base URL (OPENAI_BASE_URL, default api.openai.com). */
+  readonly openai: Option.Option<string>
+  /** Set when ANTHROPIC_API_KEY is: the base URL (ANTHROPIC_BASE_URL, default api.anthropic.com). */
+  readonly anthropic: Option.Option<string>
+}
+
 export const defaultRoutingConfig = (
-  env: (name: string) => string | undefined,
+  embedded: EmbeddedProviders,
   mockUpstreamUrl: string | undefined
 ): RoutingConfigWire | undefined => {
-  const set = (name: string) => (env(name) ?? "") !== ""
   const providers: Array<RoutingConfigWire["providers"][number]> = []
   const models: Array<RoutingConfigWire["models"][number]> = []
-  if (set("OPENAI_API_KEY")) {
+  if (Option.isSome(embedded.openai)) {
     providers.push({
       id: "openai",
       kind: "openai",
-      base_url: env("OPENAI_BASE_URL") || "https://api.openai.com/v1",
+      base_url: embedded.openai.value,
       api_key_env: "OPENAI_API_KEY"
     })
     for (const name of ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-5-mini", "gpt-5"])
       models.push({ name, targets: [{ provider: "openai", model: name }] })
   }
-  if (set("ANTHROPIC_API_KEY")) {
+  if (Option.isSome(embedded.anthropic)) {
     providers.push({
       id: "anthropic",
       kind: "anthropic",
-      base_url: env("ANTHROPIC_BASE_URL") || "https://api.anthropic.com",
+      base_url: embedded.anthropic.value,
       api_key_env: "ANTHROPIC_API_KEY",
       api_version: "2023-06-01"
     })

@@ -1,13 +1,19 @@
 import type { EnvVar } from "@ibex/app-common"
 import { decodeRoutingConfig, emptyRoutingTable, type Routing, RoutingStatic } from "@ibex/domain"
 import { RoutingFileLive, type RoutingLoadFailed, RoutingNatsKvLive } from "@ibex/routing"
-import { Config, Either, type Layer, Option } from "effect"
-import { defaultRoutingConfig } from "./defaultRoutes.js"
+import { Config, Either, type Layer, Option, Redacted } from "effect"
+import { defaultRoutingConfig, type EmbeddedProviders } from "./defaultRoutes.js"
 
 /** Which routing source the proxy reads, from IBEX_ROUTES_FILE or IBEX_ROUTES_NATS_*. */
 export interface RoutingSourceConfig {
   readonly file: Option.Option<string>
   readonly nats: Option.Option<{ readonly servers: string; readonly bucket: string; readonly key: string }>
+  /** The embedded default's providers, from their keys' presence. */
+  readonly embedded: EmbeddedProviders
+  readonly keys: {
+    readonly OPENAI_API_KEY: Option.Option<Redacted.Redacted<string>>
+    readonly ANTHROPIC_API_KEY: Option.Option<Redacted.Redacted<string>>
+  }
 }
 
 export const routingEnvVars: ReadonlyArray<EnvVar> = [
@@ -37,10 +43,28 @@ export const routingEnvVars: ReadonlyArray<EnvVar> = [
     default: null,
     secret: true,
     description: "Embedded default only: route Claude models to api.anthropic.com with this key."
+  },
+  {
+    name: "OPENAI_BASE_URL",
+    default: "https://api.openai.com/v1",
+    secret: false,
+    description: "Embedded default only: where OPENAI_API_KEY's requests go (any OpenAI-compatible server)."
+  },
+  {
+    name: "ANTHROPIC_BASE_URL",
+    default: "https://api.anthropic.com",
+    secret: false,
+    description: "Embedded default only: where ANTHROPIC_API_KEY's requests go."
   }
 ]
 
+const key = (name: string) =>
+  Config.option(Config.redacted(name)).pipe(Config.map((o) => Option.filter(o, (k) => Redacted.value(k).trim() !== "")))
+
 export const RoutingSourceConfig: Config.Config<RoutingSourceConfig> = Config.all({
+  keys: Config.all({ OPENAI_API_KEY: key("OPENAI_API_KEY"), ANTHROPIC_API_KEY: key("ANTHROPIC_API_KEY") }),
+  openaiBase: Config.nonEmptyString("OPENAI_BASE_URL").pipe(Config.withDefault("https://api.openai.com/v1")),
+  anthropicBase: Config.nonEmptyString("ANTHROPIC_BASE_URL").pipe(Config.withDefault("https://api.anthropic.com")),
   file: Config.option(Config.nonEmptyString("IBEX_ROUTES_FILE")),
   nats: Config.option(
     Config.all({
@@ -49,9 +73,17 @@ export const RoutingSourceConfig: Config.Config<RoutingSourceConfig> = Config.al
       key: Config.nonEmptyString("IBEX_ROUTES_NATS_KEY").pipe(Config.withDefault("routes"))
     })
   )
-})
-
-const processEnv = (name: string): string | undefined => process.env[name]
+}).pipe(
+  Config.map(({ keys, openaiBase, anthropicBase, file, nats }) => ({
+    file,
+    nats,
+    keys,
+    embedded: {
+      openai: Option.as(keys.OPENAI_API_KEY, openaiBase),
+      anthropic: Option.as(keys.ANTHROPIC_API_KEY, anthropicBase)
+    }
+  }))
+)
 
 /**
  * The routing layer: the file when IBEX_ROUTES_FILE is set, else the NATS KV entry, else the
@@ -64,9 +96,13 @@ export const RoutingFromConfig = (
 ): Layer.Layer<Routing, RoutingLoadFailed> => {
   if (Option.isSome(config.file)) return RoutingFileLive({ path: config.file.value })
   if (Option.isSome(config.nats)) return RoutingNatsKvLive(config.nats.value)
-  const wire = defaultRoutingConfig(processEnv, options.mockUpstreamUrl)
+  const wire = defaultRoutingConfig(config.embedded, options.mockUpstreamUrl)
   if (wire === undefined) return RoutingStatic(emptyRoutingTable, "none")
-  const decoded = decodeRoutingConfig(wire, processEnv)
+  const keyOf = (name: string) =>
+    name === "OPENAI_API_KEY" || name === "ANTHROPIC_API_KEY"
+      ? Option.getOrUndefined(Option.map(config.keys[name], Redacted.value))
+      : undefined
+  const decoded = decodeRoutingConfig(wire, keyOf)
   // The default is built from set variables only, so it always decodes; an empty table is the safe side anyway.
   return RoutingStatic(
     Either.getOrElse(decoded, () => emptyRoutingTable),

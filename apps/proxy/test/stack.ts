@@ -36,7 +36,12 @@ export const startProxyStack = async (
           redisCommandTimeoutMs: 25,
           authCache: defaultAuthorizationCacheOptions,
           logLevel: LogLevel.Info,
-          routing: { file: Option.none(), nats: Option.none() }
+          routing: {
+            file: Option.none(),
+            nats: Option.none(),
+            embedded: { openai: Option.none(), anthropic: Option.none() },
+            keys: { OPENAI_API_KEY: Option.none(), ANTHROPIC_API_KEY: Option.none() }
+          }
         },
         options.routing ?? RoutingStatic(emptyRoutingTable, "none")
       )

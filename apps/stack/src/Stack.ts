@@ -101,7 +101,7 @@ export const StackLive = (options: StackOptions) =>
       const wantsMock =
         Option.isNone(routing.file) &&
         Option.isNone(routing.nats) &&
-        defaultRoutingConfig((name) => process.env[name], undefined) === undefined
+        defaultRoutingConfig(routing.embedded, undefined) === undefined
       const mock = wantsMock
         ? yield* Effect.acquireRelease(
             Effect.tryPromise({

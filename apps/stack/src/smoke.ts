@@ -120,14 +120,21 @@ export const runSmoke = async (options: SmokeOptions): Promise<SmokeResult> => {
       return `missing X-RateLimit-* (limit ${limit}, remaining ${remaining}, reset ${reset})`
     return Number(remaining) < Number(limit) ? undefined : "remaining did not decrement"
   })
-  await check("POST /v1/chat/completions is 501 PROVIDER_NOT_CONFIGURED", async () => {
+  await check("POST /v1/chat/completions answers a model GET /v1/models lists (501 when none is routed)", async () => {
+    const models = await exchange(`${base}/v1/models`, { headers: auth })
+    if (models.status !== 200) return `GET /v1/models: status ${models.status} ${models.text}`
+    const first = (models.body as { data?: Array<{ id?: string }> } | undefined)?.data?.[0]?.id
     const e = await exchange(`${base}/v1/chat/completions`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] })
+      body: JSON.stringify({ model: first ?? "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] })
     })
-    if (e.status !== 501 || codeOf(e) !== "PROVIDER_NOT_CONFIGURED") return `status ${e.status} ${e.text}`
-    return e.headers.get("content-type")?.startsWith("application/json") ? undefined : "not JSON"
+    if (first === undefined)
+      return e.status === 501 && codeOf(e) === "PROVIDER_NOT_CONFIGURED" ? undefined : `status ${e.status} ${e.text}`
+    const content = (e.body as { choices?: Array<{ message?: { content?: unknown } }> } | undefined)?.choices?.[0]
+      ?.message?.content
+    if (e.status !== 200 || typeof content !== "string") return `model ${first}: status ${e.status} ${e.text}`
+    return e.headers.get("x-ibex-provider") === null ? "no X-IBEX-Provider header" : undefined
   })
   await check("malformed chat body is 400 with field_errors", async () => {
     const e = await exchange(`${base}/v1/chat/completions`, {

@@ -120,28 +120,38 @@ const curlLike = async (s: Started) => {
   const res = await fetch(`${s.proxyUrl}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${s.token}`, "x-ibex-agent-id": s.agentId, "content-type": "application/json" },
-    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] })
+    body: JSON.stringify({ model: "ibex-mock", messages: [{ role: "user", content: "hello" }] })
   })
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { error: Record<string, string> } }
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as {
+      error?: Record<string, string>
+      choices?: Array<{ message: { content: string } }>
+      usage?: { total_tokens: number }
+    }
+  }
 }
 
 describe("npm start (embedded default) and npm run smoke", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "ibex-start-"))
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
-  it("prints a curl that gets the 501 envelope, passes the smoke, keeps its data across a restart", async () => {
+  it("prints a curl that gets a forwarded completion, passes the smoke, keeps its data across a restart", async () => {
     const first = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
     let firstExit: number | null = null
     try {
       expect(first.token).toMatch(/^ibex_pat_[0-9a-f-]{36}_[A-Za-z0-9_-]{43}$/)
       // The first-start curl, pasted into a shell as printed: the token is in it.
       const pasted = await bash(bannerCommands(first.output()).curl)
-      expect(pasted.output).toMatch(/^HTTP\/1\.1 501/m)
-      expect(pasted.output).toContain('"code":"PROVIDER_NOT_CONFIGURED"')
+      expect(pasted.output).toMatch(/^HTTP\/1\.1 200/m)
+      expect(pasted.output).toContain('"content":"Mock reply to: hello"')
+      expect(pasted.output).toMatch(/^X-IBEX-Provider: mock/m)
       const answer = await curlLike(first)
-      expect(answer.status).toBe(501)
-      expect(answer.body.error.code).toBe("PROVIDER_NOT_CONFIGURED")
-      expect(answer.body.error.request_id).toBe(answer.headers.get("x-request-id"))
+      expect(answer.status).toBe(200)
+      expect(answer.body.choices?.[0]?.message.content).toBe("Mock reply to: hello")
+      expect(answer.body.usage?.total_tokens).toBeGreaterThan(0)
+      expect(answer.headers.get("x-ibex-model")).toBe("ibex-mock")
       expect(answer.headers.get("content-type")).toMatch(/^application\/json/)
       expect(answer.headers.get("x-trace-id")).toBeTruthy()
       expect(answer.headers.get("x-response-time")).toBeTruthy()
@@ -173,13 +183,13 @@ describe("npm start (embedded default) and npm run smoke", () => {
       expect(second.agentId).toBe(first.agentId)
       expect(second.token, "the PAT is shown on the first start only").toBeNull()
       const stillValid = await curlLike({ ...second, token: first.token })
-      expect(stillValid.status).toBe(501)
+      expect(stillValid.status).toBe(200)
       // The restart form reads $IBEX_TOKEN: pasted as printed with it exported, both commands work.
       const commands = bannerCommands(second.output())
       expect(commands.curl).toContain('"Authorization: Bearer $IBEX_TOKEN"')
       const pasted = await bash(commands.curl, { IBEX_TOKEN: first.token ?? "" })
-      expect(pasted.output).toMatch(/^HTTP\/1\.1 501/m)
-      expect(pasted.output).toContain('"code":"PROVIDER_NOT_CONFIGURED"')
+      expect(pasted.output).toMatch(/^HTTP\/1\.1 200/m)
+      expect(pasted.output).toContain('"content":"Mock reply to: hello"')
       const smoke = await bash(commands.smoke, { IBEX_TOKEN: first.token ?? "" })
       expect(smoke.code, smoke.output).toBe(0)
     } finally {
@@ -209,7 +219,7 @@ describe("a first start that cannot bind its proxy port", () => {
     const next = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
     try {
       expect(next.token, "the PAT of the first successful start is shown").toMatch(/^ibex_pat_/)
-      expect((await curlLike(next)).status).toBe(501)
+      expect((await curlLike(next)).status).toBe(200)
     } finally {
       await stop(next)
     }
