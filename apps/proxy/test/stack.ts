@@ -14,7 +14,11 @@ import { ProxyServiceLive } from "../src/index.js"
  * production JSON logger writes it.
  */
 export const startProxyStack = async (
-  options: { readonly processMetrics?: boolean; readonly routing?: Layer.Layer<Routing, unknown> } = {}
+  options: {
+    readonly processMetrics?: boolean
+    readonly routing?: Layer.Layer<Routing, unknown>
+    readonly drainTimeoutMs?: number
+  } = {}
 ) => {
   const spans = new InMemorySpanExporter()
   const logs: Array<string> = []
@@ -29,7 +33,12 @@ export const startProxyStack = async (
     Effect.map(AuthGrpcServer, (server) =>
       ProxyServiceLive(
         {
-          http: { host: "127.0.0.1", port: 0, processMetrics: options.processMetrics ?? false },
+          http: {
+            host: "127.0.0.1",
+            port: 0,
+            processMetrics: options.processMetrics ?? false,
+            ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs })
+          },
           authTarget: server.address,
           authTimeoutMs: 2_000,
           redisUrl: Option.none(),

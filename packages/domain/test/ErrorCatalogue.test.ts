@@ -24,6 +24,8 @@ describe("error catalogue and envelope", () => {
         "MethodNotAllowed": "METHOD_NOT_ALLOWED 405 12",
         "MissingAgentId": "MISSING_AGENT_ID 400 3",
         "MissingToken": "MISSING_TOKEN 401 16",
+        "ModelNotAllowed": "MODEL_NOT_ALLOWED 403 7",
+        "ModelNotFound": "MODEL_NOT_FOUND 404 5",
         "OrgAccessDenied": "ORG_ACCESS_DENIED 403 7",
         "PayloadTooLarge": "PAYLOAD_TOO_LARGE 413 8",
         "ProviderNotConfigured": "PROVIDER_NOT_CONFIGURED 501 12",
@@ -34,6 +36,11 @@ describe("error catalogue and envelope", () => {
         "ServiceDegraded": "SERVICE_DEGRADED 503 14",
         "StoreUnavailable": "STORE_UNAVAILABLE 503 14",
         "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE 415 3",
+        "UpstreamError": "UPSTREAM_ERROR 502 14",
+        "UpstreamRateLimited": "UPSTREAM_RATE_LIMITED 429 8",
+        "UpstreamRejected": "UPSTREAM_REJECTED 400 3",
+        "UpstreamTimeout": "UPSTREAM_TIMEOUT 504 4",
+        "UpstreamUnavailable": "UPSTREAM_UNAVAILABLE 503 14",
         "ValidationFailed": "VALIDATION_FAILED 400 3",
       }
     `)

@@ -1,0 +1,103 @@
+import { decodeRoutingConfig, RoutingStatic } from "@ibex/domain"
+import { setupOrg } from "@ibex/testkit"
+import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
+import { Either, Redacted } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startProxyStack } from "./stack.js"
+
+/**
+ * Graceful drain: closing the proxy (what SIGTERM does through the layer's scope) stops
+ * accepting at once and lets streams in flight finish; a deadline bounds how long it waits.
+ */
+
+let mock: MockUpstream
+beforeAll(async () => {
+  mock = await startMockUpstream()
+})
+afterAll(async () => {
+  await mock?.close()
+})
+
+const routing = () =>
+  RoutingStatic(
+    Either.getOrThrow(
+      decodeRoutingConfig(
+        {
+          providers: [{ id: "mock", kind: "openai", base_url: `${mock.url}/v1` }],
+          models: [
+            { name: "slow", targets: [{ provider: "mock", model: "mock-slow-60" }] },
+            { name: "endless", targets: [{ provider: "mock", model: "mock-stall" }] }
+          ]
+        },
+        () => undefined
+      )
+    )
+  )
+
+const openStream = async (url: string, token: string, agentId: string, model: string) => {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "x-ibex-agent-id": agentId, "content-type": "application/json" },
+    body: JSON.stringify({
+      model,
+      stream: true,
+      messages: [{ role: "user", content: "one two three four five six seven eight nine ten eleven twelve" }]
+    })
+  })
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const first = await reader.read()
+  const decoder = new TextDecoder()
+  let text = decoder.decode(first.value, { stream: true })
+  const rest = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return text
+        text += decoder.decode(value, { stream: true })
+      }
+    } catch {
+      return `${text}<cut>`
+    }
+  })()
+  return { status: res.status, rest }
+}
+
+describe("graceful drain", () => {
+  it("streams in flight complete; new connections are refused once draining", async () => {
+    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 10_000 })
+    const org = await stack.runtime.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
+    const token = Redacted.value(org.token)
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, () => openStream(stack.url, token, org.agentId, "slow"))
+    )
+    expect(streams.map((s) => s.status)).toEqual(Array(20).fill(200))
+    const closing = stack.close()
+    await new Promise((r) => setTimeout(r, 50))
+    const refused = await fetch(`${stack.url}/health`).then(
+      (r) => `answered ${r.status}`,
+      () => "refused"
+    )
+    expect(refused).toBe("refused")
+    const bodies = await Promise.all(streams.map((s) => s.rest))
+    for (const body of bodies) {
+      expect(body).toContain("data: [DONE]")
+      expect(body).not.toContain("<cut>")
+    }
+    await closing
+  }, 60_000)
+
+  it("a stream longer than the deadline is cut when the deadline passes, and shutdown completes", async () => {
+    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 300 })
+    const org = await stack.runtime.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
+    const stream = await openStream(stack.url, Redacted.value(org.token), org.agentId, "endless")
+    const started = Date.now()
+    await stack.close()
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(250)
+    expect(elapsed).toBeLessThan(5_000)
+    expect(await stream.rest).not.toContain("[DONE]")
+    // The upstream request was aborted with it: nothing is left running against the provider.
+    const aborted = await mock.waitForAbort((r) => (r.body as { model?: string }).model === "mock-stall", 3_000)
+    expect(aborted.abortedAt).toBeDefined()
+  }, 60_000)
+})
