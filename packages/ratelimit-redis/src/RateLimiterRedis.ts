@@ -3,16 +3,22 @@ import {
   type RateLimitDecision,
   RateLimiter,
   RateLimiterUnavailable,
-  type RateLimitPolicy
+  type RateLimitPolicy,
+  tokensToCount,
+  type UsageAdmission,
+  UsageLimiter,
+  type UsageLimiterShape
 } from "@ibex/domain"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { Redis } from "ioredis"
 import { type CircuitState, makeCircuitBreaker } from "./CircuitBreaker.js"
 import { GCRA_LUA, GCRA_SHA } from "./gcraScript.js"
+import { USAGE_LUA, USAGE_SHA } from "./usageScript.js"
 
 /** The commands the adapter uses; a `Redis` or a `Cluster` from ioredis both qualify. */
 export interface RedisLike {
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  get(key: string): Promise<string | null>
   script(subcommand: "LOAD", script: string): Promise<unknown>
   ping(): Promise<string>
 }
@@ -69,6 +75,16 @@ export const rateLimitKey = (prefix: string, orgId: OrgId | string): string => `
 
 const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT")
 
+const toAdmission = (reply: unknown, limit: number | null): UsageAdmission => {
+  if (!Array.isArray(reply) || reply.length < 4) throw new Error("unexpected script reply")
+  const [verdict, remaining, resetAtMs, retryAfterMs] = reply.map(Number) as [number, number, number, number]
+  const window = limit === null ? null : { limit, remaining, resetAtMs }
+  if (verdict === 3) return { _tag: "BudgetExceeded" }
+  if (verdict === 2 && window !== null) return { _tag: "TokensExceeded", window, retryAfterMs }
+  if (verdict === 1) return { _tag: "Admitted", tokens: window }
+  throw new Error("unexpected script verdict")
+}
+
 const toDecision = (reply: unknown, limit: number): RateLimitDecision => {
   if (!Array.isArray(reply) || reply.length < 4) throw new Error("unexpected script reply")
   const [allowed, remaining, resetAtMs, retryAfterMs] = reply.map(Number) as [number, number, number, number]
@@ -103,7 +119,11 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
  */
 export const makeRateLimiterRedis = (
   options: RateLimiterRedisOptions
-): Effect.Effect<RateLimiter["Type"] & RateLimiterRedisHealthShape, never, Scope.Scope> =>
+): Effect.Effect<
+  RateLimiter["Type"] & RateLimiterRedisHealthShape & { readonly usage: UsageLimiterShape },
+  never,
+  Scope.Scope
+> =>
   Effect.gen(function* () {
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
     const timeoutMs = options.commandTimeoutMs ?? 25
@@ -138,14 +158,14 @@ export const makeRateLimiterRedis = (
       client = owned
     }
 
-    const run = async (key: string, limit: number, windowMs: number): Promise<unknown> => {
+    const run = async (sha: string, lua: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) => {
       try {
-        return await client.evalsha(GCRA_SHA, 1, key, limit, windowMs)
+        return await client.evalsha(sha, keys.length, ...keys, ...args)
       } catch (e) {
         if (!isNoScript(e)) throw e
         // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
-        await client.script("LOAD", GCRA_LUA)
-        return await client.evalsha(GCRA_SHA, 1, key, limit, windowMs)
+        await client.script("LOAD", lua)
+        return await client.evalsha(sha, keys.length, ...keys, ...args)
       }
     }
 
@@ -159,15 +179,20 @@ export const makeRateLimiterRedis = (
     const lagToleranceMs = Math.max(5, timeoutMs / 2)
     const silenceBeforeFailOpenMs = Math.max(timeoutMs, options.silenceBeforeFailOpenMs ?? 100)
 
-    const consume = (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
-      Effect.async<RateLimitDecision, RateLimiterUnavailable>((resume) => {
+    /** One script call, judged as described above; `read` turns the reply into the answer (a throw is a failure). */
+    const judged = <A>(
+      sha: string,
+      lua: string,
+      keys: ReadonlyArray<string>,
+      args: ReadonlyArray<string | number>,
+      read: (reply: unknown) => A
+    ): Effect.Effect<A, RateLimiterUnavailable> =>
+      Effect.async<A, RateLimiterUnavailable>((resume) => {
         if (!breaker.tryAcquire()) return resume(Effect.fail(unavailable))
-        const limit = Math.max(1, Math.floor(policy.limit))
-        const windowMs = Math.max(1, Math.floor(policy.windowMs))
         const sentAt = performance.now()
         let settled = false
         let timer: ReturnType<typeof setTimeout> | undefined
-        const settle = (outcome: RateLimitDecision | undefined) => {
+        const settle = (outcome: { readonly value: A } | undefined) => {
           if (settled) return
           settled = true
           if (timer !== undefined) clearTimeout(timer)
@@ -176,7 +201,7 @@ export const makeRateLimiterRedis = (
             resume(Effect.fail(unavailable))
           } else {
             breaker.onSuccess()
-            resume(Effect.succeed(outcome))
+            resume(Effect.succeed(outcome.value))
           }
         }
         // A late reply after failing open is ignored (the request already passed). Failing open
@@ -207,18 +232,73 @@ export const makeRateLimiterRedis = (
           arm(armedFor)
         }
         arm(timeoutMs)
-        run(rateLimitKey(prefix, orgId), limit, windowMs).then(
+        run(sha, lua, keys, args).then(
           (reply) => {
             lastReplyAt = performance.now()
+            let answer: A
             try {
-              settle(toDecision(reply, limit))
+              answer = read(reply)
             } catch {
-              settle(undefined)
+              return settle(undefined)
             }
+            settle({ value: answer })
           },
           () => settle(undefined)
         )
       })
+
+    const consume = (
+      orgId: OrgId,
+      policy: RateLimitPolicy
+    ): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> => {
+      const limit = Math.max(1, Math.floor(policy.limit))
+      const windowMs = Math.max(1, Math.floor(policy.windowMs))
+      return judged(GCRA_SHA, GCRA_LUA, [rateLimitKey(prefix, orgId)], [limit, windowMs], (reply) =>
+        toDecision(reply, limit)
+      )
+    }
+
+    const usageKeys = (orgId: string, month: string) => [
+      `${prefix}tokens:{${orgId}}`,
+      `${prefix}spend:{${orgId}}:${month}`
+    ]
+    const usage: UsageLimiterShape = {
+      reserve: (r) =>
+        judged(
+          USAGE_SHA,
+          USAGE_LUA,
+          usageKeys(r.orgId, r.month),
+          [
+            "reserve",
+            Math.ceil(r.tokens),
+            r.tokensPerMinute ?? 0,
+            Math.ceil(r.costMicroUsd),
+            r.monthlyBudgetMicroUsd ?? -1
+          ],
+          (reply) => toAdmission(reply, r.tokensPerMinute)
+        ),
+      settle: (r, actual) =>
+        judged(
+          USAGE_SHA,
+          USAGE_LUA,
+          usageKeys(r.orgId, r.month),
+          [
+            "settle",
+            r.tokensPerMinute === null
+              ? 0
+              : Math.ceil(actual.tokens) - tokensToCount(Math.ceil(r.tokens), r.tokensPerMinute),
+            r.tokensPerMinute ?? 0,
+            Math.ceil(actual.costMicroUsd) - Math.ceil(r.costMicroUsd),
+            -1
+          ],
+          () => undefined
+        ),
+      spent: (orgId, month) =>
+        Effect.tryPromise({
+          try: () => client.get(usageKeys(orgId, month)[1] as string),
+          catch: () => unavailable
+        }).pipe(Effect.map((v) => Number(v ?? 0)))
+    }
 
     const ping = Effect.async<boolean>((resume) => {
       let settled = false
@@ -235,14 +315,17 @@ export const makeRateLimiterRedis = (
       )
     })
 
-    return { consume, ping, circuit: breaker.state }
+    return { consume, usage, ping, circuit: breaker.state }
   })
 
-/** `RateLimiter` (and its health hooks) backed by Redis through ioredis. */
-export const RateLimiterRedis = (options: RateLimiterRedisOptions): Layer.Layer<RateLimiter | RateLimiterRedisHealth> =>
+/** `RateLimiter` and `UsageLimiter` (and their health hooks) backed by one Redis connection through ioredis. */
+export const RateLimiterRedis = (
+  options: RateLimiterRedisOptions
+): Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth> =>
   Layer.scopedContext(
     Effect.map(makeRateLimiterRedis(options), (limiter) =>
       Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume })).pipe(
+        Context.add(UsageLimiter, limiter.usage),
         Context.add(RateLimiterRedisHealth, { ping: limiter.ping, circuit: limiter.circuit })
       )
     )

@@ -1,0 +1,55 @@
+import { Context, type Effect } from "effect"
+import type { RateLimiterUnavailable } from "../errors.js"
+
+/**
+ * Token limits and spend budgets, counted at admission. A request reserves what it may use at
+ * most (its prompt's estimate plus its output cap, and the cost of both) before it is sent;
+ * when it ends, `settle` replaces the reservation by what it used. Every proxy shares one count
+ * (Redis), so two proxies can never admit more than the limit between them.
+ */
+export interface UsageReservation {
+  readonly orgId: string
+  readonly tokens: number
+  /** Null: no token limit for this org. */
+  readonly tokensPerMinute: number | null
+  readonly costMicroUsd: number
+  /** Null: no budget; spend is still counted. */
+  readonly monthlyBudgetMicroUsd: number | null
+  /** The calendar month (UTC) the spend counts against: `YYYY-MM`. */
+  readonly month: string
+}
+
+export interface TokenWindow {
+  readonly limit: number
+  /** Tokens admissible right now, after this reservation. */
+  readonly remaining: number
+  readonly resetAtMs: number
+}
+
+export type UsageAdmission =
+  | { readonly _tag: "Admitted"; readonly tokens: TokenWindow | null }
+  | { readonly _tag: "TokensExceeded"; readonly window: TokenWindow; readonly retryAfterMs: number }
+  | { readonly _tag: "BudgetExceeded" }
+
+export interface UsageLimiterShape {
+  /** Atomically: refuses when either limit would be passed, else counts the reservation against both. */
+  readonly reserve: (reservation: UsageReservation) => Effect.Effect<UsageAdmission, RateLimiterUnavailable>
+  /** Replaces an admitted reservation by the actual tokens and cost (more or less than reserved). */
+  readonly settle: (
+    reservation: UsageReservation,
+    actual: { readonly tokens: number; readonly costMicroUsd: number }
+  ) => Effect.Effect<void, RateLimiterUnavailable>
+  /** What the org has spent this month as counted here (micro-USD), reservations in flight included. */
+  readonly spent: (orgId: string, month: string) => Effect.Effect<number, RateLimiterUnavailable>
+}
+
+export class UsageLimiter extends Context.Tag("@ibex/domain/UsageLimiter")<UsageLimiter, UsageLimiterShape>() {}
+
+/** A month key in UTC. */
+export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7)
+
+/**
+ * The token window is a GCRA over tokens (each token costs 60 000 / limit ms of the window), so
+ * a reservation larger than the whole limit could never be admitted: it is capped at the limit.
+ */
+export const tokensToCount = (tokens: number, limit: number): number => Math.max(1, Math.min(tokens, limit))
