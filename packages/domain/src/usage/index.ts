@@ -1,1 +1,2 @@
 export * from "./UsageRecord.js"
+export * from "./UsageShipper.js"
