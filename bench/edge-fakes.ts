@@ -36,7 +36,9 @@ const auth = Layer.succeed(
             tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
             permissions: Permissions.all,
             expiresAt: null,
-            rateLimitPerMinute: 1_000_000_000
+            rateLimitPerMinute: 1_000_000_000,
+            tokensPerMinute: null,
+            monthlyBudgetMicroUsd: null
           })
         : Effect.fail(new InvalidToken({ reason: "unknown" })),
     verifyAgent: () => Effect.void

@@ -105,7 +105,10 @@ const decodeTokenId = Schema.decodeUnknownOption(TokenId)
 
 /** Builds the principal from a response; a response that does not make one is a degraded service, not a pass. */
 const toPrincipal = (
-  response: Pick<ValidateTokenResponse, "orgId" | "tokenId" | "permissions" | "expiresAt" | "rateLimitPerMinute">
+  response: Pick<ValidateTokenResponse, "orgId" | "tokenId" | "permissions" | "expiresAt" | "rateLimitPerMinute"> & {
+    readonly tokensPerMinute?: number | undefined
+    readonly monthlyBudgetMicroUsd?: bigint | undefined
+  }
 ): Option.Option<Principal> => {
   const tokenId = decodeTokenId(response.tokenId)
   const permissions = Permissions.fromWire(response.permissions)
@@ -115,7 +118,9 @@ const toPrincipal = (
     tokenId: tokenId.value,
     permissions: permissions.right,
     expiresAt: response.expiresAt ?? null,
-    rateLimitPerMinute: response.rateLimitPerMinute > 0 ? response.rateLimitPerMinute : null
+    rateLimitPerMinute: response.rateLimitPerMinute > 0 ? response.rateLimitPerMinute : null,
+    tokensPerMinute: response.tokensPerMinute ?? null,
+    monthlyBudgetMicroUsd: response.monthlyBudgetMicroUsd === undefined ? null : Number(response.monthlyBudgetMicroUsd)
   })
 }
 

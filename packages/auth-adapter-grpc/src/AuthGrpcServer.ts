@@ -380,6 +380,10 @@ export const makeAuthServiceHandlers = (
             permissions: principal.permissions,
             expiresAt: principal.expiresAt ?? undefined,
             rateLimitPerMinute: principal.rateLimitPerMinute ?? 0,
+            ...(principal.tokensPerMinute === null ? {} : { tokensPerMinute: principal.tokensPerMinute }),
+            ...(principal.monthlyBudgetMicroUsd === null
+              ? {}
+              : { monthlyBudgetMicroUsd: BigInt(principal.monthlyBudgetMicroUsd) }),
             ...Option.match(verdict, {
               onNone: () => ({
                 agentVerdict: WireAgentVerdict.AGENT_VERDICT_UNSPECIFIED,

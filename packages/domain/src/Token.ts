@@ -25,6 +25,10 @@ export interface TokenCredential {
   readonly secretHash: string
   readonly orgStatus: OrgStatus
   readonly orgRateLimitPerMinute: number | null
+  /** The org's token limit per minute; null: none. */
+  readonly orgTokensPerMinute: number | null
+  /** The org's spend limit per calendar month in micro-USD; null: none. */
+  readonly orgMonthlyBudgetMicroUsd: number | null
 }
 
 /** What a new token row holds; the store never receives plaintext. */
@@ -46,6 +50,10 @@ export interface Principal {
   readonly permissions: Permissions
   readonly expiresAt: Date | null
   readonly rateLimitPerMinute: number | null
+  /** The org's token limit per minute (enforced by the proxy at admission); null: none. */
+  readonly tokensPerMinute: number | null
+  /** The org's monthly spend limit in micro-USD (enforced by the proxy at admission); null: none. */
+  readonly monthlyBudgetMicroUsd: number | null
 }
 
 /** Validity rules after the secret matched: revoked, expired (at or past expiry), org disabled. */
@@ -61,7 +69,9 @@ export const checkTokenUsable = (credential: TokenCredential, now: Date): Effect
     tokenId: info.id,
     permissions: info.permissions,
     expiresAt: info.expiresAt,
-    rateLimitPerMinute: credential.orgRateLimitPerMinute
+    rateLimitPerMinute: credential.orgRateLimitPerMinute,
+    tokensPerMinute: credential.orgTokensPerMinute,
+    monthlyBudgetMicroUsd: credential.orgMonthlyBudgetMicroUsd
   })
 }
 

@@ -39,6 +39,9 @@ export interface CredentialRow extends TokenRow {
   readonly secret_hash: string
   readonly org_status: string
   readonly org_rate_limit_per_minute: number | null
+  /** Absent until the lookup function returns the org's limits. */
+  readonly org_tokens_per_minute?: number | null
+  readonly org_monthly_budget_micro_usd?: string | number | null
 }
 
 export interface OrgRow {
@@ -88,7 +91,12 @@ export const credentialFromRow = (row: CredentialRow): TokenCredential => ({
   info: tokenInfoFromRow(row),
   secretHash: row.secret_hash,
   orgStatus: row.org_status as OrgStatus,
-  orgRateLimitPerMinute: row.org_rate_limit_per_minute
+  orgRateLimitPerMinute: row.org_rate_limit_per_minute,
+  orgTokensPerMinute: row.org_tokens_per_minute ?? null,
+  orgMonthlyBudgetMicroUsd:
+    row.org_monthly_budget_micro_usd === undefined || row.org_monthly_budget_micro_usd === null
+      ? null
+      : Number(row.org_monthly_budget_micro_usd)
 })
 
 export const orgFromRow = (row: OrgRow): Org =>

@@ -28,7 +28,9 @@ const principal = (orgId: OrgId, tokenId: TokenId): Principal => ({
   tokenId,
   permissions: Permissions.all,
   expiresAt: null,
-  rateLimitPerMinute: null
+  rateLimitPerMinute: null,
+  tokensPerMinute: null,
+  monthlyBudgetMicroUsd: null
 })
 
 /**

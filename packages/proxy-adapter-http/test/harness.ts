@@ -121,7 +121,9 @@ export const scriptedGateway = (shape: Partial<Pick<AuthGatewayShape, "validateT
               tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
               permissions: Permissions.all,
               expiresAt: null,
-              rateLimitPerMinute: null
+              rateLimitPerMinute: null,
+              tokensPerMinute: null,
+              monthlyBudgetMicroUsd: null
             })
           : Effect.fail(new InvalidToken({ reason: "unknown" })),
       verifyAgent: () => Effect.void,

@@ -63,7 +63,9 @@ export const TokenStoreMemory = Layer.effect(
             info: toInfo(row),
             secretHash: row.secretHash,
             orgStatus: org.status,
-            orgRateLimitPerMinute: org.rateLimitPerMinute
+            orgRateLimitPerMinute: org.rateLimitPerMinute,
+            orgTokensPerMinute: null,
+            orgMonthlyBudgetMicroUsd: null
           })
         }),
       insert: (token) =>

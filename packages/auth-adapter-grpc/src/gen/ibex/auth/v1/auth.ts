@@ -534,6 +534,12 @@ export interface AuthorizeResponse {
   agentVerdict: AgentVerdict;
   /** The agent's status when `agent_verdict` is `AGENT_VERDICT_SUSPENDED`. */
   agentStatus: AgentStatus;
+  /** The organization's token limit per minute (prompt plus completion). Unset: no token limit. */
+  tokensPerMinute?:
+    | number
+    | undefined;
+  /** The organization's spend limit per calendar month (UTC), in micro-USD. Unset: no budget. */
+  monthlyBudgetMicroUsd?: bigint | undefined;
 }
 
 /** WatchInvalidationsRequest opens a proxy's invalidation stream. */
@@ -1850,6 +1856,8 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     rateLimitPerMinute: 0,
     agentVerdict: 0,
     agentStatus: 0,
+    tokensPerMinute: undefined,
+    monthlyBudgetMicroUsd: undefined,
   };
 }
 
@@ -1878,6 +1886,15 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.agentStatus !== 0) {
       writer.uint32(56).int32(message.agentStatus);
+    }
+    if (message.tokensPerMinute !== undefined) {
+      writer.uint32(64).uint32(message.tokensPerMinute);
+    }
+    if (message.monthlyBudgetMicroUsd !== undefined) {
+      if (BigInt.asIntN(64, message.monthlyBudgetMicroUsd) !== message.monthlyBudgetMicroUsd) {
+        throw new globalThis.Error("value provided for field message.monthlyBudgetMicroUsd of type int64 too large");
+      }
+      writer.uint32(72).int64(message.monthlyBudgetMicroUsd);
     }
     return writer;
   },
@@ -1951,6 +1968,22 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.agentStatus = reader.int32() as any;
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.tokensPerMinute = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.monthlyBudgetMicroUsd = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1996,6 +2029,16 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         : isSet(object.agent_status)
         ? agentStatusFromJSON(object.agent_status)
         : 0,
+      tokensPerMinute: isSet(object.tokensPerMinute)
+        ? globalThis.Number(object.tokensPerMinute)
+        : isSet(object.tokens_per_minute)
+        ? globalThis.Number(object.tokens_per_minute)
+        : undefined,
+      monthlyBudgetMicroUsd: isSet(object.monthlyBudgetMicroUsd)
+        ? BigInt(object.monthlyBudgetMicroUsd)
+        : isSet(object.monthly_budget_micro_usd)
+        ? BigInt(object.monthly_budget_micro_usd)
+        : undefined,
     };
   },
 
@@ -2022,6 +2065,12 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     if (message.agentStatus !== 0) {
       obj.agentStatus = agentStatusToJSON(message.agentStatus);
     }
+    if (message.tokensPerMinute !== undefined) {
+      obj.tokensPerMinute = Math.round(message.tokensPerMinute);
+    }
+    if (message.monthlyBudgetMicroUsd !== undefined) {
+      obj.monthlyBudgetMicroUsd = message.monthlyBudgetMicroUsd.toString();
+    }
     return obj;
   },
 
@@ -2039,6 +2088,11 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.rateLimitPerMinute = object.rateLimitPerMinute ?? 0;
     message.agentVerdict = object.agentVerdict ?? 0;
     message.agentStatus = object.agentStatus ?? 0;
+    message.tokensPerMinute = object.tokensPerMinute ?? undefined;
+    message.monthlyBudgetMicroUsd =
+      (object.monthlyBudgetMicroUsd !== undefined && object.monthlyBudgetMicroUsd !== null)
+        ? BigInt(object.monthlyBudgetMicroUsd)
+        : undefined;
     return message;
   },
 };
