@@ -1,8 +1,9 @@
 // npm run bench [-- --quick] [-- --profile]
 //
 // Starts what it needs on loopback (its own database, migrated and seeded with the real Argon2id
-// hasher; two auth instances; two proxies; Redis limiter keys of its own orgs), runs bounded load
-// from separate processes (autocannon for HTTP, bench/worker.ts for gRPC / revocation / limiter),
+// hasher; two auth instances; two proxies routing to a mock provider; a bare node:http forwarder
+// to the same mock; Redis limiter keys of its own orgs), runs bounded load from separate
+// processes (autocannon for HTTP, bench/worker.ts for gRPC / revocation / limiter / streaming),
 // prints a table and writes bench/results/latest.json. Targets are reported, never asserted: the
 // exit code is 0 unless the bench itself could not run. Cleans up on exit, including on failure.
 //
@@ -24,6 +25,7 @@ import {
   freePort,
   logDir,
   onCleanup,
+  openFds,
   repoRoot,
   rssBytes,
   runJson,
@@ -38,10 +40,34 @@ const argv = process.argv.slice(2)
 const QUICK = argv.includes("--quick")
 const PROFILE = argv.includes("--profile")
 const T = QUICK
-  ? { load: 2, warm: 1, unloaded: 1, memory: 10, trials: 10, cold: 10, grpc: 1, limiterCalls: 1_000 }
-  : { load: 8, warm: 2, unloaded: 3, memory: 60, trials: 50, cold: 40, grpc: 3, limiterCalls: 5_000 }
+  ? {
+      load: 2,
+      warm: 1,
+      unloaded: 1,
+      memory: 10,
+      trials: 10,
+      cold: 10,
+      grpc: 1,
+      limiterCalls: 1_000,
+      ttfc: 100,
+      slowStreamSec: 10
+    }
+  : {
+      load: 8,
+      warm: 2,
+      unloaded: 3,
+      memory: 60,
+      trials: 50,
+      cold: 40,
+      grpc: 3,
+      limiterCalls: 5_000,
+      ttfc: 300,
+      slowStreamSec: 22
+    }
 const LIMIT_N = 100
 const BURSTS = 3
+const SLOW_STREAMS = 1_000
+const SLOW_WAVES = 2
 
 const adminUrl =
   process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres"
@@ -182,6 +208,42 @@ const chatBody = (() => {
   return text
 })()
 
+/** The same request, streamed. */
+const streamingChatBody = JSON.stringify({ ...JSON.parse(chatBody), stream: true })
+
+/**
+ * The slow streams' request: one user message of ≥ 200 characters, so the mock's reply echoes the
+ * full 200 (`Mock reply to: <200 chars>`, 3 words per chunk). The per-chunk delay of the upstream
+ * model `mock-slow-<ms>` is chosen so a stream lasts `seconds`: the frames the mock sends are the
+ * role chunk, the text pieces, the finish chunk, the usage chunk (the proxy always asks for usage)
+ * and `data: [DONE]`, the first at once and each next one `ms` later.
+ */
+const slowStream = (seconds: number) => {
+  const message =
+    "Please walk me through the steps of reconciling the ledger at month end, one short line at a time, " +
+    "and keep every line brief so the answer streams as many small pieces as it can before it ends. Thanks a lot."
+  const reply = `Mock reply to: ${Array.from(message).slice(0, 200).join("")}`
+  const pieces = Math.ceil((reply.match(/\S+\s*/g) ?? []).length / 3)
+  const frames = 1 + pieces + 1 + 1 + 1
+  const chunkDelayMs = Math.ceil((seconds * 1000) / (frames - 1))
+  const body = JSON.stringify({
+    model: "slow-stream",
+    stream: true,
+    messages: [{ role: "user", content: message }],
+    user: "bench-slow-streams"
+  })
+  return { body, frames, chunkDelayMs, expectedSec: ((frames - 1) * chunkDelayMs) / 1000 }
+}
+
+/** The routing config of the proxies: both models on the mock provider, no key. */
+const routesConfig = (mockUrl: string, slowChunkDelayMs: number) => ({
+  providers: [{ id: "mock", kind: "openai", base_url: `${mockUrl}/v1` }],
+  models: [
+    { name: "gpt-4o-mini", targets: [{ provider: "mock", model: "gpt-4o-mini" }] },
+    { name: "slow-stream", targets: [{ provider: "mock", model: `mock-slow-${slowChunkDelayMs}` }] }
+  ]
+})
+
 // ---------------------------------------------------------------------------------------------
 
 const main = async () => {
@@ -224,10 +286,30 @@ const main = async () => {
     // One folder per process (node writes one profile per thread).
     PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, name)] : []
   const pepper = randomBytes(32).toString("base64url")
-  const [barePort, authAPort, authBPort, proxy1Port, proxy2Port, edgePort, adminAPort, adminBPort] = (await Promise.all(
-    Array.from({ length: 8 }, freePort)
-  )) as [number, number, number, number, number, number, number, number]
+  const [barePort, authAPort, authBPort, proxy1Port, proxy2Port, edgePort, adminAPort, adminBPort, mockPort, fwdPort] =
+    (await Promise.all(Array.from({ length: 10 }, freePort))) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number
+    ]
+  const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`
   const bare = startNode("bare", ["bench/bare.mjs", String(barePort)])
+  // The mock provider and, as the forwarding ceiling, a bare node:http forwarder to it.
+  const mock = startNode("mock-upstream", ["dist/bench/mock-upstream.mjs", String(mockPort)])
+  const mockUrl = url(mockPort, "")
+  const bareFwd = PROFILE
+    ? undefined
+    : startNode("bare-forwarder", ["bench/bare-forwarder.mjs", String(fwdPort), mockUrl])
+  const slow = slowStream(T.slowStreamSec)
+  const routesFile = join(logDir, "routes.json")
+  writeFileSync(routesFile, `${JSON.stringify(routesConfig(mockUrl, slow.chunkDelayMs), null, 2)}\n`)
   const authEnv = (port: number, adminPort: number) => ({
     AUTH_HTTP_HOST: "127.0.0.1",
     AUTH_HTTP_PORT: String(adminPort),
@@ -244,7 +326,8 @@ const main = async () => {
     PROXY_HOST: "127.0.0.1",
     PROXY_PORT: String(port),
     AUTH_GRPC_TARGET: `127.0.0.1:${authPort}`,
-    REDIS_URL: redisUrl
+    REDIS_URL: redisUrl,
+    IBEX_ROUTES_FILE: routesFile
   })
   const proxy1 = startNode(
     "proxy-1",
@@ -255,8 +338,14 @@ const main = async () => {
     ? undefined
     : startNode("proxy-2", ["dist/apps/proxy/main.mjs"], proxyEnv(proxy2Port, authBPort))
   const edge = PROFILE ? undefined : startNode("edge-fakes", ["dist/bench/edge-fakes.mjs", String(edgePort)])
-  const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`
   await waitHttp200(bare, url(barePort, "/"))
+  await waitHttp200(mock, url(mockPort, "/v1/models"))
+  if (bareFwd)
+    await waitHttp200(bareFwd, url(fwdPort, "/v1/chat/completions"), 60_000, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chatBody
+    })
   await waitHttp200(proxy1, url(proxy1Port, "/ready"))
   if (proxy2) await waitHttp200(proxy2, url(proxy2Port, "/ready"))
   if (edge) await waitHttp200(edge, url(edgePort, "/health"))
@@ -368,23 +457,47 @@ const main = async () => {
     }
     await edge?.stop()
 
-    // ---- 3: chat validation path ----
+    // ---- 3: forwarding a chat completion (the full chain) against a bare forwarder, same mock ----
+    const fwdTarget: Target = {
+      url: url(fwdPort, "/v1/chat/completions"),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chatBody
+    }
     const chatTarget: Target = {
       url: url(proxy1Port, "/v1/chat/completions"),
       method: "POST",
       headers: { ...probeHeaders, "content-type": "application/json" },
       body: chatBody
     }
-    await warmUp(chatTarget, 501)
-    const chat = await run("3 chat 4 KB → 501, c16", "loadgen", {
+    await warmUp(fwdTarget, 200)
+    const bareForwarder = await run("3a bare forwarder, chat 4 KB, c16", "loadgen", {
+      targets: [fwdTarget],
+      connections: 16,
+      durationSec: T.load,
+      warmupSec: T.warm
+    })
+    await bareFwd?.stop()
+    await warmUp(chatTarget, 200)
+    const chat = await run("3 chat 4 KB forwarded, c16", "loadgen", {
       targets: [chatTarget],
       connections: 16,
       durationSec: T.load,
       warmupSec: T.warm
     })
-    results.chat = {
+    results.forwarding = {
       bodyBytes: Buffer.byteLength(chatBody),
-      c16: { ...chat, throughputRatio: ratio(chat.rps, (baseline.c16 as LoadResult).rps) }
+      upstream: "mock provider (dist/bench/mock-upstream.mjs), non-streaming",
+      bareForwarder: { c16: bareForwarder },
+      chain: {
+        c16: {
+          ...chat,
+          throughputRatio: ratio(chat.rps, bareForwarder.rps),
+          addedP50Ms: diff(chat.p50, bareForwarder.p50),
+          addedP99Ms: diff(chat.p99, bareForwarder.p99),
+          throughputRatioToBareHttp: ratio(chat.rps, (baseline.c16 as LoadResult).rps)
+        }
+      }
     }
 
     // ---- 4: ValidateToken over gRPC ----
@@ -500,6 +613,140 @@ const main = async () => {
       growthPct: Number((((after - before) / before) * 100).toFixed(1))
     }
     log(`7 RSS ${mib(before)} → ${mib(after)} MiB`)
+
+    // ---- 8: streaming, time to first chunk: the mock directly vs through proxy 1 ----
+    log(`8 streaming time to first chunk, ${T.ttfc} sequential streams per target …`)
+    type TtfcRun = Summary & { failures: Record<string, number> }
+    const ttfc = await worker<{ direct: TtfcRun; proxy: TtfcRun }>(
+      "ttfc",
+      {
+        targets: {
+          direct: { url: url(mockPort, "/v1/chat/completions") },
+          proxy: { url: url(proxy1Port, "/v1/chat/completions"), headers: probeHeaders }
+        },
+        body: streamingChatBody,
+        warmup: 50,
+        count: T.ttfc
+      },
+      300_000
+    )
+    results.streaming = {
+      body: `the 4 KB chat body with "stream": true (${Buffer.byteLength(streamingChatBody)} B)`,
+      how: "sequential, one keep-alive connection per target, direct and proxy alternating; request start → first received bytes holding `data:`",
+      direct: ttfc.direct,
+      proxy: ttfc.proxy,
+      addedP50Ms: diff(ttfc.proxy.p50, ttfc.direct.p50),
+      addedP99Ms: diff(ttfc.proxy.p99, ttfc.direct.p99)
+    }
+    log(
+      `8 first chunk p50/p99: direct ${ttfc.direct.p50}/${ttfc.direct.p99} ms, proxy ${ttfc.proxy.p50}/${ttfc.proxy.p99} ms`
+    )
+
+    // ---- 9: 1,000 concurrent slow streams through proxy 1, two waves; proxy RSS each second ----
+    log(
+      `9 ${SLOW_STREAMS} slow streams × ${SLOW_WAVES} waves (${slow.frames} frames, ${slow.chunkDelayMs} ms apart: ~${slow.expectedSec} s each) …`
+    )
+    const fdLimit = sh("ulimit -n")
+    const fdLimitProxy = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))?.[1] ?? "unknown"
+    // RSS and open fds from /proc; V8's used heap from the proxy's own /metrics (prom-client), to
+    // tell retained objects from a heap V8 has simply not shrunk (NaN when /metrics is slow).
+    const streamSamples: Array<{ t: number; proxyRss: number; mockRss: number; proxyFds: number; proxyHeap: number }> =
+      []
+    const heapReads: Array<Promise<void>> = []
+    const heapUsed = () =>
+      fetch(url(proxy1Port, "/metrics"), { signal: AbortSignal.timeout(900) })
+        .then((r) => r.text())
+        .then((text) => Number(/^ibex_proxy_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN))
+        .catch(() => Number.NaN)
+    const sample = () => {
+      const x = {
+        t: Date.now(),
+        proxyRss: rssBytes(pid),
+        mockRss: rssBytes(mock.pid),
+        proxyFds: openFds(pid),
+        proxyHeap: Number.NaN
+      }
+      streamSamples.push(x)
+      heapReads.push(
+        heapUsed().then((h) => {
+          x.proxyHeap = h
+        })
+      )
+    }
+    sample()
+    const streamSampler = setInterval(sample, 1_000)
+    const streams = await worker<{
+      streams: number
+      waves: Array<{
+        startedAt: number
+        endedAt: number
+        durationSec: number
+        completed: number
+        failed: number
+        failures: Record<string, number>
+        keepAliveRetries: number
+        maxInFlight: number
+        firstChunkMs: Summary
+        streamSec: Summary
+      }>
+    }>(
+      "slowStreams",
+      {
+        target: { url: url(proxy1Port, "/v1/chat/completions"), headers: probeHeaders },
+        body: slow.body,
+        streams: SLOW_STREAMS,
+        waves: SLOW_WAVES,
+        rampMs: 2_000,
+        streamTimeoutMs: (slow.expectedSec + 60) * 1000
+      },
+      SLOW_WAVES * (slow.expectedSec + 90) * 1000
+    )
+    clearInterval(streamSampler)
+    sample()
+    await Promise.all(heapReads)
+    const first = streamSamples[0] as (typeof streamSamples)[number]
+    /** The last sample taken before `t` (the sampler runs each second). */
+    const at = (t: number) => streamSamples.filter((x) => x.t <= t).pop() ?? first
+    const within = (a: number, b: number) => streamSamples.filter((x) => x.t >= a && x.t <= b)
+    const waves = streams.waves.map((w) => {
+      const during = within(w.startedAt, w.endedAt)
+      return {
+        ...w,
+        proxyRssEndMiB: mib(at(w.endedAt).proxyRss),
+        proxyRssMaxMiB: mib(Math.max(...during.map((x) => x.proxyRss), at(w.endedAt).proxyRss)),
+        proxyHeapUsedEndMiB: mib(at(w.endedAt).proxyHeap),
+        mockRssEndMiB: mib(at(w.endedAt).mockRss),
+        proxyFdsMax: Math.max(...during.map((x) => x.proxyFds), 0)
+      }
+    })
+    const [w1, w2] = waves as [(typeof waves)[number], (typeof waves)[number]]
+    const completed = waves.reduce((n, w) => n + w.completed, 0)
+    const failed = waves.reduce((n, w) => n + w.failed, 0)
+    results.slowStreams = {
+      streams: SLOW_STREAMS,
+      waves: SLOW_WAVES,
+      upstreamModel: `mock-slow-${slow.chunkDelayMs}`,
+      framesPerStream: slow.frames,
+      expectedStreamSec: slow.expectedSec,
+      fdLimit: { bench: fdLimit, proxy: fdLimitProxy },
+      proxyRssBeforeMiB: mib(first.proxyRss),
+      proxyRssWave1EndMiB: w1.proxyRssEndMiB,
+      proxyRssWave2EndMiB: w2.proxyRssEndMiB,
+      growthWave1To2Pct: Number((((w2.proxyRssEndMiB - w1.proxyRssEndMiB) / w1.proxyRssEndMiB) * 100).toFixed(1)),
+      completed,
+      failed,
+      wavesDetail: waves,
+      samples: streamSamples.map((x) => ({
+        t: x.t,
+        proxyRssMiB: mib(x.proxyRss),
+        proxyHeapUsedMiB: mib(x.proxyHeap),
+        mockRssMiB: mib(x.mockRss),
+        proxyFds: x.proxyFds
+      }))
+    }
+    log(
+      `9 completed ${completed}, failed ${failed}; RSS ${mib(first.proxyRss)} → ${w1.proxyRssEndMiB} → ${w2.proxyRssEndMiB} MiB`
+    )
   }
 
   // ---- report ----
@@ -511,7 +758,7 @@ const main = async () => {
     durationSec: Math.round((Date.now() - started) / 1000),
     machine,
     topology:
-      "loopback; separate processes: bare node:http, 2× auth (node dist/apps/auth/main.mjs, Postgres), 2× proxy (node dist/apps/proxy/main.mjs, Redis limiter), load generators",
+      "loopback; separate processes: bare node:http, 2× auth (node dist/apps/auth/main.mjs, Postgres), 2× proxy (node dist/apps/proxy/main.mjs, Redis limiter, routing file → mock provider), mock provider (dist/bench/mock-upstream.mjs), bare node:http forwarder to the mock (bench/bare-forwarder.mjs), load generators",
     results,
     targets: PROFILE ? [] : targetsOf(results)
   }
@@ -545,6 +792,7 @@ const targetsOf = (r: any): Array<TargetRow> => {
     met: value !== null && ok(value)
   })
   const over = r.limiter.bursts.reduce((n: number, b: { overAdmissions: number }) => n + b.overAdmissions, 0)
+  const total = r.slowStreams.streams * r.slowStreams.waves
   return [
     row("full chain c16 throughput ÷ baseline", r.fullChain.c16.throughputRatio * 100, "%", "≥ 25 %", (v) => v >= 25),
     row("full chain c64 throughput ÷ baseline", r.fullChain.c64.throughputRatio * 100, "%", "≥ 25 %", (v) => v >= 25),
@@ -552,12 +800,33 @@ const targetsOf = (r: any): Array<TargetRow> => {
     row("added latency c16 p99", r.fullChain.c16.addedP99Ms, "ms", "≤ 3 ms", (v) => v <= 3),
     row("full chain c64 5xx answers", fiveXx(r.fullChain.c64.statuses), "", "0", (v) => v === 0),
     row("edge only c16 throughput ÷ baseline", r.edgeOnly.c16.throughputRatio * 100, "%", "≥ 40 %", (v) => v >= 40),
-    row("chat 4 KB → 501 c16 throughput ÷ baseline", r.chat.c16.throughputRatio * 100, "%", "≥ 20 %", (v) => v >= 20),
+    row(
+      "full chain + forwarding c16 throughput ÷ bare forwarder",
+      r.forwarding.chain.c16.throughputRatio * 100,
+      "%",
+      "≥ 40 %",
+      (v) => v >= 40
+    ),
     row("ValidateToken warm p99 (gRPC)", r.validateToken.warmSequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
     row("revocation → first 401 p99", r.revocation.revokeToFirst401.p99, "ms", "≤ 100 ms (SLA 300)", (v) => v <= 100),
     row("limiter over-admissions", over, "", "0", (v) => v === 0),
     row("limiter cost p99", r.limiter.cost.sequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
-    row("proxy RSS growth over the steady run", r.memory.growthPct, "%", "≤ 10 %", (v) => v <= 10)
+    row("proxy RSS growth over the steady run", r.memory.growthPct, "%", "≤ 10 %", (v) => v <= 10),
+    row("streaming: added time to first chunk p99", r.streaming.addedP99Ms, "ms", "≤ 2 ms", (v) => v <= 2),
+    row(
+      `${r.slowStreams.streams.toLocaleString("en-US")} slow streams: RSS growth wave 1 → wave 2`,
+      r.slowStreams.growthWave1To2Pct,
+      "%",
+      "≤ 10 %",
+      (v) => v <= 10
+    ),
+    row(
+      `${r.slowStreams.streams.toLocaleString("en-US")} slow streams: streams completed (of ${total.toLocaleString("en-US")})`,
+      r.slowStreams.completed,
+      "",
+      `all ${total.toLocaleString("en-US")}`,
+      (v) => v === total
+    )
   ]
 }
 
@@ -579,13 +848,21 @@ const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
   }
   const e = r.edgeOnly.c16
   lines.push(["2b edge only, fake auth+limiter c16", fmt(e.rps), fmt(e.p50), fmt(e.p99), String(e.throughputRatio)])
-  const ch = r.chat.c16
+  const bf = r.forwarding.bareForwarder.c16
   lines.push([
-    `3 chat ${r.chat.bodyBytes} B → 501 c16`,
+    `3a bare forwarder, chat ${r.forwarding.bodyBytes} B, c16`,
+    fmt(bf.rps),
+    fmt(bf.p50),
+    fmt(bf.p99),
+    `(${JSON.stringify(bf.statuses)})`
+  ])
+  const ch = r.forwarding.chain.c16
+  lines.push([
+    `3 chat ${r.forwarding.bodyBytes} B forwarded, c16`,
     fmt(ch.rps),
     fmt(ch.p50),
     fmt(ch.p99),
-    `${ch.throughputRatio} (${JSON.stringify(ch.statuses)})`
+    `${ch.throughputRatio} of 3a (+${ch.addedP50Ms} / +${ch.addedP99Ms} ms) (${JSON.stringify(ch.statuses)})`
   ])
   const v = r.validateToken
   lines.push([
@@ -647,6 +924,38 @@ const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
     "",
     "",
     `${m.rssBeforeMiB} → ${m.rssAfterMiB} MiB (${m.growthPct >= 0 ? "+" : ""}${m.growthPct} %), max ${m.rssMaxMiB}`
+  ])
+  const st = r.streaming
+  const failures = (f: Record<string, number>) => Object.values(f).reduce((n, x) => n + x, 0)
+  lines.push([
+    `8 first chunk, mock directly, n=${st.direct.n}`,
+    "",
+    fmt(st.direct.p50),
+    fmt(st.direct.p99),
+    `failed ${failures(st.direct.failures)}`
+  ])
+  lines.push([
+    `8 first chunk through proxy 1, n=${st.proxy.n}`,
+    "",
+    fmt(st.proxy.p50),
+    fmt(st.proxy.p99),
+    `+${st.addedP50Ms} / +${st.addedP99Ms} ms, failed ${failures(st.proxy.failures)}`
+  ])
+  const ss = r.slowStreams
+  for (const [i, w] of ss.wavesDetail.entries())
+    lines.push([
+      `9 wave ${i + 1}: ${ss.streams} slow streams (${w.durationSec} s, ≤ ${w.maxInFlight} open), first chunk`,
+      "",
+      fmt(w.firstChunkMs.p50),
+      fmt(w.firstChunkMs.p99),
+      `done ${w.completed}, failed ${w.failed}${w.failed > 0 ? ` ${JSON.stringify(w.failures)}` : ""}${w.keepAliveRetries > 0 ? ` (${w.keepAliveRetries} resent)` : ""}; RSS end ${w.proxyRssEndMiB} (max ${w.proxyRssMaxMiB}), heap used ${w.proxyHeapUsedEndMiB} MiB; fds ≤ ${w.proxyFdsMax}`
+    ])
+  lines.push([
+    `9 proxy RSS before → wave 1 → wave 2 (ulimit -n ${ss.fdLimit.bench})`,
+    "",
+    "",
+    "",
+    `${ss.proxyRssBeforeMiB} → ${ss.proxyRssWave1EndMiB} → ${ss.proxyRssWave2EndMiB} MiB (${ss.growthWave1To2Pct >= 0 ? "+" : ""}${ss.growthWave1To2Pct} %)`
   ])
   const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length))) ?? []
   console.log("")

@@ -1,9 +1,10 @@
 // What the benchmark starts and tears down: its own database (created, migrated, seeded with the
-// real Argon2id hasher, dropped), and child processes (bare node:http, auth instances, proxies),
-// each on a free loopback port, each killed on exit, including on failure.
+// real Argon2id hasher, dropped), and child processes (bare node:http, auth instances, proxies, the
+// mock provider, the bare forwarder), each on a free loopback port, each killed on exit, including
+// on failure.
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -166,12 +167,17 @@ export const tail = (child: Child, lines = 20): string => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Polls `url` until it answers 200, the child dies, or `timeoutMs` passes. */
-export const waitHttp200 = async (child: Child, url: string, timeoutMs = 60_000) => {
+/** Polls `url` (GET, or `init`) until it answers 200, the child dies, or `timeoutMs` passes. */
+export const waitHttp200 = async (
+  child: Child,
+  url: string,
+  timeoutMs = 60_000,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {}
+) => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exited()) throw new Error(`${child.name} exited during startup:\n${tail(child)}`)
-    const ok = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+    const ok = await fetch(url, { ...init, signal: AbortSignal.timeout(1_000) }).then(
       (r) => r.status === 200,
       () => false
     )
@@ -179,6 +185,15 @@ export const waitHttp200 = async (child: Child, url: string, timeoutMs = 60_000)
     await sleep(200)
   }
   throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${tail(child)}`)
+}
+
+/** Open file descriptors of a process (Linux /proc; NaN when unreadable). */
+export const openFds = (pid: number): number => {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length
+  } catch {
+    return Number.NaN
+  }
 }
 
 /** Resident set size of a process in bytes (Linux /proc). */

@@ -6,6 +6,10 @@
 //   revocation  revoke through one auth instance, probe the proxy (on the other instance) until
 //               the first 401; one trial per token.
 //   limiter     the Redis GCRA limiter's own cost (EVALSHA through the adapter), on a private key prefix.
+//   ttfc        time to first chunk of streaming chat completions: sequential requests, one
+//               keep-alive connection per target, the targets interleaved request by request.
+//   slowStreams waves of concurrent slow streams held to their end (one keep-alive pool big enough
+//               for all of them); per wave: completed (got `data: [DONE]`), failed, and when it ran.
 import http from "node:http"
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js"
 import { AuthProto } from "@ibex/auth-adapter-grpc"
@@ -205,6 +209,197 @@ const limiter = async (spec: { redisUrl: string; keyPrefix: string; count: numbe
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+interface StreamTarget {
+  readonly url: string
+  readonly headers?: Record<string, string>
+}
+
+interface StreamOutcome {
+  readonly status: number
+  /** From just before the request is written to the first received bytes holding `data:`. */
+  readonly firstChunkMs: number | undefined
+  readonly totalMs: number
+  readonly done: boolean
+  /** Why the stream did not complete, when it did not. */
+  readonly failure: string | undefined
+  /** Sent again once: the reused keep-alive connection was reset before any answer (see streamOnce). */
+  readonly retried: boolean
+}
+
+/**
+ * One streaming POST read to its end; completed = 200, `data: [DONE]` seen and no in-stream error
+ * event. A request written on a reused keep-alive connection that the server closed as idle at
+ * the same moment fails with ECONNRESET before any answer (the race Node's docs describe under
+ * `request.reusedSocket`); such a request is sent again once, as HTTP clients do, timed from the
+ * first attempt and counted (`retried`).
+ */
+const streamOnce = (
+  target: StreamTarget,
+  agent: http.Agent,
+  body: string,
+  timeoutMs: number,
+  t0 = performance.now(),
+  retried = false
+): Promise<StreamOutcome> =>
+  new Promise<StreamOutcome>((resolve) => {
+    const url = new URL(target.url)
+    let first: number | undefined
+    let status = 0
+    let carry = ""
+    let done = false
+    let inStreamError = false
+    let settled = false
+    const settle = (failure: string | undefined) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      const ok = failure === undefined && status === 200 && done && !inStreamError
+      resolve({
+        retried,
+        status,
+        firstChunkMs: first,
+        totalMs: performance.now() - t0,
+        done,
+        failure: ok
+          ? undefined
+          : (failure ?? (status !== 200 ? `status ${status}` : inStreamError ? "in-stream error" : "no [DONE]"))
+      })
+    }
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        agent,
+        headers: {
+          ...target.headers,
+          "content-type": "application/json",
+          accept: "text/event-stream",
+          "content-length": Buffer.byteLength(body)
+        }
+      },
+      (res) => {
+        status = res.statusCode ?? 0
+        res.setEncoding("utf8")
+        res.on("data", (chunk: string) => {
+          // Frames may split anywhere: look at the chunk with the tail of the previous one.
+          const text = carry + chunk
+          if (first === undefined && text.includes("data:")) first = performance.now() - t0
+          if (text.includes("data: [DONE]")) done = true
+          if (text.includes('data: {"error"')) inStreamError = true
+          carry = text.slice(-16)
+        })
+        res.on("end", () => settle(undefined))
+        res.on("aborted", () => settle("aborted"))
+        res.on("error", (e: Error & { code?: string }) => settle(e.code ?? e.message))
+      }
+    )
+    const timer = setTimeout(() => req.destroy(new Error("client timeout")), timeoutMs)
+    req.on("error", (e: Error & { code?: string }) => {
+      if (!settled && !retried && status === 0 && req.reusedSocket && e.code === "ECONNRESET") {
+        settled = true
+        clearTimeout(timer)
+        resolve(streamOnce(target, agent, body, timeoutMs, t0, true))
+      } else settle(e.code ?? e.message)
+    })
+    req.end(body)
+  })
+
+const count = (into: Record<string, number>, key: string) => {
+  into[key] = (into[key] ?? 0) + 1
+}
+
+/** Sequential streams to each target in turn (a, b, a, b, …): drift of the machine hits both alike. */
+const ttfc = async (spec: { targets: Record<string, StreamTarget>; body: string; warmup: number; count: number }) => {
+  const names = Object.keys(spec.targets)
+  const agents = Object.fromEntries(names.map((n) => [n, new http.Agent({ keepAlive: true, maxSockets: 1 })]))
+  const samples: Record<string, Array<number>> = Object.fromEntries(names.map((n) => [n, []]))
+  const failures: Record<string, Record<string, number>> = Object.fromEntries(names.map((n) => [n, {}]))
+  const retries: Record<string, number> = {}
+  for (let i = 0; i < spec.warmup + spec.count; i++)
+    for (const name of names) {
+      const r = await streamOnce(spec.targets[name] as StreamTarget, agents[name] as http.Agent, spec.body, 10_000)
+      if (i < spec.warmup) {
+        if (r.failure !== undefined && i === spec.warmup - 1)
+          throw new Error(`ttfc warm-up: ${name} ${spec.targets[name]?.url}: ${r.failure}`)
+        continue
+      }
+      if (r.retried) retries[name] = (retries[name] ?? 0) + 1
+      if (r.failure === undefined && r.firstChunkMs !== undefined) samples[name]?.push(r.firstChunkMs)
+      else count(failures[name] as Record<string, number>, r.failure ?? "no data: chunk")
+    }
+  for (const a of Object.values(agents)) a.destroy()
+  return Object.fromEntries(
+    names.map((n) => [n, { ...summarize(samples[n] ?? []), failures: failures[n], retries: retries[n] ?? 0 }])
+  )
+}
+
+/**
+ * `waves` waves of `streams` concurrent streams, back to back; each wave opens its streams in 20
+ * batches over `rampMs` and ends when every stream has ended. What is measured is streams held,
+ * not the rate they open at: 1,000 at once would overflow the server's accept queue (the kernel's
+ * 1 s SYN retry) and the proxy's per-request budgets on a 2-core machine.
+ */
+const slowStreams = async (spec: {
+  target: StreamTarget
+  body: string
+  streams: number
+  waves: number
+  rampMs: number
+  streamTimeoutMs: number
+}) => {
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: spec.streams + 100,
+    maxFreeSockets: spec.streams + 100
+  })
+  const batches = 20
+  const perBatch = Math.ceil(spec.streams / batches)
+  const waves = []
+  for (let w = 0; w < spec.waves; w++) {
+    const startedAt = Date.now()
+    const pending: Array<Promise<StreamOutcome>> = []
+    let inFlight = 0
+    let maxInFlight = 0
+    for (let i = 0; i < spec.streams; i += perBatch) {
+      for (let j = i; j < Math.min(spec.streams, i + perBatch); j++)
+        pending.push(
+          (async () => {
+            maxInFlight = Math.max(maxInFlight, ++inFlight)
+            const outcome = await streamOnce(spec.target, agent, spec.body, spec.streamTimeoutMs)
+            inFlight--
+            return outcome
+          })()
+        )
+      await sleep(spec.rampMs / batches)
+    }
+    const outcomes = await Promise.all(pending)
+    const endedAt = Date.now()
+    const failures: Record<string, number> = {}
+    for (const o of outcomes) if (o.failure !== undefined) count(failures, o.failure)
+    const ok = outcomes.filter((o) => o.failure === undefined)
+    waves.push({
+      startedAt,
+      endedAt,
+      durationSec: Number(((endedAt - startedAt) / 1000).toFixed(1)),
+      completed: ok.length,
+      failed: outcomes.length - ok.length,
+      failures,
+      keepAliveRetries: outcomes.filter((o) => o.retried).length,
+      /** The most streams open at once (sent, not yet ended). */
+      maxInFlight,
+      firstChunkMs: summarize(ok.map((o) => o.firstChunkMs ?? 0)),
+      streamSec: summarize(ok.map((o) => o.totalMs / 1000))
+    })
+  }
+  agent.destroy()
+  return { streams: spec.streams, waves }
+}
+
 const [command, json] = process.argv.slice(2)
 const spec = JSON.parse(json ?? "{}")
 const result =
@@ -214,7 +409,11 @@ const result =
       ? await revocation(spec)
       : command === "limiter"
         ? await limiter(spec)
-        : (() => {
-            throw new Error(`unknown command ${command}`)
-          })()
+        : command === "ttfc"
+          ? await ttfc(spec)
+          : command === "slowStreams"
+            ? await slowStreams(spec)
+            : (() => {
+                throw new Error(`unknown command ${command}`)
+              })()
 console.log(JSON.stringify(result))
