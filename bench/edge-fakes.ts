@@ -16,7 +16,9 @@ import {
   Permissions,
   RateLimiter,
   RoutingStatic,
-  type TokenId
+  type TokenId,
+  UsageLimiterMemory,
+  UsageSink
 } from "@ibex/domain"
 import { ProviderGatewayLive } from "@ibex/providers"
 import { ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
@@ -75,6 +77,9 @@ Layer.launch(
         auth,
         limiter,
         RoutingStatic(table, "bench"),
+        UsageLimiterMemory,
+        // The edge's own cost: usage records go nowhere here (the full chain ships them to auth).
+        Layer.succeed(UsageSink, { offer: () => {} }),
         ProviderGatewayLive,
         ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false, tracing: false })
       )

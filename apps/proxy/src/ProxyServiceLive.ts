@@ -1,5 +1,12 @@
 import { AuthClient, type AuthClientConfig, AuthClientLive, AuthGatewayFromClient } from "@ibex/auth-adapter-grpc"
-import { type RateLimiter, RateLimiterMemory, type Routing } from "@ibex/domain"
+import {
+  type RateLimiter,
+  RateLimiterMemory,
+  type Routing,
+  type UsageLimiter,
+  UsageLimiterMemory,
+  type UsageSink
+} from "@ibex/domain"
 import { ProviderGatewayLive } from "@ibex/providers"
 import {
   AuthGatewayCached,
@@ -27,14 +34,17 @@ export const ProxyAuthGatewayLive = (client: AuthClientConfig, cache: Authorizat
  * proxy instance only: the embedded default). /ready probes the auth server's gRPC health and
  * Redis (or reports it disabled).
  */
-export const ProxyServiceLive = <E>(config: ProxyAppConfig, routing: Layer.Layer<Routing, E>) => {
-  const limiter: Layer.Layer<RateLimiter | RateLimiterRedisHealth> | Layer.Layer<RateLimiter> = Option.match(
-    config.redisUrl,
-    {
-      onNone: () => RateLimiterMemory,
-      onSome: (url) => RateLimiterRedis({ url: Redacted.value(url), commandTimeoutMs: config.redisCommandTimeoutMs })
-    }
-  )
+export const ProxyServiceLive = <E, E2, R2>(
+  config: ProxyAppConfig,
+  routing: Layer.Layer<Routing, E>,
+  usageSink: Layer.Layer<UsageSink, E2, R2>
+) => {
+  const limiter:
+    | Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth>
+    | Layer.Layer<RateLimiter | UsageLimiter> = Option.match(config.redisUrl, {
+    onNone: () => Layer.merge(RateLimiterMemory, UsageLimiterMemory),
+    onSome: (url) => RateLimiterRedis({ url: Redacted.value(url), commandTimeoutMs: config.redisCommandTimeoutMs })
+  })
   const readiness = Layer.effect(
     ProxyConfig,
     Effect.gen(function* () {
@@ -59,6 +69,7 @@ export const ProxyServiceLive = <E>(config: ProxyAppConfig, routing: Layer.Layer
   const auth = ProxyAuthGatewayLive({ target: config.authTarget, deadlineMs: config.authTimeoutMs }, config.authCache)
   return ProxyHttpLive.pipe(
     Layer.provide(readiness),
-    Layer.provideMerge(Layer.mergeAll(auth, limiter, routing, ProviderGatewayLive))
+    Layer.provideMerge(Layer.mergeAll(limiter, routing, ProviderGatewayLive, usageSink)),
+    Layer.provideMerge(auth)
   )
 }

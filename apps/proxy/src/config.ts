@@ -28,6 +28,20 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     description: "Requests per minute for an org whose record sets no limit."
   },
   {
+    name: "PROXY_ADMIN_PORT",
+    default: null,
+    secret: false,
+    description: "A second listener for /health, /ready and /metrics (0: any free port). Unset: none."
+  },
+  { name: "PROXY_ADMIN_HOST", default: "127.0.0.1", secret: false, description: "Interface of the admin listener." },
+  {
+    name: "PROXY_OPS_ON_MAIN_PORT",
+    default: null,
+    secret: false,
+    description:
+      "Whether /ready and /metrics stay on the main port too. Default: true without PROXY_ADMIN_PORT, false with it."
+  },
+  {
     name: "PROXY_DRAIN_TIMEOUT_MS",
     default: "30000",
     secret: false,

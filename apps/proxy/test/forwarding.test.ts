@@ -337,6 +337,8 @@ describe("models, headers and secrets", () => {
     for await (const m of client.models.list()) ids.push(m.id)
     expect(ids).toContain("gpt-4o-mini")
     expect(ids).toContain("claude")
+    expect((await client.models.retrieve("claude")).id).toBe("claude")
+    await expect(client.models.retrieve("nope")).rejects.toMatchObject({ status: 404, code: "MODEL_NOT_FOUND" })
     const res = await raw("/v1/chat/completions", { body: { model: "nope", messages: hello } })
     expect(res.status).toBe(404)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MODEL_NOT_FOUND")

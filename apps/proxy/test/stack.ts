@@ -1,6 +1,6 @@
 import { NodeSdk } from "@effect/opentelemetry"
 import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
-import { emptyRoutingTable, jsonLoggerTo, type Routing, RoutingStatic } from "@ibex/domain"
+import { emptyRoutingTable, jsonLoggerTo, type Routing, RoutingStatic, type UsageRecord, UsageSink } from "@ibex/domain"
 import { defaultAuthorizationCacheOptions, ProxyServer } from "@ibex/proxy-adapter-http"
 import { authServicesMemory, setupOrg, type TestOrgContext } from "@ibex/testkit"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
@@ -21,6 +21,8 @@ export const startProxyStack = async (
   } = {}
 ) => {
   const spans = new InMemorySpanExporter()
+  // Every usage record the proxy hands its sink, in order.
+  const usage: Array<UsageRecord> = []
   const logs: Array<string> = []
   const tracing = NodeSdk.layer(() => ({
     resource: { serviceName: "ibex-test" },
@@ -52,7 +54,8 @@ export const startProxyStack = async (
             keys: { OPENAI_API_KEY: Option.none(), ANTHROPIC_API_KEY: Option.none() }
           }
         },
-        options.routing ?? RoutingStatic(emptyRoutingTable, "none")
+        options.routing ?? RoutingStatic(emptyRoutingTable, "none"),
+        Layer.succeed(UsageSink, { offer: (r) => usage.push(r) })
       )
     )
   )
@@ -71,6 +74,7 @@ export const startProxyStack = async (
     logs,
     org,
     url: proxyServer.url,
+    usage,
     authAddress: authServer.address,
     close: () => runtime.dispose()
   }

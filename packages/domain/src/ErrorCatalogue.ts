@@ -32,6 +32,7 @@ export type ErrorType =
   | "server_error"
   | "service_unavailable_error"
   | "not_implemented_error"
+  | "insufficient_quota"
 
 export interface CatalogueEntry {
   /** Stable API: once published, never renamed. */
@@ -252,6 +253,21 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     grpcStatus: GrpcStatus.INVALID_ARGUMENT,
     type: "invalid_request_error",
     message: "The model provider refused the request."
+  },
+  TokenRateLimited: {
+    code: "TOKEN_RATE_LIMITED",
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "rate_limit_error",
+    message: "The organization's token rate limit was exceeded. Retry after the time in Retry-After."
+  },
+  // OpenAI's own type for a spent quota: the SDKs and the clients built on them recognise it.
+  BudgetExceeded: {
+    code: "BUDGET_EXCEEDED",
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "insufficient_quota",
+    message: "The organization's budget for this month is spent."
   },
   InternalError: {
     code: "INTERNAL_ERROR",

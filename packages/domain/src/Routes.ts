@@ -11,6 +11,7 @@ export const RoutePermissions = {
   "POST /v1/chat/completions": "chat:completions",
   // Whoever may chat may see which models it can chat with.
   "GET /v1/models": "chat:completions",
+  "GET /v1/models/{model}": "chat:completions",
   "GET /admin/routing": "routing:admin",
   "POST /admin/routing/reload": "routing:admin"
 } as const satisfies Record<string, PermissionName>

@@ -102,6 +102,15 @@ export class UpstreamRejected extends Schema.TaggedError<UpstreamRejected>()("Up
   status: Schema.Number,
   providerMessage: Schema.String
 }) {}
+/** The org's tokens-per-minute limit would be passed by this request's reservation. */
+export class TokenRateLimited extends Schema.TaggedError<TokenRateLimited>()("TokenRateLimited", {
+  limit: Schema.Number,
+  remaining: Schema.Number,
+  resetAtMs: Schema.Number,
+  retryAfterMs: Schema.Number
+}) {}
+/** The org's spend this calendar month, with this request's reservation, would pass its budget. */
+export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {}) {}
 export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {}) {}
 
 export type DomainError =
@@ -134,4 +143,6 @@ export type DomainError =
   | UpstreamRateLimited
   | UpstreamUnavailable
   | UpstreamRejected
+  | TokenRateLimited
+  | BudgetExceeded
   | InternalError

@@ -21,6 +21,9 @@ export interface ProxyMetrics {
   readonly upstreamStreamFailure: (provider: string, model: string, failure: string) => void
   readonly timeToFirstChunk: (provider: string, model: string, seconds: number) => void
   readonly tokens: (provider: string, model: string, usage: Usage) => void
+  readonly cost: (provider: string, model: string, microUsd: number) => void
+  /** Token-limit and budget admissions: admitted, tokens_exceeded, budget_exceeded, unavailable. */
+  readonly usageAdmission: (outcome: string) => void
 }
 
 const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
@@ -97,8 +100,24 @@ export const makeProxyMetrics = (options: { readonly processMetrics: boolean }):
     labelNames: ["provider", "model", "kind"] as const,
     registers: [registry]
   })
+  const costCounter = new Counter({
+    name: "ibex_proxy_cost_micro_usd_total",
+    help: "Cost of forwarded requests in micro-USD (routing config prices), by provider and upstream model.",
+    labelNames: ["provider", "model"] as const,
+    registers: [registry]
+  })
+  const admissions = new Counter({
+    name: "ibex_proxy_usage_admissions_total",
+    help: "Token-limit and budget decisions at admission: admitted, tokens_exceeded, budget_exceeded, unavailable.",
+    labelNames: ["outcome"] as const,
+    registers: [registry]
+  })
   return {
     registry,
+    cost: (provider, model, microUsd) => {
+      if (microUsd > 0) costCounter.inc({ provider, model }, microUsd)
+    },
+    usageAdmission: (outcome) => admissions.inc({ outcome }),
     upstreamAttempt: (provider, model, outcome, seconds) => {
       upstreamLatency.observe({ provider, model, outcome }, seconds)
       if (outcome !== "ok") upstreamErrors.inc({ provider, model, error: outcome })

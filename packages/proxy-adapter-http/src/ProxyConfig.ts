@@ -1,4 +1,4 @@
-import { Config, Context, type Effect, Layer } from "effect"
+import { Config, Context, type Effect, Layer, Option } from "effect"
 
 /** One dependency /ready reports on. `check: null` reports `"disabled"` (e.g. no Redis configured). */
 export interface ReadinessProbe {
@@ -46,6 +46,19 @@ export interface ProxyConfigShape {
    * Default 30000.
    */
   readonly drainTimeoutMs: number
+  /**
+   * A second listener for operations (`/health`, `/ready`, `/metrics`), e.g. on loopback or an
+   * internal interface, so they are not on the public one. Null: none (everything on `port`).
+   */
+  readonly adminPort: number | null
+  /** Interface of the admin listener. Default 127.0.0.1. */
+  readonly adminHost: string
+  /**
+   * Whether `/ready` and `/metrics` are also served on the main port. Default: true without an
+   * admin listener, false with one (`/health` stays on the main port either way: load
+   * balancers probe liveness there).
+   */
+  readonly opsOnMainPort: boolean
 }
 
 export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
@@ -58,7 +71,9 @@ export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60
 
-export type ProxyConfigInput = Partial<Omit<ProxyConfigShape, "headers">> & {
+export type ProxyConfigInput = Partial<Omit<ProxyConfigShape, "headers" | "adminPort" | "opsOnMainPort">> & {
+  readonly adminPort?: number | null
+  readonly opsOnMainPort?: boolean | undefined
   readonly headers?: Partial<ProxyHeaderNames>
 }
 
@@ -74,7 +89,10 @@ export const makeProxyConfig = (input: ProxyConfigInput = {}): ProxyConfigShape 
   accessLog: input.accessLog ?? true,
   processMetrics: input.processMetrics ?? true,
   tracing: input.tracing ?? true,
-  drainTimeoutMs: input.drainTimeoutMs ?? 30_000
+  drainTimeoutMs: input.drainTimeoutMs ?? 30_000,
+  adminPort: input.adminPort ?? null,
+  adminHost: input.adminHost ?? "127.0.0.1",
+  opsOnMainPort: input.opsOnMainPort ?? (input.adminPort === undefined || input.adminPort === null)
 })
 
 export class ProxyConfig extends Context.Tag("@ibex/proxy-adapter-http/ProxyConfig")<ProxyConfig, ProxyConfigShape>() {
@@ -94,7 +112,8 @@ const headerName = (env: string, fallback: string) =>
 /**
  * The proxy's settings from the environment (the apps add the readiness probes):
  * PROXY_PORT, PROXY_HOST, PROXY_MAX_BODY_BYTES, RATE_LIMIT_DEFAULT_RPM, PROXY_REQUEST_ID_HEADER,
- * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER, PROXY_DRAIN_TIMEOUT_MS.
+ * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER, PROXY_DRAIN_TIMEOUT_MS,
+ * PROXY_ADMIN_PORT, PROXY_ADMIN_HOST, PROXY_OPS_ON_MAIN_PORT.
  */
 export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
   port: Config.integer("PROXY_PORT").pipe(
@@ -110,6 +129,13 @@ export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
     Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
     Config.withDefault(DEFAULT_RATE_LIMIT_PER_MINUTE)
   ),
+  adminPort: Config.option(
+    Config.integer("PROXY_ADMIN_PORT").pipe(
+      Config.validate({ message: "must be 0..65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 })
+    )
+  ).pipe(Config.map(Option.getOrNull)),
+  adminHost: Config.string("PROXY_ADMIN_HOST").pipe(Config.withDefault("127.0.0.1")),
+  opsOnMainPort: Config.option(Config.boolean("PROXY_OPS_ON_MAIN_PORT")).pipe(Config.map(Option.getOrUndefined)),
   drainTimeoutMs: Config.integer("PROXY_DRAIN_TIMEOUT_MS").pipe(
     Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),
     Config.withDefault(30_000)

@@ -5,7 +5,10 @@ import {
   type DomainError,
   InternalError,
   InvalidHeader,
+  lookupModel,
   MethodNotAllowed,
+  ModelNotAllowed,
+  ModelNotFound,
   makeTargetHealth,
   Permissions,
   type ProviderGateway,
@@ -16,16 +19,21 @@ import {
   Routing,
   TargetHealth,
   toEnvelope,
-  UnsupportedMediaType
+  UnsupportedMediaType,
+  type UsageLimiter,
+  type UsageSink
 } from "@ibex/domain"
 import { Cause, Context, Data, Effect, Exit, Layer, Option, Runtime, type Scope, Tracer } from "effect"
+import { admitUsage } from "./chat/admitUsage.js"
 import { parseChatRequest } from "./chat/chatRequest.js"
 import { makeForwardStage } from "./chat/forward.js"
+import { newMeter, reservationFor } from "./chat/metering.js"
+import { recordUsage } from "./chat/recordUsage.js"
 import { reloadRouting, routingReport } from "./edge/adminRouting.js"
 import { makeAuthorizeStage } from "./edge/authorize.js"
 import { makeDrain } from "./edge/drain.js"
-import { listModels } from "./edge/models.js"
-import { newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
+import { listModels, retrieveModel } from "./edge/models.js"
+import { addLogField, newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
 import { makeResponder } from "./edge/Responder.js"
 import { ClientGone, isJsonMediaType, readBody } from "./edge/readBody.js"
 import { makeReadiness } from "./edge/readiness.js"
@@ -40,6 +48,8 @@ export interface ProxyServerShape {
   readonly port: number
   /** `http://<host>:<port>` (127.0.0.1 when bound to every interface). */
   readonly url: string
+  /** The operations listener's URL (`/health`, `/ready`, `/metrics`), when one is configured. */
+  readonly adminUrl: string | null
   readonly metrics: ProxyMetrics
 }
 
@@ -51,7 +61,17 @@ export class ProxyListenError extends Data.TaggedError("ProxyListenError")<{
   readonly code: string
 }> {}
 
-type Requirements = AuthGateway | RateLimiter | Routing | ProviderGateway
+type Listener = "main" | "admin"
+
+const opsTemplates = new Set(["/health", "/ready", "/metrics"])
+
+/** `http://<host>:<port>`, with 127.0.0.1 for an every-interface bind. */
+const urlOf = (host: string, port: number): string => {
+  const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host
+  return `http://${h.includes(":") ? `[${h}]` : h}:${port}`
+}
+
+type Requirements = AuthGateway | RateLimiter | Routing | ProviderGateway | UsageLimiter | UsageSink
 
 const secretLike = /(ibex_pat_[A-Za-z0-9_-]+|Bearer\s+\S+|sk-[A-Za-z0-9_-]{8,})/gi
 /** A defect summary safe for logs: its kind and a bounded message with anything token-shaped removed. */
@@ -60,6 +80,16 @@ const describeDefect = (cause: Cause.Cause<unknown>): { defect_type: string; def
   const type = squashed instanceof Error ? squashed.name : typeof squashed
   const message = squashed instanceof Error ? squashed.message : ""
   return { defect_type: type, defect_message: message.replace(secretLike, "[redacted]").slice(0, 200) }
+}
+
+/** The status an error answer will carry (the catalogue's), for a usage record written before it. */
+const statusOf = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (exit._tag !== "Failure") return 200
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) return 500
+  const error = failure.value as { _tag?: string }
+  if (error._tag === "ClientGone") return 499
+  return toEnvelope(error as DomainError, "").status
 }
 
 /**
@@ -96,21 +126,48 @@ export const makeProxyServer: Effect.Effect<
       if (!isJsonMediaType(headerValue(req.headers, "content-type"))) return yield* new UnsupportedMediaType()
       const raw = yield* readBody(req, config.maxBodyBytes)
       const authorized = yield* authorize(req, state, "POST /v1/chat/completions", undefined)
+      const { principal } = authorized
       const intent = yield* parseChatRequest(raw)
       const table = yield* Effect.flatMap(Routing, (r) => r.table)
       // No provider at all is a gateway that was not given any: 501, as before forwarding existed.
       if (table.providers.size === 0) return yield* new ProviderNotConfigured()
+      const found = lookupModel(table, principal.orgId, intent.model)
+      if (found._tag === "NotFound") return yield* new ModelNotFound()
+      if (found._tag === "NotAllowed") return yield* new ModelNotAllowed()
+      const pricing = found.route.pricing
+      const reservation = reservationFor(principal, intent, raw.length, pricing, Date.now())
+      const counted = yield* admitUsage(principal, reservation, state, metrics)
+      const meter = newMeter()
+      // The usage record's idempotency key is ours: a client's X-Request-ID can repeat.
+      const usageId = newRequestId()
+      addLogField(state, "usage_id", usageId)
       const span = yield* Effect.option(Effect.currentSpan)
       yield* forward(
         req,
         res,
         state,
         intent,
-        authorized.principal.orgId,
-        Option.match(span, { onNone: () => undefined, onSome: (s) => s.spanId })
+        principal.orgId,
+        Option.match(span, { onNone: () => undefined, onSome: (s) => s.spanId }),
+        meter
       ).pipe(
         Effect.provideService(TargetHealth, health),
-        Effect.catchTag("UpstreamAborted", () => new ClientGone())
+        Effect.catchTag("UpstreamAborted", () => new ClientGone()),
+        Effect.onExit((exit) =>
+          recordUsage({
+            usageId,
+            principal,
+            agentId: authorized.agentId,
+            intent,
+            reservation,
+            counted,
+            pricing,
+            meter,
+            // An error answer is written after this stage; its status is the one recorded.
+            state: exit._tag === "Failure" && state.status === 0 ? { ...state, status: statusOf(exit) } : state,
+            metrics
+          })
+        )
       )
     })
 
@@ -150,6 +207,11 @@ export const makeProxyServer: Effect.Effect<
         return authorize(req, state, match.route, undefined).pipe(
           Effect.flatMap((a) => listModels(a.principal.orgId, startedAtSeconds)),
           Effect.map((list) => sendJson(res, state, 200, list))
+        )
+      case "GET /v1/models/{model}":
+        return authorize(req, state, match.route, undefined).pipe(
+          Effect.flatMap((a) => retrieveModel(a.principal.orgId, match.pathModel ?? "", startedAtSeconds)),
+          Effect.map((model) => sendJson(res, state, 200, model))
         )
       case "GET /admin/routing":
         return authorize(req, state, match.route, undefined).pipe(
@@ -201,10 +263,21 @@ export const makeProxyServer: Effect.Effect<
       return probe ? Effect.logDebug(line) : Effect.logInfo(line)
     })
 
-  const handle = (req: IncomingMessage, res: ServerResponse, state: RequestState) => {
+  // Which routes a listener serves: the admin listener only operations; the main one everything
+  // but what moved to the admin listener (liveness stays: load balancers probe it there).
+  const matchOn = (listener: Listener, method: string, url: string): RouteMatch => {
+    const match = matchRoute(method, url)
+    if (match._tag === "NotFound") return match
+    if (listener === "admin") return opsTemplates.has(match.template) ? match : { _tag: "NotFound" }
+    if (!config.opsOnMainPort && (match.template === "/ready" || match.template === "/metrics"))
+      return { _tag: "NotFound" }
+    return match
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse, state: RequestState, listener: Listener) => {
     const program = Effect.suspend((): Effect.Effect<void, DomainError | ClientGone, Requirements> => {
       if (hasCrLf(req.rawHeaders)) return Effect.fail(new InvalidHeader())
-      return route(req, res, state, matchRoute(req.method ?? "GET", req.url ?? "/"))
+      return route(req, res, state, matchOn(listener, req.method ?? "GET", req.url ?? "/"))
     }).pipe(
       Effect.catchAll(recover(res, state)),
       Effect.catchAllCause((cause) =>
@@ -243,7 +316,7 @@ export const makeProxyServer: Effect.Effect<
     )
   }
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (listener: Listener) => (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
     const state = newRequestState(
       Option.getOrElse(parseInboundRequestId(headerValue(req.headers, requestIdHeader)), newRequestId),
@@ -256,7 +329,7 @@ export const makeProxyServer: Effect.Effect<
       metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
     })
     res.on("error", () => {})
-    const fiber = runFork(handle(req, res, state))
+    const fiber = runFork(handle(req, res, state, listener))
     fiber.addObserver((exit) => {
       // Last resort: the program above recovers from every failure, so this runs only on interruption.
       if (Exit.isFailure(exit) && !res.headersSent) {
@@ -284,29 +357,47 @@ export const makeProxyServer: Effect.Effect<
     metrics.observeRequest("OTHER", "unmatched", status, 0)
   }
 
-  // requestTimeout bounds receiving the request only; a long stream back is not cut by it.
-  const server: Server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 })
-  server.on("request", onRequest)
-  server.on("clientError", onClientError)
-
-  const port = yield* Effect.acquireRelease(
+  const listen = (server: Server, host: string, port: number) =>
     Effect.async<number, ProxyListenError>((resume) => {
       const onError = (e: Error & { code?: string }) =>
-        resume(Effect.fail(new ProxyListenError({ host: config.host, port: config.port, code: e.code ?? "UNKNOWN" })))
+        resume(Effect.fail(new ProxyListenError({ host, port, code: e.code ?? "UNKNOWN" })))
       server.once("error", onError)
-      server.listen(config.port, config.host, () => {
+      server.listen(port, host, () => {
         server.off("error", onError)
         server.on("error", () => {})
         const address = server.address()
-        resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : config.port))
+        resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : port))
       })
-    }),
-    () => drain.run(server)
-  )
+    })
 
-  const urlHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host
+  const newServer = (listener: Listener): Server => {
+    // requestTimeout bounds receiving the request only; a long stream back is not cut by it.
+    const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 })
+    server.on("request", onRequest(listener))
+    server.on("clientError", onClientError)
+    return server
+  }
+
+  const server = newServer("main")
+  const port = yield* Effect.acquireRelease(listen(server, config.host, config.port), () => drain.run(server))
+  let adminUrl: string | null = null
+  if (config.adminPort !== null) {
+    const admin = newServer("admin")
+    // Closed after the main listener drained: /ready keeps saying "draining" meanwhile.
+    const adminPort = yield* Effect.acquireRelease(listen(admin, config.adminHost, config.adminPort), () =>
+      Effect.async<void>((resume) => {
+        admin.close(() => resume(Effect.void))
+        admin.closeAllConnections()
+      })
+    )
+    adminUrl = urlOf(config.adminHost, adminPort)
+    yield* Effect.logInfo("proxy admin listening").pipe(
+      Effect.annotateLogs({ host: config.adminHost, port: adminPort })
+    )
+  }
+
   yield* Effect.logInfo("proxy listening").pipe(Effect.annotateLogs({ host: config.host, port }))
-  return { host: config.host, port, url: `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${port}`, metrics }
+  return { host: config.host, port, url: urlOf(config.host, port), adminUrl, metrics }
 })
 
 /** The proxy as a Layer: listens while the layer's scope is open, drains when it closes. */

@@ -4,7 +4,14 @@ import type { ProtectedRoute } from "@ibex/domain"
 export type RouteKey = "GET /health" | "GET /ready" | "GET /metrics" | ProtectedRoute
 
 export type RouteMatch =
-  | { readonly _tag: "Route"; readonly route: RouteKey; readonly template: string; readonly pathOrgId?: string }
+  | {
+      readonly _tag: "Route"
+      readonly route: RouteKey
+      readonly template: string
+      readonly pathOrgId?: string
+      /** `GET /v1/models/{model}`: the model id, percent-decoded. */
+      readonly pathModel?: string
+    }
   | { readonly _tag: "MethodNotAllowed"; readonly template: string; readonly allow: ReadonlyArray<string> }
   | { readonly _tag: "NotFound" }
 
@@ -34,6 +41,9 @@ const orgProbe: Entry = {
 }
 const orgProbePattern = /^\/v1\/orgs\/([^/]+)\/auth-probe$/
 
+const modelEntry: Entry = { template: "/v1/models/{model}", methods: { GET: "GET /v1/models/{model}" } }
+const modelPattern = /^\/v1\/models\/([^/]+)$/
+
 /** The path without query or fragment; only origin-form targets (`/…`) can match. */
 export const pathOf = (url: string): string => {
   let end = url.length
@@ -48,6 +58,7 @@ export const matchRoute = (method: string, url: string): RouteMatch => {
   const path = pathOf(url)
   let entry = fixed.get(path)
   let pathOrgId: string | undefined
+  let pathModel: string | undefined
   if (entry === undefined) {
     const m = orgProbePattern.exec(path)
     if (m !== null) {
@@ -55,10 +66,22 @@ export const matchRoute = (method: string, url: string): RouteMatch => {
       pathOrgId = m[1]
     }
   }
+  if (entry === undefined) {
+    const m = modelPattern.exec(path)
+    if (m !== null) {
+      try {
+        pathModel = decodeURIComponent(m[1] ?? "")
+        entry = modelEntry
+      } catch {
+        return { _tag: "NotFound" }
+      }
+    }
+  }
   if (entry === undefined) return { _tag: "NotFound" }
   const route = entry.methods[method]
   if (route === undefined)
     return { _tag: "MethodNotAllowed", template: entry.template, allow: Object.keys(entry.methods) }
+  if (pathModel !== undefined) return { _tag: "Route", route, template: entry.template, pathModel }
   return pathOrgId === undefined
     ? { _tag: "Route", route, template: entry.template }
     : { _tag: "Route", route, template: entry.template, pathOrgId }

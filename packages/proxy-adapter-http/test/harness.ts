@@ -91,6 +91,7 @@ export const startMemoryProxy = async (config: ProxyConfigInput = {}) => {
   }
   return {
     url: server.url,
+    adminUrl: server.adminUrl,
     server,
     logs: logs.lines,
     twoOrgs,

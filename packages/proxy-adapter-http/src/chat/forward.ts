@@ -17,6 +17,8 @@ import { addHeader, addLogField, type RequestState } from "../edge/RequestState.
 import type { Responder } from "../edge/Responder.js"
 import type { ProxyMetrics } from "../Metrics.js"
 import type { ChatIntent } from "./chatRequest.js"
+import { appendDelivered, completionText, estimateUsage } from "./estimateUsage.js"
+import type { Meter } from "./metering.js"
 import { upstreamHeaders } from "./upstreamHeaders.js"
 import { writeStream } from "./writeStream.js"
 
@@ -43,7 +45,8 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
     state: RequestState,
     intent: ChatIntent,
     orgId: string,
-    spanId: string | undefined
+    spanId: string | undefined,
+    meter: Meter
   ): Effect.Effect<void, ForwardError, ForwardRequirements> =>
     Effect.gen(function* () {
       const controller = new AbortController()
@@ -54,7 +57,10 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
       const { upstream, correlationId } = upstreamHeaders(req.headers, state, spanId)
       addHeader(state, "X-Correlation-ID", correlationId)
       const observer: ForwardObserver = {
-        attempt: (target, outcome, ms) => metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000),
+        attempt: (target, outcome, ms) => {
+          meter.target = target
+          metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000)
+        },
         retry: (target) => metrics.upstreamRetry(target.provider.id, target.model),
         fallback: (target) => metrics.upstreamFallback(target.provider.id, target.model)
       }
@@ -81,6 +87,11 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
 
       if (response._tag === "Completion") {
         responder.send(res, state, 200, response.body, "application/json")
+        meter.usage = response.usage
+        if (Option.isNone(response.usage)) {
+          meter.usage = Option.some(estimateUsage(intent, completionText(response.body)))
+          meter.estimated = true
+        }
         if (Option.isSome(response.usage)) {
           metrics.tokens(target.provider.id, target.model, response.usage.value)
           yield* Effect.annotateCurrentSpan(usageAttributes(response.usage.value))
@@ -100,6 +111,12 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
         wantsUsageChunk: intent.wantsUsageChunk,
         errorEvent: streamErrorEvent(state.requestId)
       })
+      meter.firstChunkMs = outcome.firstChunkMs
+      meter.usage = outcome.usage
+      if (Option.isNone(outcome.usage)) {
+        meter.usage = Option.some(estimateUsage(intent, outcome.delivered.reduce(appendDelivered, "")))
+        meter.estimated = true
+      }
       if (outcome.firstChunkMs !== undefined)
         metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
       if (Option.isSome(outcome.usage)) {

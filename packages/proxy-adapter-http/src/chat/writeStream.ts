@@ -8,7 +8,12 @@ export interface StreamOutcome {
   readonly firstChunkMs: number | undefined
   readonly failure: Option.Option<UpstreamFailure>
   readonly clientGone: boolean
+  /** The chunks written while no usage had arrived (bounded): what an estimate counts if none comes. */
+  readonly delivered: ReadonlyArray<string>
 }
+
+/** Enough for any answer's estimate; past it the count is a lower bound (and marked estimated anyway). */
+const MAX_KEPT_CHARS = 2_000_000
 
 /** Resolves when the socket can take more, or the client is gone (then writing stops). */
 const drained = (res: ServerResponse) =>
@@ -41,6 +46,8 @@ export const writeStream = (
   const started = performance.now()
   let usage: Option.Option<Usage> = Option.none()
   let firstChunkMs: number | undefined
+  const delivered: Array<string> = []
+  let kept = 0
   const write = (text: string): Effect.Effect<void> => {
     if (res.destroyed) return Effect.void
     if (firstChunkMs === undefined) firstChunkMs = performance.now() - started
@@ -50,6 +57,10 @@ export const writeStream = (
     Stream.takeWhile(() => !res.destroyed),
     Stream.runForEach((chunk) => {
       if (Option.isSome(chunk.usage)) usage = chunk.usage
+      else if (kept < MAX_KEPT_CHARS) {
+        delivered.push(chunk.json)
+        kept += chunk.json.length
+      }
       if (chunk.usageOnly && !options.wantsUsageChunk) return Effect.void
       return write(`data: ${chunk.json}\n\n`)
     }),
@@ -57,13 +68,19 @@ export const writeStream = (
       onSuccess: () =>
         Effect.sync(() => {
           if (!res.destroyed) res.end("data: [DONE]\n\n")
-          return { usage, firstChunkMs, failure: Option.none(), clientGone: res.destroyed && !res.writableFinished }
+          return {
+            usage,
+            firstChunkMs,
+            failure: Option.none(),
+            clientGone: res.destroyed && !res.writableFinished,
+            delivered
+          }
         }),
       onFailure: (failure) =>
         Effect.sync(() => {
           const gone = failure._tag === "UpstreamAborted" || res.destroyed
           if (!res.destroyed) res.end(`data: ${JSON.stringify(options.errorEvent(failure))}\n\n`)
-          return { usage, firstChunkMs, failure: Option.some(failure), clientGone: gone }
+          return { usage, firstChunkMs, failure: Option.some(failure), clientGone: gone, delivered }
         })
     })
   )

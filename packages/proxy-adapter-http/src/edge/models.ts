@@ -1,4 +1,4 @@
-import { modelsForOrg, Routing } from "@ibex/domain"
+import { ModelNotFound, modelsForOrg, Routing } from "@ibex/domain"
 import { Effect } from "effect"
 
 /** GET /v1/models: the models the caller's org may use, in OpenAI's list shape (the SDK's `models.list()`). */
@@ -14,4 +14,16 @@ export const listModels = (orgId: string, startedAtSeconds: number) =>
         owned_by: "ibex"
       }))
     })
+  )
+
+/** GET /v1/models/{model}: one model the org may use (`models.retrieve()`), else 404 MODEL_NOT_FOUND (an allowed-elsewhere model looks the same). */
+export const retrieveModel = (orgId: string, name: string, startedAtSeconds: number) =>
+  Effect.flatMap(
+    Effect.flatMap(Routing, (r) => r.table),
+    (table) => {
+      const found = modelsForOrg(table, orgId).find((m) => m.name === name)
+      return found === undefined
+        ? Effect.fail(new ModelNotFound())
+        : Effect.succeed({ id: found.name, object: "model", created: startedAtSeconds, owned_by: "ibex" })
+    }
   )

@@ -1,2 +1,3 @@
 export * from "@ibex/mock-upstream"
 export * from "./noForwarding.js"
+export * from "./usageSink.js"

@@ -1,0 +1,193 @@
+import {
+  AuthGateway,
+  authGatewayFromChecks,
+  decodeRoutingConfig,
+  type OrgId,
+  Permissions,
+  type Principal,
+  RateLimiterMemory,
+  RoutingStatic,
+  type TokenId,
+  UsageLimiter,
+  type UsageRecord,
+  UsageSink
+} from "@ibex/domain"
+import { ProviderGatewayLive } from "@ibex/providers"
+import { ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { makeRateLimiterRedis } from "@ibex/ratelimit-redis"
+import { describeRealInfra } from "@ibex/testkit/infra"
+import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
+import { Effect, Either, Layer, Logger, ManagedRuntime } from "effect"
+import { Redis } from "ioredis"
+import { afterAll, beforeAll, expect, it } from "vitest"
+
+/**
+ * Token limits and budgets at concurrency over two proxies sharing one Redis: the production
+ * proxy edge and Redis limiter, the real provider adapters and the mock provider; only auth is
+ * scripted (it hands out the org's limits, which is all this test is about).
+ */
+
+const redisUrl = process.env.REDIS_URL
+const available = redisUrl !== undefined
+
+let mock: MockUpstream
+const prefix = `ibex:limits-test:${crypto.randomUUID()}:`
+
+const principal = (org: string, limits: Pick<Principal, "tokensPerMinute" | "monthlyBudgetMicroUsd">): Principal => ({
+  orgId: org as OrgId,
+  tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
+  permissions: Permissions.all,
+  expiresAt: null,
+  rateLimitPerMinute: 1_000_000,
+  ...limits
+})
+
+/** One proxy: its own Redis connection (limiter instance), the shared mock provider, a collecting sink. */
+const startProxy = async (
+  who: Principal,
+  records: Array<UsageRecord>
+): Promise<{ url: string; close: () => Promise<void> }> => {
+  const table = Either.getOrThrow(
+    decodeRoutingConfig(
+      {
+        providers: [{ id: "mock", kind: "openai", base_url: `${mock.url}/v1` }],
+        models: [
+          {
+            name: "m",
+            targets: [{ provider: "mock", model: "m" }],
+            pricing: { input_per_million: 1, output_per_million: 1 }
+          }
+        ]
+      },
+      () => undefined
+    )
+  )
+  const runtime = ManagedRuntime.make(
+    ProxyHttpLive.pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          Layer.succeed(
+            AuthGateway,
+            authGatewayFromChecks({ validateToken: () => Effect.succeed(who), verifyAgent: () => Effect.void })
+          ),
+          RateLimiterMemory,
+          Layer.scoped(
+            UsageLimiter,
+            Effect.map(
+              makeRateLimiterRedis({ url: redisUrl ?? "", keyPrefix: prefix, commandTimeoutMs: 250 }),
+              (l) => l.usage
+            )
+          ),
+          RoutingStatic(table),
+          ProviderGatewayLive,
+          Layer.succeed(UsageSink, { offer: (r) => records.push(r) }),
+          ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
+        )
+      ),
+      Layer.provide(Logger.remove(Logger.defaultLogger))
+    )
+  )
+  const server = await runtime.runPromise(ProxyServer)
+  return { url: server.url, close: () => runtime.dispose() }
+}
+
+beforeAll(async () => {
+  mock = await startMockUpstream()
+})
+afterAll(async () => {
+  await mock?.close()
+  if (available) {
+    const r = new Redis(redisUrl)
+    const keys = await r.keys(`${prefix}*`)
+    if (keys.length > 0) await r.del(...keys)
+    r.disconnect()
+  }
+})
+
+const body = JSON.stringify({ model: "m", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] })
+
+const fire = (urls: ReadonlyArray<string>, n: number) =>
+  Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      fetch(`${urls[i % urls.length]}/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          authorization: "Bearer any",
+          "x-ibex-agent-id": "0190a0b0-0000-7000-8000-0000000000a1",
+          "content-type": "application/json"
+        },
+        body
+      }).then(async (r) => ({ status: r.status, headers: r.headers, json: (await r.json()) as Record<string, any> }))
+    )
+  )
+
+/** What one request costs and uses, measured through a proxy with no limits. */
+const oneRequest = async () => {
+  const records: Array<UsageRecord> = []
+  const p = await startProxy(
+    principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: null }),
+    records
+  )
+  try {
+    const [r] = await fire([p.url], 1)
+    expect(r?.status).toBe(200)
+    const rec = records[0] as UsageRecord
+    return { cost: rec.costMicroUsd, tokens: rec.promptTokens + rec.completionTokens }
+  } finally {
+    await p.close()
+  }
+}
+
+describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two proxies, one Redis", () => {
+  it("a budget that allows 10 requests: 100 in parallel over 2 proxies admit at most 10, spend stays within it", async () => {
+    const unit = await oneRequest()
+    const budget = unit.cost * 10
+    const records: Array<UsageRecord> = []
+    const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
+    const [a, b] = [await startProxy(who, records), await startProxy(who, records)]
+    try {
+      const results = await fire([a.url, b.url], 100)
+      const ok = results.filter((r) => r.status === 200)
+      const refused = results.filter((r) => r.status === 429)
+      expect(ok.length).toBeGreaterThanOrEqual(1)
+      expect(ok.length).toBeLessThanOrEqual(10)
+      expect(ok.length + refused.length).toBe(100)
+      for (const r of refused)
+        expect(r.json.error).toMatchObject({ code: "BUDGET_EXCEEDED", type: "insufficient_quota" })
+      await new Promise((r) => setTimeout(r, 100))
+      const spent = records.reduce((s, r) => s + r.costMicroUsd, 0)
+      expect(spent).toBeLessThanOrEqual(budget)
+      expect(records).toHaveLength(ok.length)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  }, 60_000)
+
+  it("a token limit that allows 10 requests a minute: 100 in parallel over 2 proxies admit at most 10", async () => {
+    const unit = await oneRequest()
+    // The reservation (prompt bound + max_tokens) is larger than what a request uses: admission
+    // is bounded by reservations in flight, so at most 10 even before any settles.
+    const records: Array<UsageRecord> = []
+    const who = principal(crypto.randomUUID(), { tokensPerMinute: unit.tokens * 10, monthlyBudgetMicroUsd: null })
+    const [a, b] = [await startProxy(who, records), await startProxy(who, records)]
+    try {
+      const results = await fire([a.url, b.url], 100)
+      const ok = results.filter((r) => r.status === 200)
+      const refused = results.filter((r) => r.status === 429)
+      expect(ok.length).toBeGreaterThanOrEqual(1)
+      expect(ok.length).toBeLessThanOrEqual(10)
+      expect(ok.length + refused.length).toBe(100)
+      const first = refused[0]
+      expect(first?.json.error.code).toBe("TOKEN_RATE_LIMITED")
+      expect(Number(first?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+      expect(first?.headers.get("x-ratelimit-limit-tokens")).toBe(String(unit.tokens * 10))
+      await new Promise((r) => setTimeout(r, 100))
+      const used = records.reduce((s, r) => s + r.promptTokens + r.completionTokens, 0)
+      expect(used).toBeLessThanOrEqual(unit.tokens * 10)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  }, 60_000)
+})

@@ -1,0 +1,60 @@
+import type { ModelPricing } from "@ibex/domain"
+import { type Principal, UsageLimiter, type UsageReservation, UsageSink } from "@ibex/domain"
+import { Effect, Option } from "effect"
+import type { RequestState } from "../edge/RequestState.js"
+import type { ProxyMetrics } from "../Metrics.js"
+import type { ChatIntent } from "./chatRequest.js"
+import { costOf, type Meter, usageRecordOf } from "./metering.js"
+
+/**
+ * When a forwarded request ends, however it ends: its reservation is replaced by what it used
+ * (nothing, if no provider answered), and one usage record goes to the sink (the request that
+ * was forwarded, priced at the target that served it).
+ */
+export const recordUsage = (input: {
+  readonly usageId: string
+  readonly principal: Principal
+  readonly agentId: string
+  readonly intent: ChatIntent
+  readonly reservation: UsageReservation
+  readonly counted: boolean
+  readonly pricing: Option.Option<ModelPricing>
+  readonly meter: Meter
+  readonly state: RequestState
+  readonly metrics: ProxyMetrics
+}): Effect.Effect<void, never, UsageLimiter | UsageSink> =>
+  Effect.gen(function* () {
+    const { meter, state } = input
+    const usage = Option.getOrElse(meter.usage, () => ({
+      promptTokens: 0,
+      completionTokens: 0,
+      cachedTokens: 0,
+      totalTokens: 0
+    }))
+    const cost = costOf(usage, input.pricing)
+    if (input.counted) {
+      const limiter = yield* UsageLimiter
+      // A settle that fails leaves the reservation counted: the org is over-charged in the
+      // counter for a minute (tokens) or the month (spend), never under-charged.
+      yield* Effect.ignore(limiter.settle(input.reservation, { tokens: usage.totalTokens, costMicroUsd: cost }))
+    }
+    if (meter.target === undefined) return
+    const sink = yield* UsageSink
+    const status = state.status === 0 ? 499 : state.status
+    sink.offer(
+      usageRecordOf({
+        id: input.usageId,
+        principal: input.principal,
+        agentId: input.agentId,
+        intent: input.intent,
+        target: meter.target,
+        usage,
+        estimated: meter.estimated,
+        costMicroUsd: cost,
+        status,
+        latencyMs: performance.now() - state.started,
+        firstChunkMs: meter.firstChunkMs
+      })
+    )
+    input.metrics.cost(meter.target.provider.id, meter.target.model, cost)
+  })
