@@ -161,8 +161,7 @@ export const revokeToken = (
   Effect.gen(function* () {
     yield* require(caller, "tokens:revoke", "RevokeToken")
     const store = yield* TokenStore
-    const now = new Date(yield* Clock.currentTimeMillis)
-    const revoked = yield* store.revoke(caller.orgId, tokenId, now)
+    const revoked = yield* store.revoke(caller.orgId, tokenId)
     if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
     const validator = yield* TokenValidator
     yield* validator.evict(tokenId)

@@ -103,9 +103,8 @@ export const authenticatePlatformAdmin = (
     const hasher = yield* SecretHasher
     if (!(yield* hasher.verify(found.value.secretHash, parsed.right.secret)))
       return yield* new InvalidToken({ reason: "wrong_secret" })
-    const now = yield* Clock.currentTimeMillis
-    const revokedAt = found.value.admin.revokedAt
-    if (revokedAt !== null && revokedAt.getTime() <= now) return yield* new InvalidToken({ reason: "revoked" })
+    // Any revocation time means revoked, one in the future included (as for tokens).
+    if (found.value.admin.revokedAt !== null) return yield* new InvalidToken({ reason: "revoked" })
     return { kind: "platform_admin", adminId: found.value.admin.id } as const
   }).pipe(Effect.withSpan("PlatformAdmin.authenticate"))
 
@@ -330,7 +329,7 @@ export const revokeOrgToken = (
   Effect.gen(function* () {
     yield* requireOrg(orgId)
     const store = yield* TokenStore
-    const revoked = yield* store.revoke(orgId, tokenId, new Date(yield* Clock.currentTimeMillis))
+    const revoked = yield* store.revoke(orgId, tokenId)
     if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
     yield* audit(actor, "RevokeOrgToken", orgId, tokenId)
     return revoked.value

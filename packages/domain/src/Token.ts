@@ -48,11 +48,15 @@ export interface Principal {
   readonly rateLimitPerMinute: number | null
 }
 
-/** Validity rules after the secret matched: revoked, expired (at or past expiry), org disabled. */
+/**
+ * Validity rules after the secret matched: revoked, expired (at or past expiry), org disabled.
+ * Any revocation time means revoked, one in the future included: the time records when, it never
+ * schedules (stores stamp it with their own clock; a future value can only come from a clock ahead
+ * of ours, and must not leave the token working until then).
+ */
 export const checkTokenUsable = (credential: TokenCredential, now: Date): Effect.Effect<Principal, InvalidToken> => {
   const { info } = credential
-  if (info.revokedAt !== null && info.revokedAt.getTime() <= now.getTime())
-    return Effect.fail(new InvalidToken({ reason: "revoked" }))
+  if (info.revokedAt !== null) return Effect.fail(new InvalidToken({ reason: "revoked" }))
   if (info.expiresAt !== null && info.expiresAt.getTime() <= now.getTime())
     return Effect.fail(new InvalidToken({ reason: "expired" }))
   if (credential.orgStatus !== "active") return Effect.fail(new InvalidToken({ reason: "org_disabled" }))

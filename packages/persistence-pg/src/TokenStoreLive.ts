@@ -104,13 +104,15 @@ export const TokenStoreLive = Layer.effect(
         )
       },
 
-      revoke: (orgId, tokenId, at) =>
+      revoke: (orgId, tokenId) =>
         withOrg(
           orgId,
-          // The first revocation time wins. The tokens_notify_revoked trigger announces the id on
-          // ibex_token_revoked in this same transaction (delivered at commit).
+          // The database's clock, never the caller's; the first revocation time wins, unless it lies
+          // in the future (migration 0009 lets that be brought back to now). The
+          // tokens_notify_revoked trigger announces the id on ibex_token_revoked in this same
+          // transaction (delivered at commit).
           sql<TokenRow>`
-            UPDATE ibex_core.tokens SET revoked_at = COALESCE(revoked_at, ${at})
+            UPDATE ibex_core.tokens SET revoked_at = LEAST(COALESCE(revoked_at, now()), now())
             WHERE id = ${tokenId} AND org_id = ${orgId}
             RETURNING ${columns}`.pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), tokenInfoFromRow)))
         ).pipe(

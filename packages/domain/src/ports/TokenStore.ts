@@ -23,14 +23,12 @@ export interface TokenStoreShape {
   ) => Effect.Effect<TokenPage, StoreUnavailable>
   /**
    * Marks the token revoked and announces it to every listener, atomically. None when the token
-   * is not in `orgId` (another org's token is indistinguishable from a missing one). Revoking
-   * twice keeps the first revocation time.
+   * is not in `orgId` (another org's token is indistinguishable from a missing one). The time is
+   * the store's own clock (Postgres: `now()`), never the caller's. Revoking twice keeps the first
+   * revocation time (a time in the future, which only a clock ahead can have written, is brought
+   * back to now).
    */
-  readonly revoke: (
-    orgId: OrgId,
-    tokenId: TokenId,
-    at: Date
-  ) => Effect.Effect<Option.Option<TokenInfo>, StoreUnavailable>
+  readonly revoke: (orgId: OrgId, tokenId: TokenId) => Effect.Effect<Option.Option<TokenInfo>, StoreUnavailable>
   /** Best-effort bookkeeping; never on the validation hot path's critical section. */
   readonly touchLastUsed: (tokenId: TokenId, at: Date) => Effect.Effect<void, StoreUnavailable>
 }

@@ -107,14 +107,17 @@ export const TokenStoreMemory = Layer.effect(
             nextCursor: rows.length > page.limit && last !== undefined ? encodeCursor(last) : null
           }
         }),
-      revoke: (orgId, tokenId, at) =>
+      revoke: (orgId, tokenId) =>
         Effect.flatMap(
-          guard(db, "TokenStore.revoke", () => {
-            const row = db.tokens.get(tokenId)
-            if (row === undefined || row.orgId !== orgId) return Option.none<TokenInfo>()
-            row.revokedAt ??= at
-            return Option.some(toInfo(row))
-          }),
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            guard(db, "TokenStore.revoke", () => {
+              const row = db.tokens.get(tokenId)
+              if (row === undefined || row.orgId !== orgId) return Option.none<TokenInfo>()
+              // The store's clock, as Postgres uses now(): the first time wins unless it lies ahead.
+              if (row.revokedAt === null || row.revokedAt.getTime() > now) row.revokedAt = new Date(now)
+              return Option.some(toInfo(row))
+            })
+          ),
           (result): Effect.Effect<Option.Option<TokenInfo>> =>
             Option.isSome(result)
               ? Effect.as(PubSub.publish(db.revocations, RevocationEvent.Revoked({ tokenId })), result)
