@@ -1,5 +1,6 @@
 import {
   AuditLog,
+  childExpiry,
   displayPrefix,
   FieldError,
   formatPat,
@@ -42,6 +43,8 @@ export interface IssueTokenInput {
   readonly permissions: Permissions.Permissions
   readonly expiresAt: Date | null
   readonly createdBy: UserId | null
+  /** The token minting this one (CreateToken); absent or null for a root token. */
+  readonly parentTokenId?: TokenId | null | undefined
 }
 
 /**
@@ -67,7 +70,8 @@ export const issueToken = (
       secretHash,
       permissions: input.permissions,
       createdBy: input.createdBy,
-      expiresAt: input.expiresAt
+      expiresAt: input.expiresAt,
+      parentTokenId: input.parentTokenId ?? null
     })
     return { token: formatPat(id, secret), info }
   }).pipe(Effect.withSpan("TokenService.issueToken"))
@@ -87,7 +91,12 @@ const require = (caller: Principal, name: Permissions.PermissionName, operation:
         return yield* new InsufficientPermissions({ required: [name] })
       })
 
-/** Mints a token in the caller's own org. A caller can never grant permissions it does not hold. */
+/**
+ * Mints a token in the caller's own org, as a child of the calling token. A caller can never
+ * grant permissions it does not hold, nor a life longer than its own: the child's expiry is capped
+ * at the caller's (a later or no expiry asked for becomes the caller's; the answer shows the
+ * effective one), and revoking the caller revokes the child.
+ */
 export const createToken = (
   caller: Principal,
   input: CreateTokenInput
@@ -123,8 +132,9 @@ export const createToken = (
       orgId: caller.orgId,
       name,
       permissions: input.permissions,
-      expiresAt: input.expiresAt,
-      createdBy: null
+      expiresAt: childExpiry(input.expiresAt, caller.expiresAt),
+      createdBy: null,
+      parentTokenId: caller.tokenId
     })
     const audit = yield* AuditLog
     yield* audit.record({
@@ -149,7 +159,11 @@ export const listTokens = (
     return yield* store.list(caller.orgId, { limit, cursor: page.cursor })
   }).pipe(Effect.withSpan("TokenService.listTokens"))
 
-/** Revokes a token of the caller's org; another org's token answers exactly like a missing one. */
+/**
+ * Revokes a token of the caller's org and every token minted under it; another org's token
+ * answers exactly like a missing one. This instance refuses all of them at once; the others hear
+ * each one through the feed.
+ */
 export const revokeToken = (
   caller: Principal,
   tokenId: TokenId
@@ -163,15 +177,18 @@ export const revokeToken = (
     const store = yield* TokenStore
     const revoked = yield* store.revoke(caller.orgId, tokenId)
     if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
+    const { info, descendants } = revoked.value
     const validator = yield* TokenValidator
-    yield* validator.evict(tokenId)
     const audit = yield* AuditLog
-    yield* audit.record({
-      type: "token_revoked",
-      orgId: caller.orgId,
-      actorTokenId: caller.tokenId,
-      tokenId,
-      displayPrefix: revoked.value.displayPrefix
-    })
-    return revoked.value
+    for (const id of [tokenId, ...descendants]) {
+      yield* validator.evict(id)
+      yield* audit.record({
+        type: "token_revoked",
+        orgId: caller.orgId,
+        actorTokenId: caller.tokenId,
+        tokenId: id,
+        displayPrefix: id === tokenId ? info.displayPrefix : displayPrefix(id)
+      })
+    }
+    return info
   }).pipe(Effect.withSpan("TokenService.revokeToken"))

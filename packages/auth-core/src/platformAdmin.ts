@@ -320,7 +320,7 @@ export const listOrgTokens = (
     return result
   })
 
-/** Revokes a token of the named org; a token of another org answers exactly like a missing one. */
+/** Revokes a token of the named org and every token minted under it; a token of another org answers exactly like a missing one. */
 export const revokeOrgToken = (
   actor: PlatformActor,
   orgId: OrgId,
@@ -332,7 +332,9 @@ export const revokeOrgToken = (
     const revoked = yield* store.revoke(orgId, tokenId)
     if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
     yield* audit(actor, "RevokeOrgToken", orgId, tokenId)
-    return revoked.value
+    // Tokens minted under it went with it (the store revoked and announced each).
+    for (const id of revoked.value.descendants) yield* audit(actor, "RevokeOrgToken:descendant", orgId, id)
+    return revoked.value.info
   })
 
 const insertAgent = (orgId: OrgId, name: string) =>

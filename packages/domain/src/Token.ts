@@ -37,7 +37,21 @@ export interface NewToken {
   readonly permissions: Permissions
   readonly createdBy: UserId | null
   readonly expiresAt: Date | null
+  /**
+   * The token that minted this one (CreateToken), or null for a root (onboarding, the seed, a
+   * platform admin). A child never outlives its parent: the stores cap its expiry at the parent's,
+   * refuse a parent that is revoked or of another org, and revoke it with its parent.
+   */
+  readonly parentTokenId: TokenId | null
 }
+
+/**
+ * A child token's expiry: what it asked for, but never later than its parent's. A parent that
+ * expires makes "no expiry" and any later time its own expiry (capped, not refused; the caller
+ * sees the effective expiry in the answer).
+ */
+export const childExpiry = (requested: Date | null, parent: Date | null): Date | null =>
+  parent === null ? requested : requested === null || requested.getTime() > parent.getTime() ? parent : requested
 
 /** The identity a validated token stands for. */
 export interface Principal {
