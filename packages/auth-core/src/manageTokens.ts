@@ -20,9 +20,10 @@ import {
   TokenStore,
   type UserId,
   uuidFromBytes,
-  ValidationFailed
+  ValidationFailed,
+  validateName
 } from "@ibex/domain"
-import { Clock, Effect, Option, type Redacted } from "effect"
+import { Clock, Effect, Either, Option, type Redacted } from "effect"
 import { TokenValidator } from "./TokenValidator.js"
 
 export interface CreateTokenInput {
@@ -109,9 +110,10 @@ export const createToken = (
     yield* require(caller, "tokens:create", "CreateToken")
     const now = yield* Clock.currentTimeMillis
     const problems: Array<FieldError> = []
-    const name = input.name.trim()
-    if (name.length === 0 || name.length > 128)
-      problems.push(new FieldError({ field: "name", message: "must be 1 to 128 characters" }))
+    // The domain's name rule: 1 to 128 characters, no control characters (issue 14, item 9).
+    const checked = validateName(input.name, 128)
+    const name = Either.getOrElse(checked, () => "")
+    if (Either.isLeft(checked)) problems.push(new FieldError({ field: "name", message: checked.left }))
     if (input.expiresAt !== null && input.expiresAt.getTime() <= now)
       problems.push(new FieldError({ field: "expires_at", message: "must be in the future" }))
     if (problems.length > 0) return yield* new ValidationFailed({ fieldErrors: problems })

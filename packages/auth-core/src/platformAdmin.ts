@@ -5,6 +5,7 @@ import {
   AgentStore,
   AuditLog,
   actorLabel,
+  checkName,
   FieldError,
   formatAdminCredential,
   InvalidToken,
@@ -53,13 +54,6 @@ export const MAX_RATE_LIMIT = 2_147_483_647
 
 const invalid = (field: string, message: string) =>
   new ValidationFailed({ fieldErrors: [new FieldError({ field, message })] })
-
-const checkName = (field: string, raw: string, max: number) => {
-  const name = raw.trim()
-  return name.length >= 1 && name.length <= max
-    ? Effect.succeed(name)
-    : Effect.fail(invalid(field, `must be 1 to ${max} characters`))
-}
 
 const checkRateLimit = (perMinute: number | null) =>
   perMinute === null || (Number.isInteger(perMinute) && perMinute >= 1 && perMinute <= MAX_RATE_LIMIT)

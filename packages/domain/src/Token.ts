@@ -1,6 +1,7 @@
 import { Effect, Option, Schema } from "effect"
 import { InvalidToken } from "./errors.js"
 import { OrgId, TokenId, UserId } from "./ids.js"
+import { hasControlCharacters, NAME_CONTROL_CHARACTERS_MESSAGE } from "./Name.js"
 import type { OrgStatus } from "./Org.js"
 import { Permissions } from "./Permissions.js"
 
@@ -86,7 +87,8 @@ export const checkTokenUsable = (credential: TokenCredential, now: Date): Effect
 export const TokenName = Schema.String.pipe(
   Schema.trimmed({ message: () => "must not start or end with spaces" }),
   Schema.minLength(1, { message: () => "must not be empty" }),
-  Schema.maxLength(128, { message: () => "must be at most 128 characters" })
+  Schema.maxLength(128, { message: () => "must be at most 128 characters" }),
+  Schema.filter((s) => !hasControlCharacters(s), { message: () => NAME_CONTROL_CHARACTERS_MESSAGE })
 )
 
 export const isExpiredAt = (info: TokenInfo, now: Date): boolean =>
