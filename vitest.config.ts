@@ -10,6 +10,7 @@ const timing = [
   "apps/stack/test/security.*.test.ts",
   "apps/stack/test/failureInjection.test.ts",
   "apps/auth/test/revocation.test.ts",
+  "apps/auth/test/tokenTiming.test.ts",
   "packages/persistence-pg/test/feed.test.ts",
   "packages/auth-adapter-grpc/test/client.test.ts",
   "apps/stack/test/limiterUnderLoad.test.ts"
