@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config"
 const timing = [
   "apps/stack/test/security.*.test.ts",
   "apps/stack/test/failureInjection.test.ts",
+  "apps/stack/test/pushedChanges.test.ts",
   "apps/auth/test/revocation.test.ts",
   "apps/auth/test/tokenTiming.test.ts",
   "packages/persistence-pg/test/feed.test.ts",
