@@ -9,7 +9,9 @@ import { defineConfig } from "vitest/config"
 const timing = [
   "apps/stack/test/security.*.test.ts",
   "apps/stack/test/failureInjection.test.ts",
+  "apps/stack/test/pushedChanges.test.ts",
   "apps/auth/test/revocation.test.ts",
+  "apps/auth/test/tokenTiming.test.ts",
   "packages/persistence-pg/test/feed.test.ts",
   "packages/auth-adapter-grpc/test/client.test.ts",
   "apps/stack/test/limiterUnderLoad.test.ts"

@@ -21,6 +21,7 @@ import {
   defaultDataDir,
   PersistenceLive,
   type PgConnectionConfig,
+  PLATFORM_ROLE,
   startEmbedded
 } from "@ibex/persistence-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
@@ -117,10 +118,19 @@ export const AuthServiceLive = (config: AuthConfig, options: AuthServiceOptions 
       if (Option.isSome(config.databaseUrl)) {
         const owner = Redacted.value(config.databaseUrl.value)
         const app = Option.getOrElse(config.databaseAppUrl, () => Redacted.make(appUrlFromOwnerUrl(owner)))
+        // The PlatformAdminService's org operations: as ibex_platform, never as the tenant-serving ibex_app.
+        const platform = Option.getOrElse(config.databasePlatformUrl, () =>
+          Redacted.make(appUrlFromOwnerUrl(owner, PLATFORM_ROLE))
+        )
         if (Option.isNone(config.pepper))
           return yield* new ServerStartFailed({ message: "IBEX_TOKEN_PEPPER is required with DATABASE_URL" })
         yield* Effect.logInfo({ event: "auth_database", kind: "postgres" })
-        return authServiceOnDatabase(config, { url: app, appRole: null }, config.pepper.value, options)
+        return authServiceOnDatabase(
+          config,
+          { url: app, appRole: null, platform: { url: platform, appRole: null, maxConnections: 2 } },
+          config.pepper.value,
+          options
+        )
       }
       const dataDir = resolve(Option.getOrElse(config.dataDir, defaultDataDir))
       const embedded = yield* startEmbedded({ dataDir })

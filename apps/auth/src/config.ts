@@ -27,6 +27,13 @@ export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
     description: "The app role's URL (default: DATABASE_URL with user ibex_app and no password)."
   },
   {
+    name: "DATABASE_PLATFORM_URL",
+    default: null,
+    secret: true,
+    description:
+      "The platform role's URL, for org operations of the PlatformAdminService (default: DATABASE_URL with user ibex_platform and no password)."
+  },
+  {
     name: "IBEX_DATA_DIR",
     default: ".ibex/pgdata",
     secret: false,
@@ -124,6 +131,7 @@ export interface AuthConfig {
   readonly port: number
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly databaseAppUrl: Option.Option<Redacted.Redacted<string>>
+  readonly databasePlatformUrl: Option.Option<Redacted.Redacted<string>>
   readonly dataDir: Option.Option<string>
   readonly pepper: Option.Option<Redacted.Redacted<string>>
   readonly argon2: { readonly memoryKib: number; readonly timeCost: number; readonly parallelism: number }
@@ -165,6 +173,7 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
     )
   ),
   databaseAppUrl: Config.option(Config.redacted("DATABASE_APP_URL")),
+  databasePlatformUrl: Config.option(Config.redacted("DATABASE_PLATFORM_URL")),
   dataDir: Config.option(Config.string("IBEX_DATA_DIR")),
   pepper: Config.option(Config.redacted("IBEX_TOKEN_PEPPER")),
   argon2: Config.all({

@@ -19,6 +19,7 @@ export const testConfig = (overrides: Partial<AuthConfig> = {}): AuthConfig => (
   port: 0,
   databaseUrl: Option.none(),
   databaseAppUrl: Option.none(),
+  databasePlatformUrl: Option.none(),
   dataDir: Option.none(),
   pepper: Option.none(),
   argon2: defaultArgon2Options,

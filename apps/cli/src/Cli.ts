@@ -1,5 +1,6 @@
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { escapeControlCharacters } from "@ibex/domain"
 import { Cause, Console, Effect, Exit } from "effect"
 import { adminCommand } from "./commands/admin.js"
 import { agentCommand } from "./commands/agent.js"
@@ -36,7 +37,9 @@ export const runCli = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.succeed(130)
-        : Console.error(`ibex: unexpected error: ${describe(Cause.squash(cause))}`).pipe(Effect.as(1))
+        : Console.error(`ibex: unexpected error: ${escapeControlCharacters(describe(Cause.squash(cause)))}`).pipe(
+            Effect.as(1)
+          )
     ),
     Effect.provide(NodeContext.layer)
   )

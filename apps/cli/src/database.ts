@@ -8,6 +8,7 @@ import {
   type MigrationReport,
   migrate,
   PgClientLive,
+  PLATFORM_ROLE,
   readStackEndpoint,
   type StackEndpoint,
   StoresLive,
@@ -122,9 +123,22 @@ export const describeTarget = (env: CliEnv, target: Pick<DatabaseTarget, "kind">
   return `Postgres ${Option.getOrElse(url, () => "DATABASE_URL")}`
 }
 
-/** The store ports on a small app-role pool over `target` (org / agent commands, the seed). */
+/**
+ * The store ports on a small app-role pool over `target` (org / agent commands, the seed). The
+ * platform operations (creating, finding, listing and changing orgs; onboarding's unit of work)
+ * run as ibex_platform: the owner's connection assumes it per transaction (migration 0011).
+ */
 export const storesOn = (target: DatabaseTarget) =>
-  StoresLive.pipe(Layer.provideMerge(PgClientLive({ ...target.app, maxConnections: 2, applicationName: "ibex-cli" })))
+  StoresLive.pipe(
+    Layer.provideMerge(
+      PgClientLive({
+        ...target.app,
+        maxConnections: 2,
+        applicationName: "ibex-cli",
+        platform: { url: target.ownerUrl, appRole: PLATFORM_ROLE, maxConnections: 1, applicationName: "ibex-cli" }
+      })
+    )
+  )
 
 export const unreachable = () =>
   operationError("the database is unreachable or not migrated (run `ibex db migrate` first, check DATABASE_URL)")

@@ -1,3 +1,4 @@
+import { escapeControlCharacters } from "@ibex/domain"
 import { Console, Data, Effect } from "effect"
 
 /**
@@ -16,20 +17,34 @@ export const usageError = (message: string, options?: { readonly preformatted: b
   new CliError({ message, exitCode: 2, preformatted: options?.preformatted ?? false })
 export const operationError = (message: string) => new CliError({ message, exitCode: 1 })
 
-/** JSON with bigints as decimal strings and dates as ISO text. */
-export const toJson = (value: unknown): string =>
-  JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString(10) : v), 2)
+/** DEL, C1 and the bidirectional controls, which JSON.stringify leaves raw (it escapes C0 itself). */
+const jsonRawControls = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
 
-/** What a command prints: JSON on stdout with --json, otherwise the human lines. */
+/**
+ * JSON with bigints as decimal strings and dates as ISO text. Every control character in a string
+ * is a `\uXXXX` escape (the same JSON value): stored data never reaches a terminal raw.
+ */
+export const toJson = (value: unknown): string =>
+  JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString(10) : v), 2).replace(
+    jsonRawControls,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
+
+/**
+ * What a command prints: JSON on stdout with --json, otherwise the human lines. Lines show stored
+ * data (names), so their control characters are printed escaped (`\u{1b}`), never raw.
+ */
 export const emit = (json: boolean, machine: unknown, human: () => ReadonlyArray<string>) =>
-  json ? Console.log(toJson(machine)) : Effect.forEach(human(), (line) => Console.log(line), { discard: true })
+  json
+    ? Console.log(toJson(machine))
+    : Effect.forEach(human(), (line) => Console.log(escapeControlCharacters(line)), { discard: true })
 
 export const printError = (json: boolean, error: CliError) =>
   error.preformatted === true
     ? Console.error(error.message)
     : json
       ? Console.error(toJson({ error: { message: error.message, exit_code: error.exitCode } }))
-      : Console.error(`ibex: ${error.message}`)
+      : Console.error(`ibex: ${escapeControlCharacters(error.message)}`)
 
 /** Fixed-width columns for list output. */
 export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {

@@ -1,4 +1,4 @@
-import { Permissions } from "@ibex/domain"
+import { Permissions, validateName } from "@ibex/domain"
 import { Duration, Effect, Either, Option } from "effect"
 import { usageError } from "./output.js"
 
@@ -10,12 +10,12 @@ export const uuidArg = <A extends string>(what: string, raw: string) =>
     ? Effect.succeed(raw.trim().toLowerCase() as A)
     : Effect.fail(usageError(`${what} must be a UUID (got "${raw.slice(0, 40)}")`))
 
-export const nameArg = (what: string, raw: string, max: number) => {
-  const name = raw.trim()
-  return name.length >= 1 && name.length <= max
-    ? Effect.succeed(name)
-    : Effect.fail(usageError(`${what} must be 1 to ${max} characters`))
-}
+/** A name argument, by the domain's rule (1 to `max` characters, no control characters). */
+export const nameArg = (what: string, raw: string, max: number) =>
+  Either.match(validateName(raw, max), {
+    onLeft: (problem) => Effect.fail(usageError(`${what} ${problem}`)),
+    onRight: (name) => Effect.succeed(name)
+  })
 
 export const knownPermissions = (): ReadonlyArray<string> => Object.keys(Permissions.PermissionBits)
 

@@ -221,6 +221,7 @@ describe("ibex token (over gRPC to a real auth server)", () => {
     port: 0,
     databaseUrl: Option.none(),
     databaseAppUrl: Option.none(),
+    databasePlatformUrl: Option.none(),
     dataDir: Option.none(),
     pepper: Option.none(),
     argon2: defaultArgon2Options,

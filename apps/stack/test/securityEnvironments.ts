@@ -166,7 +166,7 @@ export const memoryEnvironment = (options: { readonly authDeadlineMs?: number } 
       start: async ({ services }) => ({
         revoke: async (org, tokenId) => {
           const revoked = await services.runPromise(
-            Effect.flatMap(TokenStore, (store) => store.revoke(org.orgId as OrgId, tokenId as TokenId, new Date()))
+            Effect.flatMap(TokenStore, (store) => store.revoke(org.orgId as OrgId, tokenId as TokenId))
           )
           if (Option.isNone(revoked)) throw new Error("revokeElsewhere: the token is not in the org")
         },

@@ -43,6 +43,8 @@ export interface TokenValidatorShape {
     readonly trusted: boolean
     /** Argon2id verifications started since the layer was built. */
     readonly hashes: number
+    /** What an unknown id's refusal is padded to now (ms): the median recent cold verification. */
+    readonly unknownIdFloorMs?: number
   }>
 }
 
@@ -68,6 +70,13 @@ export interface TokenValidatorOptions {
   readonly hashConcurrency: number
   /** Verifications allowed to wait for a hash permit; past it a caller is refused at once (503), nobody else. */
   readonly maxQueuedHashes: number
+  /**
+   * Refusals of unknown token ids are padded (a sleep: no CPU, no hash permit) to the median
+   * duration of the last cold verifications that ran Argon2id, so their timing does not tell an
+   * unknown id from a known one with a wrong secret. Until one has run, this floor applies (ms).
+   * 0 disables the padding.
+   */
+  readonly unknownIdInitialFloorMs: number
 }
 
 export const defaultTokenValidatorOptions: TokenValidatorOptions = {
@@ -78,7 +87,8 @@ export const defaultTokenValidatorOptions: TokenValidatorOptions = {
   maxFailuresPerToken: 5,
   failureWindowMs: 10_000,
   hashConcurrency: 2,
-  maxQueuedHashes: 64
+  maxQueuedHashes: 64,
+  unknownIdInitialFloorMs: 30
 }
 
 export type ValidationOutcome =
@@ -134,11 +144,28 @@ const countOutcome = (outcome: ValidationOutcome) => {
  * org status). Token ids learnt as revoked (the feed, or `evict` on the revoking instance) are
  * refused before the database lookup: a revocation is final.
  *
+ * Timing: an unknown token id fails before any hashing (hashing it would reopen the flood), but its
+ * refusal is padded with a sleep to the median duration of recent cold verifications, so it takes
+ * as long as a wrong secret for a known id. Other fast refusals (a malformed token, an id known
+ * revoked, a throttled or repeated guess) concern tokens the caller already holds or has tried.
+ *
  * Argon2id is the scarce resource, so it is bounded three ways: guesses for a token id are
  * counted when admitted (a flood of concurrent wrong secrets gets `maxFailuresPerToken` hashes,
  * not one each), at most one hash per token id runs at a time, and the queue for the hasher is
  * bounded — a caller who finds it full is refused at once instead of delaying everyone else.
  */
+/** How many recent cold verifications the unknown-id floor is the median of. */
+const FLOOR_SAMPLES = 31
+
+/** A wall-clock sleep (not the Clock service: the padding is about real time, under a test clock too), interruptible. */
+const sleepWall = (ms: number): Effect.Effect<void> =>
+  ms <= 0
+    ? Effect.void
+    : Effect.async<void>((resume) => {
+        const timer = setTimeout(() => resume(Effect.void), ms)
+        return Effect.sync(() => clearTimeout(timer))
+      })
+
 export const makeTokenValidator = (options: TokenValidatorOptions = defaultTokenValidatorOptions) =>
   Effect.gen(function* () {
     const store = yield* TokenStore
@@ -176,6 +203,21 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     let queuedHashes = 0
     let hashes = 0
     const hashPermits = yield* Effect.makeSemaphore(options.hashConcurrency)
+    // Durations (ms) of the last cold verifications that ran Argon2id, lookup included: what a
+    // known id with a wrong secret costs. Unknown ids are refused no sooner than their median.
+    const coldSamples: Array<number> = []
+    let coldMedian: number | undefined
+    const recordCold = (ms: number) => {
+      coldSamples.push(ms)
+      if (coldSamples.length > FLOOR_SAMPLES) coldSamples.shift()
+      const sorted = [...coldSamples].sort((a, b) => a - b)
+      coldMedian = sorted[Math.floor(sorted.length / 2)]
+    }
+    const unknownIdFloor = () =>
+      options.unknownIdInitialFloorMs <= 0 ? 0 : (coldMedian ?? options.unknownIdInitialFloorMs)
+    /** Pads a refusal that began at `startedAt` (performance.now()) to the unknown-id floor. */
+    const padUnknown = (startedAt: number) =>
+      Effect.suspend(() => sleepWall(Math.round(startedAt + unknownIdFloor() - performance.now())))
 
     const forgetToken = (tokenId: TokenId) => {
       const digests = byToken.get(tokenId)
@@ -307,7 +349,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
 
     const inflight = new Map<string, Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>>()
 
-    const verifyCold = (claimed: ParsedPat, digest: string, nowMs: number) =>
+    const verifyCold = (claimed: ParsedPat, digest: string, nowMs: number, startedAt: number) =>
       Effect.gen(function* () {
         const startEpoch = epoch
         const { parsed, credential } = yield* findCredential(claimed).pipe(
@@ -334,6 +376,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           const proven = provenDigests.has(digest)
           if (!proven && !admitGuess(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
           const ok = yield* hashOnce(parsed.tokenId, credential.secretHash, parsed.secret)
+          recordCold(performance.now() - startedAt)
           if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
           if (!proven) forgiveGuess(parsed.tokenId)
           provenDigests.set(digest, true)
@@ -348,6 +391,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
 
     const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
       Effect.gen(function* () {
+        const startedAt = performance.now()
         const nowMs = yield* Clock.currentTimeMillis
         const digest = digester.digest(token)
         if (trusted) {
@@ -376,7 +420,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (revokedIds.has(parsed.tokenId)) return yield* fail("revoked", "revoked")
         const unknownUntil = unknownIds.get(parsed.tokenId)
         if (unknownUntil !== undefined) {
-          if (unknownUntil > nowMs) return yield* fail("negative_cache", "unknown")
+          if (unknownUntil > nowMs)
+            return yield* Effect.zipRight(padUnknown(startedAt), fail("negative_cache", "unknown"))
           unknownIds.delete(parsed.tokenId)
         }
         // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
@@ -388,7 +433,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           const deferred = yield* Deferred.make<Principal, InvalidToken | StoreUnavailable>()
           inflight.set(digest, deferred)
           runDetached(
-            verifyCold(parsed, digest, nowMs).pipe(
+            verifyCold(parsed, digest, nowMs, startedAt).pipe(
               Effect.exit,
               Effect.flatMap((exit) => Deferred.done(deferred, exit)),
               Effect.ensuring(Effect.sync(() => inflight.delete(digest)))
@@ -396,7 +441,12 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           )
           flight = deferred
         }
-        const principal = yield* Deferred.await(flight)
+        // An unknown id is refused no sooner than a wrong secret for a known one (each caller pads its own wait).
+        const principal = yield* Deferred.await(flight).pipe(
+          Effect.tapError((e) =>
+            e._tag === "InvalidToken" && e.reason === "unknown" ? padUnknown(startedAt) : Effect.void
+          )
+        )
         yield* countOutcome("verified")
         return principal
       }).pipe(
@@ -414,7 +464,13 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           epoch++
           markRevoked(tokenId)
         }),
-      stats: Effect.sync(() => ({ entries: positive.size, negativeEntries: negative.size, trusted, hashes }))
+      stats: Effect.sync(() => ({
+        entries: positive.size,
+        negativeEntries: negative.size,
+        trusted,
+        hashes,
+        unknownIdFloorMs: unknownIdFloor()
+      }))
     })
   })
 

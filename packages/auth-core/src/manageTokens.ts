@@ -1,5 +1,6 @@
 import {
   AuditLog,
+  childExpiry,
   displayPrefix,
   FieldError,
   formatPat,
@@ -19,9 +20,10 @@ import {
   TokenStore,
   type UserId,
   uuidFromBytes,
-  ValidationFailed
+  ValidationFailed,
+  validateName
 } from "@ibex/domain"
-import { Clock, Effect, Option, type Redacted } from "effect"
+import { Clock, Effect, Either, Option, type Redacted } from "effect"
 import { TokenValidator } from "./TokenValidator.js"
 
 export interface CreateTokenInput {
@@ -42,6 +44,8 @@ export interface IssueTokenInput {
   readonly permissions: Permissions.Permissions
   readonly expiresAt: Date | null
   readonly createdBy: UserId | null
+  /** The token minting this one (CreateToken); absent or null for a root token. */
+  readonly parentTokenId?: TokenId | null | undefined
 }
 
 /**
@@ -67,7 +71,8 @@ export const issueToken = (
       secretHash,
       permissions: input.permissions,
       createdBy: input.createdBy,
-      expiresAt: input.expiresAt
+      expiresAt: input.expiresAt,
+      parentTokenId: input.parentTokenId ?? null
     })
     return { token: formatPat(id, secret), info }
   }).pipe(Effect.withSpan("TokenService.issueToken"))
@@ -87,7 +92,12 @@ const require = (caller: Principal, name: Permissions.PermissionName, operation:
         return yield* new InsufficientPermissions({ required: [name] })
       })
 
-/** Mints a token in the caller's own org. A caller can never grant permissions it does not hold. */
+/**
+ * Mints a token in the caller's own org, as a child of the calling token. A caller can never
+ * grant permissions it does not hold, nor a life longer than its own: the child's expiry is capped
+ * at the caller's (a later or no expiry asked for becomes the caller's; the answer shows the
+ * effective one), and revoking the caller revokes the child.
+ */
 export const createToken = (
   caller: Principal,
   input: CreateTokenInput
@@ -100,9 +110,10 @@ export const createToken = (
     yield* require(caller, "tokens:create", "CreateToken")
     const now = yield* Clock.currentTimeMillis
     const problems: Array<FieldError> = []
-    const name = input.name.trim()
-    if (name.length === 0 || name.length > 128)
-      problems.push(new FieldError({ field: "name", message: "must be 1 to 128 characters" }))
+    // The domain's name rule: 1 to 128 characters, no control characters (issue 14, item 9).
+    const checked = validateName(input.name, 128)
+    const name = Either.getOrElse(checked, () => "")
+    if (Either.isLeft(checked)) problems.push(new FieldError({ field: "name", message: checked.left }))
     if (input.expiresAt !== null && input.expiresAt.getTime() <= now)
       problems.push(new FieldError({ field: "expires_at", message: "must be in the future" }))
     if (problems.length > 0) return yield* new ValidationFailed({ fieldErrors: problems })
@@ -123,8 +134,9 @@ export const createToken = (
       orgId: caller.orgId,
       name,
       permissions: input.permissions,
-      expiresAt: input.expiresAt,
-      createdBy: null
+      expiresAt: childExpiry(input.expiresAt, caller.expiresAt),
+      createdBy: null,
+      parentTokenId: caller.tokenId
     })
     const audit = yield* AuditLog
     yield* audit.record({
@@ -149,7 +161,11 @@ export const listTokens = (
     return yield* store.list(caller.orgId, { limit, cursor: page.cursor })
   }).pipe(Effect.withSpan("TokenService.listTokens"))
 
-/** Revokes a token of the caller's org; another org's token answers exactly like a missing one. */
+/**
+ * Revokes a token of the caller's org and every token minted under it; another org's token
+ * answers exactly like a missing one. This instance refuses all of them at once; the others hear
+ * each one through the feed.
+ */
 export const revokeToken = (
   caller: Principal,
   tokenId: TokenId
@@ -161,18 +177,20 @@ export const revokeToken = (
   Effect.gen(function* () {
     yield* require(caller, "tokens:revoke", "RevokeToken")
     const store = yield* TokenStore
-    const now = new Date(yield* Clock.currentTimeMillis)
-    const revoked = yield* store.revoke(caller.orgId, tokenId, now)
+    const revoked = yield* store.revoke(caller.orgId, tokenId)
     if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
+    const { info, descendants } = revoked.value
     const validator = yield* TokenValidator
-    yield* validator.evict(tokenId)
     const audit = yield* AuditLog
-    yield* audit.record({
-      type: "token_revoked",
-      orgId: caller.orgId,
-      actorTokenId: caller.tokenId,
-      tokenId,
-      displayPrefix: revoked.value.displayPrefix
-    })
-    return revoked.value
+    for (const id of [tokenId, ...descendants]) {
+      yield* validator.evict(id)
+      yield* audit.record({
+        type: "token_revoked",
+        orgId: caller.orgId,
+        actorTokenId: caller.tokenId,
+        tokenId: id,
+        displayPrefix: id === tokenId ? info.displayPrefix : displayPrefix(id)
+      })
+    }
+    return info
   }).pipe(Effect.withSpan("TokenService.revokeToken"))

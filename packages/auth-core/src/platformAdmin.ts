@@ -5,6 +5,7 @@ import {
   AgentStore,
   AuditLog,
   actorLabel,
+  checkName,
   FieldError,
   formatAdminCredential,
   InvalidToken,
@@ -54,13 +55,6 @@ export const MAX_RATE_LIMIT = 2_147_483_647
 const invalid = (field: string, message: string) =>
   new ValidationFailed({ fieldErrors: [new FieldError({ field, message })] })
 
-const checkName = (field: string, raw: string, max: number) => {
-  const name = raw.trim()
-  return name.length >= 1 && name.length <= max
-    ? Effect.succeed(name)
-    : Effect.fail(invalid(field, `must be 1 to ${max} characters`))
-}
-
 const checkRateLimit = (perMinute: number | null) =>
   perMinute === null || (Number.isInteger(perMinute) && perMinute >= 1 && perMinute <= MAX_RATE_LIMIT)
     ? Effect.succeed(perMinute)
@@ -103,9 +97,8 @@ export const authenticatePlatformAdmin = (
     const hasher = yield* SecretHasher
     if (!(yield* hasher.verify(found.value.secretHash, parsed.right.secret)))
       return yield* new InvalidToken({ reason: "wrong_secret" })
-    const now = yield* Clock.currentTimeMillis
-    const revokedAt = found.value.admin.revokedAt
-    if (revokedAt !== null && revokedAt.getTime() <= now) return yield* new InvalidToken({ reason: "revoked" })
+    // Any revocation time means revoked, one in the future included (as for tokens).
+    if (found.value.admin.revokedAt !== null) return yield* new InvalidToken({ reason: "revoked" })
     return { kind: "platform_admin", adminId: found.value.admin.id } as const
   }).pipe(Effect.withSpan("PlatformAdmin.authenticate"))
 
@@ -321,7 +314,7 @@ export const listOrgTokens = (
     return result
   })
 
-/** Revokes a token of the named org; a token of another org answers exactly like a missing one. */
+/** Revokes a token of the named org and every token minted under it; a token of another org answers exactly like a missing one. */
 export const revokeOrgToken = (
   actor: PlatformActor,
   orgId: OrgId,
@@ -330,10 +323,12 @@ export const revokeOrgToken = (
   Effect.gen(function* () {
     yield* requireOrg(orgId)
     const store = yield* TokenStore
-    const revoked = yield* store.revoke(orgId, tokenId, new Date(yield* Clock.currentTimeMillis))
+    const revoked = yield* store.revoke(orgId, tokenId)
     if (Option.isNone(revoked)) return yield* new ResourceNotFound({ resource: "token" })
     yield* audit(actor, "RevokeOrgToken", orgId, tokenId)
-    return revoked.value
+    // Tokens minted under it went with it (the store revoked and announced each).
+    for (const id of revoked.value.descendants) yield* audit(actor, "RevokeOrgToken:descendant", orgId, id)
+    return revoked.value.info
   })
 
 const insertAgent = (orgId: OrgId, name: string) =>

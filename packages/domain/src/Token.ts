@@ -1,6 +1,7 @@
 import { Effect, Option, Schema } from "effect"
 import { InvalidToken } from "./errors.js"
 import { OrgId, TokenId, UserId } from "./ids.js"
+import { hasControlCharacters, NAME_CONTROL_CHARACTERS_MESSAGE } from "./Name.js"
 import type { OrgStatus } from "./Org.js"
 import { Permissions } from "./Permissions.js"
 
@@ -41,7 +42,21 @@ export interface NewToken {
   readonly permissions: Permissions
   readonly createdBy: UserId | null
   readonly expiresAt: Date | null
+  /**
+   * The token that minted this one (CreateToken), or null for a root (onboarding, the seed, a
+   * platform admin). A child never outlives its parent: the stores cap its expiry at the parent's,
+   * refuse a parent that is revoked or of another org, and revoke it with its parent.
+   */
+  readonly parentTokenId: TokenId | null
 }
+
+/**
+ * A child token's expiry: what it asked for, but never later than its parent's. A parent that
+ * expires makes "no expiry" and any later time its own expiry (capped, not refused; the caller
+ * sees the effective expiry in the answer).
+ */
+export const childExpiry = (requested: Date | null, parent: Date | null): Date | null =>
+  parent === null ? requested : requested === null || requested.getTime() > parent.getTime() ? parent : requested
 
 /** The identity a validated token stands for. */
 export interface Principal {
@@ -56,11 +71,15 @@ export interface Principal {
   readonly monthlyBudgetMicroUsd: number | null
 }
 
-/** Validity rules after the secret matched: revoked, expired (at or past expiry), org disabled. */
+/**
+ * Validity rules after the secret matched: revoked, expired (at or past expiry), org disabled.
+ * Any revocation time means revoked, one in the future included: the time records when, it never
+ * schedules (stores stamp it with their own clock; a future value can only come from a clock ahead
+ * of ours, and must not leave the token working until then).
+ */
 export const checkTokenUsable = (credential: TokenCredential, now: Date): Effect.Effect<Principal, InvalidToken> => {
   const { info } = credential
-  if (info.revokedAt !== null && info.revokedAt.getTime() <= now.getTime())
-    return Effect.fail(new InvalidToken({ reason: "revoked" }))
+  if (info.revokedAt !== null) return Effect.fail(new InvalidToken({ reason: "revoked" }))
   if (info.expiresAt !== null && info.expiresAt.getTime() <= now.getTime())
     return Effect.fail(new InvalidToken({ reason: "expired" }))
   if (credential.orgStatus !== "active") return Effect.fail(new InvalidToken({ reason: "org_disabled" }))
@@ -78,7 +97,8 @@ export const checkTokenUsable = (credential: TokenCredential, now: Date): Effect
 export const TokenName = Schema.String.pipe(
   Schema.trimmed({ message: () => "must not start or end with spaces" }),
   Schema.minLength(1, { message: () => "must not be empty" }),
-  Schema.maxLength(128, { message: () => "must be at most 128 characters" })
+  Schema.maxLength(128, { message: () => "must be at most 128 characters" }),
+  Schema.filter((s) => !hasControlCharacters(s), { message: () => NAME_CONTROL_CHARACTERS_MESSAGE })
 )
 
 export const isExpiredAt = (info: TokenInfo, now: Date): boolean =>

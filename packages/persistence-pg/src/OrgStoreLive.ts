@@ -1,7 +1,9 @@
-import { OrgStore, RevocationEvent, UserStore } from "@ibex/domain"
+import type { SqlClient } from "@effect/sql"
+import type { Statement } from "@effect/sql/Statement"
+import { type OrgId, OrgStore, RevocationEvent, UserStore } from "@ibex/domain"
 import { Effect, Layer, Option, PubSub } from "effect"
 import { storeOperation } from "./errors.js"
-import { captureDatabase, withOrg, withoutOrg } from "./PgClientLive.js"
+import { captureDatabase, PlatformPool, withOrg, withoutOrg } from "./PgClientLive.js"
 import { RevocationHub } from "./RevocationHub.js"
 import { type OrgRow, orgFromRow, type UserRow, userFromRow } from "./rows.js"
 
@@ -9,80 +11,76 @@ const firstRow = <A>(rows: ReadonlyArray<A>) =>
   rows[0] === undefined ? Effect.dieMessage("statement returned no row") : Effect.succeed(rows[0])
 
 /**
- * OrgStore on Postgres. Reading or changing an org happens in that org's own context (the
- * organizations policy compares `id`); creating one and finding one by name are platform
- * operations, done through the SECURITY DEFINER functions create_org and find_org_by_name.
+ * OrgStore on Postgres, on the platform pool (ibex_platform, migration 0011): the tenant-serving
+ * role ibex_app may not create, find by name, list or change orgs. Reading or changing an org
+ * happens in that org's own context (the organizations policy compares `id`); creating one,
+ * finding one by name and listing them go through the SECURITY DEFINER functions create_org,
+ * find_org_by_name and list_orgs.
  */
 export const OrgStoreLive = Layer.effect(
   OrgStore,
   Effect.gen(function* () {
-    const { sql, provide } = yield* captureDatabase
+    const platform = yield* PlatformPool
     const hub = yield* RevocationHub
+    /** `f` on the platform pool (opened on first use). */
+    const onPlatform = <A, E>(f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E, SqlClient.SqlClient>) =>
+      Effect.flatMap(platform.database, ({ sql, provide }) => provide(f(sql)))
+    /** After commit, for this process's caches (PGlite delivers no NOTIFY across connections). */
+    const announce = (orgId: OrgId) => (changed: Option.Option<unknown>) =>
+      Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
+    const updateOne = (orgId: OrgId, operation: string, statement: (sql: SqlClient.SqlClient) => Statement<OrgRow>) =>
+      onPlatform((sql) => withOrg(orgId, statement(sql))).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
+        storeOperation(operation),
+        Effect.tap(announce(orgId))
+      )
     return OrgStore.of({
       find: (orgId) =>
-        withOrg(orgId, sql<OrgRow>`SELECT * FROM ibex_core.organizations WHERE id = ${orgId}`).pipe(
+        onPlatform((sql) =>
+          withOrg(orgId, sql<OrgRow>`SELECT * FROM ibex_core.organizations WHERE id = ${orgId}`)
+        ).pipe(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
-          provide,
           storeOperation("OrgStore.find")
         ),
       insert: (org) =>
-        withoutOrg(
-          sql<OrgRow>`
-            SELECT * FROM ibex_core.create_org(
-              ${org.id}, ${org.name}, ${org.status}, ${org.rateLimitPerMinute}::integer, ${org.createdAt})`.pipe(
-            Effect.flatMap(firstRow)
+        onPlatform((sql) =>
+          withoutOrg(
+            sql<OrgRow>`
+              SELECT * FROM ibex_core.create_org(
+                ${org.id}, ${org.name}, ${org.status}, ${org.rateLimitPerMinute}::integer, ${org.createdAt})`.pipe(
+              Effect.flatMap(firstRow)
+            )
           )
-        ).pipe(Effect.map(orgFromRow), provide, storeOperation("OrgStore.insert")),
+        ).pipe(Effect.map(orgFromRow), storeOperation("OrgStore.insert")),
       setStatus: (orgId, status) =>
-        withOrg(
+        updateOne(
           orgId,
-          sql<OrgRow>`UPDATE ibex_core.organizations SET status = ${status} WHERE id = ${orgId} RETURNING *`
-        ).pipe(
-          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
-          provide,
-          storeOperation("OrgStore.setStatus"),
-          // After commit, for this process's caches (PGlite delivers no NOTIFY across connections).
-          Effect.tap((changed) =>
-            Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
-          )
+          "OrgStore.setStatus",
+          (sql) => sql<OrgRow>`UPDATE ibex_core.organizations SET status = ${status} WHERE id = ${orgId} RETURNING *`
         ),
       findByName: (name) =>
-        withoutOrg(sql<OrgRow>`SELECT * FROM ibex_core.find_org_by_name(${name})`).pipe(
+        onPlatform((sql) => withoutOrg(sql<OrgRow>`SELECT * FROM ibex_core.find_org_by_name(${name})`)).pipe(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
-          provide,
           storeOperation("OrgStore.findByName")
         ),
-      list: withoutOrg(sql<OrgRow>`SELECT * FROM ibex_core.list_orgs()`).pipe(
+      list: onPlatform((sql) => withoutOrg(sql<OrgRow>`SELECT * FROM ibex_core.list_orgs()`)).pipe(
         Effect.map((rows) => rows.map(orgFromRow)),
-        provide,
         storeOperation("OrgStore.list")
       ),
       rename: (orgId, name) =>
-        withOrg(
+        updateOne(
           orgId,
-          sql<OrgRow>`UPDATE ibex_core.organizations SET name = ${name} WHERE id = ${orgId} RETURNING *`
-        ).pipe(
-          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
-          provide,
-          storeOperation("OrgStore.rename"),
-          Effect.tap((changed) =>
-            Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
-          )
+          "OrgStore.rename",
+          (sql) => sql<OrgRow>`UPDATE ibex_core.organizations SET name = ${name} WHERE id = ${orgId} RETURNING *`
         ),
+      // Announced as setStatus is: the validator caches the org's limit in each principal.
       setRateLimit: (orgId, perMinute) =>
-        withOrg(
+        updateOne(
           orgId,
-          sql<OrgRow>`
+          "OrgStore.setRateLimit",
+          (sql) => sql<OrgRow>`
             UPDATE ibex_core.organizations SET rate_limit_per_minute = ${perMinute}::integer
             WHERE id = ${orgId} RETURNING *`
-        ).pipe(
-          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), orgFromRow)),
-          provide,
-          storeOperation("OrgStore.setRateLimit"),
-          // After commit, as setStatus: the validator caches the org's limit in each principal.
-          Effect.tap((changed) =>
-            Option.isSome(changed) ? PubSub.publish(hub, RevocationEvent.OrgChanged({ orgId })) : Effect.void
-          )
         )
     })
   })

@@ -13,7 +13,7 @@ import { Effect, Layer, Redacted, type Scope } from "effect"
 import { AgentStoreLive } from "./AgentStoreLive.js"
 import { type EmbeddedOptions, type EmbeddedStartFailed, startEmbedded } from "./embedded.js"
 import { OrgStoreLive, UserStoreLive } from "./OrgStoreLive.js"
-import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig } from "./PgClientLive.js"
+import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig, type PlatformPool } from "./PgClientLive.js"
 import { PlatformAdminStoreLive } from "./PlatformAdminStoreLive.js"
 import { type RevocationFeedConfig, RevocationFeedLive } from "./RevocationFeedLive.js"
 import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
@@ -30,13 +30,14 @@ export type PersistenceServices =
   | RevocationFeed
 
 /**
- * The four stores sharing one in-process RevocationHub, over whatever SqlClient (and PgAppRole)
- * the caller provides. For callers that need the pool themselves too (the seed).
+ * The stores sharing one in-process RevocationHub, over whatever pool the caller provides
+ * (`PgClientLive`: the app pool, and the platform pool the OrgStore and the UnitOfWork use). For
+ * callers that need the pool themselves too (the seed).
  */
 export const StoresLive: Layer.Layer<
   TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | UnitOfWork | RevocationHub,
   never,
-  SqlClient.SqlClient
+  SqlClient.SqlClient | PlatformPool
 > = Layer.mergeAll(
   TokenStoreLive,
   AgentStoreLive,
@@ -47,8 +48,9 @@ export const StoresLive: Layer.Layer<
 ).pipe(Layer.provideMerge(RevocationHubLive))
 
 /**
- * Every store port on one app-role pool, and the revocation feed on its own unpooled
- * connection, sharing one in-process RevocationHub.
+ * Every store port on the app-role pool (the OrgStore and the UnitOfWork on the platform pool,
+ * `config.platform` or derived from `config`, opened on first use), and the revocation feed on its
+ * own unpooled connection, sharing one in-process RevocationHub.
  */
 export const PersistenceLive = (
   config: PgConnectionConfig,

@@ -2,10 +2,16 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { StoreUnavailable } from "@ibex/domain"
-import { Context, Duration, Effect, Layer, type Redacted } from "effect"
+import { Context, Duration, Effect, ExecutionStrategy, Exit, Layer, Option, Redacted, Scope } from "effect"
 
 /** The application role: logs in (on real Postgres), owns nothing, no SUPERUSER, no BYPASSRLS. */
 export const APP_ROLE = "ibex_app"
+/**
+ * The platform role (migration 0011): ibex_app's tenant grants plus creating, finding, listing and
+ * changing orgs, which ibex_app may not. Platform operations (the OrgStore, the unit of work that
+ * onboards an org, the seed) run on a pool of their own as this role.
+ */
+export const PLATFORM_ROLE = "ibex_platform"
 
 /** How the services reach Postgres: always as the application role, never as the owner. */
 export interface PgConnectionConfig {
@@ -20,6 +26,12 @@ export interface PgConnectionConfig {
   /** Pool size. PGlite runs one transaction at a time: keep it small there. Default 10. */
   readonly maxConnections?: number | undefined
   readonly applicationName?: string | undefined
+  /**
+   * Where the platform operations connect (as ibex_platform). Default: derived from this
+   * config (`platformConfigFor`). Opened on first use only, so a service that never onboards an
+   * org never opens it, and one whose platform login fails still serves tenants.
+   */
+  readonly platform?: PgConnectionConfig | undefined
 }
 
 /**
@@ -34,16 +46,30 @@ export const appUrlFromOwnerUrl = (ownerUrl: string, role: string = APP_ROLE): s
   return url.toString()
 }
 
+/**
+ * The platform pool's config from the app pool's: where the role is assumed per transaction
+ * (PGlite), the same server assuming ibex_platform; where the login is the role (Postgres), the
+ * same URL with user ibex_platform and no password (trust or peer auth; deployments that give it a
+ * password set DATABASE_PLATFORM_URL instead).
+ */
+export const platformConfigFor = (config: PgConnectionConfig): PgConnectionConfig =>
+  config.platform ??
+  (config.appRole !== null && config.appRole !== undefined
+    ? { url: config.url, appRole: PLATFORM_ROLE, maxConnections: 2, applicationName: "ibex-platform" }
+    : {
+        url: Redacted.make(appUrlFromOwnerUrl(Redacted.value(config.url), PLATFORM_ROLE)),
+        appRole: null,
+        maxConnections: 2,
+        applicationName: "ibex-platform"
+      })
+
 /** Which role, if any, the current connection must assume per transaction (null: the login role is already the app role). */
 export class PgAppRole extends Context.Reference<PgAppRole>()("@ibex/persistence-pg/PgAppRole", {
   defaultValue: (): { readonly role: string | null } => ({ role: null })
 }) {}
 
-/**
- * An `@effect/sql-pg` pool for the app role, plus the role setting `withOrg` reads. A pool
- * that cannot connect fails the layer with StoreUnavailable (no driver message).
- */
-export const PgClientLive = (
+/** One `@effect/sql-pg` pool and its role setting, no platform pool. */
+const pool = (
   config: PgConnectionConfig
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | PgAppRole, StoreUnavailable> =>
   Layer.merge(
@@ -57,8 +83,84 @@ export const PgClientLive = (
     Layer.succeed(PgAppRole, { role: config.appRole ?? null })
   )
 
+/** A pool as the stores hold it: the client, and `provide` to run an operation on it. */
+export interface CapturedDatabase {
+  readonly sql: SqlClient.SqlClient
+  readonly provide: <A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E, Exclude<Exclude<R, SqlClient.SqlClient>, PgAppRole>>
+}
+
+/** The platform pool (as ibex_platform), opened on first use and kept for the layer's life. */
+export class PlatformPool extends Context.Tag("@ibex/persistence-pg/PlatformPool")<
+  PlatformPool,
+  { readonly database: Effect.Effect<CapturedDatabase, StoreUnavailable> }
+>() {}
+
+/** The platform pool for `config`, opened lazily (a failed opening is retried by the next operation). */
+export const PlatformPoolLive = (config: PgConnectionConfig): Layer.Layer<PlatformPool> =>
+  Layer.scoped(
+    PlatformPool,
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const lock = yield* Effect.makeSemaphore(1)
+      let opened: CapturedDatabase | undefined
+      const open = Effect.gen(function* () {
+        const attempt = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const context = yield* Layer.buildWithScope(pool(config), attempt).pipe(
+          Effect.tapError(() => Scope.close(attempt, Exit.void))
+        )
+        return yield* Effect.provide(captureDatabase, context)
+      })
+      return {
+        database: Effect.suspend(() =>
+          opened !== undefined
+            ? Effect.succeed(opened)
+            : lock.withPermits(1)(
+                Effect.suspend(() =>
+                  opened !== undefined
+                    ? Effect.succeed(opened)
+                    : Effect.tap(open, (db) => {
+                        opened = db
+                      })
+                )
+              )
+        )
+      }
+    })
+  )
+
+/**
+ * An `@effect/sql-pg` pool for the app role, plus the role setting `withOrg` reads, plus the
+ * platform pool (lazily opened, `platformConfigFor`). A pool that cannot connect fails the layer
+ * with StoreUnavailable (no driver message).
+ */
+export const PgClientLive = (
+  config: PgConnectionConfig
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | PgAppRole | PlatformPool, StoreUnavailable> =>
+  Layer.merge(pool(config), PlatformPoolLive(platformConfigFor(config)))
+
 const assumeRole = (sql: SqlClient.SqlClient, role: string | null) =>
   role === null ? Effect.void : sql`SELECT set_config('role', ${role}, true)`.pipe(Effect.asVoid)
+
+/** Whether a transaction is already open in this fiber (a unit of work): its role then governs. */
+const insideTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), Option.isSome)
+
+/**
+ * Runs `effect` in a transaction on this pool. The outermost transaction assumes the pool's role
+ * where it must be assumed (PGlite); a nested one (a store call inside a unit of work) joins the
+ * open transaction, connection and role included: a platform unit of work stays ibex_platform
+ * through the tenant stores it calls, as it is on Postgres where the login is the role.
+ */
+export const transaction = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const { role } = yield* PgAppRole
+    const nested = yield* insideTransaction
+    return yield* sql.withTransaction(nested ? effect : Effect.zipRight(assumeRole(sql, role), effect))
+  })
 
 /**
  * Runs `effect` with org context: one transaction that first does
@@ -73,9 +175,10 @@ export const withOrg = <A, E, R>(
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const { role } = yield* PgAppRole
+    const nested = yield* insideTransaction
     return yield* sql.withTransaction(
       Effect.zipRight(
-        role === null
+        role === null || nested
           ? sql`SELECT set_config('app.current_org_id', ${orgId}, true)`
           : sql`SELECT set_config('role', ${role}, true), set_config('app.current_org_id', ${orgId}, true)`,
         effect
@@ -84,24 +187,23 @@ export const withOrg = <A, E, R>(
   })
 
 /**
- * Runs `effect` as the app role without org context: for the SECURITY DEFINER paths
- * (token lookup, platform operations). On Postgres that is simply the pooled connection;
- * where the role must be assumed, it is a transaction that assumes it first.
+ * Runs `effect` as the pool's role without org context: for the SECURITY DEFINER paths
+ * (token lookup, platform operations). On Postgres that is simply the pooled connection (or the
+ * open transaction's); where the role must be assumed, it is a transaction that assumes it first.
  */
 export const withoutOrg = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | SqlError, R | SqlClient.SqlClient> =>
   Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
     const { role } = yield* PgAppRole
-    return role === null ? yield* effect : yield* sql.withTransaction(Effect.zipRight(assumeRole(sql, role), effect))
+    return role === null ? yield* effect : yield* transaction(effect)
   })
 
 /**
  * What a store captures when its layer is built: the pool and the role setting, provided again
  * to every operation so that `withOrg` sees them whatever the caller's context holds.
  */
-export const captureDatabase = Effect.gen(function* () {
+export const captureDatabase: Effect.Effect<CapturedDatabase, never, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const appRole = yield* PgAppRole
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

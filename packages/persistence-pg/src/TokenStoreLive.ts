@@ -1,4 +1,4 @@
-import { RevocationEvent, type TokenCredential, TokenStore } from "@ibex/domain"
+import { RevocationEvent, type RevokedToken, type TokenCredential, type TokenId, TokenStore } from "@ibex/domain"
 import { Effect, Layer, Option, PubSub } from "effect"
 import { storeOperation } from "./errors.js"
 import { captureDatabase, withOrg, withoutOrg } from "./PgClientLive.js"
@@ -60,9 +60,10 @@ export const TokenStoreLive = Layer.effect(
           token.orgId,
           sql<TokenRow>`
             INSERT INTO ibex_core.tokens
-              (id, org_id, name, display_prefix, secret_hash, permissions, created_by, expires_at)
+              (id, org_id, name, display_prefix, secret_hash, permissions, created_by, expires_at, parent_token_id)
             VALUES (${token.id}, ${token.orgId}, ${token.name}, ${token.displayPrefix}, ${token.secretHash},
-                    ${permissionsToDb(token.permissions)}::numeric, ${token.createdBy}, ${token.expiresAt})
+                    ${permissionsToDb(token.permissions)}::numeric, ${token.createdBy}, ${token.expiresAt},
+                    ${token.parentTokenId})
             RETURNING ${columns}`.pipe(
             Effect.flatMap((rows) =>
               rows[0] === undefined ? Effect.dieMessage("insert returned no row") : Effect.succeed(rows[0])
@@ -104,20 +105,44 @@ export const TokenStoreLive = Layer.effect(
         )
       },
 
-      revoke: (orgId, tokenId, at) =>
+      revoke: (orgId, tokenId) =>
         withOrg(
           orgId,
-          // The first revocation time wins. The tokens_notify_revoked trigger announces the id on
-          // ibex_token_revoked in this same transaction (delivered at commit).
-          sql<TokenRow>`
-            UPDATE ibex_core.tokens SET revoked_at = COALESCE(revoked_at, ${at})
-            WHERE id = ${tokenId} AND org_id = ${orgId}
-            RETURNING ${columns}`.pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), tokenInfoFromRow)))
+          Effect.gen(function* () {
+            // The database's clock, never the caller's; the first revocation time wins, unless it lies
+            // in the future (migration 0009 lets that be brought back to now). The
+            // tokens_revoke_descendants trigger (0010) revokes every token minted under this one in
+            // this same statement, and tokens_notify_revoked (0004) announces each id on
+            // ibex_token_revoked, row by row, delivered at commit.
+            const rows = yield* sql<TokenRow>`
+              UPDATE ibex_core.tokens SET revoked_at = LEAST(COALESCE(revoked_at, now()), now())
+              WHERE id = ${tokenId} AND org_id = ${orgId}
+              RETURNING ${columns}`
+            const row = rows[0]
+            if (row === undefined) return Option.none<RevokedToken>()
+            const descendants = yield* sql<{ id: string }>`
+              WITH RECURSIVE tree(id) AS (
+                SELECT t.id FROM ibex_core.tokens t WHERE t.parent_token_id = ${tokenId} AND t.org_id = ${orgId}
+                UNION
+                SELECT t.id FROM ibex_core.tokens t JOIN tree ON t.parent_token_id = tree.id
+                WHERE t.org_id = ${orgId}
+              )
+              SELECT id FROM tree`
+            return Option.some<RevokedToken>({
+              info: tokenInfoFromRow(row),
+              descendants: descendants.map((d) => d.id as TokenId)
+            })
+          })
         ).pipe(
           provide,
-          // After commit: this process's own listeners hear it without waiting for NOTIFY.
+          // After commit: this process's own listeners hear each revocation without waiting for NOTIFY.
           Effect.tap((revoked) =>
-            Option.isSome(revoked) ? PubSub.publish(hub, RevocationEvent.Revoked({ tokenId })) : Effect.void
+            Option.isSome(revoked)
+              ? PubSub.publishAll(
+                  hub,
+                  [tokenId, ...revoked.value.descendants].map((id) => RevocationEvent.Revoked({ tokenId: id }))
+                )
+              : Effect.void
           ),
           storeOperation("TokenStore.revoke")
         ),

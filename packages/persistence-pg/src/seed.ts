@@ -1,4 +1,3 @@
-import { SqlClient } from "@effect/sql"
 import { type CreatedToken, issueToken } from "@ibex/auth-core"
 import {
   Agent,
@@ -19,14 +18,15 @@ import {
 } from "@ibex/domain"
 import { Clock, Effect, Option } from "effect"
 import { storeOperation } from "./errors.js"
-import { withOrg } from "./PgClientLive.js"
+import { PlatformPool, transaction, withOrg } from "./PgClientLive.js"
 
 /**
  * The development seed: one org, one user, one active agent and one full-permission PAT,
  * minted by the domain's `issueToken` (the same path as every token; only its Argon2id hash
  * is stored). Idempotent: the org's name is the key, and a second run changes nothing unless
  * asked for a new token. The whole seed is one transaction under an advisory lock, so two
- * concurrent runs make one org and a failed run leaves nothing half-made.
+ * concurrent runs make one org and a failed run leaves nothing half-made. Making an org is a
+ * platform operation: the transaction runs on the platform pool, as ibex_platform (migration 0011).
  */
 
 export interface SeedOptions {
@@ -64,13 +64,13 @@ export const seedDev = (
 ): Effect.Effect<
   SeedResult,
   StoreUnavailable,
-  OrgStore | UserStore | AgentStore | TokenStore | SecretHasher | SecureRandom | SqlClient.SqlClient
+  OrgStore | UserStore | AgentStore | TokenStore | SecretHasher | SecureRandom | PlatformPool
 > => {
   const orgName = options.orgName ?? "dev"
   const userEmail = options.userEmail ?? "dev@ibex.local"
   const agentName = options.agentName ?? "dev-agent"
   return Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
+    const { sql, provide } = yield* (yield* PlatformPool).database
     const orgs = yield* OrgStore
     const now = new Date(yield* Clock.currentTimeMillis)
     const mint = (orgId: OrgId, createdBy: UserId | null, name: string) =>
@@ -119,6 +119,6 @@ export const seedDev = (
       const token = yield* mint(org.id, user.id, options.tokenName ?? "dev-seed")
       return { status: "seeded", orgId: org.id, userId: user.id, agentId: agent.id, token } as const
     })
-    return yield* sql.withTransaction(run)
+    return yield* provide(transaction(run))
   }).pipe(storeOperation("Seed.dev"))
 }

@@ -72,7 +72,7 @@ layer(services, { excludeTestServices: true })("TokenValidator (cache in front o
       yield* validator.validate(orgA.tokens.chatOnly.token)
       // Revoke directly through the store, as another auth instance would, without calling evict here.
       const store = yield* TokenStore
-      yield* store.revoke(orgA.orgId, orgA.tokens.chatOnly.info.id, new Date())
+      yield* store.revoke(orgA.orgId, orgA.tokens.chatOnly.info.id)
       yield* Effect.sleep("20 millis")
       const result = yield* Effect.exit(validator.validate(orgA.tokens.chatOnly.token))
       expect(Exit.isFailure(result)).toBe(true)
@@ -366,7 +366,7 @@ layer(costServices, { excludeTestServices: true })("validator costs after the TT
       expect([calls.verify - v0, lookups.count - l0]).toEqual([1, 2])
       // The store still decides: revoked behind the validator's back (no notice), refused past the TTL.
       const store = yield* TokenStore
-      yield* store.revoke(orgA.orgId, orgA.tokens.full.info.id, new Date())
+      yield* store.revoke(orgA.orgId, orgA.tokens.full.info.id)
       yield* Effect.sleep("80 millis")
       const error = yield* Effect.flip(validator.validate(orgA.token))
       expect(error._tag === "InvalidToken" && error.reason).toBe("revoked")
@@ -383,7 +383,7 @@ layer(costServices, { excludeTestServices: true })("validator costs after the TT
       const target = orgB.tokens.chatOnly
       yield* validator.validate(target.token)
       const store = yield* TokenStore
-      yield* store.revoke(orgB.orgId, target.info.id, new Date())
+      yield* store.revoke(orgB.orgId, target.info.id)
       yield* publish(RevocationEvent.Revoked({ tokenId: target.info.id }))
       const v0 = calls.verify
       const l0 = lookups.count

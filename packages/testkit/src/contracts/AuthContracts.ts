@@ -1,7 +1,16 @@
 import { expect, layer } from "@effect/vitest"
-import { AuthGateway, Permissions, SecretHasher, TokenDigest, uuidFromBytes } from "@ibex/domain"
-import { Effect, type Layer, Redacted } from "effect"
-import { type FixtureServices, setupTwoOrgs } from "../fixtures/twoOrgs.js"
+import { createToken, issueToken, revokeToken, TokenValidator } from "@ibex/auth-core"
+import {
+  type AuditLog,
+  AuthGateway,
+  Permissions,
+  SecretHasher,
+  TokenDigest,
+  TokenStore,
+  uuidFromBytes
+} from "@ibex/domain"
+import { Clock, Effect, Either, type Layer, Option, Redacted } from "effect"
+import { createOrg, type FixtureServices, setupTwoOrgs } from "../fixtures/twoOrgs.js"
 
 const secret = (s: string) => Redacted.make(s)
 
@@ -97,5 +106,104 @@ export const authGatewayContract = <E>(name: string, services: Layer.Layer<AuthG
             if (error._tag === "AgentSuspended") expect(error.status).toBe(status)
           }
         })
+    )
+  })
+
+/**
+ * Child tokens (issue 14, item 2), over the use cases and the caching validator on any store
+ * adapter: a token minted by a token (CreateToken) never outlives it. Its expiry is capped at its
+ * parent's (a later or no expiry asked for is capped, not refused), and revoking a token revokes
+ * every token minted under it, at once on the revoking instance.
+ */
+export const childTokenContract = <E>(
+  name: string,
+  services: Layer.Layer<TokenValidator | AuditLog | FixtureServices, E>
+) =>
+  layer(services, { excludeTestServices: true, timeout: "60 seconds" })(`child tokens [${name}]`, (it) => {
+    const HOUR = 3_600_000
+    /** A full-permission token of a fresh org expiring in an hour (or never), and its validated principal. */
+    const parentToken = (expiresInMs: number | null) =>
+      Effect.gen(function* () {
+        const org = yield* createOrg()
+        const now = yield* Clock.currentTimeMillis
+        const expiresAt = expiresInMs === null ? null : new Date(Math.floor(now / 1000) * 1000 + expiresInMs)
+        const parent = yield* issueToken({
+          orgId: org.id,
+          name: "parent",
+          permissions: Permissions.all,
+          expiresAt,
+          createdBy: null
+        })
+        const principal = yield* (yield* TokenValidator).validate(parent.token)
+        return { org, parent, principal, expiresAt }
+      })
+    const child = (principal: Parameters<typeof createToken>[0], expiresAt: Date | null, label = "child") =>
+      createToken(principal, {
+        name: label,
+        permissions: Permissions.of("chat:completions", "tokens:create"),
+        expiresAt
+      })
+
+    it.effect("a child of an expiring token gets at most its parent's expiry: no expiry or a later one is capped", () =>
+      Effect.gen(function* () {
+        const { principal, expiresAt } = yield* parentToken(HOUR)
+        const parentExpiry = expiresAt?.getTime()
+        const never = yield* child(principal, null, "asked never")
+        expect(never.info.expiresAt?.getTime()).toBe(parentExpiry)
+        const later = yield* child(principal, new Date((parentExpiry ?? 0) + 24 * HOUR), "asked later")
+        expect(later.info.expiresAt?.getTime()).toBe(parentExpiry)
+        const earlier = new Date((parentExpiry ?? 0) - HOUR / 2)
+        const sooner = yield* child(principal, earlier, "asked sooner")
+        expect(sooner.info.expiresAt?.getTime()).toBe(earlier.getTime())
+        // What the store keeps is what the response said.
+        const stored = Option.getOrThrow(yield* (yield* TokenStore).findCredential(never.info.id))
+        expect(stored.info.expiresAt?.getTime()).toBe(parentExpiry)
+      })
+    )
+
+    it.effect("a child of a token without expiry keeps the expiry it asked for (or none)", () =>
+      Effect.gen(function* () {
+        const { principal } = yield* parentToken(null)
+        expect((yield* child(principal, null)).info.expiresAt).toBeNull()
+      })
+    )
+
+    it.effect("revoking a token revokes its children and grandchildren at once; siblings of the parent stay", () =>
+      Effect.gen(function* () {
+        const { org, parent, principal } = yield* parentToken(null)
+        const validator = yield* TokenValidator
+        const kid = yield* child(principal, null, "kid")
+        const kidPrincipal = yield* validator.validate(kid.token)
+        const grandkid = yield* child(kidPrincipal, null, "grandkid")
+        yield* validator.validate(grandkid.token)
+        const sibling = yield* issueToken({
+          orgId: org.id,
+          name: "sibling",
+          permissions: Permissions.all,
+          expiresAt: null,
+          createdBy: null
+        })
+        const admin = yield* validator.validate(sibling.token)
+        yield* revokeToken(admin, parent.info.id)
+        for (const revoked of [parent, kid, grandkid]) {
+          const result = yield* Effect.either(validator.validate(revoked.token))
+          const verdict = Either.isLeft(result) && result.left._tag === "InvalidToken" ? result.left.reason : "accepted"
+          expect(verdict, revoked.info.name).toBe("revoked")
+          const stored = Option.getOrThrow(yield* (yield* TokenStore).findCredential(revoked.info.id))
+          expect(stored.info.revokedAt, revoked.info.name).not.toBeNull()
+        }
+        expect((yield* validator.validate(sibling.token)).tokenId).toBe(sibling.info.id)
+      })
+    )
+
+    it.effect("revoking a child leaves its parent working", () =>
+      Effect.gen(function* () {
+        const { parent, principal } = yield* parentToken(null)
+        const validator = yield* TokenValidator
+        const kid = yield* child(principal, null)
+        yield* revokeToken(principal, kid.info.id)
+        expect(Either.isLeft(yield* Effect.either(validator.validate(kid.token)))).toBe(true)
+        expect((yield* validator.validate(parent.token)).tokenId).toBe(parent.info.id)
+      })
     )
   })

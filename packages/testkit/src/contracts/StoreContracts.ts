@@ -21,7 +21,7 @@ import {
   UserStore,
   uuidFromBytes
 } from "@ibex/domain"
-import { Chunk, Clock, Effect, Fiber, type Layer, Option, Stream } from "effect"
+import { Chunk, Clock, Effect, Exit, Fiber, type Layer, Option, Stream } from "effect"
 import { bootstrapAdminToken, createAgent, createOrg, setupTwoOrgs } from "../fixtures/twoOrgs.js"
 
 /** What every store contract needs: the stores under test plus the hasher and randomness fixtures use. */
@@ -82,7 +82,8 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
           secretHash: "$argon2id$placeholder-not-a-secret",
           permissions: high,
           createdBy: null,
-          expiresAt: null
+          expiresAt: null,
+          parentTokenId: null
         })
         const found = Option.getOrThrow(yield* store.findCredential(id))
         expect(found.info.permissions).toBe(high)
@@ -114,7 +115,8 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
           secretHash: "$argon2id$placeholder-not-a-secret",
           permissions: Permissions.of("probe:read"),
           createdBy: user.id,
-          expiresAt
+          expiresAt,
+          parentTokenId: null
         })
         expect(info.expiresAt?.getTime()).toBe(expiresAt.getTime())
         expect(info.createdBy).toBe(user.id)
@@ -206,19 +208,24 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
       })
     )
 
-    it.effect("revoke within the org sets revoked_at once; a second revoke keeps the first time", () =>
-      Effect.gen(function* () {
-        const { orgA } = yield* setupTwoOrgs()
-        const store = yield* TokenStore
-        const target = orgA.tokens.readOnly.info.id
-        const first = new Date(Math.floor(Date.now() / 1000) * 1000)
-        const revoked = yield* store.revoke(orgA.orgId, target, first)
-        expect(Option.getOrThrow(revoked).revokedAt?.getTime()).toBe(first.getTime())
-        const again = yield* store.revoke(orgA.orgId, target, new Date(first.getTime() + 5_000))
-        expect(Option.getOrThrow(again).revokedAt?.getTime()).toBe(first.getTime())
-        const credential = Option.getOrThrow(yield* store.findCredential(target))
-        expect(credential.info.revokedAt?.getTime()).toBe(first.getTime())
-      })
+    it.effect(
+      "revoke within the org sets revoked_at once, from the store's clock; a second revoke keeps the first time",
+      () =>
+        Effect.gen(function* () {
+          const { orgA } = yield* setupTwoOrgs()
+          const store = yield* TokenStore
+          const target = orgA.tokens.readOnly.info.id
+          const before = Date.now()
+          const revoked = Option.getOrThrow(yield* store.revoke(orgA.orgId, target))
+          const first = revoked.info.revokedAt?.getTime() ?? Number.NaN
+          // The store's own clock (Postgres: now()), on this machine within a minute of ours.
+          expect(Math.abs(first - before)).toBeLessThan(60_000)
+          yield* Effect.sleep("20 millis")
+          const again = yield* store.revoke(orgA.orgId, target)
+          expect(Option.getOrThrow(again).info.revokedAt?.getTime()).toBe(first)
+          const credential = Option.getOrThrow(yield* store.findCredential(target))
+          expect(credential.info.revokedAt?.getTime()).toBe(first)
+        })
     )
 
     it.effect("cross-tenant revoke is None and leaves the token untouched", () =>
@@ -226,7 +233,7 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
         const { orgA, orgB } = yield* setupTwoOrgs()
         const store = yield* TokenStore
         const victim = orgB.tokens.full.info.id
-        const result = yield* store.revoke(orgA.orgId, victim, new Date())
+        const result = yield* store.revoke(orgA.orgId, victim)
         expect(Option.isNone(result)).toBe(true)
         expect(Option.getOrThrow(yield* store.findCredential(victim)).info.revokedAt).toBeNull()
       })
@@ -236,7 +243,96 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
       Effect.gen(function* () {
         const { orgA } = yield* setupTwoOrgs()
         const store = yield* TokenStore
-        expect(Option.isNone(yield* store.revoke(orgA.orgId, randomId<TokenId>(), new Date()))).toBe(true)
+        expect(Option.isNone(yield* store.revoke(orgA.orgId, randomId<TokenId>()))).toBe(true)
+      })
+    )
+
+    // Issue 14, item 2: a child token never outlives its parent.
+    const insertToken = (
+      orgId: OrgId,
+      fields: { readonly parentTokenId?: TokenId | null; readonly expiresAt?: Date | null; readonly name?: string } = {}
+    ) =>
+      Effect.gen(function* () {
+        const store = yield* TokenStore
+        const id = randomId<TokenId>()
+        return yield* store.insert({
+          id,
+          orgId,
+          name: fields.name ?? "tree",
+          displayPrefix: displayPrefix(id),
+          secretHash: "$argon2id$placeholder-not-a-secret",
+          permissions: Permissions.of("probe:read"),
+          createdBy: null,
+          expiresAt: fields.expiresAt ?? null,
+          parentTokenId: fields.parentTokenId ?? null
+        })
+      })
+    const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000)
+
+    it.effect("a child's expiry is capped at its parent's: no expiry or a later one becomes the parent's", () =>
+      Effect.gen(function* () {
+        const org = yield* createOrg()
+        const parentExpiry = wholeSecond(Date.now() + 3_600_000)
+        const parent = yield* insertToken(org.id, { expiresAt: parentExpiry })
+        const never = yield* insertToken(org.id, { parentTokenId: parent.id })
+        expect(never.expiresAt?.getTime()).toBe(parentExpiry.getTime())
+        const later = yield* insertToken(org.id, {
+          parentTokenId: parent.id,
+          expiresAt: new Date(parentExpiry.getTime() + 86_400_000)
+        })
+        expect(later.expiresAt?.getTime()).toBe(parentExpiry.getTime())
+        const sooner = wholeSecond(Date.now() + 600_000)
+        expect((yield* insertToken(org.id, { parentTokenId: parent.id, expiresAt: sooner })).expiresAt?.getTime()).toBe(
+          sooner.getTime()
+        )
+        // A grandchild is capped through its parent; a parent without expiry caps nothing.
+        const grandchild = yield* insertToken(org.id, { parentTokenId: never.id })
+        expect(grandchild.expiresAt?.getTime()).toBe(parentExpiry.getTime())
+        const root = yield* insertToken(org.id)
+        expect((yield* insertToken(org.id, { parentTokenId: root.id })).expiresAt).toBeNull()
+        const stored = Option.getOrThrow(yield* (yield* TokenStore).findCredential(never.id))
+        expect(stored.info.expiresAt?.getTime()).toBe(parentExpiry.getTime())
+      })
+    )
+
+    it.effect("a child of a revoked, missing or other org's token is refused", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const refused = (parentTokenId: TokenId) =>
+          Effect.map(Effect.exit(insertToken(orgA.orgId, { parentTokenId })), Exit.isFailure)
+        expect(yield* refused(orgA.tokens.revoked.info.id)).toBe(true)
+        expect(yield* refused(randomId<TokenId>())).toBe(true)
+        expect(yield* refused(orgB.tokens.full.info.id)).toBe(true)
+        expect(yield* refused(orgA.tokens.full.info.id)).toBe(false)
+      })
+    )
+
+    it.effect("revoking a token revokes every descendant in one go, names them, and leaves everything else", () =>
+      Effect.gen(function* () {
+        const { orgA, orgB } = yield* setupTwoOrgs()
+        const store = yield* TokenStore
+        const parent = yield* insertToken(orgA.orgId, { name: "parent" })
+        const child = yield* insertToken(orgA.orgId, { parentTokenId: parent.id, name: "child" })
+        const grandchild = yield* insertToken(orgA.orgId, { parentTokenId: child.id, name: "grandchild" })
+        const secondChild = yield* insertToken(orgA.orgId, { parentTokenId: parent.id, name: "second child" })
+        const sibling = yield* insertToken(orgA.orgId, { name: "sibling" })
+        const nephew = yield* insertToken(orgA.orgId, { parentTokenId: sibling.id, name: "nephew" })
+        // Revoking a child leaves its parent and its sibling alone.
+        const childOnly = Option.getOrThrow(yield* store.revoke(orgA.orgId, secondChild.id))
+        expect(childOnly.descendants).toEqual([])
+        expect(Option.getOrThrow(yield* store.findCredential(parent.id)).info.revokedAt).toBeNull()
+        const revoked = Option.getOrThrow(yield* store.revoke(orgA.orgId, parent.id))
+        expect(revoked.info.id).toBe(parent.id)
+        expect([...revoked.descendants].sort()).toEqual([child.id, grandchild.id, secondChild.id].sort())
+        for (const t of [parent, child, grandchild]) {
+          const stored = Option.getOrThrow(yield* store.findCredential(t.id))
+          expect(stored.info.revokedAt, t.name).not.toBeNull()
+        }
+        for (const t of [sibling, nephew, orgA.tokens.full.info, orgB.tokens.full.info])
+          expect(Option.getOrThrow(yield* store.findCredential(t.id)).info.revokedAt, t.name).toBeNull()
+        // Another org cannot reach the tree.
+        expect(Option.isNone(yield* store.revoke(orgB.orgId, sibling.id))).toBe(true)
+        expect(Option.getOrThrow(yield* store.findCredential(nephew.id)).info.revokedAt).toBeNull()
       })
     )
 
@@ -403,9 +499,52 @@ export const revocationFeedContract = <E>(name: string, services: Layer.Layer<St
         )
         // Give the subscriber a moment to be listening before revoking.
         yield* Effect.sleep("100 millis")
-        yield* store.revoke(orgA.orgId, target, new Date())
+        yield* store.revoke(orgA.orgId, target)
         const events = Chunk.toReadonlyArray(yield* Fiber.join(seen).pipe(Effect.timeout("5 seconds")))
         expect(events.map((e) => e._tag)).toEqual(["Connected", "Revoked"])
+      })
+    )
+
+    it.scoped("revoking a token pushes a revocation for it and for each token minted under it", () =>
+      Effect.gen(function* () {
+        const { orgA } = yield* setupTwoOrgs()
+        const feed = yield* RevocationFeed
+        const store = yield* TokenStore
+        const parent = orgA.tokens.full.info.id
+        const mint = (parentTokenId: TokenId) =>
+          Effect.gen(function* () {
+            const id = randomId<TokenId>()
+            yield* store.insert({
+              id,
+              orgId: orgA.orgId,
+              name: "descendant",
+              displayPrefix: displayPrefix(id),
+              secretHash: "$argon2id$placeholder-not-a-secret",
+              permissions: Permissions.of("probe:read"),
+              createdBy: null,
+              expiresAt: null,
+              parentTokenId
+            })
+            return id
+          })
+        const child = yield* mint(parent)
+        const grandchild = yield* mint(child)
+        const expected = new Set<string>([parent, child, grandchild])
+        const heard = new Set<string>()
+        const listening = yield* feed.subscribe.pipe(
+          Stream.tap((e: RevocationEvent) =>
+            Effect.sync(() => {
+              if (e._tag === "Revoked" && expected.has(e.tokenId)) heard.add(e.tokenId)
+            })
+          ),
+          Stream.takeUntil(() => heard.size === expected.size),
+          Stream.runDrain,
+          Effect.fork
+        )
+        yield* Effect.sleep("100 millis")
+        yield* store.revoke(orgA.orgId, parent)
+        yield* Fiber.join(listening).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+        expect([...heard].sort()).toEqual([...expected].sort())
       })
     )
 

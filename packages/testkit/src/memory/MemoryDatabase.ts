@@ -12,6 +12,8 @@ export interface TokenRow {
   readonly createdBy: string | null
   readonly createdAt: Date
   readonly expiresAt: Date | null
+  /** The token that minted this one (null for a root). */
+  readonly parentTokenId: TokenId | null
   revokedAt: Date | null
   lastUsedAt: Date | null
   /** Insertion order breaks createdAt ties, like a serial column would. */

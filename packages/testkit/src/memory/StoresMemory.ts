@@ -1,6 +1,7 @@
 import {
   Agent,
   AgentStore,
+  childExpiry,
   Org,
   OrgStore,
   Permissions,
@@ -8,8 +9,10 @@ import {
   PlatformAdminStore,
   RevocationEvent,
   RevocationFeed,
+  type RevokedToken,
   StoreUnavailable,
   type TokenCredential,
+  type TokenId,
   TokenInfo,
   TokenStore,
   type UserId,
@@ -72,6 +75,12 @@ export const TokenStoreMemory = Layer.effect(
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           guard(db, "TokenStore.insert", () => {
             if (!db.orgs.has(token.orgId)) throw new Error("foreign key violation: token for a missing org")
+            // A child: its parent must be in its org and not revoked; its expiry is capped at the parent's
+            // (Postgres: the tokens_parent_same_org key and the tokens_child_of_parent trigger, migration 0010).
+            const parent = token.parentTokenId === null ? undefined : db.tokens.get(token.parentTokenId)
+            if (token.parentTokenId !== null && (parent === undefined || parent.orgId !== token.orgId))
+              throw new Error("foreign key violation: a child token needs a parent in its org")
+            if (parent !== undefined && parent.revokedAt !== null) throw new Error("the parent token is revoked")
             const row: TokenRow = {
               id: token.id,
               orgId: token.orgId,
@@ -81,7 +90,8 @@ export const TokenStoreMemory = Layer.effect(
               permissions: token.permissions,
               createdBy: token.createdBy,
               createdAt: new Date(now),
-              expiresAt: token.expiresAt,
+              expiresAt: childExpiry(token.expiresAt, parent?.expiresAt ?? null),
+              parentTokenId: token.parentTokenId,
               revokedAt: null,
               lastUsedAt: null,
               seq: db.nextSeq++
@@ -109,17 +119,42 @@ export const TokenStoreMemory = Layer.effect(
             nextCursor: rows.length > page.limit && last !== undefined ? encodeCursor(last) : null
           }
         }),
-      revoke: (orgId, tokenId, at) =>
+      revoke: (orgId, tokenId) =>
         Effect.flatMap(
-          guard(db, "TokenStore.revoke", () => {
-            const row = db.tokens.get(tokenId)
-            if (row === undefined || row.orgId !== orgId) return Option.none<TokenInfo>()
-            row.revokedAt ??= at
-            return Option.some(toInfo(row))
-          }),
-          (result): Effect.Effect<Option.Option<TokenInfo>> =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            guard(db, "TokenStore.revoke", () => {
+              const row = db.tokens.get(tokenId)
+              if (row === undefined || row.orgId !== orgId) return Option.none<RevokedToken>()
+              // The store's clock, as Postgres uses now(): the first time wins unless it lies ahead.
+              const stamp = (r: TokenRow) => {
+                if (r.revokedAt === null || r.revokedAt.getTime() > now) r.revokedAt = new Date(now)
+              }
+              stamp(row)
+              // Every token minted under it, level by level (Postgres: the tokens_revoke_descendants trigger).
+              const descendants: Array<TokenId> = []
+              let level = new Set<string>([row.id])
+              while (level.size > 0) {
+                const next = new Set<string>()
+                for (const r of db.tokens.values())
+                  if (r.parentTokenId !== null && level.has(r.parentTokenId) && r.orgId === orgId) {
+                    stamp(r)
+                    descendants.push(r.id)
+                    next.add(r.id)
+                  }
+                level = next
+              }
+              return Option.some({ info: toInfo(row), descendants })
+            })
+          ),
+          (result): Effect.Effect<Option.Option<RevokedToken>> =>
             Option.isSome(result)
-              ? Effect.as(PubSub.publish(db.revocations, RevocationEvent.Revoked({ tokenId })), result)
+              ? Effect.as(
+                  PubSub.publishAll(
+                    db.revocations,
+                    [tokenId, ...result.value.descendants].map((id) => RevocationEvent.Revoked({ tokenId: id }))
+                  ),
+                  result
+                )
               : Effect.succeed(result)
         ),
       touchLastUsed: (tokenId, at) =>
