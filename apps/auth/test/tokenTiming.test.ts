@@ -1,6 +1,13 @@
 import { SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { defaultTokenValidatorOptions, TokenValidator, TokenValidatorLive } from "@ibex/auth-core"
-import { formatPat, SecureRandomWebCrypto, secretFromBytes, type TokenId, uuidFromBytes } from "@ibex/domain"
+import {
+  formatPat,
+  SecureRandomWebCrypto,
+  secretFromBytes,
+  type TokenId,
+  TokenStore,
+  uuidFromBytes
+} from "@ibex/domain"
 import { AuditLogMemory, bootstrapAdminToken, createOrg, StoresMemory, TokenDigestMemory } from "@ibex/testkit"
 import { Effect, Either, Layer, ManagedRuntime, type Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -71,7 +78,7 @@ describe("timing does not reveal whether a token id exists", () => {
       unknownHashes += (await runtime.runPromise(Effect.flatMap(TokenValidator, (v) => v.stats))).hashes - before
       wrong.push(await timeRefusal(wrongSecret()))
     }
-    const floor = (await runtime.runPromise(Effect.flatMap(TokenValidator, (v) => v.stats))).unknownIdFloorMs ?? 0
+    const floor = (await runtime.runPromise(Effect.flatMap(TokenValidator, (v) => v.stats))).refusalFloorMs ?? 0
     const mu = median(unknown)
     const mw = median(wrong)
     console.log(
@@ -80,6 +87,34 @@ describe("timing does not reveal whether a token id exists", () => {
     expect(unknownHashes).toBe(0)
     expect(hashesBefore.hashes).toBeGreaterThan(0)
     expect(Math.abs(mu - mw)).toBeLessThan(BOUND_MS)
+  }, 60_000)
+
+  it(`cached refusals (a repeated wrong guess, an id known revoked) take as long as an unknown id (± ${BOUND_MS} ms)`, async () => {
+    const revoked = await runtime.runPromise(
+      Effect.gen(function* () {
+        const org = yield* createOrg()
+        const created = yield* bootstrapAdminToken(org.id)
+        yield* Effect.flatMap(TokenStore, (store) => store.revoke(org.id, created.info.id))
+        yield* Effect.flatMap(TokenValidator, (v) => v.evict(created.info.id))
+        return created.token
+      })
+    )
+    const repeated = wrongSecret()
+    await timeRefusal(repeated)
+    const unknown: Array<number> = []
+    const cachedWrong: Array<number> = []
+    const knownRevoked: Array<number> = []
+    for (let i = 0; i < ROUNDS; i++) {
+      unknown.push(await timeRefusal(unknownToken()))
+      cachedWrong.push(await timeRefusal(repeated))
+      knownRevoked.push(await timeRefusal(revoked))
+    }
+    const [mu, mc, mr] = [median(unknown), median(cachedWrong), median(knownRevoked)]
+    console.log(
+      `median refusal: unknown id ${mu.toFixed(1)} ms, repeated wrong guess ${mc.toFixed(1)} ms, known revoked id ${mr.toFixed(1)} ms`
+    )
+    expect(Math.abs(mc - mu)).toBeLessThan(BOUND_MS)
+    expect(Math.abs(mr - mu)).toBeLessThan(BOUND_MS)
   }, 60_000)
 
   it("the padding is a sleep: 200 concurrent unknown ids take about one padding of wall time and almost no CPU", async () => {

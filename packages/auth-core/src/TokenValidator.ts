@@ -43,8 +43,8 @@ export interface TokenValidatorShape {
     readonly trusted: boolean
     /** Argon2id verifications started since the layer was built. */
     readonly hashes: number
-    /** What an unknown id's refusal is padded to now (ms): the median recent cold verification. */
-    readonly unknownIdFloorMs?: number
+    /** What a refusal is padded to now (ms): the median recent cold verification. */
+    readonly refusalFloorMs?: number
   }>
 }
 
@@ -71,12 +71,13 @@ export interface TokenValidatorOptions {
   /** Verifications allowed to wait for a hash permit; past it a caller is refused at once (503), nobody else. */
   readonly maxQueuedHashes: number
   /**
-   * Refusals of unknown token ids are padded (a sleep: no CPU, no hash permit) to the median
-   * duration of the last cold verifications that ran Argon2id, so their timing does not tell an
-   * unknown id from a known one with a wrong secret. Until one has run, this floor applies (ms).
+   * Every refusal of a well-formed token (unknown id, wrong secret, throttled, revoked, expired,
+   * org disabled; from a cache or not) takes at least the median duration of the last cold
+   * verifications that ran Argon2id, padded with a sleep (no CPU, no hash permit), so its timing
+   * does not tell an unknown id from a known one. Until one has run, this floor applies (ms).
    * 0 disables the padding.
    */
-  readonly unknownIdInitialFloorMs: number
+  readonly refusalInitialFloorMs: number
 }
 
 export const defaultTokenValidatorOptions: TokenValidatorOptions = {
@@ -88,7 +89,7 @@ export const defaultTokenValidatorOptions: TokenValidatorOptions = {
   failureWindowMs: 10_000,
   hashConcurrency: 2,
   maxQueuedHashes: 64,
-  unknownIdInitialFloorMs: 30
+  refusalInitialFloorMs: 30
 }
 
 export type ValidationOutcome =
@@ -144,10 +145,10 @@ const countOutcome = (outcome: ValidationOutcome) => {
  * org status). Token ids learnt as revoked (the feed, or `evict` on the revoking instance) are
  * refused before the database lookup: a revocation is final.
  *
- * Timing: an unknown token id fails before any hashing (hashing it would reopen the flood), but its
- * refusal is padded with a sleep to the median duration of recent cold verifications, so it takes
- * as long as a wrong secret for a known id. Other fast refusals (a malformed token, an id known
- * revoked, a throttled or repeated guess) concern tokens the caller already holds or has tried.
+ * Timing: an unknown token id fails before any hashing (hashing it would reopen the flood), but
+ * every refusal of a well-formed token is padded with a sleep to the median duration of recent cold
+ * verifications, so an unknown id, a throttled or repeated guess and a known revoked id take as
+ * long as a wrong secret for a known id. Only a malformed token is refused at once.
  *
  * Argon2id is the scarce resource, so it is bounded three ways: guesses for a token id are
  * counted when admitted (a flood of concurrent wrong secrets gets `maxFailuresPerToken` hashes,
@@ -204,7 +205,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     let hashes = 0
     const hashPermits = yield* Effect.makeSemaphore(options.hashConcurrency)
     // Durations (ms) of the last cold verifications that ran Argon2id, lookup included: what a
-    // known id with a wrong secret costs. Unknown ids are refused no sooner than their median.
+    // known id with a wrong secret costs. No well-formed token is refused sooner than their median.
     const coldSamples: Array<number> = []
     let coldMedian: number | undefined
     const recordCold = (ms: number) => {
@@ -213,11 +214,10 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       const sorted = [...coldSamples].sort((a, b) => a - b)
       coldMedian = sorted[Math.floor(sorted.length / 2)]
     }
-    const unknownIdFloor = () =>
-      options.unknownIdInitialFloorMs <= 0 ? 0 : (coldMedian ?? options.unknownIdInitialFloorMs)
-    /** Pads a refusal that began at `startedAt` (performance.now()) to the unknown-id floor. */
-    const padUnknown = (startedAt: number) =>
-      Effect.suspend(() => sleepWall(Math.round(startedAt + unknownIdFloor() - performance.now())))
+    const refusalFloor = () => (options.refusalInitialFloorMs <= 0 ? 0 : (coldMedian ?? options.refusalInitialFloorMs))
+    /** Pads a refusal that began at `startedAt` (performance.now()) to the floor. */
+    const padRefusal = (startedAt: number) =>
+      Effect.suspend(() => sleepWall(Math.round(startedAt + refusalFloor() - performance.now())))
 
     const forgetToken = (tokenId: TokenId) => {
       const digests = byToken.get(tokenId)
@@ -389,9 +389,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         return principal
       })
 
-    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
+    const validateOnce = (token: Redacted.Redacted<string>, startedAt: number) =>
       Effect.gen(function* () {
-        const startedAt = performance.now()
         const nowMs = yield* Clock.currentTimeMillis
         const digest = digester.digest(token)
         if (trusted) {
@@ -420,8 +419,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (revokedIds.has(parsed.tokenId)) return yield* fail("revoked", "revoked")
         const unknownUntil = unknownIds.get(parsed.tokenId)
         if (unknownUntil !== undefined) {
-          if (unknownUntil > nowMs)
-            return yield* Effect.zipRight(padUnknown(startedAt), fail("negative_cache", "unknown"))
+          if (unknownUntil > nowMs) return yield* fail("negative_cache", "unknown")
           unknownIds.delete(parsed.tokenId)
         }
         // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
@@ -441,14 +439,22 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           )
           flight = deferred
         }
-        // An unknown id is refused no sooner than a wrong secret for a known one (each caller pads its own wait).
-        const principal = yield* Deferred.await(flight).pipe(
-          Effect.tapError((e) =>
-            e._tag === "InvalidToken" && e.reason === "unknown" ? padUnknown(startedAt) : Effect.void
-          )
-        )
+        const principal = yield* Deferred.await(flight)
         yield* countOutcome("verified")
         return principal
+      })
+
+    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
+      Effect.suspend(() => {
+        const startedAt = performance.now()
+        // No well-formed token is refused sooner than a cold verification takes: an unknown id, a
+        // throttled guess or a cached refusal would otherwise tell which ids exist (each caller pads
+        // its own wait; a malformed token says nothing about any id).
+        return validateOnce(token, startedAt).pipe(
+          Effect.tapError((e) =>
+            e._tag === "InvalidToken" && e.reason !== "malformed" ? padRefusal(startedAt) : Effect.void
+          )
+        )
       }).pipe(
         Effect.timed,
         Effect.tap(([elapsed]) => Metric.update(validationLatency, Duration.toSeconds(elapsed))),
@@ -469,7 +475,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         negativeEntries: negative.size,
         trusted,
         hashes,
-        unknownIdFloorMs: unknownIdFloor()
+        refusalFloorMs: refusalFloor()
       }))
     })
   })
