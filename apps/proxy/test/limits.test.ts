@@ -117,7 +117,11 @@ const fire = (urls: ReadonlyArray<string>, n: number) =>
           "content-type": "application/json"
         },
         body
-      }).then(async (r) => ({ status: r.status, headers: r.headers, json: (await r.json()) as Record<string, any> }))
+      }).then(async (r) => ({
+        status: r.status,
+        headers: r.headers,
+        json: (await r.json()) as { error: { code: string; type: string } }
+      }))
     )
   )
 
