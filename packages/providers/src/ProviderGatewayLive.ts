@@ -23,6 +23,7 @@ export const ProviderGatewayLive: Layer.Layer<ProviderGateway> = Layer.scoped(
         byKind[request.target.kind].call(request).pipe(
           Effect.withSpan("ProviderGateway.call", {
             kind: "client",
+            captureStackTrace: false,
             attributes: {
               "gen_ai.system": request.target.kind,
               "gen_ai.request.model": request.target.model,

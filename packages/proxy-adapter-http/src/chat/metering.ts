@@ -94,22 +94,26 @@ export const usageRecordOf = (input: {
   readonly latencyMs: number
   readonly firstChunkMs: number | undefined
 }): UsageRecord =>
-  new UsageRecord({
-    requestId: input.id,
-    orgId: input.principal.orgId,
-    agentId: input.agentId,
-    tokenId: input.principal.tokenId,
-    model: input.intent.model,
-    provider: input.target.provider.id,
-    upstreamModel: input.target.model,
-    promptTokens: input.usage.promptTokens,
-    completionTokens: input.usage.completionTokens,
-    cachedTokens: input.usage.cachedTokens,
-    estimated: input.estimated,
-    costMicroUsd: input.costMicroUsd,
-    status: input.status,
-    latencyMs: Math.max(0, Math.round(input.latencyMs)),
-    timeToFirstTokenMs: input.firstChunkMs === undefined ? null : Math.max(0, Math.round(input.firstChunkMs)),
-    stream: input.intent.stream,
-    createdAt: new Date()
-  })
+  // Built from typed values on every forwarded request: not validated again (the store validates what it receives).
+  new UsageRecord(
+    {
+      requestId: input.id,
+      orgId: input.principal.orgId,
+      agentId: input.agentId,
+      tokenId: input.principal.tokenId,
+      model: input.intent.model,
+      provider: input.target.provider.id,
+      upstreamModel: input.target.model,
+      promptTokens: input.usage.promptTokens,
+      completionTokens: input.usage.completionTokens,
+      cachedTokens: input.usage.cachedTokens,
+      estimated: input.estimated,
+      costMicroUsd: input.costMicroUsd,
+      status: input.status,
+      latencyMs: Math.max(0, Math.round(input.latencyMs)),
+      timeToFirstTokenMs: input.firstChunkMs === undefined ? null : Math.max(0, Math.round(input.firstChunkMs)),
+      stream: input.intent.stream,
+      createdAt: new Date()
+    },
+    true
+  )
