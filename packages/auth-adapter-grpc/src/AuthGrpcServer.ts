@@ -77,18 +77,25 @@ import {
   type WatchInvalidationsResponse,
   AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
+import { UsageServiceService } from "./gen/ibex/auth/v1/usage.js"
 import { countRpc, listTokensTotal, managementRefusedTotal, tokenCreatedTotal, tokenRevokedTotal } from "./metrics.js"
 import { makePlatformAdminHandlers, type PlatformAdminServices } from "./PlatformAdminGrpc.js"
 import { tokenInfoToWire } from "./PlatformAdminWire.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
 import { toGrpcFailure } from "./status.js"
+import { makeUsageHandlers, type UsageServices } from "./UsageGrpc.js"
 import { answerUnary } from "./unaryCall.js"
 
 export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
 const AUTH_PROTO = "ibex/auth/v1/auth.proto"
 
-/** Requests are tiny (a token, two UUIDs, a name): anything larger is refused by gRPC itself. */
-export const MAX_REQUEST_BYTES = 64 * 1024
+/**
+ * The largest request gRPC accepts. Most are tiny (a token, two UUIDs, a name); the bound is set
+ * by RecordUsage's batches: 500 records of at most ~1.1 KB each (three 256-character names, a
+ * 128-character request id, three UUIDs, the counters) fit. Anything larger is refused by gRPC
+ * itself (RESOURCE_EXHAUSTED) before any handler runs.
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024
 
 export interface AuthGrpcServerConfig {
   /** Interface to bind, e.g. 127.0.0.1 or 0.0.0.0. */
@@ -134,6 +141,7 @@ export type AuthServerServices =
   | AuditLog
   | TokenDigest
   | PlatformAdminServices
+  | UsageServices
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing at the edge
@@ -472,14 +480,17 @@ export const findProtoDir = (start: string = dirname(fileURLToPath(import.meta.u
 const healthProtoDir = dirname(dirname(dirname(healthProtoPath)))
 
 const addReflection = (server: Server, protoDir: string) => {
-  const definition = protoLoader.loadSync([AUTH_PROTO, "ibex/auth/v1/admin.proto", "health/v1/health.proto"], {
-    includeDirs: [protoDir, healthProtoDir],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true
-  })
+  const definition = protoLoader.loadSync(
+    [AUTH_PROTO, "ibex/auth/v1/admin.proto", "ibex/auth/v1/usage.proto", "health/v1/health.proto"],
+    {
+      includeDirs: [protoDir, healthProtoDir],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true
+    }
+  )
   new ReflectionService(normalizedForReflection(definition)).addToServer(server)
 }
 
@@ -497,6 +508,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
     const openStreams = new Set<{ end: () => void }>()
     const handlers = yield* makeAuthServiceHandlers(openStreams)
     const adminHandlers = yield* makePlatformAdminHandlers
+    const usageHandlers = yield* makeUsageHandlers
     const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
     const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
     const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
@@ -510,6 +522,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
         })
         server.addService(AuthServiceService, handlers)
         server.addService(PlatformAdminServiceService, adminHandlers)
+        server.addService(UsageServiceService, usageHandlers)
         health.addToServer(server)
         if (protoDir !== undefined) addReflection(server, protoDir)
         server.bindAsync(bindAddress(config.host, config.port), ServerCredentials.createInsecure(), (error, port) => {
