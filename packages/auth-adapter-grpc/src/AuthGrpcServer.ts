@@ -83,7 +83,7 @@ import { makePlatformAdminHandlers, type PlatformAdminServices } from "./Platfor
 import { tokenInfoToWire } from "./PlatformAdminWire.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
 import { toGrpcFailure } from "./status.js"
-import { makeUsageHandlers, type UsageServices } from "./UsageGrpc.js"
+import { makeUsageHandlers, USAGE_SERVICE_NAME, type UsageServices } from "./UsageGrpc.js"
 import { answerUnary } from "./unaryCall.js"
 
 export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
@@ -118,7 +118,7 @@ export interface AuthGrpcServerShape {
   readonly address: string
   /** Whether reflection is served (false when the proto folder was not found). */
   readonly reflection: boolean
-  /** grpc.health.v1 status of "" and ibex.auth.v1.AuthService. */
+  /** grpc.health.v1 status of "", ibex.auth.v1.AuthService and ibex.auth.v1.UsageService. */
   readonly setServing: (serving: boolean) => Effect.Effect<void>
 }
 
@@ -499,8 +499,8 @@ const bindAddress = (host: string, port: number) =>
 
 /**
  * The auth gRPC server as a scoped resource: binds `host:port`, serves ibex.auth.v1.AuthService,
- * grpc.health.v1 (SERVING for "" and the AuthService) and reflection. Closing the scope turns
- * health to NOT_SERVING, lets in-flight calls finish (`tryShutdown`) for at most
+ * PlatformAdminService and UsageService, grpc.health.v1 (SERVING for "", the AuthService and the
+ * UsageService) and reflection. Closing the scope turns health to NOT_SERVING, lets in-flight calls finish (`tryShutdown`) for at most
  * `shutdownTimeoutMs`, then cuts whatever is left (`forceShutdown`).
  */
 export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
@@ -509,7 +509,11 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
     const handlers = yield* makeAuthServiceHandlers(openStreams)
     const adminHandlers = yield* makePlatformAdminHandlers
     const usageHandlers = yield* makeUsageHandlers
-    const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
+    const health = new HealthImplementation({
+      "": "SERVING",
+      [AUTH_SERVICE_NAME]: "SERVING",
+      [USAGE_SERVICE_NAME]: "SERVING"
+    })
     const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
     const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
 
@@ -540,6 +544,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
         Effect.gen(function* () {
           health.setStatus("", "NOT_SERVING")
           health.setStatus(AUTH_SERVICE_NAME, "NOT_SERVING")
+          health.setStatus(USAGE_SERVICE_NAME, "NOT_SERVING")
           // Invalidation streams last as long as the server: end them, or shutdown waits for them.
           // Their proxies stop trusting their caches and reconnect (here or elsewhere).
           for (const stream of [...openStreams]) stream.end()
@@ -564,6 +569,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
           const s = serving ? "SERVING" : "NOT_SERVING"
           health.setStatus("", s)
           health.setStatus(AUTH_SERVICE_NAME, s)
+          health.setStatus(USAGE_SERVICE_NAME, s)
         })
     })
   })

@@ -74,8 +74,9 @@ afterAll(async () => {
 })
 
 describe("UsageService: RecordUsage", () => {
-  it("is listed by reflection", async () => {
+  it("is listed by reflection and reports SERVING on grpc.health.v1", async () => {
     expect(await listServicesByReflection(address)).toContain("ibex.auth.v1.UsageService")
+    expect(await run(Effect.flatMap(AuthClient, (c) => c.checkHealth("ibex.auth.v1.UsageService")))).toBe("SERVING")
   })
 
   it("stores a batch once: sent again, or by 10 callers at once, every record is a duplicate", async () => {
