@@ -4,18 +4,28 @@ import { escapeControlCharacters } from "@ibex/domain"
 import { Cause, Console, Effect, Exit } from "effect"
 import { adminCommand } from "./commands/admin.js"
 import { agentCommand } from "./commands/agent.js"
+import { budgetCommand } from "./commands/budget.js"
 import { dbCommand } from "./commands/db.js"
 import { orgCommand } from "./commands/org.js"
 import { tokenCommand } from "./commands/token.js"
+import { usageCommand } from "./commands/usage.js"
 import { ExitWith } from "./common.js"
 
 export const VERSION = "0.1.0"
 
 export const ibexCommand = Command.make("ibex").pipe(
   Command.withDescription(
-    "IBEX Harness admin CLI. Onboard a tenant: `ibex org create --name acme --agent bot` prints its first admin token and agent id; `ibex org disable acme` / `ibex org enable acme`. org / agent / admin (and token --org) are platform-admin commands: directly on the database as its owner (DATABASE_URL, or the embedded PGlite when unset), or through the auth service's PlatformAdminService with IBEX_ADMIN_TOKEN or while `npm start` runs on the embedded folder. token (without --org) talks to the auth service over gRPC (AUTH_GRPC_TARGET) as your PAT (IBEX_TOKEN)."
+    "IBEX Harness admin CLI. Onboard a tenant: `ibex org create --name acme --agent bot` prints its first admin token and agent id; `ibex org disable acme` / `ibex org enable acme`. org / agent / admin (and token --org) are platform-admin commands: directly on the database as its owner (DATABASE_URL, or the embedded PGlite when unset), or through the auth service's PlatformAdminService with IBEX_ADMIN_TOKEN or while `npm start` runs on the embedded folder. token (without --org) talks to the auth service over gRPC (AUTH_GRPC_TARGET) as your PAT (IBEX_TOKEN). Metering: `ibex usage --by model --since 7d` reports requests, tokens and cost in USD; `ibex budget set --monthly-usd 50 --tokens-per-minute 100000` sets the limits the proxies enforce (both also with --org as a platform admin)."
   ),
-  Command.withSubcommands([dbCommand, tokenCommand, orgCommand, agentCommand, adminCommand])
+  Command.withSubcommands([
+    dbCommand,
+    tokenCommand,
+    orgCommand,
+    agentCommand,
+    adminCommand,
+    usageCommand,
+    budgetCommand
+  ])
 )
 
 const cli = Command.run(ibexCommand, { name: "ibex", version: VERSION })

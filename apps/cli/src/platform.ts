@@ -4,25 +4,35 @@ import {
   type ManagementError,
   PlatformAdminClient,
   PlatformAdminClientLive,
-  SecretHasherArgon2
+  SecretHasherArgon2,
+  type UsageCallError,
+  UsageClient,
+  UsageClientLive
 } from "@ibex/auth-adapter-grpc"
 import {
   type CreatedToken,
   createOrgAgent,
   createOrgToken,
   getOrg,
+  getOrgLimits,
   listOrgAgents,
   listOrgs,
   listOrgTokens,
   type OnboardedOrg,
   type OnboardOrgInput,
+  type OrgLimitsInput,
+  type OrgLimitsView,
   onboardOrg,
+  queryUsage,
   renameOrg,
   resolveOrg,
   revokeOrgToken,
   setOrgAgentStatus,
+  setOrgLimits,
   setOrgRateLimit,
-  setOrgStatus
+  setOrgStatus,
+  type UsageReport,
+  type UsageReportInput
 } from "@ibex/auth-core"
 import {
   type Agent,
@@ -72,6 +82,12 @@ export interface Platform {
   readonly createAgent: (ref: string, name: string) => Effect.Effect<Agent, CliError>
   readonly listAgents: (ref: string) => Effect.Effect<ReadonlyArray<Agent>, CliError>
   readonly setAgentStatus: (ref: string, agentId: string, status: AgentStatus) => Effect.Effect<Agent, CliError>
+  /** The org's usage report (`ibex usage --org`). */
+  readonly queryUsage: (ref: string, input: UsageReportInput) => Effect.Effect<UsageReport, CliError>
+  /** The org's limits and its spend this month (`ibex budget get --org`). */
+  readonly getLimits: (ref: string) => Effect.Effect<OrgLimitsView, CliError>
+  /** Replaces the org's limits (`ibex budget set --org`). */
+  readonly setLimits: (ref: string, limits: OrgLimitsInput) => Effect.Effect<OrgLimitsView, CliError>
 }
 
 const noOrg = (ref: string) => operationError(`no org with id or name "${ref.slice(0, 200)}"`)
@@ -170,7 +186,10 @@ const direct = (env: CliEnv) =>
       createAgent: (ref, name) => inOrg(ref, (org) => createOrgAgent(actor, org.id, name)),
       listAgents: (ref) => inOrg(ref, (org) => listOrgAgents(actor, org.id)),
       setAgentStatus: (ref, agentId, status) =>
-        inOrg(ref, (org) => setOrgAgentStatus(actor, org.id, agentId as Agent["id"], status), "agent")
+        inOrg(ref, (org) => setOrgAgentStatus(actor, org.id, agentId as Agent["id"], status), "agent"),
+      queryUsage: (ref, input) => run({ org: ref }, queryUsage(actor, ref, input)),
+      getLimits: (ref) => run({ org: ref }, getOrgLimits(actor, ref)),
+      setLimits: (ref, limits) => run({ org: ref }, setOrgLimits(actor, ref, limits))
     } satisfies Platform
   })
 
@@ -187,7 +206,19 @@ const remote = (target: string, credential: Redacted.Redacted<string>, source: s
     const client = yield* Layer.build(PlatformAdminClientLive({ target, credential })).pipe(
       Effect.map((ctx) => Context.get(ctx, PlatformAdminClient))
     )
+    const usage = yield* Layer.build(UsageClientLive({ target })).pipe(
+      Effect.map((ctx) => Context.get(ctx, UsageClient))
+    )
     const explain = (what: { readonly org: string; readonly resource?: string }) => explainRemote(target, source, what)
+    // The UsageService takes a PAT too, in its own org only: "another org" means the credential was a PAT.
+    const explainUsage =
+      (ref: string) =>
+      (error: UsageCallError): CliError =>
+        error._tag === "OrgAccessDenied"
+          ? operationError(
+              `the auth service at ${target} refused the platform-admin credential (${source}): it is an org's PAT, which acts only in its own org`
+            )
+          : explainRemote(target, source, { org: ref })(error)
     const org = (ref: string) => ({ org: ref })
     return {
       where,
@@ -239,7 +270,13 @@ const remote = (target: string, credential: Redacted.Redacted<string>, source: s
                 .setOrgAgentStatus(ref, agentId, status)
                 .pipe(Effect.mapError(explain({ org: ref, resource: "agent" })))
             )
-          )
+          ),
+      queryUsage: (ref, input) =>
+        usage
+          .query(credential, { org: ref, since: input.since, until: input.until, groupBy: input.groupBy })
+          .pipe(Effect.mapError(explainUsage(ref))),
+      getLimits: (ref) => usage.getLimits(credential, ref).pipe(Effect.mapError(explainUsage(ref))),
+      setLimits: (ref, limits) => usage.setLimits(credential, limits, ref).pipe(Effect.mapError(explainUsage(ref)))
     } satisfies Platform
   })
 

@@ -41,6 +41,14 @@ export const auditRecord = (event: AuditEvent): Record<string, unknown> => {
         org_id: event.orgId,
         target_id: event.targetId
       }
+    case "org_limits_set":
+      return {
+        audit: event.type,
+        org_id: event.orgId,
+        actor_token_id: event.actorTokenId,
+        tokens_per_minute: event.tokensPerMinute,
+        monthly_budget_micro_usd: event.monthlyBudgetMicroUsd
+      }
   }
 }
 

@@ -77,18 +77,25 @@ import {
   type WatchInvalidationsResponse,
   AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
+import { UsageServiceService } from "./gen/ibex/auth/v1/usage.js"
 import { countRpc, listTokensTotal, managementRefusedTotal, tokenCreatedTotal, tokenRevokedTotal } from "./metrics.js"
 import { makePlatformAdminHandlers, type PlatformAdminServices } from "./PlatformAdminGrpc.js"
 import { tokenInfoToWire } from "./PlatformAdminWire.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
 import { toGrpcFailure } from "./status.js"
+import { makeUsageHandlers, USAGE_SERVICE_NAME, type UsageServices } from "./UsageGrpc.js"
 import { answerUnary } from "./unaryCall.js"
 
 export const AUTH_SERVICE_NAME = "ibex.auth.v1.AuthService"
 const AUTH_PROTO = "ibex/auth/v1/auth.proto"
 
-/** Requests are tiny (a token, two UUIDs, a name): anything larger is refused by gRPC itself. */
-export const MAX_REQUEST_BYTES = 64 * 1024
+/**
+ * The largest request gRPC accepts. Most are tiny (a token, two UUIDs, a name); the bound is set
+ * by RecordUsage's batches: 500 records of at most ~1.1 KB each (three 256-character names, a
+ * 128-character request id, three UUIDs, the counters) fit. Anything larger is refused by gRPC
+ * itself (RESOURCE_EXHAUSTED) before any handler runs.
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024
 
 export interface AuthGrpcServerConfig {
   /** Interface to bind, e.g. 127.0.0.1 or 0.0.0.0. */
@@ -111,7 +118,7 @@ export interface AuthGrpcServerShape {
   readonly address: string
   /** Whether reflection is served (false when the proto folder was not found). */
   readonly reflection: boolean
-  /** grpc.health.v1 status of "" and ibex.auth.v1.AuthService. */
+  /** grpc.health.v1 status of "", ibex.auth.v1.AuthService and ibex.auth.v1.UsageService. */
   readonly setServing: (serving: boolean) => Effect.Effect<void>
 }
 
@@ -134,6 +141,7 @@ export type AuthServerServices =
   | AuditLog
   | TokenDigest
   | PlatformAdminServices
+  | UsageServices
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing at the edge
@@ -472,14 +480,17 @@ export const findProtoDir = (start: string = dirname(fileURLToPath(import.meta.u
 const healthProtoDir = dirname(dirname(dirname(healthProtoPath)))
 
 const addReflection = (server: Server, protoDir: string) => {
-  const definition = protoLoader.loadSync([AUTH_PROTO, "ibex/auth/v1/admin.proto", "health/v1/health.proto"], {
-    includeDirs: [protoDir, healthProtoDir],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true
-  })
+  const definition = protoLoader.loadSync(
+    [AUTH_PROTO, "ibex/auth/v1/admin.proto", "ibex/auth/v1/usage.proto", "health/v1/health.proto"],
+    {
+      includeDirs: [protoDir, healthProtoDir],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true
+    }
+  )
   new ReflectionService(normalizedForReflection(definition)).addToServer(server)
 }
 
@@ -488,8 +499,8 @@ const bindAddress = (host: string, port: number) =>
 
 /**
  * The auth gRPC server as a scoped resource: binds `host:port`, serves ibex.auth.v1.AuthService,
- * grpc.health.v1 (SERVING for "" and the AuthService) and reflection. Closing the scope turns
- * health to NOT_SERVING, lets in-flight calls finish (`tryShutdown`) for at most
+ * PlatformAdminService and UsageService, grpc.health.v1 (SERVING for "", the AuthService and the
+ * UsageService) and reflection. Closing the scope turns health to NOT_SERVING, lets in-flight calls finish (`tryShutdown`) for at most
  * `shutdownTimeoutMs`, then cuts whatever is left (`forceShutdown`).
  */
 export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
@@ -497,7 +508,12 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
     const openStreams = new Set<{ end: () => void }>()
     const handlers = yield* makeAuthServiceHandlers(openStreams)
     const adminHandlers = yield* makePlatformAdminHandlers
-    const health = new HealthImplementation({ "": "SERVING", [AUTH_SERVICE_NAME]: "SERVING" })
+    const usageHandlers = yield* makeUsageHandlers
+    const health = new HealthImplementation({
+      "": "SERVING",
+      [AUTH_SERVICE_NAME]: "SERVING",
+      [USAGE_SERVICE_NAME]: "SERVING"
+    })
     const protoDir = config.reflection === false ? undefined : (config.protoDir ?? findProtoDir())
     const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 5_000
 
@@ -510,6 +526,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
         })
         server.addService(AuthServiceService, handlers)
         server.addService(PlatformAdminServiceService, adminHandlers)
+        server.addService(UsageServiceService, usageHandlers)
         health.addToServer(server)
         if (protoDir !== undefined) addReflection(server, protoDir)
         server.bindAsync(bindAddress(config.host, config.port), ServerCredentials.createInsecure(), (error, port) => {
@@ -527,6 +544,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
         Effect.gen(function* () {
           health.setStatus("", "NOT_SERVING")
           health.setStatus(AUTH_SERVICE_NAME, "NOT_SERVING")
+          health.setStatus(USAGE_SERVICE_NAME, "NOT_SERVING")
           // Invalidation streams last as long as the server: end them, or shutdown waits for them.
           // Their proxies stop trusting their caches and reconnect (here or elsewhere).
           for (const stream of [...openStreams]) stream.end()
@@ -551,6 +569,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
           const s = serving ? "SERVING" : "NOT_SERVING"
           health.setStatus("", s)
           health.setStatus(AUTH_SERVICE_NAME, s)
+          health.setStatus(USAGE_SERVICE_NAME, s)
         })
     })
   })

@@ -22,6 +22,10 @@ export const managementRefusedTotal = Metric.counter("ibex_auth_management_refus
   description: "Management calls refused (unauthenticated or missing permission), by operation",
   incremental: true
 })
+export const usageRecordsTotal = Metric.counter("ibex_auth_usage_records_total", {
+  description: "Usage records received through RecordUsage, by outcome (inserted, duplicate, refused)",
+  incremental: true
+})
 export const grpcRequestsTotal = Metric.counter("ibex_auth_grpc_requests_total", {
   description: "AuthService calls by method and gRPC status",
   incremental: true

@@ -48,7 +48,7 @@ const call = (method: string, data: unknown, headers: ReadonlyArray<string> = []
 const json = (c: Curl) => JSON.parse(c.stdout) as Record<string, unknown>
 
 describe("gRPC reflection through buf curl", () => {
-  it("--list-methods lists every method of AuthService and Health", async () => {
+  it("--list-methods lists every method of AuthService, UsageService and Health", async () => {
     const listed = await bufCurl(["--list-methods", base])
     expect(listed.stderr).toBe("")
     expect(listed.code).toBe(0)
@@ -59,6 +59,10 @@ describe("gRPC reflection through buf curl", () => {
         "ibex.auth.v1.AuthService/CreateToken",
         "ibex.auth.v1.AuthService/RevokeToken",
         "ibex.auth.v1.AuthService/ListTokens",
+        "ibex.auth.v1.UsageService/RecordUsage",
+        "ibex.auth.v1.UsageService/QueryUsage",
+        "ibex.auth.v1.UsageService/GetOrgLimits",
+        "ibex.auth.v1.UsageService/SetOrgLimits",
         "grpc.health.v1.Health/Check",
         "grpc.health.v1.Health/List"
       ])
@@ -94,6 +98,42 @@ describe("gRPC reflection through buf curl", () => {
     const revoked = await call("ibex.auth.v1.AuthService/RevokeToken", { tokenId: info.id }, [bearer])
     expect(revoked.code, revoked.stderr).toBe(0)
     expect(json(revoked)).toMatchObject({ info: { id: info.id } })
+
+    // UsageService: a record through the reflected schema (uint64 as JSON text, an optional field,
+    // a Timestamp), then the report and the limits as the org's admin token.
+    const record = {
+      requestId: `reflection-${Date.now()}`,
+      orgId: org.orgId,
+      agentId: org.agentId,
+      tokenId: org.tokens.full.info.id,
+      model: "reflected-model",
+      provider: "p",
+      upstreamModel: "u",
+      promptTokens: 1,
+      completionTokens: 2,
+      costMicroUsd: "5",
+      status: 200,
+      latencyMs: 3,
+      timeToFirstTokenMs: 1,
+      stream: true,
+      createdAt: new Date().toISOString()
+    }
+    const recorded = await call("ibex.auth.v1.UsageService/RecordUsage", { records: [record] })
+    expect(recorded.code, recorded.stderr).toBe(0)
+    expect(json(recorded)).toEqual({ inserted: 1 })
+    const queried = await call("ibex.auth.v1.UsageService/QueryUsage", { groupBy: "USAGE_GROUP_BY_MODEL" }, [bearer])
+    expect(queried.code, queried.stderr).toBe(0)
+    expect(json(queried).rows).toEqual([
+      expect.objectContaining({ key: "reflected-model", requests: "1", costMicroUsd: "5" })
+    ])
+    const limited = await call("ibex.auth.v1.UsageService/SetOrgLimits", { tokensPerMinute: 1000 }, [bearer])
+    expect(limited.code, limited.stderr).toBe(0)
+    expect(json(limited)).toMatchObject({
+      limits: { orgId: org.orgId, tokensPerMinute: 1000, monthSpendMicroUsd: "5" }
+    })
+    const read = await call("ibex.auth.v1.UsageService/GetOrgLimits", {}, [bearer])
+    expect(read.code, read.stderr).toBe(0)
+    expect(json(read)).toMatchObject({ limits: { tokensPerMinute: 1000 } })
 
     // A refusal is the server's status, not a client-side schema failure.
     const refused = await call("ibex.auth.v1.AuthService/ListTokens", {})

@@ -11,7 +11,9 @@ export const PermissionBits = {
   "tokens:revoke": 3,
   "tokens:list": 4,
   "agents:manage": 5,
-  "routing:admin": 6
+  "routing:admin": 6,
+  "usage:read": 7,
+  "budget:manage": 8
 } as const
 
 export type PermissionName = keyof typeof PermissionBits

@@ -21,7 +21,11 @@ export type ProtectedRoute = keyof typeof RoutePermissions
 export const RpcPermissions = {
   CreateToken: "tokens:create",
   RevokeToken: "tokens:revoke",
-  ListTokens: "tokens:list"
+  ListTokens: "tokens:list",
+  // UsageService, for a PAT acting in its own org (a platform-admin credential needs no bit).
+  QueryUsage: "usage:read",
+  GetOrgLimits: "budget:manage",
+  SetOrgLimits: "budget:manage"
 } as const satisfies Record<string, PermissionName>
 
 export type ManagementRpc = keyof typeof RpcPermissions

@@ -51,7 +51,9 @@ describe("permission bitmap", () => {
       "tokens:revoke": 3,
       "tokens:list": 4,
       "agents:manage": 5,
-      "routing:admin": 6
+      "routing:admin": 6,
+      "usage:read": 7,
+      "budget:manage": 8
     })
     expect(P.toNames(P.of("probe:read", "tokens:list"))).toEqual(["probe:read", "tokens:list"])
   })

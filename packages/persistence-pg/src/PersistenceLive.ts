@@ -1,12 +1,14 @@
 import type { SqlClient } from "@effect/sql"
 import type {
   AgentStore,
+  OrgLimitsStore,
   OrgStore,
   PlatformAdminStore,
   RevocationFeed,
   StoreUnavailable,
   TokenStore,
   UnitOfWork,
+  UsageStore,
   UserStore
 } from "@ibex/domain"
 import { Effect, Layer, Redacted, type Scope } from "effect"
@@ -19,6 +21,7 @@ import { type RevocationFeedConfig, RevocationFeedLive } from "./RevocationFeedL
 import { type RevocationHub, RevocationHubLive } from "./RevocationHub.js"
 import { TokenStoreLive } from "./TokenStoreLive.js"
 import { UnitOfWorkLive } from "./UnitOfWorkLive.js"
+import { OrgLimitsStoreLive, UsageStoreLive } from "./UsageStoreLive.js"
 
 export type PersistenceServices =
   | TokenStore
@@ -28,6 +31,8 @@ export type PersistenceServices =
   | PlatformAdminStore
   | UnitOfWork
   | RevocationFeed
+  | UsageStore
+  | OrgLimitsStore
 
 /**
  * The stores sharing one in-process RevocationHub, over whatever pool the caller provides
@@ -35,7 +40,15 @@ export type PersistenceServices =
  * callers that need the pool themselves too (the seed).
  */
 export const StoresLive: Layer.Layer<
-  TokenStore | AgentStore | OrgStore | UserStore | PlatformAdminStore | UnitOfWork | RevocationHub,
+  | TokenStore
+  | AgentStore
+  | OrgStore
+  | UserStore
+  | PlatformAdminStore
+  | UnitOfWork
+  | UsageStore
+  | OrgLimitsStore
+  | RevocationHub,
   never,
   SqlClient.SqlClient | PlatformPool
 > = Layer.mergeAll(
@@ -44,7 +57,9 @@ export const StoresLive: Layer.Layer<
   OrgStoreLive,
   UserStoreLive,
   PlatformAdminStoreLive,
-  UnitOfWorkLive
+  UnitOfWorkLive,
+  UsageStoreLive,
+  OrgLimitsStoreLive
 ).pipe(Layer.provideMerge(RevocationHubLive))
 
 /**
@@ -64,6 +79,8 @@ export const PersistenceLive = (
     UserStoreLive,
     PlatformAdminStoreLive,
     UnitOfWorkLive,
+    UsageStoreLive,
+    OrgLimitsStoreLive,
     RevocationFeedLive({ ...feed, url: feed.url ?? config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 

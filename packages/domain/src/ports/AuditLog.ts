@@ -35,6 +35,15 @@ export type AuditEvent =
       /** The token, agent or credential acted on, when there is one (an id, never a secret). */
       readonly targetId: string | null
     }
+  | {
+      /** A tenant changed its own org's metering limits (SetOrgLimits with `budget:manage`). */
+      readonly type: "org_limits_set"
+      readonly orgId: OrgId
+      readonly actorTokenId: TokenId
+      /** The limits now in force (null: none). */
+      readonly tokensPerMinute: number | null
+      readonly monthlyBudgetMicroUsd: number | null
+    }
 
 export interface AuditLogShape {
   readonly record: (event: AuditEvent) => Effect.Effect<void>

@@ -1,2 +1,3 @@
+export * from "./calendar.js"
 export * from "./UsageRecord.js"
 export * from "./UsageShipper.js"

@@ -1,4 +1,4 @@
-import type { Agent, Org, PlatformAdminCredential, TokenId, User } from "@ibex/domain"
+import type { Agent, Org, OrgLimits, PlatformAdminCredential, TokenId, UsageRecord, User } from "@ibex/domain"
 import { RevocationEvent } from "@ibex/domain"
 import { Context, Effect, Layer, PubSub } from "effect"
 
@@ -30,6 +30,10 @@ export interface MemoryDatabaseShape {
   readonly agents: Map<string, Agent>
   readonly tokens: Map<string, TokenRow>
   readonly platformAdmins: Map<string, PlatformAdminCredential>
+  /** Usage records by `usageKey(orgId, requestId)`: the idempotency key, per org. */
+  readonly usage: Map<string, UsageRecord>
+  /** Orgs' metering limits by org id (absent: no limits set). */
+  readonly orgLimits: Map<string, OrgLimits>
   readonly revocations: PubSub.PubSub<RevocationEvent>
   nextSeq: number
   failing: boolean
@@ -48,6 +52,8 @@ export const MemoryDatabaseLive = Layer.effect(
     agents: new Map(),
     tokens: new Map(),
     platformAdmins: new Map(),
+    usage: new Map(),
+    orgLimits: new Map(),
     revocations,
     nextSeq: 0,
     failing: false

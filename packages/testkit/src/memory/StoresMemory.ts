@@ -20,6 +20,7 @@ import {
 } from "@ibex/domain"
 import { Clock, Effect, Layer, Option, PubSub, Stream } from "effect"
 import { MemoryDatabase, MemoryDatabaseLive, type TokenRow } from "./MemoryDatabase.js"
+import { OrgLimitsStoreMemory, UsageStoreMemory } from "./UsageMemory.js"
 
 /**
  * In-memory stores. They obey the same tenant rules as Postgres RLS: every tenant read and
@@ -67,8 +68,8 @@ export const TokenStoreMemory = Layer.effect(
             secretHash: row.secretHash,
             orgStatus: org.status,
             orgRateLimitPerMinute: org.rateLimitPerMinute,
-            orgTokensPerMinute: null,
-            orgMonthlyBudgetMicroUsd: null
+            orgTokensPerMinute: db.orgLimits.get(org.id)?.tokensPerMinute ?? null,
+            orgMonthlyBudgetMicroUsd: db.orgLimits.get(org.id)?.monthlyBudgetMicroUsd ?? null
           })
         }),
       insert: (token) =>
@@ -336,5 +337,7 @@ export const StoresMemory = Layer.mergeAll(
   OrgStoreMemory,
   UserStoreMemory,
   PlatformAdminStoreMemory,
-  RevocationFeedMemory
+  RevocationFeedMemory,
+  UsageStoreMemory,
+  OrgLimitsStoreMemory
 ).pipe(Layer.provideMerge(MemoryDatabaseLive))
