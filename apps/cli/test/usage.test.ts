@@ -94,6 +94,7 @@ const config: AuthConfig = {
   port: 0,
   databaseUrl: Option.none(),
   databaseAppUrl: Option.none(),
+  databasePlatformUrl: Option.none(),
   dataDir: Option.none(),
   pepper: Option.none(),
   argon2: defaultArgon2Options,

@@ -1,4 +1,10 @@
-import { AuthClient, type AuthClientConfig, AuthClientLive, AuthGatewayFromClient } from "@ibex/auth-adapter-grpc"
+import {
+  AuthClient,
+  type AuthClientConfig,
+  AuthClientLive,
+  AuthGatewayFromClient,
+  UsageClientLive
+} from "@ibex/auth-adapter-grpc"
 import {
   type RateLimiter,
   RateLimiterMemory,
@@ -19,6 +25,7 @@ import {
 import { RateLimiterRedis, RateLimiterRedisHealth } from "@ibex/ratelimit-redis"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { ProxyAppConfig } from "./config.js"
+import { UsageSinkGrpc } from "./usageSinkGrpc.js"
 
 /**
  * The proxy's view of auth: the authorization cache (fed by auth's invalidation stream) in front
@@ -34,10 +41,13 @@ export const ProxyAuthGatewayLive = (client: AuthClientConfig, cache: Authorizat
  * proxy instance only: the embedded default). /ready probes the auth server's gRPC health and
  * Redis (or reports it disabled).
  */
-export const ProxyServiceLive = <E, E2, R2>(
+export const ProxyServiceLive = <E>(
   config: ProxyAppConfig,
   routing: Layer.Layer<Routing, E>,
-  usageSink: Layer.Layer<UsageSink, E2, R2>
+  /** Where usage records go; by default to auth's store over gRPC (tests collect them). */
+  usageSink: Layer.Layer<UsageSink> = UsageSinkGrpc({ maxBuffered: config.usageBufferMax }).pipe(
+    Layer.provide(UsageClientLive({ target: config.authTarget }))
+  )
 ) => {
   const limiter:
     | Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth>

@@ -143,6 +143,13 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     secret: false,
     description: "A silent invalidation stream is abandoned and opened again after this long."
   },
+  {
+    name: "PROXY_USAGE_BUFFER_MAX",
+    default: "200000",
+    secret: false,
+    description:
+      "Usage records held while auth is unreachable (shipped in batches, retried); past it new ones are dropped, counted and logged."
+  },
   ...routingEnvVars
 ]
 
@@ -155,6 +162,7 @@ export interface ProxyAppConfig {
   readonly authCache: AuthorizationCacheOptions
   readonly logLevel: LogLevel.LogLevel
   readonly routing: RoutingSourceConfig
+  readonly usageBufferMax: number
 }
 
 // Config.validate sits directly on the variable (before withDefault) so its error keeps the
@@ -182,5 +190,6 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
     reconnectAfterMs: positiveInt("PROXY_AUTH_RECONNECT_AFTER_MS", defaultAuthorizationCacheOptions.reconnectAfterMs)
   }),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
-  routing: RoutingSourceConfig
+  routing: RoutingSourceConfig,
+  usageBufferMax: positiveInt("PROXY_USAGE_BUFFER_MAX", 200_000)
 })

@@ -5,7 +5,6 @@ import { Config, Effect, Layer, Logger, Option } from "effect"
 import { ProxyAppConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
 import { RoutingFromConfig } from "./routingSource.js"
-import { UsageSinkLog } from "./usageSinkLog.js"
 
 /** The proxy process. Configuration comes from the environment and `.env` (docs/CONFIGURATION.md). */
 loadDotEnv()
@@ -23,8 +22,7 @@ const program = Effect.gen(function* () {
       Layer.provideMerge(
         ProxyServiceLive(
           { ...config, http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) } },
-          RoutingFromConfig(config.routing),
-          UsageSinkLog
+          RoutingFromConfig(config.routing)
         )
       ),
       Layer.provide(Logger.minimumLogLevel(config.logLevel)),

@@ -47,6 +47,7 @@ export const startProxyStack = async (
           redisCommandTimeoutMs: 25,
           authCache: defaultAuthorizationCacheOptions,
           logLevel: LogLevel.Info,
+          usageBufferMax: 10_000,
           routing: {
             file: Option.none(),
             nats: Option.none(),

@@ -7,13 +7,7 @@ import {
   type AuthHttpConfig,
   authServiceOnDatabase
 } from "@ibex/app-auth"
-import {
-  defaultRoutingConfig,
-  type ProxyAppConfig,
-  ProxyServiceLive,
-  RoutingFromConfig,
-  UsageSinkLog
-} from "@ibex/app-proxy"
+import { defaultRoutingConfig, type ProxyAppConfig, ProxyServiceLive, RoutingFromConfig } from "@ibex/app-proxy"
 import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { Routing, SecureRandomWebCrypto } from "@ibex/domain"
 import { startMockUpstream } from "@ibex/mock-upstream"
@@ -121,7 +115,7 @@ export const StackLive = (options: StackOptions) =>
       // The proxy dials the auth server's bound address (port 0 in tests resolves here).
       const proxy = Layer.unwrapEffect(
         Effect.map(AuthGrpcServer, (server) =>
-          ProxyServiceLive({ ...options.proxy, authTarget: server.address }, routingLayer, UsageSinkLog)
+          ProxyServiceLive({ ...options.proxy, authTarget: server.address }, routingLayer)
         )
       )
       const info = Layer.effect(
