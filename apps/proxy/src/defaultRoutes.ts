@@ -46,7 +46,12 @@ export const defaultRoutingConfig = (
   }
   if (providers.length === 0 && mockUpstreamUrl !== undefined) {
     providers.push({ id: "mock", kind: "openai", base_url: `${mockUpstreamUrl}/v1` })
-    models.push({ name: MOCK_MODEL, targets: [{ provider: "mock", model: MOCK_MODEL }] })
+    // Priced like a small hosted model, so usage, costs and budgets can be tried out on it.
+    models.push({
+      name: MOCK_MODEL,
+      targets: [{ provider: "mock", model: MOCK_MODEL }],
+      pricing: { input_per_million: 0.15, output_per_million: 0.6, cached_input_per_million: 0.075 }
+    })
   }
   return providers.length === 0 ? undefined : { providers, models }
 }
