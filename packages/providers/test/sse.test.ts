@@ -179,7 +179,7 @@ describe("SSE parser: properties", () => {
         const whole = parseAll(text)
         // Every single byte boundary...
         for (let i = 0; i <= bytes.length; i++) {
-          const decoder = new TextDecoder()
+          const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
           const parser = makeSseParser()
           const events = [
             ...parser.push(decoder.decode(bytes.subarray(0, i), { stream: true })),
@@ -193,7 +193,7 @@ describe("SSE parser: properties", () => {
         const points = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % (bytes.length + 1))))].sort(
           (a, b) => a - b
         )
-        const decoder = new TextDecoder()
+        const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
         const parser = makeSseParser()
         const events: Array<SseEvent> = []
         let from = 0

@@ -168,7 +168,8 @@ export const bodyText = (
   providerId: string,
   exchange: UpstreamExchange
 ): Stream.Stream<string, TransportFailure> => {
-  const decoder = new TextDecoder("utf-8")
+  // The SSE parser skips a leading BOM itself (once, as the spec says); the decoder must not as well.
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
   return Stream.fromAsyncIterable(exchange.body as AsyncIterable<Buffer>, (error) =>
     http.bodyFailure(providerId, exchange, error)
   ).pipe(
