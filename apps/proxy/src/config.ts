@@ -144,6 +144,12 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     description: "A silent invalidation stream is abandoned and opened again after this long."
   },
   {
+    name: "PROXY_METRICS_ORG_LABEL",
+    default: "false",
+    secret: false,
+    description: "Per-org token and cost counters on /metrics (one series per tenant: mind the cardinality)."
+  },
+  {
     name: "PROXY_USAGE_BUFFER_MAX",
     default: "200000",
     secret: false,

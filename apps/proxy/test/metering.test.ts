@@ -180,6 +180,16 @@ describe("usage records", () => {
   })
 })
 
+describe("metrics", () => {
+  it("tokens and cost by provider and model; no org label unless enabled", async () => {
+    const text = await (await fetch(`${stack.url}/metrics`)).text()
+    expect(text).toMatch(/ibex_proxy_tokens_total\{provider="a",model="up-m",kind="prompt"\} [1-9]/)
+    expect(text).toMatch(/ibex_proxy_cost_micro_usd_total\{provider="a",model="up-m"\} [1-9]/)
+    expect(text).not.toContain("ibex_proxy_org_tokens_total")
+    expect(text).not.toContain(org.orgId)
+  })
+})
+
 describe("records stay exact under load", () => {
   it("50 concurrent requests: 50 records whose sums equal what the provider reported", async () => {
     const before = (await records()).length

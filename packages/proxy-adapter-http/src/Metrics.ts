@@ -20,15 +20,20 @@ export interface ProxyMetrics {
   readonly upstreamFallback: (provider: string, model: string) => void
   readonly upstreamStreamFailure: (provider: string, model: string, failure: string) => void
   readonly timeToFirstChunk: (provider: string, model: string, seconds: number) => void
-  readonly tokens: (provider: string, model: string, usage: Usage) => void
-  readonly cost: (provider: string, model: string, microUsd: number) => void
+  /** `orgId` is a label only with `orgLabel` on (cardinality: one series per tenant). */
+  readonly tokens: (provider: string, model: string, usage: Usage, orgId: string) => void
+  readonly cost: (provider: string, model: string, microUsd: number, orgId: string) => void
   /** Token-limit and budget admissions: admitted, tokens_exceeded, budget_exceeded, unavailable. */
   readonly usageAdmission: (outcome: string) => void
 }
 
 const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 
-export const makeProxyMetrics = (options: { readonly processMetrics: boolean }): ProxyMetrics => {
+export const makeProxyMetrics = (options: {
+  readonly processMetrics: boolean
+  /** Per-org token and cost counters (`ibex_proxy_org_*`); off by default: one series per tenant. */
+  readonly orgLabel?: boolean
+}): ProxyMetrics => {
   const registry = new Registry()
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: "ibex_proxy_" })
   const requests = new Counter({
@@ -112,10 +117,28 @@ export const makeProxyMetrics = (options: { readonly processMetrics: boolean }):
     labelNames: ["outcome"] as const,
     registers: [registry]
   })
+  const orgTokens = options.orgLabel
+    ? new Counter({
+        name: "ibex_proxy_org_tokens_total",
+        help: "Tokens by org, provider, upstream model and kind (PROXY_METRICS_ORG_LABEL).",
+        labelNames: ["org", "provider", "model", "kind"] as const,
+        registers: [registry]
+      })
+    : undefined
+  const orgCost = options.orgLabel
+    ? new Counter({
+        name: "ibex_proxy_org_cost_micro_usd_total",
+        help: "Cost in micro-USD by org, provider and upstream model (PROXY_METRICS_ORG_LABEL).",
+        labelNames: ["org", "provider", "model"] as const,
+        registers: [registry]
+      })
+    : undefined
   return {
     registry,
-    cost: (provider, model, microUsd) => {
-      if (microUsd > 0) costCounter.inc({ provider, model }, microUsd)
+    cost: (provider, model, microUsd, org) => {
+      if (microUsd <= 0) return
+      costCounter.inc({ provider, model }, microUsd)
+      orgCost?.inc({ org, provider, model }, microUsd)
     },
     usageAdmission: (outcome) => admissions.inc({ outcome }),
     upstreamAttempt: (provider, model, outcome, seconds) => {
@@ -126,10 +149,14 @@ export const makeProxyMetrics = (options: { readonly processMetrics: boolean }):
     upstreamFallback: (provider, model) => fallbacks.inc({ provider, model }),
     upstreamStreamFailure: (provider, model, error) => upstreamErrors.inc({ provider, model, error }),
     timeToFirstChunk: (provider, model, seconds) => ttfc.observe({ provider, model }, seconds),
-    tokens: (provider, model, usage) => {
+    tokens: (provider, model, usage, org) => {
       tokenCounter.inc({ provider, model, kind: "prompt" }, usage.promptTokens)
       tokenCounter.inc({ provider, model, kind: "completion" }, usage.completionTokens)
       if (usage.cachedTokens > 0) tokenCounter.inc({ provider, model, kind: "cached" }, usage.cachedTokens)
+      if (orgTokens !== undefined) {
+        orgTokens.inc({ org, provider, model, kind: "prompt" }, usage.promptTokens)
+        orgTokens.inc({ org, provider, model, kind: "completion" }, usage.completionTokens)
+      }
     },
     observeRequest: (method, route, status, seconds) => {
       const labels = { method: knownMethods.has(method) ? method : "OTHER", route, status: String(status) }

@@ -59,6 +59,8 @@ export interface ProxyConfigShape {
    * balancers probe liveness there).
    */
   readonly opsOnMainPort: boolean
+  /** Per-org token and cost counters on /metrics. Default false: one series per tenant. */
+  readonly metricsOrgLabel: boolean
 }
 
 export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
@@ -92,7 +94,8 @@ export const makeProxyConfig = (input: ProxyConfigInput = {}): ProxyConfigShape 
   drainTimeoutMs: input.drainTimeoutMs ?? 30_000,
   adminPort: input.adminPort ?? null,
   adminHost: input.adminHost ?? "127.0.0.1",
-  opsOnMainPort: input.opsOnMainPort ?? (input.adminPort === undefined || input.adminPort === null)
+  opsOnMainPort: input.opsOnMainPort ?? (input.adminPort === undefined || input.adminPort === null),
+  metricsOrgLabel: input.metricsOrgLabel ?? false
 })
 
 export class ProxyConfig extends Context.Tag("@ibex/proxy-adapter-http/ProxyConfig")<ProxyConfig, ProxyConfigShape>() {
@@ -113,7 +116,7 @@ const headerName = (env: string, fallback: string) =>
  * The proxy's settings from the environment (the apps add the readiness probes):
  * PROXY_PORT, PROXY_HOST, PROXY_MAX_BODY_BYTES, RATE_LIMIT_DEFAULT_RPM, PROXY_REQUEST_ID_HEADER,
  * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER, PROXY_DRAIN_TIMEOUT_MS,
- * PROXY_ADMIN_PORT, PROXY_ADMIN_HOST, PROXY_OPS_ON_MAIN_PORT.
+ * PROXY_ADMIN_PORT, PROXY_ADMIN_HOST, PROXY_OPS_ON_MAIN_PORT, PROXY_METRICS_ORG_LABEL.
  */
 export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
   port: Config.integer("PROXY_PORT").pipe(
@@ -135,6 +138,7 @@ export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
     )
   ).pipe(Config.map(Option.getOrNull)),
   adminHost: Config.string("PROXY_ADMIN_HOST").pipe(Config.withDefault("127.0.0.1")),
+  metricsOrgLabel: Config.boolean("PROXY_METRICS_ORG_LABEL").pipe(Config.withDefault(false)),
   opsOnMainPort: Config.option(Config.boolean("PROXY_OPS_ON_MAIN_PORT")).pipe(Config.map(Option.getOrUndefined)),
   drainTimeoutMs: Config.integer("PROXY_DRAIN_TIMEOUT_MS").pipe(
     Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),

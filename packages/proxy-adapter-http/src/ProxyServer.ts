@@ -108,7 +108,7 @@ export const makeProxyServer: Effect.Effect<
   const config = yield* ProxyConfig
   const runtime = yield* Effect.runtime<Requirements>()
   const runFork = Runtime.runFork(runtime)
-  const metrics = makeProxyMetrics({ processMetrics: config.processMetrics })
+  const metrics = makeProxyMetrics({ processMetrics: config.processMetrics, orgLabel: config.metricsOrgLabel })
   const drain = makeDrain(config)
   const responder = makeResponder(config, drain.draining)
   const { send, sendJson, sendError } = responder

@@ -93,7 +93,7 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
           meter.estimated = true
         }
         if (Option.isSome(response.usage)) {
-          metrics.tokens(target.provider.id, target.model, response.usage.value)
+          metrics.tokens(target.provider.id, target.model, response.usage.value, orgId)
           yield* Effect.annotateCurrentSpan(usageAttributes(response.usage.value))
         }
         return
@@ -120,7 +120,7 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
       if (outcome.firstChunkMs !== undefined)
         metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
       if (Option.isSome(outcome.usage)) {
-        metrics.tokens(target.provider.id, target.model, outcome.usage.value)
+        metrics.tokens(target.provider.id, target.model, outcome.usage.value, orgId)
         yield* Effect.annotateCurrentSpan(usageAttributes(outcome.usage.value))
       }
       if (outcome.clientGone) state.status = 499

@@ -56,5 +56,5 @@ export const recordUsage = (input: {
         firstChunkMs: meter.firstChunkMs
       })
     )
-    input.metrics.cost(meter.target.provider.id, meter.target.model, cost)
+    input.metrics.cost(meter.target.provider.id, meter.target.model, cost, input.principal.orgId)
   })
