@@ -18,6 +18,7 @@ import { cpus, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
 import { credentials, Metadata } from "@grpc/grpc-js"
 import { AuthProto } from "@ibex/auth-adapter-grpc"
+import { withClient } from "@ibex/testkit/provision"
 import { summarizeProfile } from "./profile.js"
 import {
   cleanup,
@@ -239,7 +240,11 @@ const slowStream = (seconds: number) => {
 const routesConfig = (mockUrl: string, slowChunkDelayMs: number) => ({
   providers: [{ id: "mock", kind: "openai", base_url: `${mockUrl}/v1` }],
   models: [
-    { name: "gpt-4o-mini", targets: [{ provider: "mock", model: "gpt-4o-mini" }] },
+    {
+      name: "gpt-4o-mini",
+      targets: [{ provider: "mock", model: "gpt-4o-mini" }],
+      pricing: { input_per_million: 0.15, output_per_million: 0.6 }
+    },
     { name: "slow-stream", targets: [{ provider: "mock", model: `mock-slow-${slowChunkDelayMs}` }] }
   ]
 })
@@ -263,10 +268,20 @@ const main = async () => {
   const db = await createDatabase(adminUrl)
   log(`database ${db.name} created and migrated`)
   const seededAt = performance.now()
-  const [primary, ...limitOrgs] = (await seed(db, [
+  const [primary, metered, ...limitOrgs] = (await seed(db, [
     { rateLimitPerMinute: 1_000_000_000, extra: (PROFILE ? 0 : T.trials) + (PROFILE ? 0 : T.cold) },
+    // Scenario 3b: an org with a token limit and a budget (both far above what the run uses), so
+    // every request reserves in Redis at admission and settles after.
+    { rateLimitPerMinute: 1_000_000_000, extra: 0 },
     ...Array.from({ length: PROFILE ? 0 : BURSTS }, () => ({ rateLimitPerMinute: LIMIT_N, extra: 0 }))
-  ])) as unknown as [SeededOrg, ...Array<SeededOrg>]
+  ])) as unknown as [SeededOrg, SeededOrg, ...Array<SeededOrg>]
+  await withClient(db.ownerUrl, (c) =>
+    c.query("UPDATE ibex_core.organizations SET tokens_per_minute = $2, monthly_budget_micro_usd = $3 WHERE id = $1", [
+      metered.orgId,
+      2_000_000_000,
+      1_000_000_000_000_000
+    ])
+  )
   log(`seeded in ${Math.round(performance.now() - seededAt)} ms (Argon2id per token)`)
   const revocationTokens = primary.extra.slice(0, T.trials)
   const coldTokens = primary.extra.slice(T.trials)
@@ -485,7 +500,24 @@ const main = async () => {
       durationSec: T.load,
       warmupSec: T.warm
     })
+    // ---- 3b: the same, for an org with a token limit and a budget (reserve + settle in Redis) ----
+    const meteredTarget: Target = {
+      ...chatTarget,
+      headers: {
+        authorization: `Bearer ${metered.admin.token}`,
+        "x-ibex-agent-id": metered.agentId,
+        "content-type": "application/json"
+      }
+    }
+    await warmUp(meteredTarget, 200)
+    const meteredChat = await run("3b chat 4 KB forwarded, org with limits, c16", "loadgen", {
+      targets: [meteredTarget],
+      connections: 16,
+      durationSec: T.load,
+      warmupSec: T.warm
+    })
     results.forwarding = {
+      metered: { c16: { ...meteredChat, throughputRatioToUnmetered: ratio(meteredChat.rps, chat.rps) } },
       bodyBytes: Buffer.byteLength(chatBody),
       upstream: "mock provider (dist/bench/mock-upstream.mjs), non-streaming",
       bareForwarder: { c16: bareForwarder },
@@ -807,6 +839,13 @@ const targetsOf = (r: any): Array<TargetRow> => {
       "≥ 40 %",
       (v) => v >= 40
     ),
+    row(
+      "metering and limits: throughput lost by an org with limits",
+      (1 - r.forwarding.metered.c16.throughputRatioToUnmetered) * 100,
+      "%",
+      "≤ 10 %",
+      (v) => v <= 10
+    ),
     row("ValidateToken warm p99 (gRPC)", r.validateToken.warmSequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
     row("revocation → first 401 p99", r.revocation.revokeToFirst401.p99, "ms", "≤ 100 ms (SLA 300)", (v) => v <= 100),
     row("limiter over-admissions", over, "", "0", (v) => v === 0),
@@ -863,6 +902,14 @@ const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
     fmt(ch.p50),
     fmt(ch.p99),
     `${ch.throughputRatio} of 3a (+${ch.addedP50Ms} / +${ch.addedP99Ms} ms) (${JSON.stringify(ch.statuses)})`
+  ])
+  const me = r.forwarding.metered.c16
+  lines.push([
+    "3b same, org with token limit + budget",
+    fmt(me.rps),
+    fmt(me.p50),
+    fmt(me.p99),
+    `${me.throughputRatioToUnmetered} of 3 (${JSON.stringify(me.statuses)})`
   ])
   const v = r.validateToken
   lines.push([
