@@ -279,7 +279,7 @@ const main = async () => {
     c.query("UPDATE ibex_core.organizations SET tokens_per_minute = $2, monthly_budget_micro_usd = $3 WHERE id = $1", [
       metered.orgId,
       2_000_000_000,
-      1_000_000_000_000_000
+      10 ** 15
     ])
   )
   log(`seeded in ${Math.round(performance.now() - seededAt)} ms (Argon2id per token)`)
