@@ -89,7 +89,7 @@ describe("timing does not reveal whether a token id exists", () => {
     expect(Math.abs(mu - mw)).toBeLessThan(BOUND_MS)
   }, 60_000)
 
-  it(`cached refusals (a repeated wrong guess, an id known revoked) take as long as an unknown id (± ${BOUND_MS} ms)`, async () => {
+  it(`a repeated wrong guess takes as long as an unknown id (± ${BOUND_MS} ms); an id known revoked is refused at once`, async () => {
     const revoked = await runtime.runPromise(
       Effect.gen(function* () {
         const org = yield* createOrg()
@@ -114,7 +114,9 @@ describe("timing does not reveal whether a token id exists", () => {
       `median refusal: unknown id ${mu.toFixed(1)} ms, repeated wrong guess ${mc.toFixed(1)} ms, known revoked id ${mr.toFixed(1)} ms`
     )
     expect(Math.abs(mc - mu)).toBeLessThan(BOUND_MS)
-    expect(Math.abs(mr - mu)).toBeLessThan(BOUND_MS)
+    // Not padded: its caller holds the token, and a padded refusal outlasted the proxy's 50 ms
+    // budget (a revoked token answered 503 instead of 401 there).
+    expect(mr).toBeLessThan(mu / 2)
   }, 60_000)
 
   it("the padding is a sleep: 200 concurrent unknown ids take about one padding of wall time and almost no CPU", async () => {

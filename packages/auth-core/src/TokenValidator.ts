@@ -146,15 +146,24 @@ const countOutcome = (outcome: ValidationOutcome) => {
  * refused before the database lookup: a revocation is final.
  *
  * Timing: an unknown token id fails before any hashing (hashing it would reopen the flood), but
- * every refusal of a well-formed token is padded with a sleep to the median duration of recent cold
- * verifications, so an unknown id, a throttled or repeated guess and a known revoked id take as
- * long as a wrong secret for a known id. Only a malformed token is refused at once.
+ * its refusal is padded with a sleep to the median duration of recent cold verifications, so an
+ * unknown id and a throttled or repeated guess take as long as a wrong secret for a known id.
+ * Revoked, expired and disabled-org refusals are answered at once (see `padded`).
  *
  * Argon2id is the scarce resource, so it is bounded three ways: guesses for a token id are
  * counted when admitted (a flood of concurrent wrong secrets gets `maxFailuresPerToken` hashes,
  * not one each), at most one hash per token id runs at a time, and the queue for the hasher is
  * bounded — a caller who finds it full is refused at once instead of delaying everyone else.
  */
+/**
+ * The refusals that could tell a guesser which ids exist: an unknown id and a wrong secret
+ * (throttled guesses included). A revoked, expired or disabled-org refusal is not padded: it
+ * concerns an id its caller already holds, and padding it to an Argon2id's duration pushed a
+ * revoked token's refusal past the proxy's 50 ms budget (a 503 instead of the 401 the revocation
+ * promises).
+ */
+const padded: ReadonlySet<string> = new Set(["unknown", "wrong_secret"])
+
 /** How many recent cold verifications the unknown-id floor is the median of. */
 const FLOOR_SAMPLES = 31
 
@@ -452,7 +461,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         // its own wait; a malformed token says nothing about any id).
         return validateOnce(token, startedAt).pipe(
           Effect.tapError((e) =>
-            e._tag === "InvalidToken" && e.reason !== "malformed" ? padRefusal(startedAt) : Effect.void
+            e._tag === "InvalidToken" && padded.has(e.reason) ? padRefusal(startedAt) : Effect.void
           )
         )
       }).pipe(
