@@ -8,7 +8,7 @@ import {
   UpstreamRequestUnsupported,
   type UpstreamResponse
 } from "@ibex/domain"
-import { Effect, Either, Option, Redacted, Stream } from "effect"
+import { Effect, Either, Option, Redacted } from "effect"
 import {
   fromAnthropicError,
   fromAnthropicResponse,
@@ -17,19 +17,11 @@ import {
   statusOfAnthropicErrorType,
   toAnthropicRequest
 } from "./anthropic/index.js"
-import {
-  bodyText,
-  headerOf,
-  readText,
-  retryAfterMs,
-  type UpstreamExchange,
-  type UpstreamHttp
-} from "./http/UpstreamHttp.js"
+import { headerOf, readText, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { MAX_COMPLETION_BYTES, providerRequestId } from "./openaiDialect.js"
-import { makeSseParser } from "./sse.js"
+import { type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
 
 const DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
-const MAX_ERROR_BYTES = 64 * 1024
 
 const streamFailure = (providerId: string, failure: StreamFailure): UpstreamFailure => {
   if (failure._tag === "AnthropicProtocolError")
@@ -43,57 +35,40 @@ const streamFailure = (providerId: string, failure: StreamFailure): UpstreamFail
   })
 }
 
-const httpError = (http: UpstreamHttp, providerId: string, exchange: UpstreamExchange) =>
-  Effect.flatMap(readText(http, providerId, exchange, MAX_ERROR_BYTES), (text) => {
+const anthropicErrorMessage =
+  (status: number) =>
+  (text: string): string => {
     let json: unknown
     try {
-      json = Option.isSome(text) ? JSON.parse(text.value) : undefined
+      json = JSON.parse(text)
     } catch {
       json = undefined
     }
-    return Effect.fail(
-      new UpstreamHttpError({
-        providerId,
-        status: exchange.status,
-        retryAfterMs: retryAfterMs(exchange, Date.now()),
-        message: scrubProviderMessage(fromAnthropicError(exchange.status, json))
-      })
-    )
-  })
-
-const streamChunks = (
-  http: UpstreamHttp,
-  providerId: string,
-  exchange: UpstreamExchange,
-  options: { clientModel: string; created: number; includeUsage: boolean }
-): Stream.Stream<ChunkEvent, UpstreamFailure> => {
-  const parser = makeSseParser()
-  const translator = makeStreamTranslator(options)
-  const translate = (events: ReadonlyArray<{ event: string; data: string }>) => {
-    const out: Array<ChunkEvent> = []
-    for (const e of events) {
-      const chunks = translator.push(e.event, e.data)
-      if (Either.isLeft(chunks)) throw streamFailure(providerId, chunks.left)
-      out.push(...chunks.right)
-    }
-    return out
+    return fromAnthropicError(status, json)
   }
-  const END = "\u0000end"
-  return bodyText(http, providerId, exchange).pipe(
-    Stream.concat(Stream.make(END)),
-    Stream.mapConcatEffect((text) =>
-      Effect.try({
-        try: (): ReadonlyArray<ChunkEvent> => {
-          if (text !== END) return translate(parser.push(text))
-          const last = translate(parser.end())
-          if (!translator.completed())
-            throw new UpstreamProtocolError({ providerId, detail: "the stream ended before message_stop" })
-          return [...last, ...translator.end()]
-        },
-        catch: (e) => e as UpstreamFailure
-      })
-    )
-  )
+
+/** Anthropic's events, translated; a stream that ends before `message_stop` is a broken answer. */
+const anthropicEvents = (
+  providerId: string,
+  options: { clientModel: string; created: number; includeUsage: boolean }
+): SseTranslation => {
+  const translator = makeStreamTranslator(options)
+  return {
+    onEvents: (events) => {
+      const out: Array<ChunkEvent> = []
+      for (const e of events) {
+        const chunks = translator.push(e.event, e.data)
+        if (Either.isLeft(chunks)) throw streamFailure(providerId, chunks.left)
+        out.push(...chunks.right)
+      }
+      return out
+    },
+    onEnd: () => {
+      if (!translator.completed())
+        throw new UpstreamProtocolError({ providerId, detail: "the stream ended before message_stop" })
+      return translator.end()
+    }
+  }
 }
 
 /**
@@ -129,7 +104,8 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
         timeouts: request.target.timeouts,
         signal: request.signal
       })
-      if (exchange.status < 200 || exchange.status > 299) return yield* httpError(http, providerId, exchange)
+      if (exchange.status < 200 || exchange.status > 299)
+        return yield* upstreamHttpError(http, providerId, exchange, anthropicErrorMessage(exchange.status))
       const requestId = providerRequestId(exchange, ["request-id", "x-request-id"])
       const clientModel = typeof request.body.model === "string" ? request.body.model : request.target.model
       const created = Math.floor(Date.now() / 1000)
@@ -143,11 +119,16 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
         return {
           _tag: "Stream",
           providerRequestId: requestId,
-          chunks: streamChunks(http, providerId, exchange, {
-            clientModel,
-            created,
-            includeUsage: own?.include_usage === true
-          })
+          chunks: sseChunks(
+            http,
+            providerId,
+            exchange,
+            anthropicEvents(providerId, {
+              clientModel,
+              created,
+              includeUsage: own?.include_usage === true
+            })
+          )
         } satisfies UpstreamResponse
       }
       const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)

@@ -2,26 +2,18 @@ import {
   type ChunkEvent,
   scrubProviderMessage,
   type UpstreamFailure,
-  UpstreamHttpError,
   UpstreamProtocolError,
   type UpstreamRequest,
-  type UpstreamResponse
+  type UpstreamResponse,
+  type Usage
 } from "@ibex/domain"
 import { Effect, Option, Stream } from "effect"
-import {
-  bodyText,
-  headerOf,
-  readText,
-  retryAfterMs,
-  type UpstreamExchange,
-  type UpstreamHttp
-} from "./http/UpstreamHttp.js"
+import { headerOf, readText, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
-import { makeSseParser } from "./sse.js"
+import { type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
 
 /** An answer body above this is not a chat completion: refused rather than buffered. */
 export const MAX_COMPLETION_BYTES = 16 * 1024 * 1024
-const MAX_ERROR_BYTES = 64 * 1024
 
 /** Where and how an OpenAI-wire request goes; the two OpenAI-wire kinds differ only here. */
 export interface OpenAiEndpoint {
@@ -43,22 +35,6 @@ const requestBody = (request: UpstreamRequest, sendModel: boolean): string => {
   }
   return JSON.stringify(body)
 }
-
-export const upstreamHttpError = (
-  http: UpstreamHttp,
-  providerId: string,
-  exchange: UpstreamExchange
-): Effect.Effect<never, UpstreamFailure> =>
-  Effect.flatMap(readText(http, providerId, exchange, MAX_ERROR_BYTES), (text) =>
-    Effect.fail(
-      new UpstreamHttpError({
-        providerId,
-        status: exchange.status,
-        retryAfterMs: retryAfterMs(exchange, Date.now()),
-        message: scrubProviderMessage(Option.match(text, { onNone: () => "", onSome: errorMessageOf }))
-      })
-    )
-  )
 
 export const providerRequestId = (exchange: UpstreamExchange, names: ReadonlyArray<string>): Option.Option<string> => {
   for (const name of names) {
@@ -89,36 +65,26 @@ const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure
   return { json: data, usage, usageOnly }
 }
 
-const streamChunks = (
-  http: UpstreamHttp,
-  providerId: string,
-  exchange: UpstreamExchange
-): Stream.Stream<ChunkEvent, UpstreamFailure> => {
-  const parser = makeSseParser()
+/** OpenAI's stream: `data:` chunks until `[DONE]` (anything after it is ignored). */
+const openAiEvents = (providerId: string): SseTranslation => {
   let done = false
-  const toChunks = (events: ReadonlyArray<{ event: string; data: string }>) => {
-    const out: Array<ChunkEvent> = []
-    for (const e of events) {
-      if (done) break
-      if (e.data === "[DONE]") {
-        done = true
-        break
+  return {
+    onEvents: (events) => {
+      const out: Array<ChunkEvent> = []
+      for (const e of events) {
+        if (done) break
+        if (e.data === "[DONE]") {
+          done = true
+          break
+        }
+        const c = chunkOf(providerId, e.data)
+        if ("_tag" in c) throw c
+        out.push(c)
       }
-      const c = chunkOf(providerId, e.data)
-      if ("_tag" in c) throw c
-      out.push(c)
-    }
-    return out
+      return out
+    },
+    onEnd: () => []
   }
-  return bodyText(http, providerId, exchange).pipe(
-    Stream.concat(Stream.make("\u0000end")),
-    Stream.mapConcatEffect((text) =>
-      Effect.try({
-        try: () => (text === "\u0000end" ? toChunks(parser.end()) : toChunks(parser.push(text))),
-        catch: (e) => e as UpstreamFailure
-      })
-    )
-  )
 }
 
 /**
@@ -147,11 +113,16 @@ export const callOpenAiWire = (
       timeouts: request.target.timeouts,
       signal: request.signal
     })
-    if (exchange.status < 200 || exchange.status > 299) return yield* upstreamHttpError(http, providerId, exchange)
+    if (exchange.status < 200 || exchange.status > 299)
+      return yield* upstreamHttpError(http, providerId, exchange, errorMessageOf)
     const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
     const contentType = headerOf(exchange, "content-type") ?? ""
     if (request.stream && contentType.includes("text/event-stream"))
-      return { _tag: "Stream", providerRequestId: requestId, chunks: streamChunks(http, providerId, exchange) }
+      return {
+        _tag: "Stream",
+        providerRequestId: requestId,
+        chunks: sseChunks(http, providerId, exchange, openAiEvents(providerId))
+      }
     const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)
     if (Option.isNone(text)) return yield* new UpstreamProtocolError({ providerId, detail: "the answer is too large" })
     let parsed: unknown
@@ -170,7 +141,7 @@ export const callOpenAiWire = (
     return { _tag: "Completion", body: text.value, usage, providerRequestId: requestId }
   })
 
-const asChunks = (completion: object, usage: Option.Option<import("@ibex/domain").Usage>): Array<ChunkEvent> => {
+const asChunks = (completion: object, usage: Option.Option<Usage>): Array<ChunkEvent> => {
   const c = completion as { id?: unknown; created?: unknown; model?: unknown; choices: Array<Record<string, unknown>> }
   const base = { id: c.id, object: "chat.completion.chunk", created: c.created, model: c.model }
   const chunk = {

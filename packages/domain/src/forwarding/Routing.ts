@@ -81,22 +81,15 @@ export const makeRoutingState = (options: {
 
 /** A fixed table (tests, the embedded default): reload changes nothing. */
 export const RoutingStatic = (table: RoutingTable, source = "static"): Layer.Layer<Routing> =>
-  Layer.succeed(Routing, {
-    table: Effect.succeed(table),
-    status: Effect.succeed({
-      source,
-      revision: table.revision,
-      loadedAtMs: Option.some(Date.now()),
-      rejected: 0,
-      lastError: Option.none()
-    }),
-    reload: Effect.succeed({
+  Layer.sync(Routing, () => {
+    const status = Effect.succeed<RoutingStatus>({
       source,
       revision: table.revision,
       loadedAtMs: Option.some(Date.now()),
       rejected: 0,
       lastError: Option.none()
     })
+    return { table: Effect.succeed(table), status, reload: status }
   })
 
 /** A config-load error with one message (syntax errors, unreadable sources). */
