@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -10,9 +9,10 @@ import type { OrgId } from "@ibex/domain"
 import { loadMigrations, migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
 import { bootstrapAdminToken } from "@ibex/testkit"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
-import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliEnvVars, runCli } from "../src/index.js"
+import { cliEnvVars } from "../src/index.js"
+import { baseEnv, ibex, inProcess, json, type Run } from "./runIbex.js"
 
 /**
  * The real CLI, as a user runs it: `node apps/cli/bin/ibex.mjs …` in a child process, against
@@ -20,67 +20,7 @@ import { cliEnvVars, runCli } from "../src/index.js"
  * token commands, a real auth gRPC server started here on that database.
  */
 
-const bin = fileURLToPath(new URL("../bin/ibex.mjs", import.meta.url))
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const migrations = { key: migrationsKey(), migrate: (url: string) => runMigrations(url) }
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const baseEnv = (): Record<string, string | undefined> => {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" }
-  for (const v of cliEnvVars) delete env[v.name]
-  return env
-}
-
-const ibex = (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: repoRoot, env: env as NodeJS.ProcessEnv, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
-
-/**
- * The same CLI in this process (its Effect, with the environment as a ConfigProvider and the
- * Console captured): for the many refusal cases, where a process start per case costs seconds.
- */
-const inProcess = (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Run> => {
-  const stdout: Array<string> = []
-  const stderr: Array<string> = []
-  const sink =
-    (into: Array<string>) =>
-    (...parts: ReadonlyArray<unknown>) =>
-      Effect.sync(() => {
-        into.push(`${parts.map(String).join(" ")}\n`)
-      })
-  const entries = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)
-  return Effect.runPromise(
-    Effect.flatMap(Effect.console, (base) => {
-      const captured = new Proxy(base, {
-        get: (target, key) =>
-          key === "log" ? sink(stdout) : key === "error" ? sink(stderr) : Reflect.get(target, key, target)
-      })
-      return runCli(["node", "ibex", ...args]).pipe(
-        Effect.withConsole(captured),
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
-      )
-    })
-  ).then((code) => ({ code, stdout: stdout.join(""), stderr: stderr.join("") }))
-}
-
-const json = <A = Record<string, unknown>>(run: Run): A => {
-  expect(run.code, run.stderr).toBe(0)
-  return JSON.parse(run.stdout) as A
-}
 
 /** A refused command: non-zero exit, a message, no stack trace. */
 const expectRefused = (run: Run, code: number, message: RegExp) => {

@@ -1,6 +1,4 @@
-import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { fileURLToPath } from "node:url"
 import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
 import {
   AuthClient,
@@ -15,10 +13,10 @@ import { issueToken } from "@ibex/auth-core"
 import { type OrgId, Permissions, UsageRecord } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
-import { ConfigProvider, Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliEnvVars, runCli } from "../src/index.js"
 import { parseInstant, parseUsd, usd } from "../src/metering.js"
+import { baseEnv, ibex, inProcess, json, type Run } from "./runIbex.js"
 
 /**
  * `ibex usage` and `ibex budget` against a fresh provisioned database and a real auth gRPC server
@@ -27,61 +25,7 @@ import { parseInstant, parseUsd, usd } from "../src/metering.js"
  * the environment as a ConfigProvider and the Console captured); one runs the real binary.
  */
 
-const bin = fileURLToPath(new URL("../bin/ibex.mjs", import.meta.url))
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const migrations = { key: migrationsKey(), migrate: (url: string) => runMigrations(url) }
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const baseEnv = (): Record<string, string | undefined> => {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" }
-  for (const v of cliEnvVars) delete env[v.name]
-  return env
-}
-
-const ibex = (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: repoRoot, env: env as NodeJS.ProcessEnv, timeout: 120_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    )
-  })
-
-const inProcess = (args: ReadonlyArray<string>, env: Record<string, string | undefined>): Promise<Run> => {
-  const stdout: Array<string> = []
-  const stderr: Array<string> = []
-  const sink =
-    (into: Array<string>) =>
-    (...parts: ReadonlyArray<unknown>) =>
-      Effect.sync(() => {
-        into.push(`${parts.map(String).join(" ")}\n`)
-      })
-  const entries = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)
-  return Effect.runPromise(
-    Effect.flatMap(Effect.console, (base) => {
-      const captured = new Proxy(base, {
-        get: (target, key) =>
-          key === "log" ? sink(stdout) : key === "error" ? sink(stderr) : Reflect.get(target, key, target)
-      })
-      return runCli(["node", "ibex", ...args]).pipe(
-        Effect.withConsole(captured),
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
-      )
-    })
-  ).then((code) => ({ code, stdout: stdout.join(""), stderr: stderr.join("") }))
-}
-
-const json = <A = Record<string, unknown>>(run: Run): A => {
-  expect(run.code, run.stderr).toBe(0)
-  return JSON.parse(run.stdout) as A
-}
 
 const expectRefused = (run: Run, code: number, message: RegExp) => {
   expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(code)
