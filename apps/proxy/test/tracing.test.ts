@@ -48,7 +48,8 @@ const spanStrings = (s: ReadableSpan): Array<string> => [
 ]
 
 const secretParts = () => {
-  const secret = token.slice(token.lastIndexOf("_") + 1)
+  // After `ibex_pat_<uuid>_`: the secret itself may contain "_" (base64url), so not after the last one.
+  const secret = token.slice("ibex_pat_".length + 36 + 1)
   return [token, secret, `Bearer ${token}`]
 }
 
