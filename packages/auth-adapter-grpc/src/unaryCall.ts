@@ -1,7 +1,14 @@
 import { type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js"
+import { ReplyDeadline } from "@ibex/auth-core"
 import type { DomainError } from "@ibex/domain"
-import { Cause, type Effect, Exit, FiberId, Option, Runtime } from "effect"
+import { Cause, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import { internalFailure, toGrpcFailure } from "./status.js"
+
+/** A call's deadline in epoch ms, or null when the caller set none. */
+const deadlineMs = (deadline: Date | number): number | null => {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline
+  return Number.isFinite(ms) ? ms : null
+}
 
 /**
  * Runs one unary RPC's effect and answers the call from its exit, the same way for every service:
@@ -15,7 +22,8 @@ export const answerUnary = <R, Req, Res>(
   call: ServerUnaryCall<Req, Res>,
   callback: sendUnaryData<Res>
 ): void => {
-  const fiber = Runtime.runFork(runtime)(effect)
+  const deadline = deadlineMs(call.getDeadline())
+  const fiber = Runtime.runFork(runtime)(deadline === null ? effect : Effect.locally(effect, ReplyDeadline, deadline))
   const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
   call.once("cancelled", onCancelled)
   fiber.addObserver((exit) => {

@@ -21,6 +21,7 @@ import {
   Duration,
   Effect,
   Either,
+  FiberRef,
   FiberSet,
   Layer,
   Metric,
@@ -164,6 +165,19 @@ const countOutcome = (outcome: ValidationOutcome) => {
  */
 const padded: ReadonlySet<string> = new Set(["unknown", "wrong_secret"])
 
+/**
+ * When the caller stops waiting (epoch ms; null: no deadline): the gRPC adapter sets it from the
+ * call's deadline. A padded refusal never sleeps past it (minus `REPLY_MARGIN_MS` for the trip
+ * back): padding to a floor longer than the caller's budget turned a refusal into a 503 at the
+ * proxy, a wrong answer bought for a timing property. Capped at the deadline, an unknown id and a
+ * wrong secret still look alike to the caller, who sees both answered at the end of its budget
+ * or at the floor, whichever is sooner.
+ */
+export const ReplyDeadline: FiberRef.FiberRef<number | null> = FiberRef.unsafeMake<number | null>(null)
+
+/** Time kept for the answer's trip back to the caller before its deadline. */
+export const REPLY_MARGIN_MS = 10
+
 /** How many recent cold verifications the unknown-id floor is the median of. */
 const FLOOR_SAMPLES = 31
 
@@ -226,7 +240,11 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const refusalFloor = () => (options.refusalInitialFloorMs <= 0 ? 0 : (coldMedian ?? options.refusalInitialFloorMs))
     /** Pads a refusal that began at `startedAt` (performance.now()) to the floor. */
     const padRefusal = (startedAt: number) =>
-      Effect.suspend(() => sleepWall(Math.round(startedAt + refusalFloor() - performance.now())))
+      Effect.flatMap(FiberRef.get(ReplyDeadline), (deadline) => {
+        const untilFloor = startedAt + refusalFloor() - performance.now()
+        const untilDeadline = deadline === null ? Number.POSITIVE_INFINITY : deadline - REPLY_MARGIN_MS - Date.now()
+        return sleepWall(Math.round(Math.min(untilFloor, untilDeadline)))
+      })
 
     const forgetToken = (tokenId: TokenId) => {
       const digests = byToken.get(tokenId)

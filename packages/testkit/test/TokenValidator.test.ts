@@ -3,6 +3,8 @@ import {
   createToken,
   defaultTokenValidatorOptions,
   listTokens,
+  REPLY_MARGIN_MS,
+  ReplyDeadline,
   revokeToken,
   TokenValidator,
   TokenValidatorLive
@@ -418,6 +420,45 @@ layer(shortLived, { excludeTestServices: true })("wrong-secret throttle and the 
       yield* Effect.sleep("5 millis")
       const again = yield* validator.validate(real.token)
       expect(again.tokenId).toBe(real.info.id)
+    })
+  )
+})
+
+// No cold verification runs here, so an unknown id's refusal is padded to the initial floor.
+const slowFloor = authServicesMemory({ ...defaultTokenValidatorOptions, refusalInitialFloorMs: 600 })
+
+layer(slowFloor, { excludeTestServices: true })("refusal padding and the caller's deadline", (it) => {
+  const unknownId = (raw: string) => Redacted.make(`ibex_pat_00000000-0000-4000-8000-000000000000_${raw.slice(-43)}`)
+  const timedRefusal = (token: Redacted.Redacted<string>) =>
+    Effect.gen(function* () {
+      const validator = yield* TokenValidator
+      const started = performance.now()
+      const error = yield* Effect.flip(validator.validate(token))
+      return { error, ms: performance.now() - started }
+    })
+
+  it.effect("without a deadline an unknown id is padded to the floor", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const { error, ms } = yield* timedRefusal(unknownId(Redacted.value(orgA.token)))
+      expect(error._tag === "InvalidToken" && error.reason).toBe("unknown")
+      expect(ms).toBeGreaterThanOrEqual(590)
+    })
+  )
+
+  it.effect("a padded refusal is answered before the caller's deadline, not after it (a 401, not a timeout)", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const budgetMs = 120
+      const { error, ms } = yield* Effect.locally(
+        timedRefusal(unknownId(Redacted.value(orgA.token))),
+        ReplyDeadline,
+        Date.now() + budgetMs
+      )
+      expect(error._tag === "InvalidToken" && error.reason).toBe("unknown")
+      // Padded up to the deadline less the margin for the trip back, never to the 600 ms floor.
+      expect(ms).toBeGreaterThanOrEqual(budgetMs - REPLY_MARGIN_MS - 15)
+      expect(ms).toBeLessThan(400)
     })
   )
 })
