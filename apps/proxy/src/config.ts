@@ -144,10 +144,35 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     description: "A silent invalidation stream is abandoned and opened again after this long."
   },
   {
+    name: "PROXY_AUTH_FAILURES_PER_MINUTE",
+    default: String(defaultAuthorizationCacheOptions.failuresPerMinute),
+    secret: false,
+    description:
+      "Failed authentications one client address may cause per minute (burst as many); beyond it, 429 AUTH_FAILURES_THROTTLED before auth is asked. 0: no limit."
+  },
+  {
     name: "PROXY_METRICS_ORG_LABEL",
     default: "false",
     secret: false,
     description: "Per-org token and cost counters on /metrics (one series per tenant: mind the cardinality)."
+  },
+  {
+    name: "PROXY_MAX_CONNECTIONS",
+    default: "10000",
+    secret: false,
+    description: "Open connections the main listener accepts at once; more are closed on arrival."
+  },
+  {
+    name: "PROXY_HEADERS_TIMEOUT_MS",
+    default: "10000",
+    secret: false,
+    description: "How long a client may take to send a request's headers."
+  },
+  {
+    name: "PROXY_REQUEST_TIMEOUT_MS",
+    default: "30000",
+    secret: false,
+    description: "How long a client may take to send a whole request, body included (not the answer, not a stream)."
   },
   {
     name: "PROXY_USAGE_BUFFER_MAX",
@@ -179,6 +204,12 @@ const positiveInt = (name: string, fallback: number) =>
     Config.withDefault(fallback)
   )
 
+const nonNegativeInt = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `${name} must be an integer ≥ 0`, validation: (n) => n >= 0 }),
+    Config.withDefault(fallback)
+  )
+
 export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
   http: proxyConfigFromEnv,
   authTarget: Config.string("AUTH_GRPC_TARGET").pipe(
@@ -193,7 +224,11 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
     negativeTtlMs: positiveInt("PROXY_AUTH_CACHE_NEGATIVE_TTL_MS", defaultAuthorizationCacheOptions.negativeTtlMs),
     maxEntries: positiveInt("PROXY_AUTH_CACHE_MAX_ENTRIES", defaultAuthorizationCacheOptions.maxEntries),
     staleAfterMs: positiveInt("PROXY_AUTH_STALE_AFTER_MS", defaultAuthorizationCacheOptions.staleAfterMs),
-    reconnectAfterMs: positiveInt("PROXY_AUTH_RECONNECT_AFTER_MS", defaultAuthorizationCacheOptions.reconnectAfterMs)
+    reconnectAfterMs: positiveInt("PROXY_AUTH_RECONNECT_AFTER_MS", defaultAuthorizationCacheOptions.reconnectAfterMs),
+    failuresPerMinute: nonNegativeInt(
+      "PROXY_AUTH_FAILURES_PER_MINUTE",
+      defaultAuthorizationCacheOptions.failuresPerMinute
+    )
   }),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   routing: RoutingSourceConfig,

@@ -67,7 +67,8 @@ describe("failure injection: the 50 ms auth budget", () => {
     let env: SecurityEnvironment
     let orgs: WireTwoOrgs
     beforeAll(async () => {
-      env = await memoryEnvironment({ authDeadlineMs: BUDGET_MS })
+      // The floods below measure auth's own bounds: the proxy's per-address budget would stop them first.
+      env = await memoryEnvironment({ authDeadlineMs: BUDGET_MS, authFailuresPerMinute: 0 })
       orgs = await env.setupTwoOrgs({ rateLimitPerMinute: 1_000_000 })
     }, 60_000)
     afterAll(() => env?.close(), 30_000)
@@ -104,7 +105,7 @@ const onRealStack = describeRealInfra(realInfrastructure.available, realInfrastr
 onRealStack("failure injection: the real stack", () => {
   let env: RealEnvironment
   beforeAll(async () => {
-    env = await realEnvironment()
+    env = await realEnvironment({ authFailuresPerMinute: 0 })
   }, 120_000)
   afterAll(() => env?.close(), 60_000)
 

@@ -70,7 +70,15 @@ interface EnvironmentParts<E> {
   readonly limiter: Layer.Layer<RateLimiter>
   readonly limiterControl: (proxy: ManagedRuntime.ManagedRuntime<never, unknown>) => LimiterControl
   readonly authDeadlineMs: number
+  /** The proxy's failed-authentication budget per client address (default: production's). */
+  readonly authFailuresPerMinute?: number | undefined
   readonly cleanup: () => Promise<void>
+}
+
+export interface EnvironmentOptions {
+  readonly authDeadlineMs?: number
+  /** 0 turns the per-address budget off, for tests that measure auth itself under a flood of refusals. */
+  readonly authFailuresPerMinute?: number
 }
 
 /**
@@ -108,7 +116,10 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
         // The production composition: the proxy's authorization cache in front of the gRPC gateway.
         ProxyAuthGatewayLive(
           { target: `127.0.0.1:${port}`, deadlineMs: parts.authDeadlineMs },
-          defaultAuthorizationCacheOptions
+          {
+            ...defaultAuthorizationCacheOptions,
+            failuresPerMinute: parts.authFailuresPerMinute ?? defaultAuthorizationCacheOptions.failuresPerMinute
+          }
         ),
         parts.limiter,
         NoForwarding,
@@ -157,7 +168,7 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
 }
 
 /** (a) In-memory adapters behind the real HTTP proxy and the real gRPC auth server. */
-export const memoryEnvironment = (options: { readonly authDeadlineMs?: number } = {}): Promise<SecurityEnvironment> =>
+export const memoryEnvironment = (options: EnvironmentOptions = {}): Promise<SecurityEnvironment> =>
   assemble({
     name: "memory",
     services: authServicesMemory(),
@@ -182,6 +193,7 @@ export const memoryEnvironment = (options: { readonly authDeadlineMs?: number } 
       return { stop: () => set(false), start: () => set(true) }
     },
     authDeadlineMs: options.authDeadlineMs ?? MATRIX_AUTH_DEADLINE_MS,
+    authFailuresPerMinute: options.authFailuresPerMinute,
     cleanup: async () => {}
   })
 
@@ -199,7 +211,7 @@ export interface RealEnvironment extends SecurityEnvironment {
 }
 
 /** (b) The real stack: PostgreSQL (fresh database) + Redis + gRPC auth + HTTP proxy. */
-export const realEnvironment = async (options: { readonly authDeadlineMs?: number } = {}): Promise<RealEnvironment> => {
+export const realEnvironment = async (options: EnvironmentOptions = {}): Promise<RealEnvironment> => {
   const database = await provisionDatabase({
     migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) }
   })
@@ -259,6 +271,7 @@ export const realEnvironment = async (options: { readonly authDeadlineMs?: numbe
     }),
     limiterControl: () => ({ stop: redisLink.stop, start: redisLink.start }),
     authDeadlineMs: options.authDeadlineMs ?? MATRIX_AUTH_DEADLINE_MS,
+    authFailuresPerMinute: options.authFailuresPerMinute,
     cleanup: async () => {
       await redisLink.close()
       await postgresLink.close()

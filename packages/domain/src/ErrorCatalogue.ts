@@ -113,6 +113,13 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     type: "rate_limit_error",
     message: "The organization's request rate limit was exceeded. Retry after the time in Retry-After."
   },
+  AuthFailuresThrottled: {
+    code: "AUTH_FAILURES_THROTTLED",
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "rate_limit_error",
+    message: "Too many failed authentications from this address. Retry after the time in Retry-After."
+  },
   ServiceDegraded: {
     code: "SERVICE_DEGRADED",
     httpStatus: 503,

@@ -44,6 +44,14 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
   retryAfterMs: Schema.Number
 }) {}
 
+/**
+ * Too many failed authentications from one client address: refused before any call to auth,
+ * so a flood of bad tokens costs auth nothing. Retry after `retryAfterMs`.
+ */
+export class AuthFailuresThrottled extends Schema.TaggedError<AuthFailuresThrottled>()("AuthFailuresThrottled", {
+  retryAfterMs: Schema.Number
+}) {}
+
 /** The auth service could not be reached (or did not answer in budget) while validating a token: fail closed. */
 export class ServiceDegraded extends Schema.TaggedError<ServiceDegraded>()("ServiceDegraded", {}) {}
 /** The auth service could not be reached while verifying an agent: fail closed. */
@@ -144,5 +152,6 @@ export type DomainError =
   | UpstreamUnavailable
   | UpstreamRejected
   | TokenRateLimited
+  | AuthFailuresThrottled
   | BudgetExceeded
   | InternalError

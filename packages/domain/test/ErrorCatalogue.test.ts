@@ -14,6 +14,7 @@ describe("error catalogue and envelope", () => {
       {
         "AgentNotAuthorized": "AGENT_NOT_AUTHORIZED 403 7",
         "AgentSuspended": "AGENT_SUSPENDED 403 7",
+        "AuthFailuresThrottled": "AUTH_FAILURES_THROTTLED 429 8",
         "AuthUnavailable": "AUTH_UNAVAILABLE 503 14",
         "BudgetExceeded": "BUDGET_EXCEEDED 429 8",
         "InsufficientPermissions": "INSUFFICIENT_PERMISSIONS 403 7",

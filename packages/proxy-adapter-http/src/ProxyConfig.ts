@@ -61,6 +61,12 @@ export interface ProxyConfigShape {
   readonly opsOnMainPort: boolean
   /** Per-org token and cost counters on /metrics. Default false: one series per tenant. */
   readonly metricsOrgLabel: boolean
+  /** Open connections the main listener accepts at once; more are closed on arrival. Default 10000. */
+  readonly maxConnections: number
+  /** How long a client may take to send a request's headers. Default 10000 ms. */
+  readonly headersTimeoutMs: number
+  /** How long a client may take to send a whole request, body included (not the answer). Default 30000 ms. */
+  readonly requestTimeoutMs: number
 }
 
 export const DEFAULT_HEADER_NAMES: ProxyHeaderNames = {
@@ -95,7 +101,10 @@ export const makeProxyConfig = (input: ProxyConfigInput = {}): ProxyConfigShape 
   adminPort: input.adminPort ?? null,
   adminHost: input.adminHost ?? "127.0.0.1",
   opsOnMainPort: input.opsOnMainPort ?? (input.adminPort === undefined || input.adminPort === null),
-  metricsOrgLabel: input.metricsOrgLabel ?? false
+  metricsOrgLabel: input.metricsOrgLabel ?? false,
+  maxConnections: input.maxConnections ?? 10_000,
+  headersTimeoutMs: input.headersTimeoutMs ?? 10_000,
+  requestTimeoutMs: input.requestTimeoutMs ?? 30_000
 })
 
 export class ProxyConfig extends Context.Tag("@ibex/proxy-adapter-http/ProxyConfig")<ProxyConfig, ProxyConfigShape>() {
@@ -116,8 +125,15 @@ const headerName = (env: string, fallback: string) =>
  * The proxy's settings from the environment (the apps add the readiness probes):
  * PROXY_PORT, PROXY_HOST, PROXY_MAX_BODY_BYTES, RATE_LIMIT_DEFAULT_RPM, PROXY_REQUEST_ID_HEADER,
  * PROXY_TRACE_ID_HEADER, PROXY_RESPONSE_TIME_HEADER, PROXY_AGENT_ID_HEADER, PROXY_DRAIN_TIMEOUT_MS,
- * PROXY_ADMIN_PORT, PROXY_ADMIN_HOST, PROXY_OPS_ON_MAIN_PORT, PROXY_METRICS_ORG_LABEL.
+ * PROXY_ADMIN_PORT, PROXY_ADMIN_HOST, PROXY_OPS_ON_MAIN_PORT, PROXY_METRICS_ORG_LABEL,
+ * PROXY_MAX_CONNECTIONS, PROXY_HEADERS_TIMEOUT_MS, PROXY_REQUEST_TIMEOUT_MS.
  */
+const positive = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
 export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
   port: Config.integer("PROXY_PORT").pipe(
     Config.validate({ message: "must be 0..65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 }),
@@ -140,6 +156,9 @@ export const proxyConfigFromEnv: Config.Config<ProxyConfigInput> = Config.all({
   adminHost: Config.string("PROXY_ADMIN_HOST").pipe(Config.withDefault("127.0.0.1")),
   metricsOrgLabel: Config.boolean("PROXY_METRICS_ORG_LABEL").pipe(Config.withDefault(false)),
   opsOnMainPort: Config.option(Config.boolean("PROXY_OPS_ON_MAIN_PORT")).pipe(Config.map(Option.getOrUndefined)),
+  maxConnections: positive("PROXY_MAX_CONNECTIONS", 10_000),
+  headersTimeoutMs: positive("PROXY_HEADERS_TIMEOUT_MS", 10_000),
+  requestTimeoutMs: positive("PROXY_REQUEST_TIMEOUT_MS", 30_000),
   drainTimeoutMs: Config.integer("PROXY_DRAIN_TIMEOUT_MS").pipe(
     Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),
     Config.withDefault(30_000)

@@ -10,6 +10,7 @@ import {
   ModelNotAllowed,
   ModelNotFound,
   makeTargetHealth,
+  PayloadTooLarge,
   Permissions,
   type ProviderGateway,
   ProviderNotConfigured,
@@ -35,7 +36,7 @@ import { makeDrain } from "./edge/drain.js"
 import { listModels, retrieveModel } from "./edge/models.js"
 import { addLogField, newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
 import { makeResponder } from "./edge/Responder.js"
-import { ClientGone, isJsonMediaType, readBody } from "./edge/readBody.js"
+import { ClientGone, declaredTooLarge, isJsonMediaType, readBody } from "./edge/readBody.js"
 import { makeReadiness } from "./edge/readiness.js"
 import { hasCrLf, headerValue, parseTraceparent } from "./headers.js"
 import { makeProxyMetrics, type ProxyMetrics } from "./Metrics.js"
@@ -123,9 +124,13 @@ export const makeProxyServer: Effect.Effect<
 
   const chatCompletions = (req: IncomingMessage, res: ServerResponse, state: RequestState) =>
     Effect.gen(function* () {
+      // Refused on the headers first (type, declared size, then token and agent); the body is read
+      // only for a caller that passed them, so an unauthenticated sender's body is never read.
       if (!isJsonMediaType(headerValue(req.headers, "content-type"))) return yield* new UnsupportedMediaType()
-      const raw = yield* readBody(req, config.maxBodyBytes)
+      if (declaredTooLarge(req, config.maxBodyBytes))
+        return yield* new PayloadTooLarge({ limitBytes: config.maxBodyBytes })
       const authorized = yield* authorize(req, state, "POST /v1/chat/completions", undefined)
+      const raw = yield* readBody(req, config.maxBodyBytes)
       const { principal } = authorized
       const intent = yield* parseChatRequest(raw)
       const table = yield* Effect.flatMap(Routing, (r) => r.table)
@@ -230,17 +235,21 @@ export const makeProxyServer: Effect.Effect<
 
   // ---- the global chain ----
 
-  const recover = (res: ServerResponse, state: RequestState) => (error: DomainError | ClientGone) =>
-    Effect.sync(() => {
-      if (error._tag === "ClientGone") {
-        state.status = 499
-        return
-      }
-      // Refused before the body was read: close rather than drain an unbounded body.
-      const close =
-        error._tag === "PayloadTooLarge" || error._tag === "UnsupportedMediaType" ? { Connection: "close" } : undefined
-      sendError(res, state, error, close)
-    })
+  const recover =
+    (req: IncomingMessage, res: ServerResponse, state: RequestState) => (error: DomainError | ClientGone) =>
+      Effect.sync(() => {
+        if (error._tag === "ClientGone") {
+          state.status = 499
+          return
+        }
+        // Refused before the body was read (size, type, or a caller refused on its headers): close
+        // rather than drain a body nobody will use, however long its sender keeps it coming.
+        const close =
+          error._tag === "PayloadTooLarge" || error._tag === "UnsupportedMediaType" || !req.complete
+            ? { Connection: "close" }
+            : undefined
+        sendError(res, state, error, close)
+      })
 
   const accessLog = (state: RequestState) =>
     Effect.suspend(() => {
@@ -279,7 +288,7 @@ export const makeProxyServer: Effect.Effect<
       if (hasCrLf(req.rawHeaders)) return Effect.fail(new InvalidHeader())
       return route(req, res, state, matchOn(listener, req.method ?? "GET", req.url ?? "/"))
     }).pipe(
-      Effect.catchAll(recover(res, state)),
+      Effect.catchAll(recover(req, res, state)),
       Effect.catchAllCause((cause) =>
         Effect.zipRight(
           Effect.sync(() => sendError(res, state, new InternalError())),
@@ -372,7 +381,12 @@ export const makeProxyServer: Effect.Effect<
 
   const newServer = (listener: Listener): Server => {
     // requestTimeout bounds receiving the request only; a long stream back is not cut by it.
-    const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 })
+    const server = createServer({
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs),
+      keepAliveTimeout: 5_000
+    })
+    if (listener === "main") server.maxConnections = config.maxConnections
     server.on("request", onRequest(listener))
     server.on("clientError", onClientError)
     return server

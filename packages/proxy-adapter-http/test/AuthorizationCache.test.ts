@@ -14,14 +14,15 @@ import {
 } from "@ibex/domain"
 import { Deferred, Effect, Either, Option, Queue, Redacted, Stream } from "effect"
 import { defaultAuthorizationCacheOptions, makeAuthorizationCache } from "../src/auth/AuthorizationCache.js"
+import { ClientAddress } from "../src/auth/FailureBudget.js"
 
 const orgA = "0190a000-0000-7000-8000-00000000000a" as OrgId
 const orgB = "0190b000-0000-7000-8000-00000000000b" as OrgId
 const agentA = "0190a000-0000-7000-8000-0000000000a1" as AgentId
 const tokenIdA = "0190a000-0000-7000-8000-0000000000f1" as TokenId
 const tokenIdB = "0190b000-0000-7000-8000-0000000000f2" as TokenId
-const tokenA = Redacted.make("ibex_pat_token_a")
-const tokenB = Redacted.make("ibex_pat_token_b")
+const tokenA = Redacted.make(`ibex_pat_${tokenIdA}_${"A".repeat(43)}`)
+const tokenB = Redacted.make(`ibex_pat_${tokenIdB}_${"B".repeat(42)}A`)
 
 const principal = (orgId: OrgId, tokenId: TokenId): Principal => ({
   orgId,
@@ -173,6 +174,7 @@ describe("AuthorizationCache", () => {
         // 3. The stale answer lands: its caller gets it (it was true when read), the cache must not keep it.
         yield* Deferred.succeed(state.gate, undefined)
         state.gate = undefined
+        yield* heartbeat(stream)
         const stale = yield* inFlight.await.pipe(Effect.flatten)
         expect(stale.principal.tokenId).toBe(tokenIdA)
         expect(cache.stats().principals, "the stale answer was not cached").toBe(0)
@@ -196,6 +198,7 @@ describe("AuthorizationCache", () => {
       yield* Effect.sleep("10 millis")
       yield* Deferred.succeed(state.gate, undefined)
       state.gate = undefined
+      yield* heartbeat(stream)
       const answers = yield* Effect.forEach(fibers, (f) => f.await.pipe(Effect.flatten))
       expect(answers.every((a) => a.principal.tokenId === tokenIdA)).toBe(true)
       expect(state.calls, "ten concurrent misses, one remote call").toBe(1)
@@ -211,6 +214,77 @@ describe("AuthorizationCache", () => {
       yield* heartbeat(stream)
       yield* cache.gateway.authorize(tokenA, Option.some(agentA))
       expect(state.calls, "the refreshed entry outlived the first TTL").toBe(2)
+    })
+  )
+
+  // A well-formed PAT auth does not know (a fresh id each): every one is a remote lookup.
+  const unknownToken = (i: number) =>
+    Redacted.make(`ibex_pat_0190c000-0000-7000-8000-${i.toString(16).padStart(12, "0")}_${"C".repeat(42)}A`)
+  const from =
+    (address: string) =>
+    <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.locally(effect, ClientAddress, address)
+
+  it.scopedLive(
+    "a concurrent flood of bad tokens from one address reaches auth at most `burst` times; the rest are 429 at once",
+    () =>
+      Effect.gen(function* () {
+        const { cache, stream, state } = yield* setup({ ...defaultAuthorizationCacheOptions, failuresPerMinute: 10 })
+        yield* heartbeat(stream)
+        // Held at auth until all 200 are admitted: a budget counted only when refusals come back would let all through.
+        state.gate = yield* Deferred.make<void>()
+        const flood = Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) => Effect.flip(from("10.0.0.1")(cache.gateway.authorize(unknownToken(i), Option.none()))),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.fork)
+        const fiber = yield* flood
+        yield* Effect.sleep("20 millis")
+        yield* Deferred.succeed(state.gate, undefined)
+        const errors = yield* fiber.await.pipe(Effect.flatten)
+        const tags = errors.map((e) => e._tag)
+        expect(state.calls).toBe(10)
+        expect(tags.filter((t) => t === "InvalidToken")).toHaveLength(10)
+        expect(tags.filter((t) => t === "AuthFailuresThrottled")).toHaveLength(190)
+        const throttled = errors.find((e) => e._tag === "AuthFailuresThrottled")
+        expect(throttled?._tag === "AuthFailuresThrottled" && throttled.retryAfterMs).toBeGreaterThan(0)
+        state.gate = undefined
+        yield* heartbeat(stream)
+        // Another address is untouched, and so is a working token the cache already holds for this one.
+        const other = yield* Effect.flip(from("10.0.0.2")(cache.gateway.authorize(unknownToken(999), Option.none())))
+        expect(other._tag).toBe("InvalidToken")
+        yield* from("10.0.0.2")(cache.gateway.authorize(tokenA, Option.none()))
+        const warm = yield* from("10.0.0.1")(cache.gateway.authorize(tokenA, Option.none()))
+        expect(warm.principal.orgId).toBe(orgA)
+      })
+  )
+
+  it.scopedLive("accepted lookups give their charge back; malformed tokens never reach auth nor spend the budget", () =>
+    Effect.gen(function* () {
+      const { cache, stream, state } = yield* setup({
+        ...defaultAuthorizationCacheOptions,
+        failuresPerMinute: 2,
+        ttlMs: 1
+      })
+      yield* heartbeat(stream)
+      for (let i = 0; i < 20; i++) {
+        yield* from("10.0.0.3")(cache.gateway.authorize(tokenB, Option.none()))
+        yield* Effect.sleep("2 millis")
+      }
+      expect(state.calls).toBeGreaterThanOrEqual(10)
+      const calls = state.calls
+      for (const garbage of ["x", "ibex_pat_nope", `ibex_pat_${tokenIdA}_short`]) {
+        const e = yield* Effect.flip(from("10.0.0.3")(cache.gateway.authorize(Redacted.make(garbage), Option.none())))
+        expect(e._tag === "InvalidToken" && e.reason).toBe("malformed")
+      }
+      expect(state.calls).toBe(calls)
+      // The budget of 2 is still whole: two refusals pass to auth, the third is throttled.
+      const tags = []
+      for (let i = 0; i < 3; i++)
+        tags.push(
+          (yield* Effect.flip(from("10.0.0.3")(cache.gateway.authorize(unknownToken(100 + i), Option.none()))))._tag
+        )
+      expect(tags).toEqual(["InvalidToken", "InvalidToken", "AuthFailuresThrottled"])
     })
   )
 })

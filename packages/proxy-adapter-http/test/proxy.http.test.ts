@@ -389,13 +389,13 @@ describe("chat completions: body rules, JSON, validation, 501", () => {
     checkEnvelopeRules(tooBig, secrets())
   })
 
-  it("a chunked body over the limit is cut off with 413 before auth", async () => {
-    const before = { ...authCalls }
-    const res = await new Promise<string>((resolve, reject) => {
+  // 20 chunks of 64 KiB (1.25 MiB, over the 1 MiB limit) after the given headers; resolves with what came back.
+  const sendChunked = (headerLines: string) =>
+    new Promise<string>((resolve, reject) => {
       const u = new URL(env.url)
       const socket = connect(Number(u.port), u.hostname, () => {
         socket.write(
-          `POST ${chat} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nAuthorization: Bearer x\r\n\r\n`
+          `POST ${chat} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n${headerLines}\r\n`
         )
         const chunk = "a".repeat(64 * 1024)
         for (let i = 0; i < 20; i++) socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
@@ -408,9 +408,20 @@ describe("chat completions: body rules, JSON, validation, 501", () => {
       socket.on("error", () => resolve(data))
       setTimeout(() => reject(new Error(`timeout: ${data}`)), 5_000)
     })
+
+  it("a caller refused on its headers never has its body read: 401 and the connection closes", async () => {
+    const res = await sendChunked("Authorization: Bearer x\r\n")
+    expect(res).toMatch(/^HTTP\/1\.1 401/)
+    expect(res).toContain("INVALID_TOKEN")
+    expect(res.toLowerCase()).toContain("connection: close")
+  })
+
+  it("a chunked body over the limit from an authorized caller is cut off with 413", async () => {
+    const res = await sendChunked(
+      `Authorization: Bearer ${orgs.orgA.tokens.full}\r\nX-IBEX-Agent-ID: ${orgs.orgA.agentId}\r\n`
+    )
     expect(res).toMatch(/^HTTP\/1\.1 413/)
     expect(res).toContain("PAYLOAD_TOO_LARGE")
-    expect(authCalls).toEqual(before)
   })
 
   it("malformed JSON → 400 INVALID_JSON envelope (after auth)", async () => {

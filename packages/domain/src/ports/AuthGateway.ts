@@ -1,6 +1,13 @@
 import { Context, Data, Effect, Option, type Redacted, Stream } from "effect"
 
-import type { AgentNotAuthorized, AgentSuspended, AuthUnavailable, InvalidToken, ServiceDegraded } from "../errors.js"
+import type {
+  AgentNotAuthorized,
+  AgentSuspended,
+  AuthFailuresThrottled,
+  AuthUnavailable,
+  InvalidToken,
+  ServiceDegraded
+} from "../errors.js"
 import type { AgentId, OrgId, TokenId } from "../ids.js"
 import type { Principal } from "../Token.js"
 
@@ -44,11 +51,15 @@ export interface AuthGatewayShape {
     orgId: OrgId,
     agentId: AgentId
   ) => Effect.Effect<void, AgentNotAuthorized | AgentSuspended | AuthUnavailable>
-  /** The token and (when given) the agent in one call: the proxy's only call on a cache miss. */
+  /**
+   * The token and (when given) the agent in one call: the proxy's only call on a cache miss.
+   * `AuthFailuresThrottled`: a gateway that limits failed authentications per client refused
+   * to ask (the proxy's cache does; auth itself never answers it).
+   */
   readonly authorize: (
     token: Redacted.Redacted<string>,
     agentId: Option.Option<AgentId>
-  ) => Effect.Effect<Authorization, InvalidToken | ServiceDegraded>
+  ) => Effect.Effect<Authorization, InvalidToken | ServiceDegraded | AuthFailuresThrottled>
   /** Invalidations and heartbeats as auth pushes them; fails (or ends) when the stream is lost. */
   readonly invalidations: Stream.Stream<AuthInvalidation, AuthUnavailable>
 }

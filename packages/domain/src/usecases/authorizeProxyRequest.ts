@@ -2,6 +2,7 @@ import { Effect, Option, type Redacted } from "effect"
 import {
   AgentNotAuthorized,
   AgentSuspended,
+  type AuthFailuresThrottled,
   AuthUnavailable,
   InsufficientPermissions,
   InvalidAgentId,
@@ -42,6 +43,7 @@ export type AuthorizationError =
   | MissingToken
   | InvalidToken
   | ServiceDegraded
+  | AuthFailuresThrottled
   | MissingAgentId
   | InvalidAgentId
   | AgentNotAuthorized

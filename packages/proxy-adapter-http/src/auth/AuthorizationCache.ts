@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from "node:crypto"
 import {
   type AgentId,
   type AgentVerdict,
+  AuthFailuresThrottled,
   AuthGateway,
   type AuthGatewayShape,
   type AuthInvalidation,
@@ -10,9 +11,11 @@ import {
   BoundedMap,
   InvalidToken,
   type Principal,
+  parsePat,
   type ServiceDegraded
 } from "@ibex/domain"
-import { Deferred, Effect, FiberId, FiberSet, Layer, Option, Random, Redacted, Stream } from "effect"
+import { Deferred, Effect, Either, FiberId, FiberRef, FiberSet, Layer, Option, Random, Redacted, Stream } from "effect"
+import { ClientAddress, FailureBudget } from "./FailureBudget.js"
 
 export interface AuthorizationCacheOptions {
   /** Hard backstop on how long a principal or an agent's authorization is reused. Default 10 s. */
@@ -24,6 +27,12 @@ export interface AuthorizationCacheOptions {
   readonly staleAfterMs: number
   /** A stream silent this long is abandoned and opened again (half-open TCP never errors). Default 1 s. */
   readonly reconnectAfterMs: number
+  /**
+   * Failed authentications one client address may cause per minute (its remote lookups that auth
+   * refused), in a burst of as many; beyond it, lookups from that address are refused with 429
+   * before auth is asked. 0: no limit. Default 120.
+   */
+  readonly failuresPerMinute: number
 }
 
 export const defaultAuthorizationCacheOptions: AuthorizationCacheOptions = {
@@ -31,7 +40,8 @@ export const defaultAuthorizationCacheOptions: AuthorizationCacheOptions = {
   negativeTtlMs: 2_000,
   maxEntries: 100_000,
   staleAfterMs: 100,
-  reconnectAfterMs: 1_000
+  reconnectAfterMs: 1_000,
+  failuresPerMinute: 120
 }
 
 export interface AuthorizationCacheStats {
@@ -68,6 +78,8 @@ interface VerdictEntry {
  * an empty cache. A lookup that began before any invalidation never writes its answer back
  * (the epoch check), so a revoked token cannot be re-cached by a request that was in flight.
  */
+type LookupError = InvalidToken | ServiceDegraded | AuthFailuresThrottled
+
 export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defaultAuthorizationCacheOptions) =>
   Effect.gen(function* () {
     const remote = yield* AuthGateway
@@ -75,6 +87,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     const digest = (token: Redacted.Redacted<string>) =>
       createHmac("sha256", key).update(Redacted.value(token)).digest("base64")
 
+    const failureBudget = new FailureBudget(options.failuresPerMinute, options.failuresPerMinute, options.maxEntries)
     const principals = new BoundedMap<string, PrincipalEntry>(options.maxEntries)
     const refusedTokens = new BoundedMap<string, number>(options.maxEntries)
     const verdicts = new BoundedMap<string, VerdictEntry>(options.maxEntries)
@@ -183,37 +196,48 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
 
     // One remote call per (token, agent) at a time: the requests that miss together share it, so
     // a burst of misses (a cold start, a reset) is one call to auth, not one per request.
-    const inflight = new Map<string, Deferred.Deferred<Authorization, InvalidToken | ServiceDegraded>>()
+    const inflight = new Map<string, Deferred.Deferred<Authorization, LookupError>>()
     const lookup = (
       token: Redacted.Redacted<string>,
       agentId: Option.Option<AgentId>,
       tokenKey: string
-    ): Effect.Effect<Authorization, InvalidToken | ServiceDegraded> =>
+    ): Effect.Effect<Authorization, LookupError> =>
       // The caller's span, so the detached call stays in the trace of the request that made it.
-      Effect.flatMap(Effect.option(Effect.currentParentSpan), (parent) => {
-        const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
-        const shared = inflight.get(flightKey)
-        if (shared !== undefined) return Deferred.await(shared)
-        const startEpoch = epoch
-        const mine = Deferred.unsafeMake<Authorization, InvalidToken | ServiceDegraded>(FiberId.none)
-        inflight.set(flightKey, mine)
-        // Detached: a caller that goes away (client disconnect) must not cancel the call the others share.
-        const call = remote.authorize(token, agentId)
-        runDetached(
-          (Option.isSome(parent) ? Effect.withParentSpan(call, parent.value) : call).pipe(
-            Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
-            Effect.tapErrorTag("InvalidToken", () =>
-              Effect.sync(() => {
-                if (epoch === startEpoch && isTrusted()) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
-              })
-            ),
-            Effect.exit,
-            Effect.flatMap((exit) => Deferred.done(mine, exit)),
-            Effect.ensuring(Effect.sync(() => inflight.delete(flightKey)))
+      Effect.flatMap(
+        Effect.zip(Effect.option(Effect.currentParentSpan), FiberRef.get(ClientAddress)),
+        ([parent, address]): Effect.Effect<Authorization, LookupError> => {
+          const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
+          const shared = inflight.get(flightKey)
+          if (shared !== undefined) return Deferred.await(shared)
+          // Not a PAT at all: auth would refuse it too; asking would only let garbage cost a round trip.
+          if (Either.isLeft(parsePat(Redacted.value(token))))
+            return Effect.fail(new InvalidToken({ reason: "malformed" }))
+          const charge = failureBudget.admit(address, Date.now())
+          if (typeof charge === "number") return Effect.fail(new AuthFailuresThrottled({ retryAfterMs: charge }))
+          const startEpoch = epoch
+          const mine = Deferred.unsafeMake<Authorization, LookupError>(FiberId.none)
+          inflight.set(flightKey, mine)
+          // Detached: a caller that goes away (client disconnect) must not cancel the call the others share.
+          const call = remote.authorize(token, agentId)
+          runDetached(
+            (Option.isSome(parent) ? Effect.withParentSpan(call, parent.value) : call).pipe(
+              Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
+              Effect.tapErrorTag("InvalidToken", () =>
+                Effect.sync(() => {
+                  charge.spend()
+                  if (epoch === startEpoch && isTrusted())
+                    refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
+                })
+              ),
+              Effect.ensuring(Effect.sync(charge.refund)),
+              Effect.exit,
+              Effect.flatMap((exit) => Deferred.done(mine, exit)),
+              Effect.ensuring(Effect.sync(() => inflight.delete(flightKey)))
+            )
           )
-        )
-        return Deferred.await(mine)
-      })
+          return Deferred.await(mine)
+        }
+      )
 
     // An entry in the last fifth of its TTL is refreshed in the background while it is still served,
     // so a busy proxy's hot tokens never fall off the TTL cliff into remote calls all at once.

@@ -63,7 +63,11 @@ export const makeResponder = (config: ProxyConfigShape, draining: () => boolean)
       const { status, body } = toEnvelope(error, state.requestId)
       state.errorCode = body.error.code
       let headers = extra
-      if (error._tag === "UpstreamRateLimited" || error._tag === "TokenRateLimited")
+      if (
+        error._tag === "UpstreamRateLimited" ||
+        error._tag === "TokenRateLimited" ||
+        error._tag === "AuthFailuresThrottled"
+      )
         headers = { ...extra, "Retry-After": String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) }
       send(res, state, status, JSON.stringify(body), "application/json", headers)
     }

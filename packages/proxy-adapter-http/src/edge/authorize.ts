@@ -9,6 +9,7 @@ import {
   toEnvelope
 } from "@ibex/domain"
 import { Effect, Option } from "effect"
+import { ClientAddress } from "../auth/FailureBudget.js"
 import { bearerToken, headerValue } from "../headers.js"
 import type { ProxyMetrics } from "../Metrics.js"
 import type { ProxyConfigShape } from "../ProxyConfig.js"
@@ -32,6 +33,8 @@ export const makeAuthorizeStage = (config: ProxyConfigShape, metrics: ProxyMetri
       pathOrgId: Option.fromNullable(pathOrgId),
       defaultRateLimitPerMinute: config.defaultRateLimitPerMinute
     }).pipe(
+      // Whom a remote lookup is charged to when auth refuses it (the per-address failure budget).
+      Effect.locally(ClientAddress, req.socket.remoteAddress ?? null),
       Effect.tap((authorized) =>
         Effect.sync(() => {
           state.orgId = authorized.principal.orgId

@@ -12,7 +12,11 @@ export const declaredTooLarge = (req: IncomingMessage, limit: number): boolean =
   return declared !== undefined && Number(declared) > limit
 }
 
-/** The whole body, up to `limit` bytes (a chunked body that grows past it stops being read). */
+/**
+ * The whole body, up to `limit` bytes (a chunked body that grows past it stops being read). A
+ * body declared above the limit is refused before anything runs (`declaredTooLarge`); this
+ * checks again for callers that did not.
+ */
 export const readBody = (req: IncomingMessage, limit: number): Effect.Effect<Buffer, PayloadTooLarge | ClientGone> =>
   Effect.async<Buffer, PayloadTooLarge | ClientGone>((resume) => {
     if (declaredTooLarge(req, limit)) return resume(Effect.fail(new PayloadTooLarge({ limitBytes: limit })))
