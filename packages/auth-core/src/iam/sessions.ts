@@ -194,13 +194,14 @@ export const refreshSession = (refresh: Redacted.Redacted<string>) =>
       digest,
       nextDigest: next.digest,
       now: new Date(now),
-      expiresAt: refreshExpiresAt
+      expiresAt: refreshExpiresAt,
+      reuseGraceMs: config.refreshReuseGraceMs
     })
     if (result._tag === "Reused") {
       yield* Effect.logWarning({ event: "refresh_token_reused", family_id: result.familyId })
       return yield* new InvalidRefreshToken({ reused: true })
     }
-    if (result._tag === "Invalid") return yield* new InvalidRefreshToken({ reused: false })
+    if (result._tag === "Invalid" || result._tag === "Raced") return yield* new InvalidRefreshToken({ reused: false })
     const found = yield* (yield* OperatorStore).find(result.operatorId)
     if (Option.isNone(found) || found.value.operator.status !== "active") {
       yield* (yield* SessionStore).revokeFamily(result.familyId)

@@ -140,14 +140,16 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
             digest: tokenDigest,
             nextDigest: next,
             now: new Date(),
-            expiresAt: inMs(60_000)
+            expiresAt: inMs(60_000),
+            reuseGraceMs: 0
           })
           expect(r1).toEqual({ _tag: "Rotated", familyId, operatorId: op.id })
           const r2 = yield* store.rotate({
             digest: tokenDigest,
             nextDigest: digest(),
             now: new Date(),
-            expiresAt: inMs(60_000)
+            expiresAt: inMs(60_000),
+            reuseGraceMs: 0
           })
           expect(r2._tag).toBe("Reused")
           expect(Option.isNone(yield* store.active(familyId, new Date()))).toBe(true)
@@ -155,7 +157,8 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
             digest: next,
             nextDigest: digest(),
             now: new Date(),
-            expiresAt: inMs(60_000)
+            expiresAt: inMs(60_000),
+            reuseGraceMs: 0
           })
           expect(r3._tag).toBe("Invalid")
         })
@@ -168,11 +171,21 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
           const { tokenDigest } = yield* newSession(op.id)
           const results = yield* Effect.all(
             Array.from({ length: 6 }, () =>
-              store.rotate({ digest: tokenDigest, nextDigest: digest(), now: new Date(), expiresAt: inMs(60_000) })
+              store.rotate({
+                digest: tokenDigest,
+                nextDigest: digest(),
+                now: new Date(),
+                expiresAt: inMs(60_000),
+                reuseGraceMs: 60_000
+              })
             ),
             { concurrency: "unbounded" }
           )
           expect(results.filter((r) => r._tag === "Rotated")).toHaveLength(1)
+          // The losers raced (spent within the grace): refused, and the winner's family lives on.
+          expect(results.filter((r) => r._tag === "Raced")).toHaveLength(5)
+          const won = results.find((r) => r._tag === "Rotated")
+          if (won?._tag === "Rotated") expect(Option.isSome(yield* store.active(won.familyId, new Date()))).toBe(true)
         })
       )
 
@@ -184,7 +197,8 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
             digest: digest(),
             nextDigest: digest(),
             now: new Date(),
-            expiresAt: inMs(1)
+            expiresAt: inMs(1),
+            reuseGraceMs: 0
           })
           expect(unknown._tag).toBe("Invalid")
           const s1 = yield* newSession(op.id)
@@ -194,7 +208,8 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
             digest: s1.tokenDigest,
             nextDigest: digest(),
             now: later,
-            expiresAt: inMs(200_000)
+            expiresAt: inMs(200_000),
+            reuseGraceMs: 0
           })
           expect(expired._tag).toBe("Invalid")
           yield* store.revokeAll(op.id)
@@ -204,7 +219,8 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
             digest: s2.tokenDigest,
             nextDigest: digest(),
             now: new Date(),
-            expiresAt: inMs(1)
+            expiresAt: inMs(1),
+            reuseGraceMs: 0
           })
           expect(afterRevoke._tag).toBe("Invalid")
         })

@@ -221,6 +221,8 @@ export const SessionStoreMemory = Layer.effect(
             family.expiresAt = input.expiresAt
             return { _tag: "Rotated", familyId: token.familyId, operatorId: family.operatorId } as const
           }
+          if (token.usedAt !== null && token.usedAt.getTime() > input.now.getTime() - input.reuseGraceMs)
+            return { _tag: "Raced" } as const
           if (token.usedAt !== null) {
             if (family !== undefined && family.revokedAt === null) family.revokedAt = input.now
             return { _tag: "Reused", familyId: token.familyId } as const
