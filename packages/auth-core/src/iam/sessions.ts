@@ -159,7 +159,7 @@ export const verifyMfa = (input: {
     let ok = false
     if (input.code !== null) {
       const code = Redacted.value(input.code).trim()
-      ok = isTotpCode(code) && (yield* verifyTotp(Redacted.make(found.value.totpSecret), code))
+      ok = isTotpCode(code) && (yield* verifyTotp(found.value.totpSecret, code))
     } else if (input.recoveryCode !== null) {
       const digest = yield* digestOf(Redacted.make(normalizeRecoveryCode(Redacted.value(input.recoveryCode))))
       ok = yield* store.consumeRecoveryCode(operatorId, digest)

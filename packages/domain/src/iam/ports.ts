@@ -40,7 +40,10 @@ export interface OperatorStoreShape {
     value: boolean
   ) => Effect.Effect<Option.Option<Operator>, StoreUnavailable>
   /** Starts (or restarts) a TOTP enrollment; the confirmed secret, if any, is unchanged. */
-  readonly setPendingTotp: (id: OperatorId, secret: string) => Effect.Effect<boolean, StoreUnavailable>
+  readonly setPendingTotp: (
+    id: OperatorId,
+    secret: Redacted.Redacted<string>
+  ) => Effect.Effect<boolean, StoreUnavailable>
   /** The pending secret becomes the confirmed one and the recovery codes (digests) replace any earlier ones. */
   readonly confirmTotp: (
     id: OperatorId,

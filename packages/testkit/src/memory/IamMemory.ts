@@ -13,7 +13,7 @@ import {
   SessionStore,
   StoreUnavailable
 } from "@ibex/domain"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, type Redacted } from "effect"
 import { MemoryDatabase } from "./MemoryDatabase.js"
 
 /**
@@ -25,8 +25,8 @@ import { MemoryDatabase } from "./MemoryDatabase.js"
 interface OperatorRow {
   operator: Operator
   passwordHash: string | null
-  totpSecret: string | null
-  pendingTotpSecret: string | null
+  totpSecret: Redacted.Redacted<string> | null
+  pendingTotpSecret: Redacted.Redacted<string> | null
 }
 
 interface IamState {
