@@ -27,6 +27,7 @@ export class Browser {
       readonly origin?: string
       readonly headers?: Record<string, string>
     } = {}
+    // biome-ignore lint/suspicious/noExplicitAny: the tests read JSON bodies by their documented shape
   ): Promise<{ status: number; json: any; headers: Headers }> {
     const headers: Record<string, string> = { ...options.headers }
     if (this.jar.size > 0) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("; ")

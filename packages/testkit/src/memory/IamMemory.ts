@@ -119,26 +119,43 @@ export const OperatorStoreMemory = Layer.effect(
         [...s.operators.values()].map((r) => r.operator).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
       ),
       setPassword: (id, hash) =>
-        update("OperatorStore.setPassword", id, (row) => (withOperator(row, { passwordHash: hash }), true), false),
+        update(
+          "OperatorStore.setPassword",
+          id,
+          (row) => {
+            withOperator(row, { passwordHash: hash })
+            return true
+          },
+          false
+        ),
       setStatus: (id, status) =>
         update(
           "OperatorStore.setStatus",
           id,
-          (row) => (withOperator(row, {}, { status }), Option.some(row.operator)),
+          (row) => {
+            withOperator(row, {}, { status })
+            return Option.some(row.operator)
+          },
           Option.none()
         ),
       setPlatformAdmin: (id, value) =>
         update(
           "OperatorStore.setPlatformAdmin",
           id,
-          (row) => (withOperator(row, {}, { platformAdmin: value }), Option.some(row.operator)),
+          (row) => {
+            withOperator(row, {}, { platformAdmin: value })
+            return Option.some(row.operator)
+          },
           Option.none()
         ),
       setPendingTotp: (id, secret) =>
         update(
           "OperatorStore.setPendingTotp",
           id,
-          (row) => (withOperator(row, { pendingTotpSecret: secret }), true),
+          (row) => {
+            withOperator(row, { pendingTotpSecret: secret })
+            return true
+          },
           false
         ),
       confirmTotp: (id, digests) =>
