@@ -442,7 +442,12 @@ for (const backend of backends) {
       const b = await signedInAdmin(env)
       const copy = new Browser(env.url)
       for (const [k, v] of b.jar) copy.jar.set(k, v)
+      const forged = await b.call("POST", "/v1/auth/signout", { csrf: false })
+      expect(forged.json.error.code).toBe("CSRF_FAILED")
       expect((await b.post("/v1/auth/signout")).status).toBe(204)
+      expect(b.jar.size).toBe(0)
+      // Signing out without a (live) session still clears the cookies.
+      expect((await copy.post("/v1/auth/signout")).status).toBe(204)
       expect((await copy.get("/v1/auth/me")).status).toBe(401)
       expect((await copy.post("/v1/auth/refresh")).status).toBe(401)
     })

@@ -16,7 +16,7 @@ import {
 } from "@ibex/auth-core"
 import { AuditTrail, CsrfFailed, InvalidRefreshToken, OrgStore } from "@ibex/domain"
 import { Clock, Effect, Option, Redacted } from "effect"
-import { CSRF_COOKIE, clearedCookies, REFRESH_COOKIE, sessionCookies } from "./cookies.js"
+import { CSRF_COOKIE, clearedCookies, REFRESH_COOKIE, SESSION_COOKIE, sessionCookies } from "./cookies.js"
 import type { Reply } from "./httpKit.js"
 import { optStr, principalOf, type RouteInput, route, str } from "./routing.js"
 import { meJson } from "./wire.js"
@@ -104,9 +104,20 @@ export const authRoutes = [
       return yield* signedIn(input, session)
     })
   ),
-  route("POST", "/v1/auth/signout", "session", false, (input) =>
+  // Always clears the cookies; a live session (CSRF-checked) is revoked with its whole family.
+  route("POST", "/v1/auth/signout", "none", false, (input) =>
     Effect.gen(function* () {
-      yield* signOut(principalOf(input).familyId)
+      const access = input.cookies.get(SESSION_COOKIE)
+      if (access !== undefined && access !== "") {
+        const principal = yield* resolveSession(Redacted.make(access)).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("SessionRequired", () => Effect.succeed(Option.none()))
+        )
+        if (Option.isSome(principal)) {
+          if (input.req.headers["x-csrf-token"] !== principal.value.csrf) return yield* new CsrfFailed()
+          yield* signOut(principal.value.familyId)
+        }
+      }
       return { status: 204, cookies: clearedCookies(input.secureCookies) } satisfies Reply
     })
   ),
