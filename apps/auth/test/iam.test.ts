@@ -15,7 +15,8 @@ import {
 import { backends } from "./stack.js"
 
 /**
- * Issue 15 over the real admin listener (a socket, cookies, CSRF), on Postgres and PGlite: seed
+ * Issue 15 over the real admin listener (a socket, cookies, CSRF), on the in-memory stores, Postgres
+ * and PGlite: seed
  * 003's T4.1–T4.4, T5.1–T5.3 and T7.1–T7.3.
  */
 const totpNow = (secret: string, skewSteps = 0) =>
@@ -27,7 +28,7 @@ const linkToken = (env: IamEnvironment, to: string, param: string) => {
   return new URL(Redacted.value(mail.link).replace("#/", "")).searchParams.get(param)
 }
 
-for (const backend of backends) {
+for (const backend of ["memory" as const, ...backends]) {
   describe(`IAM HTTP API [${backend}]`, { timeout: 60_000 }, () => {
     let env: IamEnvironment
     let admin: Browser

@@ -1,6 +1,13 @@
 import type { IamSettings } from "@ibex/auth-core"
 import { bootstrapPlatformAdmin } from "@ibex/auth-core"
-import { makeMailerMemory } from "@ibex/domain"
+import {
+  type AuditTrail,
+  makeMailerMemory,
+  type OperatorStore,
+  type SecretHasher,
+  type SecureRandom
+} from "@ibex/domain"
+import { authServicesMemory, IamStoresMemory } from "@ibex/testkit"
 import { provisionDatabase } from "@ibex/testkit/provision"
 import { Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted } from "effect"
 import {
@@ -70,20 +77,31 @@ export const TEST_SETTINGS: Partial<IamSettings> = {
  * database, Argon2id, the IAM API), on a free port, with the collecting mailer and the first
  * platform admin bootstrapped.
  */
-export const iamEnvironment = async (backend: Backend) => {
-  const db = await provisionDatabase({ migrations, backend })
+export const iamEnvironment = async (backend: Backend | "memory") => {
+  const db = backend === "memory" ? null : await provisionDatabase({ migrations, backend })
   const mail = makeMailerMemory()
-  const services = authServicesOnDatabase(
-    testConfig(),
-    { url: Redacted.make(db.appUrl), appRole: db.appRole, maxConnections: db.kind === "pglite" ? 4 : 10 },
-    testPepper
-  )
   const http = { host: "127.0.0.1", port: 0 }
-  const layer = AuthAdminHttpLive({ ...http, version: AUTH_VERSION, processMetrics: false }).pipe(
-    Layer.provide(IamAdminHandlersLive(http, { mailer: mail.layer, settings: TEST_SETTINGS })),
-    Layer.provideMerge(services),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+  const listener = AuthAdminHttpLive({ ...http, version: AUTH_VERSION, processMetrics: false }).pipe(
+    Layer.provide(IamAdminHandlersLive(http, { mailer: mail.layer, settings: TEST_SETTINGS }))
   )
+  const quiet = Logger.minimumLogLevel(LogLevel.Warning)
+  const layer: Layer.Layer<AuthAdminHttp | OperatorStore | AuditTrail | SecretHasher | SecureRandom, unknown> =
+    db === null
+      ? // The in-memory stores (testkit), with the same use cases and HTTP layer over them.
+        listener.pipe(
+          Layer.provideMerge(IamStoresMemory.pipe(Layer.provideMerge(authServicesMemory()))),
+          Layer.provide(quiet)
+        )
+      : listener.pipe(
+          Layer.provideMerge(
+            authServicesOnDatabase(
+              testConfig(),
+              { url: Redacted.make(db.appUrl), appRole: db.appRole, maxConnections: db.kind === "pglite" ? 4 : 10 },
+              testPepper
+            )
+          ),
+          Layer.provide(quiet)
+        )
   const runtime = ManagedRuntime.make(layer)
   const admin = await runtime.runPromise(AuthAdminHttp)
   const boot = Option.getOrThrow(await runtime.runPromise(bootstrapPlatformAdmin()))
@@ -94,7 +112,7 @@ export const iamEnvironment = async (backend: Backend) => {
     admin: { email: boot.operator.email, password: Redacted.value(boot.password), id: boot.operator.id },
     close: async () => {
       await runtime.dispose()
-      await db.drop()
+      await db?.drop()
     }
   }
 }
