@@ -8,7 +8,6 @@ import { Effect, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { UsageServiceClient } from "../src/gen/ibex/auth/v1/usage.js"
 import {
-  AuthClient,
   AuthGatewayGrpc,
   AuthGrpcServer,
   AuthGrpcServerLive,
@@ -29,7 +28,25 @@ import { AuthServiceClient, bearer, CapturingLogger, memoryAuthServices, rawCall
 const dir = mkdtempSync(join(tmpdir(), "ibex-mtls-"))
 let certs: DevCertificates
 let otherCa: DevCertificates
-let runtime: ManagedRuntime.ManagedRuntime<AuthGrpcServer | AuthGateway | AuthClient, unknown>
+const makeRuntime = (tls: DevCertificates) => {
+  const server = AuthGrpcServerLive({
+    host: "127.0.0.1",
+    port: 0,
+    shutdownTimeoutMs: 1_000,
+    tls: readTlsFiles(tls.auth)
+  }).pipe(Layer.provideMerge(memoryAuthServices()))
+  const gateway = Layer.unwrapEffect(
+    Effect.map(AuthGrpcServer, (s) =>
+      AuthGatewayGrpc({
+        target: s.address,
+        deadlineMs: 2_000,
+        tls: { ...readTlsFiles(tls.proxy), serverName: "localhost" }
+      })
+    )
+  )
+  return ManagedRuntime.make(gateway.pipe(Layer.provideMerge(server), Layer.provide(CapturingLogger)))
+}
+let runtime: ReturnType<typeof makeRuntime>
 let address: string
 let orgA: TestOrgContext
 const clients: Array<grpc.Client> = []
@@ -51,22 +68,7 @@ const material = (side: TlsFiles, trust: DevCertificates = certs): TlsMaterial =
 beforeAll(async () => {
   certs = await ensureDevCertificates(join(dir, "tls"))
   otherCa = await ensureDevCertificates(join(dir, "other"))
-  const server = AuthGrpcServerLive({
-    host: "127.0.0.1",
-    port: 0,
-    shutdownTimeoutMs: 1_000,
-    tls: readTlsFiles(certs.auth)
-  }).pipe(Layer.provideMerge(memoryAuthServices()))
-  const gateway = Layer.unwrapEffect(
-    Effect.map(AuthGrpcServer, (s) =>
-      AuthGatewayGrpc({
-        target: s.address,
-        deadlineMs: 2_000,
-        tls: { ...readTlsFiles(certs.proxy), serverName: "localhost" }
-      })
-    )
-  )
-  runtime = ManagedRuntime.make(gateway.pipe(Layer.provideMerge(server), Layer.provide(CapturingLogger)))
+  runtime = makeRuntime(certs)
   orgA = (await runtime.runPromise(setupTwoOrgs())).orgA
   address = (await runtime.runPromise(AuthGrpcServer)).address
 }, 60_000)
