@@ -37,8 +37,8 @@ const files = (dir: string): DevCertificates => {
 
 const CA_KEY = "ca-key.pem"
 
-/** Whether every file is there, readable, signed by the CA, matches its key and is not near its end. */
-const usable = (certs: DevCertificates, now: number): boolean => {
+/** Whether every file is there, readable, signed by the CA, matches its key, is not near its end, and auth's names every server name. */
+const usable = (certs: DevCertificates, now: number, serverNames: ReadonlyArray<string>): boolean => {
   try {
     const ca = new NodeX509(readFileSync(certs.caFile))
     const caKey = createPrivateKey(readFileSync(join(certs.dir, CA_KEY)))
@@ -51,6 +51,8 @@ const usable = (certs: DevCertificates, now: number): boolean => {
       const key = createPrivateKey(readFileSync(leaf.keyFile))
       if (!cert.verify(ca.publicKey) || !cert.checkPrivateKey(key) || !fresh(cert)) return false
     }
+    const authNames = (new NodeX509(readFileSync(certs.auth.certFile)).subjectAltName ?? "").split(", ")
+    if (!serverNames.every((name) => authNames.includes(`DNS:${name}`))) return false
     return true
   } catch {
     return false
@@ -68,7 +70,7 @@ const writePrivate = (path: string, content: string) => {
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const
 
 /** Issues the CA and the three leaves (the library is loaded only here: it needs the reflect-metadata polyfill). */
-const issue = async (certs: DevCertificates, now: number) => {
+const issue = async (certs: DevCertificates, now: number, serverNames: ReadonlyArray<string>) => {
   await import("reflect-metadata")
   const x509 = await import("@peculiar/x509")
   x509.cryptoProvider.set(webcrypto as never)
@@ -102,7 +104,12 @@ const issue = async (certs: DevCertificates, now: number) => {
     const leafKeys = await keys()
     const altNames: Array<{ type: "dns" | "ip" | "url"; value: string }> = [{ type: "url", value: roleUri(role) }]
     if (role === "auth")
-      altNames.push({ type: "dns", value: "localhost" }, { type: "ip", value: "127.0.0.1" }, { type: "ip", value: "::1" })
+      altNames.push(
+        { type: "dns", value: "localhost" },
+        ...serverNames.filter((n) => n !== "localhost").map((value) => ({ type: "dns" as const, value })),
+        { type: "ip", value: "127.0.0.1" },
+        { type: "ip", value: "::1" }
+      )
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: `CN=ibex-${role}`,
@@ -142,12 +149,18 @@ const issue = async (certs: DevCertificates, now: number) => {
  */
 export const ensureDevCertificates = async (
   dir: string,
-  now: number = Date.now()
+  options: {
+    readonly now?: number | undefined
+    /** More DNS names for auth's certificate (e.g. `auth` on a compose network); localhost is always there. */
+    readonly serverNames?: ReadonlyArray<string> | undefined
+  } = {}
 ): Promise<DevCertificates & { readonly issued: boolean }> => {
   const certs = files(dir)
+  const now = options.now ?? Date.now()
+  const serverNames = options.serverNames ?? []
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
-  if (usable(certs, now)) return { ...certs, issued: false }
-  await issue(certs, now)
+  if (usable(certs, now, serverNames)) return { ...certs, issued: false }
+  await issue(certs, now, serverNames)
   return { ...certs, issued: true }
 }
