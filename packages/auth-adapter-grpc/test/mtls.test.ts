@@ -102,6 +102,9 @@ describe("mutual TLS between the proxy / CLI and auth (issue 14 item 1)", () => 
   })
 
   it("a client with a certificate from another CA is refused at the handshake", async () => {
+    // Control: the same call with this deployment's proxy certificate is answered.
+    const own = authClient(readTlsFiles(certs.proxy))
+    expect((await rawCall(own.validateToken.bind(own), { token: Redacted.value(orgA.token) })).error).toBeNull()
     // Its proxy certificate says "proxy", but no CA auth trusts signed it.
     const stranger = authClient(material(otherCa.proxy, certs))
     const result = await rawCall(stranger.validateToken.bind(stranger), { token: Redacted.value(orgA.token) })
