@@ -26,7 +26,10 @@ const program = Effect.gen(function* () {
     })
   const admin = AuthAdminHttpLive({ host: http.host, port: http.port, version: AUTH_VERSION })
   return yield* Layer.launch(
-    admin.pipe(Layer.provideMerge(AuthServiceLive(config, tls._tag === "Mtls" ? { tls: tls.material } : {})), Layer.provide(TelemetryLive(telemetry)))
+    admin.pipe(
+      Layer.provideMerge(AuthServiceLive(config, tls._tag === "Mtls" ? { tls: tls.material } : {})),
+      Layer.provide(TelemetryLive(telemetry))
+    )
   ).pipe(Logger.withMinimumLogLevel(config.logLevel))
 }).pipe(Effect.tapErrorCause(logStopped("auth", "auth_stopped")), Effect.provide(JsonLoggerLive))
 

@@ -1,5 +1,5 @@
-import { Options } from "@effect/cli"
 import { resolve } from "node:path"
+import { Options } from "@effect/cli"
 import { configInvalidRecord, readConfig } from "@ibex/app-common"
 import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { GRPC_INSECURE_VAR, TLS_CA_VAR, TLS_SERVER_NAME_VAR } from "@ibex/app-common"
 import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
+import { GRPC_INSECURE_VAR, TLS_CA_VAR, TLS_SERVER_NAME_VAR } from "@ibex/app-common"
 import { AuthGrpcServer, defaultArgon2Options, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import type { OrgId } from "@ibex/domain"
 import { loadMigrations, migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
@@ -260,7 +260,12 @@ describe("ibex token (over gRPC to a real auth server)", () => {
       expect(listed.stdout).not.toContain(minted.credential)
       expect(listed.stdout).not.toMatch(/\$argon2/)
 
-      const remote = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: env.AUTH_GRPC_TARGET, IBEX_ADMIN_TOKEN: minted.credential }
+      const remote = {
+        ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
+        AUTH_GRPC_TARGET: env.AUTH_GRPC_TARGET,
+        IBEX_ADMIN_TOKEN: minted.credential
+      }
       const name = `remote-${randomBytes(4).toString("hex")}`
       const created = json<{ id: string; token: { pat: string; id: string }; agent: { id: string } }>(
         await ibex(["org", "create", "--name", name, "--agent", "bot", "--json"], remote)

@@ -272,7 +272,12 @@ describe("ibex usage", () => {
       const minted = json<{ credential: string }>(
         await inProcess(["admin", "credential", "create", "--name", "usage-ci", "--json"], dbEnv)
       )
-      const remote = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_ADMIN_TOKEN: minted.credential }
+      const remote = {
+        ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
+        AUTH_GRPC_TARGET: address,
+        IBEX_ADMIN_TOKEN: minted.credential
+      }
       expect(json<{ org_id: string }>(await inProcess(["usage", "--org", org.id, "--json"], remote)).org_id).toBe(
         org.id
       )
@@ -370,7 +375,12 @@ describe("ibex budget", () => {
       const minted = json<{ credential: string }>(
         await inProcess(["admin", "credential", "create", "--name", "budget-ci", "--json"], dbEnv)
       )
-      const remote = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_ADMIN_TOKEN: minted.credential }
+      const remote = {
+        ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
+        AUTH_GRPC_TARGET: address,
+        IBEX_ADMIN_TOKEN: minted.credential
+      }
       expect(
         json<{ tokens_per_minute: number; monthly_budget_micro_usd: number }>(
           await inProcess(["budget", "set", "--org", org.id, "--monthly-usd", "3.000001", "--json"], remote)

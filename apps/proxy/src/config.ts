@@ -213,4 +213,7 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
  * IBEX_TLS_CA_FILE (AUTH_TLS_SERVER_NAME optional), or plaintext only with AUTH_GRPC_INSECURE=true.
  * Read by apps/proxy's main only: `npm start` issues its own development certificates.
  */
-export const ProxyTlsConfig = grpcTlsConfig("PROXY_TLS_CERT_FILE", "PROXY_TLS_KEY_FILE", { required: true, client: true })
+export const ProxyTlsConfig = grpcTlsConfig("PROXY_TLS_CERT_FILE", "PROXY_TLS_KEY_FILE", {
+  required: true,
+  client: true
+})

@@ -104,9 +104,7 @@ const devCertificates = (auth: AuthConfig) =>
     try: () => ensureDevCertificates(devTlsDir(auth)),
     catch: (e) => new StackStartFailed({ message: `development certificates: ${String(e)}` })
   }).pipe(
-    Effect.tap((certs) =>
-      certs.issued ? Effect.logInfo({ event: "dev_tls_issued", dir: certs.dir }) : Effect.void
-    )
+    Effect.tap((certs) => (certs.issued ? Effect.logInfo({ event: "dev_tls_issued", dir: certs.dir }) : Effect.void))
   )
 
 const cliTls = (certs: DevCertificates) => ({ ...certs.cli, serverName: DEV_TLS_SERVER_NAME })
@@ -130,10 +128,12 @@ export const StackLive = (options: StackOptions) =>
         )
       )
       const auth = AuthAdminHttpLive({ ...options.authHttp, version: AUTH_VERSION }).pipe(
-        Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper, {
-          embeddedEndpoint: db.endpoint === undefined ? undefined : { ...db.endpoint, cliTls: cliTls(certs) },
-          tls: authTls.server
-        }))
+        Layer.provideMerge(
+          authServiceOnDatabase(options.auth, db.app, db.pepper, {
+            embeddedEndpoint: db.endpoint === undefined ? undefined : { ...db.endpoint, cliTls: cliTls(certs) },
+            tls: authTls.server
+          })
+        )
       )
       // No routing source and no provider key: a newcomer's first request still gets a real
       // forwarded completion, from the local mock provider (model "ibex-mock").

@@ -102,7 +102,12 @@ const bannerCommands = (output: string) => {
 }
 
 /** One ValidateToken on the stack's auth port with the given channel credentials: the status code (0: answered). */
-const validateOver = (address: string, creds: grpc.ChannelCredentials, token: string, options: grpc.ChannelOptions = {}) =>
+const validateOver = (
+  address: string,
+  creds: grpc.ChannelCredentials,
+  token: string,
+  options: grpc.ChannelOptions = {}
+) =>
   new Promise<number>((resolve) => {
     const client = new AuthProto.AuthServiceClient(address, creds, options)
     client.validateToken({ token }, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (error) => {

@@ -65,7 +65,10 @@ const required = <A>(value: A | undefined): Effect.Effect<A, ManagementError> =>
 export const makePlatformAdminClient = (config: PlatformAdminClientConfig) =>
   Effect.gen(function* () {
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new PlatformAdminServiceClient(config.target, channelCredentials(config.tls), tlsChannelOptions(config.tls))),
+      Effect.sync(
+        () =>
+          new PlatformAdminServiceClient(config.target, channelCredentials(config.tls), tlsChannelOptions(config.tls))
+      ),
       (c) => Effect.sync(() => c.close())
     )
     const deadlineMs = config.deadlineMs ?? 15_000

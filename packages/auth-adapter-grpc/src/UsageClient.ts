@@ -12,8 +12,8 @@ import { Context, Effect, Layer, type Redacted } from "effect"
 import { defaultChannelOptions } from "./AuthClient.js"
 import { type OrgLimitsInfo, UsageServiceClient } from "./gen/ibex/auth/v1/usage.js"
 import { type ManagementError, managementError, REASON_TRAILER, trailer } from "./status.js"
-import { groupByToWire, limitsFromWire, reportFromWire, usageRecordToWire } from "./UsageWire.js"
 import { channelCredentials, type TlsMaterial, tlsChannelOptions } from "./tls.js"
+import { groupByToWire, limitsFromWire, reportFromWire, usageRecordToWire } from "./UsageWire.js"
 import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 
 export interface UsageClientConfig {

@@ -1,4 +1,4 @@
-import { webcrypto, X509Certificate as NodeX509, randomBytes, KeyObject, createPrivateKey } from "node:crypto"
+import { createPrivateKey, KeyObject, X509Certificate as NodeX509, randomBytes, webcrypto } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type CallerRole, roleUri, type TlsFiles } from "./tls.js"
@@ -81,7 +81,10 @@ const issue = async (certs: DevCertificates, now: number, serverNames: ReadonlyA
   }
   // Node's WebCrypto keys, typed loosely where the library's (DOM) types meet Node's.
   const keys = () =>
-    webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]) as Promise<unknown> as Promise<{ readonly publicKey: never; readonly privateKey: never }>
+    webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]) as Promise<unknown> as Promise<{
+      readonly publicKey: never
+      readonly privateKey: never
+    }>
   const pem = (key: webcrypto.CryptoKey) => KeyObject.from(key).export({ type: "pkcs8", format: "pem" }) as string
   const notBefore = new Date(now - 60_000)
 

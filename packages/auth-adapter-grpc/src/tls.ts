@@ -7,8 +7,8 @@ import {
   type handleUnaryCall,
   type ServerCredentials,
   ServerCredentials as ServerCredentialsFactory,
-  type ServerWritableStream,
   type ServerUnaryCall,
+  type ServerWritableStream,
   type sendUnaryData,
   status,
   type UntypedServiceImplementation
@@ -110,9 +110,15 @@ export const proxyOnly = <S extends UntypedServiceImplementation>(
     const handler = handlers[name]
     if (typeof handler !== "function") continue
     const method = name.charAt(0).toUpperCase() + name.slice(1)
-    guarded[name] = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>, callback?: sendUnaryData<unknown>) => {
+    guarded[name] = (
+      call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+      callback?: sendUnaryData<unknown>
+    ) => {
       if (callerHasRole(call, "proxy")) {
-        if (callback === undefined) return (handler as handleServerStreamingCall<unknown, unknown>)(call as ServerWritableStream<unknown, unknown>)
+        if (callback === undefined)
+          return (handler as handleServerStreamingCall<unknown, unknown>)(
+            call as ServerWritableStream<unknown, unknown>
+          )
         return (handler as handleUnaryCall<unknown, unknown>)(call as ServerUnaryCall<unknown, unknown>, callback)
       }
       onRefused(method)
