@@ -17,7 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, totalmem } from "node:os"
 import { join } from "node:path"
 import { credentials, Metadata } from "@grpc/grpc-js"
-import { AuthProto } from "@ibex/auth-adapter-grpc"
+import { AuthProto, ensureDevCertificates, readTlsFiles, type TlsFiles } from "@ibex/auth-adapter-grpc"
 import { withClient } from "@ibex/testkit/provision"
 import { summarizeProfile } from "./profile.js"
 import {
@@ -167,10 +167,17 @@ const load = (
 const worker = <A>(command: string, spec: unknown, timeoutMs: number) =>
   runJson<A>(command, ["--import", "tsx", "bench/worker.ts", command, JSON.stringify(spec)], timeoutMs)
 
+/** The proxy's channel credentials to auth (mutual TLS, as production runs it); the server name is the dev certificate's. */
+const proxyCredentials = (files: TlsFiles) => {
+  const tls = readTlsFiles(files)
+  return credentials.createSsl(tls.ca, tls.key, tls.cert)
+}
+const DEV_SERVER_NAME = { "grpc.ssl_target_name_override": "localhost" }
+
 /** One ValidateToken with a generous deadline (cache warm-up outside the measured path). */
-const validateOnce = (target: string, token: string) =>
+const validateOnce = (target: string, token: string, tls: TlsFiles) =>
   new Promise<void>((resolve, reject) => {
-    const client = new AuthProto.AuthServiceClient(target, credentials.createInsecure())
+    const client = new AuthProto.AuthServiceClient(target, proxyCredentials(tls), DEV_SERVER_NAME)
     client.validateToken({ token }, new Metadata(), { deadline: Date.now() + 5_000 }, (error) => {
       client.close()
       if (error === null) resolve()
@@ -325,7 +332,12 @@ const main = async () => {
   const slow = slowStream(T.slowStreamSec)
   const routesFile = join(logDir, "routes.json")
   writeFileSync(routesFile, `${JSON.stringify(routesConfig(mockUrl, slow.chunkDelayMs), null, 2)}\n`)
+  // The internal gRPC runs mutual TLS as in production, with certificates as `npm start` issues them.
+  const certs = await ensureDevCertificates(join(logDir, "tls"))
   const authEnv = (port: number, adminPort: number) => ({
+    IBEX_TLS_CA_FILE: certs.caFile,
+    AUTH_TLS_CERT_FILE: certs.auth.certFile,
+    AUTH_TLS_KEY_FILE: certs.auth.keyFile,
     AUTH_HTTP_HOST: "127.0.0.1",
     AUTH_HTTP_PORT: String(adminPort),
     DATABASE_URL: db.ownerUrl,
@@ -341,6 +353,10 @@ const main = async () => {
     PROXY_HOST: "127.0.0.1",
     PROXY_PORT: String(port),
     AUTH_GRPC_TARGET: `127.0.0.1:${authPort}`,
+    IBEX_TLS_CA_FILE: certs.caFile,
+    PROXY_TLS_CERT_FILE: certs.proxy.certFile,
+    PROXY_TLS_KEY_FILE: certs.proxy.keyFile,
+    AUTH_TLS_SERVER_NAME: "localhost",
     REDIS_URL: redisUrl,
     IBEX_ROUTES_FILE: routesFile
   })
@@ -544,6 +560,7 @@ const main = async () => {
       "grpc",
       {
         target: `127.0.0.1:${authAPort}`,
+        tls: certs.proxy,
         warmToken: primary.admin.token,
         coldTokens: coldTokens.map((t) => t.token),
         orgId: primary.orgId,
@@ -562,7 +579,7 @@ const main = async () => {
     const bursts = []
     // Warm both auth instances' caches over gRPC (a warm-up through the proxy would spend the limit).
     for (const port of [authAPort, authBPort])
-      for (const org of limitOrgs) await validateOnce(`127.0.0.1:${port}`, org.admin.token)
+      for (const org of limitOrgs) await validateOnce(`127.0.0.1:${port}`, org.admin.token, certs.proxy)
     for (const org of limitOrgs) {
       const headers = { authorization: `Bearer ${org.admin.token}`, "x-ibex-agent-id": org.agentId }
       const perProxy = (LIMIT_N * 3) / 2
@@ -610,6 +627,7 @@ const main = async () => {
       {
         proxyUrl: url(proxy2Port, "/"),
         revokeTarget: `127.0.0.1:${authAPort}`,
+        tls: certs.proxy,
         adminToken: primary.admin.token,
         agentId: primary.agentId,
         trials: revocationTokens,

@@ -12,7 +12,7 @@
 //               for all of them); per wave: completed (got `data: [DONE]`), failed, and when it ran.
 import http from "node:http"
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js"
-import { AuthProto } from "@ibex/auth-adapter-grpc"
+import { AuthProto, readTlsFiles, type TlsFiles } from "@ibex/auth-adapter-grpc"
 import { type OrgId, perMinute } from "@ibex/domain"
 import { makeRateLimiterRedis, rateLimitKey } from "@ibex/ratelimit-redis"
 import { Effect, Exit, Scope } from "effect"
@@ -71,15 +71,24 @@ const loops = async (
   return { ...summarize(samples), failures, rps: Math.round(samples.length / elapsedSec) }
 }
 
+/** A proxy's mutual-TLS channel to auth (the bench runs auth as production does). */
+const proxyClient = (target: string, files: TlsFiles) => {
+  const tls = readTlsFiles(files)
+  return new AuthProto.AuthServiceClient(target, credentials.createSsl(tls.ca, tls.key, tls.cert), {
+    "grpc.ssl_target_name_override": "localhost"
+  })
+}
+
 const grpc = async (spec: {
   target: string
+  tls: TlsFiles
   warmToken: string
   coldTokens: ReadonlyArray<string>
   orgId: string
   agentId: string
   seconds: number
 }) => {
-  const client = new AuthProto.AuthServiceClient(spec.target, credentials.createInsecure())
+  const client = proxyClient(spec.target, spec.tls)
   const validate = (token: string, deadlineMs: number) => () =>
     unary((m, o, cb) => client.validateToken({ token }, m, o, cb), deadlineMs)
   const verify = () =>
@@ -130,6 +139,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const revocation = async (spec: {
   proxyUrl: string
   revokeTarget: string
+  tls: TlsFiles
   adminToken: string
   agentId: string
   trials: ReadonlyArray<{ token: string; tokenId: string }>
@@ -137,7 +147,7 @@ const revocation = async (spec: {
   timeoutMs: number
 }) => {
   const url = new URL("/v1/internal/auth-probe", spec.proxyUrl)
-  const client = new AuthProto.AuthServiceClient(spec.revokeTarget, credentials.createInsecure())
+  const client = proxyClient(spec.revokeTarget, spec.tls)
   const admin = new Metadata()
   admin.set("authorization", `Bearer ${spec.adminToken}`)
   const toFirst401: Array<number> = []

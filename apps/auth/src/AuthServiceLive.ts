@@ -6,6 +6,7 @@ import {
   AuthGrpcServerLive,
   SecretHasherArgon2,
   ServerStartFailed,
+  type TlsMaterial,
   TokenDigestHmac
 } from "@ibex/auth-adapter-grpc"
 import {
@@ -26,7 +27,7 @@ import {
 } from "@ibex/persistence-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { AuthConfig } from "./config.js"
-import { StackEndpointLive } from "./StackEndpointLive.js"
+import { StackEndpointLive, type StackEndpointOptions } from "./StackEndpointLive.js"
 
 export interface AuthServiceOptions {
   /** Replace the Argon2id hasher (tests that count hasher calls). */
@@ -37,7 +38,9 @@ export interface AuthServiceOptions {
   readonly port?: number | undefined
   readonly shutdownTimeoutMs?: number | undefined
   /** Embedded mode: record how to reach this service in the data folder while it runs (StackEndpointLive). */
-  readonly embeddedEndpoint?: { readonly dataDir: string; readonly ownerUrl: Redacted.Redacted<string> } | undefined
+  readonly embeddedEndpoint?: StackEndpointOptions | undefined
+  /** Mutual TLS of the gRPC server (issue 14 item 1); unset: plaintext. */
+  readonly tls?: TlsMaterial | undefined
 }
 
 /**
@@ -86,7 +89,8 @@ export const authServiceOnDatabase = (
   const server = AuthGrpcServerLive({
     host: config.host,
     port: options.port ?? config.port,
-    shutdownTimeoutMs: options.shutdownTimeoutMs
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
+    tls: options.tls
   }).pipe(Layer.provideMerge(authServicesOnDatabase(config, database, pepper, options)))
   return options.embeddedEndpoint === undefined
     ? server

@@ -1,7 +1,7 @@
 import { AuthGrpcServer } from "@ibex/auth-adapter-grpc"
 import { issuePlatformAdmin, revokePlatformAdmin } from "@ibex/auth-core"
 import { PlatformAdminStore } from "@ibex/domain"
-import { removeStackEndpoint, writeStackEndpoint } from "@ibex/persistence-pg"
+import { removeStackEndpoint, type StackEndpointTls, writeStackEndpoint } from "@ibex/persistence-pg"
 import { Effect, Layer, type Redacted } from "effect"
 
 export const LOCAL_STACK_ADMIN = "local-stack"
@@ -13,10 +13,14 @@ export const LOCAL_STACK_ADMIN = "local-stack"
  * a fresh one and writes it with the gRPC address and the PGlite socket URL; at stop it revokes
  * the credential and removes the file.
  */
-export const StackEndpointLive = (options: {
+export interface StackEndpointOptions {
   readonly dataDir: string
   readonly ownerUrl: Redacted.Redacted<string>
-}) =>
+  /** The CLI's certificate, key and CA files (npm start's development certificates), recorded for `ibex`. */
+  readonly cliTls?: StackEndpointTls | undefined
+}
+
+export const StackEndpointLive = (options: StackEndpointOptions) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const server = yield* AuthGrpcServer
@@ -32,7 +36,8 @@ export const StackEndpointLive = (options: {
             pid: process.pid,
             authGrpc: server.address,
             databaseUrl: options.ownerUrl,
-            adminCredential: issued.credential
+            adminCredential: issued.credential,
+            ...(options.cliTls === undefined ? {} : { tls: options.cliTls })
           })
         ),
         () =>

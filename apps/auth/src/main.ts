@@ -3,7 +3,7 @@ import { JsonLoggerLive, loadDotEnv, logStopped, readConfig, TelemetryLive, tele
 import { Config, Effect, Layer, Logger } from "effect"
 import { AUTH_VERSION, AuthAdminHttpLive } from "./AdminHttp.js"
 import { AuthServiceLive } from "./AuthServiceLive.js"
-import { AuthConfig, AuthHttpConfig } from "./config.js"
+import { AuthConfig, AuthHttpConfig, AuthTlsConfig } from "./config.js"
 import { IamAdminHandlersLive } from "./IamLive.js"
 
 /** `npm start -w apps/auth` (or `npx tsx apps/auth/src/main.ts`): runs until SIGINT / SIGTERM, then drains. */
@@ -11,18 +11,28 @@ loadDotEnv()
 
 const program = Effect.gen(function* () {
   // Read together, so one line names every invalid variable at once.
-  const { config, http, telemetry } = yield* readConfig(
+  const { config, http, tls, telemetry } = yield* readConfig(
     Config.all({
       config: AuthConfig,
       http: AuthHttpConfig,
+      tls: AuthTlsConfig,
       telemetry: telemetryConfig("ibex-auth", AUTH_VERSION)
     })
   )
+  if (tls._tag !== "Mtls")
+    yield* Effect.logWarning({
+      event: "auth_grpc_plaintext",
+      message:
+        "AUTH_GRPC_INSECURE=true: the internal gRPC is plaintext and unauthenticated; anyone who reaches the port can call every RPC. Development only."
+    })
   const admin = AuthAdminHttpLive({ host: http.host, port: http.port, version: AUTH_VERSION }).pipe(
     Layer.provide(IamAdminHandlersLive(http))
   )
   return yield* Layer.launch(
-    admin.pipe(Layer.provideMerge(AuthServiceLive(config)), Layer.provide(TelemetryLive(telemetry)))
+    admin.pipe(
+      Layer.provideMerge(AuthServiceLive(config, tls._tag === "Mtls" ? { tls: tls.material } : {})),
+      Layer.provide(TelemetryLive(telemetry))
+    )
   ).pipe(Logger.withMinimumLogLevel(config.logLevel))
 }).pipe(Effect.tapErrorCause(logStopped("auth", "auth_stopped")), Effect.provide(JsonLoggerLive))
 

@@ -1,8 +1,11 @@
+import { resolve } from "node:path"
 import { Options } from "@effect/cli"
 import { configInvalidRecord, readConfig } from "@ibex/app-common"
-import { Data, Effect } from "effect"
+import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
+import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"
+import { Data, Effect, Option } from "effect"
 import { CliEnv } from "./config.js"
-import { type CliError, printError, usageError } from "./output.js"
+import { type CliError, operationError, printError, usageError } from "./output.js"
 
 /** `--json` on every command: machine output on stdout instead of the human lines. */
 export const jsonOption = Options.boolean("json").pipe(
@@ -27,3 +30,31 @@ export const handled = <R>(json: boolean, body: Effect.Effect<void, CliError, R>
       Effect.zipRight(printError(json, error), Effect.fail(new ExitWith({ code: error.exitCode })))
     )
   )
+
+/** The mutual TLS the CLI dials auth with, from a running stack's `ibex-stack.json` (its development CLI certificate). */
+export const stackTls = (tls: StackEndpointTls): Effect.Effect<TlsMaterial, CliError> =>
+  Effect.try({
+    try: () => ({ ...readTlsFiles(tls), serverName: tls.serverName }),
+    catch: () =>
+      operationError(
+        `cannot read the running stack's CLI certificate (${tls.certFile}): run ibex as the user who runs npm start`
+      )
+  })
+
+/**
+ * How the CLI reaches auth over gRPC (issue 14 item 1): IBEX_CLI_TLS_CERT_FILE / _KEY_FILE and
+ * IBEX_TLS_CA_FILE; else the CLI certificate a running `npm start` on IBEX_DATA_DIR records in
+ * `ibex-stack.json`; else plaintext when AUTH_GRPC_INSECURE=true; else refused before any
+ * credential is sent.
+ */
+export const grpcTls = (env: CliEnv): Effect.Effect<TlsMaterial | undefined, CliError> => {
+  if (env.tls._tag === "Mtls") return Effect.succeed(env.tls.material)
+  const endpoint = readStackEndpoint(resolve(env.dataDir))
+  if (Option.isSome(endpoint) && endpoint.value.tls !== undefined) return stackTls(endpoint.value.tls)
+  if (env.tls._tag === "Insecure") return Effect.succeed(undefined)
+  return Effect.fail(
+    usageError(
+      "no client certificate for the auth service: set IBEX_CLI_TLS_CERT_FILE, IBEX_CLI_TLS_KEY_FILE and IBEX_TLS_CA_FILE (docs/CONFIGURATION.md), run npm start on IBEX_DATA_DIR, or set AUTH_GRPC_INSECURE=true for an auth that runs plaintext"
+    )
+  )
+}

@@ -1,4 +1,4 @@
-import type { EnvVar } from "@ibex/app-common"
+import { type EnvVar, type GrpcTls, grpcTlsConfig, grpcTlsEnvVars } from "@ibex/app-common"
 import { defaultDataDir } from "@ibex/persistence-pg"
 import { Config, Option, Redacted } from "effect"
 
@@ -37,6 +37,12 @@ export const cliEnvVars: ReadonlyArray<CliEnvVar> = [
     description:
       "The auth service's gRPC address (host:port) for token commands (and platform commands with IBEX_ADMIN_TOKEN)."
   },
+  ...grpcTlsEnvVars({
+    certVar: "IBEX_CLI_TLS_CERT_FILE",
+    keyVar: "IBEX_CLI_TLS_KEY_FILE",
+    who: "the CLI's client certificate for auth; it must carry the SAN URI:spiffe://ibex/cli (unset: a running npm start stack's, from ibex-stack.json)",
+    client: true
+  }),
   {
     name: "IBEX_ADMIN_TOKEN",
     default: null,
@@ -59,6 +65,8 @@ export interface CliEnv {
   readonly authTarget: string
   readonly token: Option.Option<Redacted.Redacted<string>>
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
+  /** Mutual TLS to auth: the configured certificate, plaintext by request, or unset (see grpcTls in common.ts). */
+  readonly tls: GrpcTls
 }
 
 /** An optional secret; set to "" counts as unset. */
@@ -83,5 +91,6 @@ export const CliEnv: Config.Config<CliEnv> = Config.all({
     Config.map((s) => (s === "" ? DEFAULT_AUTH_TARGET : s))
   ),
   token: nonEmpty("IBEX_TOKEN"),
-  adminToken: nonEmpty("IBEX_ADMIN_TOKEN")
+  adminToken: nonEmpty("IBEX_ADMIN_TOKEN"),
+  tls: grpcTlsConfig("IBEX_CLI_TLS_CERT_FILE", "IBEX_CLI_TLS_KEY_FILE", { required: false, client: true })
 })

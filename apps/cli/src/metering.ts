@@ -1,7 +1,7 @@
 import { Options } from "@effect/cli"
 import { type UsageCallError, UsageClient, UsageClientLive } from "@ibex/auth-adapter-grpc"
 import { Duration, Effect, Option, type Redacted } from "effect"
-import { cliEnv } from "./common.js"
+import { cliEnv, grpcTls } from "./common.js"
 import type { CliEnv } from "./config.js"
 import { type CliError, operationError, usageError } from "./output.js"
 import { durationArg } from "./validate.js"
@@ -67,9 +67,10 @@ export const withUsageClient = <A>(
   Effect.gen(function* () {
     const env = yield* cliEnv
     const bearer = yield* bearerFrom(flag, env)
+    const tls = yield* grpcTls(env)
     return yield* Effect.flatMap(UsageClient, (client) => body(client, bearer)).pipe(
       Effect.mapError(explain(env, permission)),
-      Effect.provide(UsageClientLive({ target: env.authTarget })),
+      Effect.provide(UsageClientLive({ target: env.authTarget, tls })),
       Effect.scoped
     )
   })

@@ -5,6 +5,7 @@ import {
   PlatformAdminClient,
   PlatformAdminClientLive,
   SecretHasherArgon2,
+  type TlsMaterial,
   type UsageCallError,
   UsageClient,
   UsageClientLive
@@ -48,7 +49,7 @@ import {
   type TokenInfo
 } from "@ibex/domain"
 import { Console, Context, Effect, Layer, Option, type Redacted, type Scope } from "effect"
-import { cliEnv } from "./common.js"
+import { cliEnv, grpcTls, stackTls } from "./common.js"
 import type { CliEnv } from "./config.js"
 import { embeddedState, openDatabase, storesOn } from "./database.js"
 import { type CliError, operationError, usageError } from "./output.js"
@@ -201,12 +202,18 @@ export const safeUser = (): string => {
   }
 }
 
-const remote = (target: string, credential: Redacted.Redacted<string>, source: string, where: string) =>
+const remote = (
+  target: string,
+  credential: Redacted.Redacted<string>,
+  source: string,
+  where: string,
+  tls: TlsMaterial | undefined
+) =>
   Effect.gen(function* () {
-    const client = yield* Layer.build(PlatformAdminClientLive({ target, credential })).pipe(
+    const client = yield* Layer.build(PlatformAdminClientLive({ target, credential, tls })).pipe(
       Effect.map((ctx) => Context.get(ctx, PlatformAdminClient))
     )
-    const usage = yield* Layer.build(UsageClientLive({ target })).pipe(
+    const usage = yield* Layer.build(UsageClientLive({ target, tls })).pipe(
       Effect.map((ctx) => Context.get(ctx, UsageClient))
     )
     const explain = (what: { readonly org: string; readonly resource?: string }) => explainRemote(target, source, what)
@@ -292,7 +299,8 @@ export const platform: Effect.Effect<Platform, CliError, Scope.Scope> = Effect.g
       env.authTarget,
       env.adminToken.value,
       "IBEX_ADMIN_TOKEN",
-      `the auth service at ${env.authTarget}`
+      `the auth service at ${env.authTarget}`,
+      yield* grpcTls(env)
     )
   if (Option.isSome(env.databaseUrl)) return yield* direct(env)
   const state = yield* embeddedState(env.dataDir)
@@ -301,7 +309,8 @@ export const platform: Effect.Effect<Platform, CliError, Scope.Scope> = Effect.g
       state.endpoint.authGrpc,
       state.endpoint.adminCredential,
       "the running stack's local credential",
-      `the running stack (pid ${state.endpoint.pid})`
+      `the running stack (pid ${state.endpoint.pid})`,
+      state.endpoint.tls === undefined ? yield* grpcTls(env) : yield* stackTls(state.endpoint.tls)
     )
   return yield* direct(env)
 })

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
+import { GRPC_INSECURE_VAR, TLS_CA_VAR, TLS_SERVER_NAME_VAR } from "@ibex/app-common"
 import { AuthGrpcServer, defaultArgon2Options, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import type { OrgId } from "@ibex/domain"
 import { loadMigrations, migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
@@ -56,6 +57,9 @@ describe("cliEnvVars", () => {
       const text = readFileSync(file, "utf8")
       for (const m of text.matchAll(/(?:Config\.\w+|nonEmpty)\("([A-Z][A-Z0-9_]+)"\)|process\.env\.([A-Z][A-Z0-9_]+)/g))
         read.add((m[1] ?? m[2]) as string)
+      // The TLS variables are read through app-common's grpcTlsConfig: the side's two, and the shared ones.
+      for (const m of text.matchAll(/grpcTlsConfig\("([A-Z][A-Z0-9_]+)", "([A-Z][A-Z0-9_]+)"/g))
+        for (const name of [m[1], m[2], TLS_CA_VAR, GRPC_INSECURE_VAR, TLS_SERVER_NAME_VAR]) read.add(name as string)
     }
     expect([...read].sort()).toEqual(cliEnvVars.map((v) => v.name).sort())
     for (const v of cliEnvVars)
@@ -191,7 +195,7 @@ describe("ibex token (over gRPC to a real auth server)", () => {
     )
     const created = await runtime.runPromise(bootstrapAdminToken(org.id as OrgId))
     admin = Redacted.value(created.token)
-    env = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_TOKEN: admin }
+    env = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_TOKEN: admin }
   }, 180_000)
 
   afterAll(async () => {
@@ -256,7 +260,12 @@ describe("ibex token (over gRPC to a real auth server)", () => {
       expect(listed.stdout).not.toContain(minted.credential)
       expect(listed.stdout).not.toMatch(/\$argon2/)
 
-      const remote = { ...baseEnv(), AUTH_GRPC_TARGET: env.AUTH_GRPC_TARGET, IBEX_ADMIN_TOKEN: minted.credential }
+      const remote = {
+        ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
+        AUTH_GRPC_TARGET: env.AUTH_GRPC_TARGET,
+        IBEX_ADMIN_TOKEN: minted.credential
+      }
       const name = `remote-${randomBytes(4).toString("hex")}`
       const created = json<{ id: string; token: { pat: string; id: string }; agent: { id: string } }>(
         await ibex(["org", "create", "--name", name, "--agent", "bot", "--json"], remote)

@@ -171,7 +171,7 @@ describe("ibex usage", () => {
         record(org.id, { model: "gpt-b", promptTokens: 7, completionTokens: 8, costMicroUsd: 500_000 }),
         record(other.id, { model: "gpt-a", costMicroUsd: 999_999_999 })
       ])
-      const env = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
+      const env = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
 
       const report = json<{
         org_id: string
@@ -229,13 +229,14 @@ describe("ibex usage", () => {
 
   it("refusals: no usage:read, another org by PAT, bad arguments, no token", { timeout: 120_000 }, async () => {
     const org = await orgWithPat("probe:read", "budget:manage")
-    const env = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
+    const env = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
     expectRefused(await inProcess(["usage"], env), 1, /lacks usage:read/)
     const reader = await orgWithPat("usage:read")
     // A PAT never reaches another org: --org means acting as a platform admin, which a PAT is not.
     expectRefused(
       await inProcess(["usage", "--org", org.id], {
         ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
         AUTH_GRPC_TARGET: address,
         IBEX_ADMIN_TOKEN: reader.pat
       }),
@@ -245,7 +246,7 @@ describe("ibex usage", () => {
     expectRefused(await inProcess(["usage", "--since", "yesterday"], env), 2, /--since must be a date/)
     expectRefused(await inProcess(["usage", "--by", "week"], env), 2, /week|model/)
     expectRefused(
-      await inProcess(["usage"], { ...baseEnv(), AUTH_GRPC_TARGET: address }),
+      await inProcess(["usage"], { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address }),
       2,
       /missing token: set IBEX_TOKEN/
     )
@@ -271,7 +272,12 @@ describe("ibex usage", () => {
       const minted = json<{ credential: string }>(
         await inProcess(["admin", "credential", "create", "--name", "usage-ci", "--json"], dbEnv)
       )
-      const remote = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_ADMIN_TOKEN: minted.credential }
+      const remote = {
+        ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
+        AUTH_GRPC_TARGET: address,
+        IBEX_ADMIN_TOKEN: minted.credential
+      }
       expect(json<{ org_id: string }>(await inProcess(["usage", "--org", org.id, "--json"], remote)).org_id).toBe(
         org.id
       )
@@ -296,7 +302,7 @@ describe("ibex budget", () => {
     async () => {
       const org = await orgWithPat("budget:manage")
       await ship([record(org.id, { costMicroUsd: 2_500_000 })])
-      const env = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
+      const env = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
       type Limits = {
         org_id: string
         tokens_per_minute: number | null
@@ -348,7 +354,7 @@ describe("ibex budget", () => {
 
   it("refusals: no budget:manage, nothing to set, out-of-range values", { timeout: 120_000 }, async () => {
     const org = await orgWithPat("usage:read")
-    const env = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
+    const env = { ...baseEnv(), AUTH_GRPC_INSECURE: "true", AUTH_GRPC_TARGET: address, IBEX_TOKEN: org.pat }
     expectRefused(await inProcess(["budget", "get"], env), 1, /lacks budget:manage/)
     expectRefused(await inProcess(["budget", "set", "--monthly-usd", "1"], env), 1, /lacks budget:manage/)
     expectRefused(await inProcess(["budget", "set"], env), 2, /nothing to set/)
@@ -369,7 +375,12 @@ describe("ibex budget", () => {
       const minted = json<{ credential: string }>(
         await inProcess(["admin", "credential", "create", "--name", "budget-ci", "--json"], dbEnv)
       )
-      const remote = { ...baseEnv(), AUTH_GRPC_TARGET: address, IBEX_ADMIN_TOKEN: minted.credential }
+      const remote = {
+        ...baseEnv(),
+        AUTH_GRPC_INSECURE: "true",
+        AUTH_GRPC_TARGET: address,
+        IBEX_ADMIN_TOKEN: minted.credential
+      }
       expect(
         json<{ tokens_per_minute: number; monthly_budget_micro_usd: number }>(
           await inProcess(["budget", "set", "--org", org.id, "--monthly-usd", "3.000001", "--json"], remote)

@@ -1,4 +1,5 @@
 export * from "./EnvVar.js"
+export * from "./grpcTls.js"
 export * from "./logging.js"
 export * from "./startup.js"
 export * from "./telemetry.js"

@@ -46,7 +46,7 @@ export const ProxyServiceLive = <E>(
   routing: Layer.Layer<Routing, E>,
   /** Where usage records go; by default to auth's store over gRPC (tests collect them). */
   usageSink: Layer.Layer<UsageSink> = UsageSinkGrpc({ maxBuffered: config.usageBufferMax }).pipe(
-    Layer.provide(UsageClientLive({ target: config.authTarget }))
+    Layer.provide(UsageClientLive({ target: config.authTarget, tls: config.authTls }))
   )
 ) => {
   const limiter:
@@ -76,7 +76,10 @@ export const ProxyServiceLive = <E>(
       return makeProxyConfig({ ...config.http, readiness: probes })
     })
   )
-  const auth = ProxyAuthGatewayLive({ target: config.authTarget, deadlineMs: config.authTimeoutMs }, config.authCache)
+  const auth = ProxyAuthGatewayLive(
+    { target: config.authTarget, deadlineMs: config.authTimeoutMs, tls: config.authTls },
+    config.authCache
+  )
   return ProxyHttpLive.pipe(
     Layer.provide(readiness),
     Layer.provideMerge(Layer.mergeAll(limiter, routing, ProviderGatewayLive, usageSink)),

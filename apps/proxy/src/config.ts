@@ -1,5 +1,5 @@
-import type { EnvVar } from "@ibex/app-common"
-import { DEFAULT_DEADLINE_MS } from "@ibex/auth-adapter-grpc"
+import { type EnvVar, grpcTlsConfig, grpcTlsEnvVars } from "@ibex/app-common"
+import { DEFAULT_DEADLINE_MS, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import {
   type AuthorizationCacheOptions,
   DEFAULT_MAX_BODY_BYTES,
@@ -73,6 +73,12 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     secret: false,
     description: "The auth service's gRPC address (host:port)."
   },
+  ...grpcTlsEnvVars({
+    certVar: "PROXY_TLS_CERT_FILE",
+    keyVar: "PROXY_TLS_KEY_FILE",
+    who: "this proxy's client certificate for auth; it must carry the SAN URI:spiffe://ibex/proxy",
+    client: true
+  }),
   {
     name: "AUTH_TIMEOUT_MS",
     default: String(DEFAULT_DEADLINE_MS),
@@ -187,6 +193,8 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
 export interface ProxyAppConfig {
   readonly http: ProxyConfigInput
   readonly authTarget: string
+  /** Mutual TLS to auth (the proxy's certificate); unset: plaintext. Read by ProxyTlsConfig, not ProxyAppConfig. */
+  readonly authTls?: TlsMaterial | undefined
   readonly authTimeoutMs: number
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
   readonly redisCommandTimeoutMs: number
@@ -233,4 +241,14 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   routing: RoutingSourceConfig,
   usageBufferMax: positiveInt("PROXY_USAGE_BUFFER_MAX", 200_000)
+})
+
+/**
+ * The proxy's mutual TLS to auth (issue 14 item 1): PROXY_TLS_CERT_FILE, PROXY_TLS_KEY_FILE and
+ * IBEX_TLS_CA_FILE (AUTH_TLS_SERVER_NAME optional), or plaintext only with AUTH_GRPC_INSECURE=true.
+ * Read by apps/proxy's main only: `npm start` issues its own development certificates.
+ */
+export const ProxyTlsConfig = grpcTlsConfig("PROXY_TLS_CERT_FILE", "PROXY_TLS_KEY_FILE", {
+  required: true,
+  client: true
 })

@@ -2,7 +2,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { JsonLoggerLive, loadDotEnv, logStopped, readConfig, TelemetryLive, telemetryConfig } from "@ibex/app-common"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { Config, Effect, Layer, Logger, Option } from "effect"
-import { ProxyAppConfig } from "./config.js"
+import { ProxyAppConfig, ProxyTlsConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
 import { RoutingFromConfig } from "./routingSource.js"
 
@@ -11,9 +11,14 @@ loadDotEnv()
 
 const program = Effect.gen(function* () {
   // Read together, so one line names every invalid variable at once.
-  const { config, telemetry } = yield* readConfig(
-    Config.all({ config: ProxyAppConfig, telemetry: telemetryConfig("ibex-proxy", "0.1.0") })
+  const { config, tls, telemetry } = yield* readConfig(
+    Config.all({ config: ProxyAppConfig, tls: ProxyTlsConfig, telemetry: telemetryConfig("ibex-proxy", "0.1.0") })
   )
+  if (tls._tag !== "Mtls")
+    yield* Effect.logWarning({
+      event: "auth_grpc_plaintext",
+      message: "AUTH_GRPC_INSECURE=true: the proxy calls auth over plaintext gRPC. Development only."
+    })
   return yield* Layer.launch(
     Layer.effectDiscard(
       Effect.flatMap(ProxyServer, (server) => Effect.logInfo({ event: "proxy_listening", url: server.url }))
@@ -21,7 +26,11 @@ const program = Effect.gen(function* () {
       // Spans per request only when something exports them.
       Layer.provideMerge(
         ProxyServiceLive(
-          { ...config, http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) } },
+          {
+            ...config,
+            http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) },
+            ...(tls._tag === "Mtls" ? { authTls: tls.material } : {})
+          },
           RoutingFromConfig(config.routing)
         )
       ),

@@ -1,4 +1,4 @@
-import { resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import {
   AUTH_VERSION,
   AuthAdminHttp,
@@ -9,7 +9,13 @@ import {
   IamAdminHandlersLive
 } from "@ibex/app-auth"
 import { defaultRoutingConfig, type ProxyAppConfig, ProxyServiceLive, RoutingFromConfig } from "@ibex/app-proxy"
-import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
+import {
+  AuthGrpcServer,
+  type DevCertificates,
+  ensureDevCertificates,
+  readTlsFiles,
+  SecretHasherArgon2
+} from "@ibex/auth-adapter-grpc"
 import { bootstrapPlatformAdmin } from "@ibex/auth-core"
 import { Routing, SecureRandomWebCrypto } from "@ibex/domain"
 import { startMockUpstream } from "@ibex/mock-upstream"
@@ -88,10 +94,39 @@ const database = (auth: AuthConfig) =>
     }
   })
 
+/** The name the development server certificate carries for loopback addresses (SNI and verification). */
+export const DEV_TLS_SERVER_NAME = "localhost"
+
+/**
+ * The development certificates of the internal gRPC (issue 14 item 1): a private CA and auth's,
+ * the proxy's and the CLI's certificates in `tls/` beside the data folder (next to the dev pepper),
+ * folder 0700 and files 0600, issued on first start and again when expired or unreadable.
+ */
+export const devTlsDir = (auth: AuthConfig): string =>
+  join(dirname(resolve(Option.getOrElse(auth.dataDir, defaultDataDir))), "tls")
+
+const devCertificates = (auth: AuthConfig) =>
+  Effect.tryPromise({
+    try: () => ensureDevCertificates(devTlsDir(auth)),
+    catch: (e) => new StackStartFailed({ message: `development certificates: ${String(e)}` })
+  }).pipe(
+    Effect.tap((certs) => (certs.issued ? Effect.logInfo({ event: "dev_tls_issued", dir: certs.dir }) : Effect.void))
+  )
+
+const cliTls = (certs: DevCertificates) => ({ ...certs.cli, serverName: DEV_TLS_SERVER_NAME })
+
 export const StackLive = (options: StackOptions) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
       const db = yield* database(options.auth)
+      const certs = yield* devCertificates(options.auth)
+      const authTls = yield* Effect.try({
+        try: () => ({
+          server: readTlsFiles(certs.auth),
+          proxy: { ...readTlsFiles(certs.proxy), serverName: DEV_TLS_SERVER_NAME }
+        }),
+        catch: (e) => new StackStartFailed({ message: `development certificates: ${String(e)}` })
+      })
       const hasher = SecretHasherArgon2(options.auth.argon2)
       const seedDatabase = seedDev(options.newToken ? { newToken: true } : {}).pipe(
         Effect.provide(
@@ -100,7 +135,12 @@ export const StackLive = (options: StackOptions) =>
       )
       const auth = AuthAdminHttpLive({ ...options.authHttp, version: AUTH_VERSION }).pipe(
         Layer.provide(IamAdminHandlersLive(options.authHttp)),
-        Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper, { embeddedEndpoint: db.endpoint }))
+        Layer.provideMerge(
+          authServiceOnDatabase(options.auth, db.app, db.pepper, {
+            embeddedEndpoint: db.endpoint === undefined ? undefined : { ...db.endpoint, cliTls: cliTls(certs) },
+            tls: authTls.server
+          })
+        )
       )
       // No routing source and no provider key: a newcomer's first request still gets a real
       // forwarded completion, from the local mock provider (model "ibex-mock").
@@ -122,7 +162,7 @@ export const StackLive = (options: StackOptions) =>
       // The proxy dials the auth server's bound address (port 0 in tests resolves here).
       const proxy = Layer.unwrapEffect(
         Effect.map(AuthGrpcServer, (server) =>
-          ProxyServiceLive({ ...options.proxy, authTarget: server.address }, routingLayer)
+          ProxyServiceLive({ ...options.proxy, authTarget: server.address, authTls: authTls.proxy }, routingLayer)
         )
       )
       const info = Layer.effect(

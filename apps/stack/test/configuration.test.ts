@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { AUTH_VERSION, AuthConfig, AuthHttpConfig, authEnvVars } from "@ibex/app-auth"
+import { AUTH_VERSION, AuthConfig, AuthHttpConfig, AuthTlsConfig, authEnvVars } from "@ibex/app-auth"
 import { telemetryConfig } from "@ibex/app-common"
-import { ProxyAppConfig, proxyEnvVars } from "@ibex/app-proxy"
+import { ProxyAppConfig, ProxyTlsConfig, proxyEnvVars } from "@ibex/app-proxy"
 import { cliEnvVars } from "@ibex/cli"
 import { type Config, ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
@@ -55,7 +55,9 @@ describe("configuration reference (docs/CONFIGURATION.md)", () => {
     auth: namesRead(AuthConfig),
     authHttp: namesRead(AuthHttpConfig),
     authTelemetry: namesRead(telemetryConfig("ibex-auth", AUTH_VERSION)),
+    authTls: namesRead(AuthTlsConfig),
     proxy: namesRead(ProxyAppConfig),
+    proxyTls: namesRead(ProxyTlsConfig),
     proxyTelemetry: namesRead(telemetryConfig("ibex-proxy", AUTH_VERSION))
   }
   const readByConfig = new Set(Object.values(configs).flatMap((s) => [...s]))
@@ -73,9 +75,15 @@ describe("configuration reference (docs/CONFIGURATION.md)", () => {
   })
 
   it("the apps' catalogues list exactly what their Config reads", () => {
-    const authRead = [...configs.auth, ...configs.authHttp, ...configs.authTelemetry, ...readByLibraries]
+    const authRead = [
+      ...configs.auth,
+      ...configs.authHttp,
+      ...configs.authTelemetry,
+      ...configs.authTls,
+      ...readByLibraries
+    ]
     expect(authEnvVars.map((v) => v.name).sort()).toEqual([...new Set(authRead)].sort())
-    const proxyRead = [...configs.proxy, ...configs.proxyTelemetry, ...readByLibraries]
+    const proxyRead = [...configs.proxy, ...configs.proxyTelemetry, ...configs.proxyTls, ...readByLibraries]
     expect(proxyEnvVars.map((v) => v.name).sort()).toEqual([...new Set(proxyRead)].sort())
   })
 

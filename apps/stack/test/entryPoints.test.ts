@@ -98,7 +98,12 @@ describe("configuration errors: one JSON line naming every invalid variable", ()
     expect(reasonOf(line, "IBEX_TOKEN_PEPPER")).toMatch(/required with DATABASE_URL/)
     expect(noPepper.lines[0]).not.toContain("127.0.0.1:1/ibex")
 
-    const several = await run("auth", { AUTH_GRPC_PORT: "abc", ARGON2_TIME_COST: "0", LOG_LEVEL: "loud" })
+    const several = await run("auth", {
+      AUTH_GRPC_PORT: "abc",
+      ARGON2_TIME_COST: "0",
+      LOG_LEVEL: "loud",
+      AUTH_GRPC_INSECURE: "true"
+    })
     expect(several.code).toBe(1)
     const all = theConfigLine(several)
     expect(all.invalid.map((i) => i.variable).sort()).toEqual(["ARGON2_TIME_COST", "AUTH_GRPC_PORT", "LOG_LEVEL"])
@@ -106,11 +111,49 @@ describe("configuration errors: one JSON line naming every invalid variable", ()
   }, 120_000)
 
   it("proxy: every bad value named, as JSON (not the runtime's pretty error)", async () => {
-    const r = await run("proxy", { AUTH_TIMEOUT_MS: "abc", PROXY_PORT: "99999", AUTH_GRPC_TARGET: "nowhere" })
+    const r = await run("proxy", {
+      AUTH_TIMEOUT_MS: "abc",
+      PROXY_PORT: "99999",
+      AUTH_GRPC_TARGET: "nowhere",
+      AUTH_GRPC_INSECURE: "true"
+    })
     expect(r.code).toBe(1)
     const line = theConfigLine(r)
     expect(line.service).toBe("proxy")
     expect(line.invalid.map((i) => i.variable).sort()).toEqual(["AUTH_GRPC_TARGET", "AUTH_TIMEOUT_MS", "PROXY_PORT"])
+  }, 60_000)
+
+  it("auth and proxy: no certificates and no AUTH_GRPC_INSECURE=true is refused (never plaintext by accident)", async () => {
+    const auth = theConfigLine(await run("auth", {}))
+    expect(auth.invalid.map((i) => i.variable).sort()).toEqual([
+      "AUTH_TLS_CERT_FILE",
+      "AUTH_TLS_KEY_FILE",
+      "IBEX_TLS_CA_FILE"
+    ])
+    expect(reasonOf(auth, "AUTH_TLS_CERT_FILE")).toMatch(/mutual TLS.*AUTH_GRPC_INSECURE=true/)
+    const proxy = theConfigLine(await run("proxy", {}))
+    expect(proxy.invalid.map((i) => i.variable).sort()).toEqual([
+      "IBEX_TLS_CA_FILE",
+      "PROXY_TLS_CERT_FILE",
+      "PROXY_TLS_KEY_FILE"
+    ])
+    // Part of a side's files, or one that cannot be read: each named.
+    const partial = theConfigLine(
+      await run("proxy", { IBEX_TLS_CA_FILE: "/nonexistent/ca.pem", PROXY_TLS_CERT_FILE: "/nonexistent/p.pem" })
+    )
+    expect(partial.invalid.map((i) => i.variable).sort()).toEqual([
+      "IBEX_TLS_CA_FILE",
+      "PROXY_TLS_CERT_FILE",
+      "PROXY_TLS_KEY_FILE"
+    ])
+    expect(reasonOf(partial, "IBEX_TLS_CA_FILE")).toContain("ENOENT")
+    expect(reasonOf(partial, "PROXY_TLS_KEY_FILE")).toMatch(/required/)
+  }, 120_000)
+
+  it("the CLI: a token command without a client certificate stops before sending the token (exit 2)", async () => {
+    const r = await run("cli", { AUTH_GRPC_TARGET: "127.0.0.1:1" }, { args: ["token", "list", "--token", "x"] })
+    expect(r.code).toBe(2)
+    expect(r.lines.join("\n")).toMatch(/no client certificate for the auth service: set IBEX_CLI_TLS_CERT_FILE/)
   }, 60_000)
 
   it("npm start: AUTH_TIMEOUT_MS=abc is refused by name, not replaced by the development default", async () => {
@@ -139,7 +182,8 @@ describe("start-up failures", () => {
       const r = await run("proxy", {
         PROXY_HOST: "127.0.0.1",
         PROXY_PORT: String(port),
-        AUTH_GRPC_TARGET: "127.0.0.1:1"
+        AUTH_GRPC_TARGET: "127.0.0.1:1",
+        AUTH_GRPC_INSECURE: "true"
       })
       expect(r.code).toBe(1)
       for (const line of r.lines) expect(() => JSON.parse(line), line).not.toThrow()
@@ -176,7 +220,7 @@ describe(".env in the working directory is loaded, the environment taking preced
     // The exported (valid, unreachable) target wins: no configuration error, a connection failure.
     const fromEnv = await run(
       "cli",
-      { AUTH_GRPC_TARGET: "127.0.0.1:1" },
+      { AUTH_GRPC_TARGET: "127.0.0.1:1", AUTH_GRPC_INSECURE: "true" },
       { cwd, args: ["token", "list", "--token", "x"] }
     )
     expect(fromEnv.code, fromEnv.lines.join("\n")).toBe(1)

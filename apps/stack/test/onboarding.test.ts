@@ -1,9 +1,16 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { AuthClient, AuthClientLive, PlatformAdminClient, PlatformAdminClientLive } from "@ibex/auth-adapter-grpc"
+import {
+  AuthClient,
+  AuthClientLive,
+  PlatformAdminClient,
+  PlatformAdminClientLive,
+  readTlsFiles,
+  type TlsMaterial
+} from "@ibex/auth-adapter-grpc"
 import { cliEnvVars } from "@ibex/cli"
 import { Permissions, type TokenId } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
@@ -30,6 +37,16 @@ interface Stack {
   readonly output: () => string
   readonly proxyUrl: string
   readonly authAddress: string
+  /** The CLI's development certificate `npm start` issued beside its data folder (mutual TLS to auth). */
+  readonly cliTls: TlsMaterial
+}
+
+const devCliTls = (dataDir: string): TlsMaterial => {
+  const dir = join(dirname(dataDir), "tls")
+  return {
+    ...readTlsFiles({ caFile: join(dir, "ca.pem"), certFile: join(dir, "cli.pem"), keyFile: join(dir, "cli-key.pem") }),
+    serverName: "localhost"
+  }
 }
 
 const startStack = (env: Record<string, string | undefined>): Promise<Stack> =>
@@ -56,7 +73,13 @@ const startStack = (env: Record<string, string | undefined>): Promise<Stack> =>
       const auth = /^ {2}auth {4}(\S+) \(gRPC\)/m.exec(out)
       if (proxy && auth && /npm run smoke/.test(out)) {
         clearTimeout(timer)
-        resolve({ child, output: () => out, proxyUrl: proxy[1] as string, authAddress: auth[1] as string })
+        resolve({
+          child,
+          output: () => out,
+          proxyUrl: proxy[1] as string,
+          authAddress: auth[1] as string,
+          cliTls: devCliTls(env.IBEX_DATA_DIR as string)
+        })
       }
     }
     child.stdout?.on("data", onData)
@@ -151,11 +174,11 @@ const until = async (status: number, proxyUrl: string, org: Onboarded, since: nu
   }
 }
 
-const grpc = <A, E>(target: string, body: (client: AuthClient["Type"]) => Effect.Effect<A, E>) =>
+const grpc = <A, E>(stack: Stack, body: (client: AuthClient["Type"]) => Effect.Effect<A, E>) =>
   Effect.runPromise(
     Effect.flatMap(AuthClient, body).pipe(
       Effect.either,
-      Effect.provide(AuthClientLive({ target, managementDeadlineMs: 15_000 })),
+      Effect.provide(AuthClientLive({ target: stack.authAddress, managementDeadlineMs: 15_000, tls: stack.cliTls })),
       Effect.scoped
     )
   )
@@ -341,14 +364,14 @@ describe.each(environments)("onboarding on $name", (environment) => {
       {
         scenario: "A's admin token revoking B's token (RevokeToken): NOT_FOUND, B's token still works",
         attempt: async () => {
-          const r = await grpc(stack.authAddress, (c) => c.revokeToken(Redacted.make(a.token), b.tokenId as TokenId))
+          const r = await grpc(stack, (c) => c.revokeToken(Redacted.make(a.token), b.tokenId as TokenId))
           expect(r._tag === "Left" ? r.left._tag : "revoked").toBe("ResourceNotFound")
         }
       },
       {
         scenario: "A's admin listing tokens (ListTokens): only A's, never B's",
         attempt: async () => {
-          const r = await grpc(stack.authAddress, (c) => c.listTokens(Redacted.make(a.token), { pageSize: 200 }))
+          const r = await grpc(stack, (c) => c.listTokens(Redacted.make(a.token), { pageSize: 200 }))
           if (r._tag === "Left") throw new Error(`ListTokens failed: ${r.left._tag}`)
           const ids = r.right.tokens.map((t) => t.id)
           expect(ids).toContain(a.tokenId)
@@ -359,7 +382,7 @@ describe.each(environments)("onboarding on $name", (environment) => {
       {
         scenario: "a token A's admin mints (CreateToken) belongs to A: refused with B's agent",
         attempt: async () => {
-          const r = await grpc(stack.authAddress, (c) =>
+          const r = await grpc(stack, (c) =>
             c.createToken(Redacted.make(a.token), { name: "minted-by-a", permissions: Permissions.of("probe:read") })
           )
           if (r._tag === "Left") throw new Error(`CreateToken failed: ${r.left._tag}`)
@@ -375,7 +398,11 @@ describe.each(environments)("onboarding on $name", (environment) => {
             Effect.flatMap(PlatformAdminClient, (c) => c.disableOrg(b.id)).pipe(
               Effect.either,
               Effect.provide(
-                PlatformAdminClientLive({ target: stack.authAddress, credential: Redacted.make(a.token) })
+                PlatformAdminClientLive({
+                  target: stack.authAddress,
+                  credential: Redacted.make(a.token),
+                  tls: stack.cliTls
+                })
               ),
               Effect.scoped
             )

@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
 import { ProxyAuthGatewayLive } from "@ibex/app-proxy"
 import {
@@ -6,7 +9,10 @@ import {
   AuthGatewayGrpc,
   AuthGrpcServer,
   AuthGrpcServerLive,
-  type AuthServerServices
+  type AuthServerServices,
+  ensureDevCertificates,
+  readTlsFiles,
+  type TlsMaterial
 } from "@ibex/auth-adapter-grpc"
 import { jsonLoggerTo, type OrgId, type RateLimiter, type TokenId, TokenStore } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
@@ -72,6 +78,8 @@ interface EnvironmentParts<E> {
   readonly authDeadlineMs: number
   /** The proxy's failed-authentication budget per client address (default: production's). */
   readonly authFailuresPerMinute?: number | undefined
+  /** Mutual TLS between the proxy and auth (the real environment runs it, as production does). */
+  readonly tls?: { readonly server: TlsMaterial; readonly proxy: TlsMaterial } | undefined
   readonly cleanup: () => Promise<void>
 }
 
@@ -99,7 +107,10 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
     if (authScope !== undefined) return
     const scope = Effect.runSync(Scope.make())
     await services.runPromise(
-      Layer.buildWithScope(AuthGrpcServerLive({ host: "127.0.0.1", port, shutdownTimeoutMs: 200 }), scope)
+      Layer.buildWithScope(
+        AuthGrpcServerLive({ host: "127.0.0.1", port, shutdownTimeoutMs: 200, tls: parts.tls?.server }),
+        scope
+      )
     )
     authScope = scope
   }
@@ -115,7 +126,7 @@ const assemble = async <E>(parts: EnvironmentParts<E>): Promise<SecurityEnvironm
       Layer.mergeAll(
         // The production composition: the proxy's authorization cache in front of the gRPC gateway.
         ProxyAuthGatewayLive(
-          { target: `127.0.0.1:${port}`, deadlineMs: parts.authDeadlineMs },
+          { target: `127.0.0.1:${port}`, deadlineMs: parts.authDeadlineMs, tls: parts.tls?.proxy },
           {
             ...defaultAuthorizationCacheOptions,
             failuresPerMinute: parts.authFailuresPerMinute ?? defaultAuthorizationCacheOptions.failuresPerMinute
@@ -222,8 +233,15 @@ export const realEnvironment = async (options: EnvironmentOptions = {}): Promise
   const keyPrefix = `ibex:rl:sec-${randomUUID().slice(0, 8)}:`
   // Every auth instance of one deployment shares the pepper (page tokens are signed with it).
   const pepper = Redacted.make(randomBytes(32).toString("base64url"))
+  // The proxy reaches auth over mutual TLS, with certificates as `npm start` issues them.
+  const tlsDir = mkdtempSync(join(tmpdir(), "ibex-sec-tls-"))
+  const certs = await ensureDevCertificates(tlsDir)
   const env = await assemble({
     name: "real",
+    tls: {
+      server: readTlsFiles(certs.auth),
+      proxy: { ...readTlsFiles(certs.proxy), serverName: "localhost" }
+    },
     services: authServicesOnDatabase(
       authConfigForTests,
       { url: Redacted.make(urlThrough(database.appUrl, postgresLink)), appRole: database.appRole, maxConnections: 8 },
@@ -276,6 +294,7 @@ export const realEnvironment = async (options: EnvironmentOptions = {}): Promise
       await redisLink.close()
       await postgresLink.close()
       await database.drop()
+      rmSync(tlsDir, { recursive: true, force: true })
     }
   })
   return { ...env, database, postgresLink }

@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import * as grpc from "@grpc/grpc-js"
+import { AuthProto } from "@ibex/auth-adapter-grpc"
+import { migrationsKey, readStackEndpoint, runMigrations } from "@ibex/persistence-pg"
 import { describeRealInfra } from "@ibex/testkit/infra"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -99,6 +101,61 @@ const bannerCommands = (output: string) => {
   return { curl: block("Try it:"), smoke: block("Smoke test:") }
 }
 
+/** One ValidateToken on the stack's auth port with the given channel credentials: the status code (0: answered). */
+const validateOver = (
+  address: string,
+  creds: grpc.ChannelCredentials,
+  token: string,
+  options: grpc.ChannelOptions = {}
+) =>
+  new Promise<number>((resolve) => {
+    const client = new AuthProto.AuthServiceClient(address, creds, options)
+    client.validateToken({ token }, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (error) => {
+      client.close()
+      resolve(error === null ? 0 : error.code)
+    })
+  })
+
+/**
+ * Issue 14 item 1 on `npm start`: its development CA and certificates are 0600 files in a 0700
+ * folder beside the data folder; ibex-stack.json names the CLI's; auth's port refuses plaintext,
+ * and refuses ValidateToken to the CLI's certificate (the proxy's alone may call it).
+ */
+const expectDevTls = async (dataDir: string, token: string) => {
+  const tlsDir = join(dataDir, "tls")
+  expect(statSync(tlsDir).mode & 0o777).toBe(0o700)
+  const files = readdirSync(tlsDir)
+  expect(files.sort()).toEqual(
+    ["auth-key.pem", "auth.pem", "ca-key.pem", "ca.pem", "cli-key.pem", "cli.pem", "proxy-key.pem", "proxy.pem"].sort()
+  )
+  for (const f of files) expect(statSync(join(tlsDir, f)).mode & 0o777, f).toBe(0o600)
+  const endpoint = readStackEndpoint(join(dataDir, "pgdata"))
+  expect(endpoint._tag).toBe("Some")
+  if (endpoint._tag !== "Some") return
+  const tls = endpoint.value.tls
+  expect(tls).toEqual({
+    caFile: join(tlsDir, "ca.pem"),
+    certFile: join(tlsDir, "cli.pem"),
+    keyFile: join(tlsDir, "cli-key.pem"),
+    serverName: "localhost"
+  })
+  const address = endpoint.value.authGrpc
+  expect(await validateOver(address, grpc.credentials.createInsecure(), token)).toBe(grpc.status.UNAVAILABLE)
+  const cli = grpc.credentials.createSsl(
+    readFileSync(join(tlsDir, "ca.pem")),
+    readFileSync(join(tlsDir, "cli-key.pem")),
+    readFileSync(join(tlsDir, "cli.pem"))
+  )
+  const localhost = { "grpc.ssl_target_name_override": "localhost" }
+  expect(await validateOver(address, cli, token, localhost)).toBe(grpc.status.PERMISSION_DENIED)
+  const proxy = grpc.credentials.createSsl(
+    readFileSync(join(tlsDir, "ca.pem")),
+    readFileSync(join(tlsDir, "proxy-key.pem")),
+    readFileSync(join(tlsDir, "proxy.pem"))
+  )
+  expect(await validateOver(address, proxy, token, localhost)).toBe(0)
+}
+
 /** Runs a pasted command through bash, in the repository, with `env` added to this environment. */
 const bash = (command: string, env: Record<string, string> = {}) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -165,6 +222,7 @@ describe("npm start (embedded default) and npm run smoke", () => {
       })
       expect(smoke.failed, lines.join("\n")).toEqual([])
       expect(smoke.passed).toBeGreaterThanOrEqual(10)
+      await expectDevTls(dataDir, first.token ?? "")
     } finally {
       firstExit = await stop(first)
     }
@@ -177,8 +235,13 @@ describe("npm start (embedded default) and npm run smoke", () => {
     expect(logLines.length).toBeGreaterThan(0)
     for (const l of logLines) expect(l.includes(first.token ?? "never")).toBe(false)
 
+    const caBefore = readFileSync(join(dataDir, "tls", "ca.pem"), "utf8")
     const second = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
     try {
+      // The development certificates are kept across starts.
+      expect(readFileSync(join(dataDir, "tls", "ca.pem"), "utf8")).toBe(caBefore)
+      expect(second.output()).not.toContain("dev_tls_issued")
+      expect(first.output()).toContain("dev_tls_issued")
       expect(second.orgId).toBe(first.orgId)
       expect(second.agentId).toBe(first.agentId)
       expect(second.token, "the PAT is shown on the first start only").toBeNull()

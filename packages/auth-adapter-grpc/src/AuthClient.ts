@@ -29,6 +29,7 @@ import {
   AgentVerdict as WireAgentVerdict
 } from "./gen/ibex/auth/v1/auth.js"
 import { agentRefusal, type ManagementError, managementError } from "./status.js"
+import { channelCredentials, type TlsMaterial, tlsChannelOptions } from "./tls.js"
 import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 
 export interface AuthClientConfig {
@@ -40,6 +41,8 @@ export interface AuthClientConfig {
   readonly managementDeadlineMs?: number | undefined
   /** Extra or overriding grpc-js channel options. */
   readonly channelOptions?: ChannelOptions | undefined
+  /** Mutual TLS: this client's certificate and key, and the CA auth's certificate must be signed by. Unset: plaintext. */
+  readonly tls?: TlsMaterial | undefined
 }
 
 export const DEFAULT_DEADLINE_MS = 50
@@ -150,9 +153,9 @@ export const makeAuthClient = (config: AuthClientConfig) =>
   Effect.gen(function* () {
     const deadlineMs = config.deadlineMs ?? DEFAULT_DEADLINE_MS
     const managementDeadlineMs = config.managementDeadlineMs ?? DEFAULT_MANAGEMENT_DEADLINE_MS
-    const options = { ...defaultChannelOptions, ...config.channelOptions }
+    const options = { ...defaultChannelOptions, ...tlsChannelOptions(config.tls), ...config.channelOptions }
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new AuthServiceClient(config.target, credentials.createInsecure(), options)),
+      Effect.sync(() => new AuthServiceClient(config.target, channelCredentials(config.tls), options)),
       (c) => Effect.sync(() => c.close())
     )
     // The health client rides the same channel (channelOverride): no second connection.

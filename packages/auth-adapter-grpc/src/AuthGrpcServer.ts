@@ -6,7 +6,6 @@ import {
   type handleUnaryCall,
   type Metadata,
   Server,
-  ServerCredentials,
   type ServerUnaryCall,
   type sendUnaryData,
   status
@@ -83,6 +82,7 @@ import { makePlatformAdminHandlers, type PlatformAdminServices } from "./Platfor
 import { tokenInfoToWire } from "./PlatformAdminWire.js"
 import { normalizedForReflection } from "./reflectionDescriptors.js"
 import { toGrpcFailure } from "./status.js"
+import { proxyOnly, serverCredentials, type TlsMaterial } from "./tls.js"
 import { makeUsageHandlers, USAGE_SERVICE_NAME, type UsageServices } from "./UsageGrpc.js"
 import { answerUnary } from "./unaryCall.js"
 
@@ -108,7 +108,19 @@ export interface AuthGrpcServerConfig {
   readonly protoDir?: string | undefined
   /** Serve grpc.reflection (v1 and v1alpha). Default true. */
   readonly reflection?: boolean | undefined
+  /**
+   * Mutual TLS (issue 14 item 1): auth's certificate and key, and the CA every client certificate
+   * must be signed by. Set, plaintext connections and certificates of another CA are refused at the
+   * handshake, and the proxy-only RPCs answer PERMISSION_DENIED to a caller whose certificate is not
+   * a proxy's (`tls.ts`). Unset: plaintext, every RPC open to every caller (in-process tests, and
+   * `AUTH_GRPC_INSECURE=true`).
+   */
+  readonly tls?: TlsMaterial | undefined
 }
+
+/** The RPCs only a proxy calls: refused to any other certificate under mTLS. */
+export const PROXY_ONLY_AUTH_RPCS = ["validateToken", "verifyAgent", "authorize", "watchInvalidations"] as const
+export const PROXY_ONLY_USAGE_RPCS = ["recordUsage"] as const
 
 export interface AuthGrpcServerShape {
   readonly host: string
@@ -506,9 +518,21 @@ const bindAddress = (host: string, port: number) =>
 export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
   Effect.gen(function* () {
     const openStreams = new Set<{ end: () => void }>()
-    const handlers = yield* makeAuthServiceHandlers(openStreams)
+    const runtime = yield* Effect.runtime<never>()
+    const onRefused = (method: string) =>
+      Runtime.runFork(runtime)(
+        Effect.zipRight(
+          countRpc(method, "PERMISSION_DENIED"),
+          Effect.logWarning({ event: "rpc_refused_not_proxy", rpc: method })
+        )
+      )
+    const tls = config.tls
+    const allHandlers = yield* makeAuthServiceHandlers(openStreams)
+    const handlers = tls === undefined ? allHandlers : proxyOnly(allHandlers, PROXY_ONLY_AUTH_RPCS, onRefused)
     const adminHandlers = yield* makePlatformAdminHandlers
-    const usageHandlers = yield* makeUsageHandlers
+    const allUsageHandlers = yield* makeUsageHandlers
+    const usageHandlers =
+      tls === undefined ? allUsageHandlers : proxyOnly(allUsageHandlers, PROXY_ONLY_USAGE_RPCS, onRefused)
     const health = new HealthImplementation({
       "": "SERVING",
       [AUTH_SERVICE_NAME]: "SERVING",
@@ -529,7 +553,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
         server.addService(UsageServiceService, usageHandlers)
         health.addToServer(server)
         if (protoDir !== undefined) addReflection(server, protoDir)
-        server.bindAsync(bindAddress(config.host, config.port), ServerCredentials.createInsecure(), (error, port) => {
+        server.bindAsync(bindAddress(config.host, config.port), serverCredentials(tls), (error, port) => {
           if (error !== null) {
             server.forceShutdown()
             resume(
@@ -557,7 +581,7 @@ export const makeAuthGrpcServer = (config: AuthGrpcServerConfig) =>
     )
     if (config.reflection !== false && protoDir === undefined)
       yield* Effect.logWarning({ event: "grpc_reflection_disabled", reason: `${AUTH_PROTO} not found` })
-    yield* Effect.logInfo({ event: "auth_grpc_listening", host: config.host, port })
+    yield* Effect.logInfo({ event: "auth_grpc_listening", host: config.host, port, mtls: tls !== undefined })
 
     return AuthGrpcServer.of({
       host: config.host,

@@ -1,10 +1,10 @@
-import { credentials } from "@grpc/grpc-js"
 import type { CreatedToken } from "@ibex/auth-core"
 import type { Agent, AgentStatus, Org, Permissions, TokenInfo } from "@ibex/domain"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { PlatformAdminServiceClient, type PlatformAgent, type PlatformOrg } from "./gen/ibex/auth/v1/admin.js"
 import { agentFromWire, agentStatusToWire, orgFromWire, tokenInfoFromWire } from "./PlatformAdminWire.js"
 import { type ManagementError, managementError } from "./status.js"
+import { channelCredentials, type TlsMaterial, tlsChannelOptions } from "./tls.js"
 import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 
 export interface PlatformAdminClientConfig {
@@ -14,6 +14,8 @@ export interface PlatformAdminClientConfig {
   readonly credential: Redacted.Redacted<string>
   /** Per-call deadline. Default 15 s (each call verifies the credential with Argon2id). */
   readonly deadlineMs?: number | undefined
+  /** Mutual TLS (the CLI's certificate). Unset: plaintext. */
+  readonly tls?: TlsMaterial | undefined
 }
 
 export interface PlatformAdminClientShape {
@@ -63,7 +65,10 @@ const required = <A>(value: A | undefined): Effect.Effect<A, ManagementError> =>
 export const makePlatformAdminClient = (config: PlatformAdminClientConfig) =>
   Effect.gen(function* () {
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new PlatformAdminServiceClient(config.target, credentials.createInsecure())),
+      Effect.sync(
+        () =>
+          new PlatformAdminServiceClient(config.target, channelCredentials(config.tls), tlsChannelOptions(config.tls))
+      ),
       (c) => Effect.sync(() => c.close())
     )
     const deadlineMs = config.deadlineMs ?? 15_000

@@ -1,4 +1,4 @@
-import { type ChannelOptions, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js"
+import { type ChannelOptions, Metadata, type ServiceError, status } from "@grpc/grpc-js"
 import type { OrgLimitsInput, OrgLimitsView, UsageReport } from "@ibex/auth-core"
 import {
   OrgAccessDenied,
@@ -12,6 +12,7 @@ import { Context, Effect, Layer, type Redacted } from "effect"
 import { defaultChannelOptions } from "./AuthClient.js"
 import { type OrgLimitsInfo, UsageServiceClient } from "./gen/ibex/auth/v1/usage.js"
 import { type ManagementError, managementError, REASON_TRAILER, trailer } from "./status.js"
+import { channelCredentials, type TlsMaterial, tlsChannelOptions } from "./tls.js"
 import { groupByToWire, limitsFromWire, reportFromWire, usageRecordToWire } from "./UsageWire.js"
 import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 
@@ -24,6 +25,8 @@ export interface UsageClientConfig {
   readonly deadlineMs?: number | undefined
   /** Extra or overriding grpc-js channel options. */
   readonly channelOptions?: ChannelOptions | undefined
+  /** Mutual TLS (the proxy's certificate for RecordUsage; the CLI's for the rest). Unset: plaintext. */
+  readonly tls?: TlsMaterial | undefined
 }
 
 /** The failures of the authenticated calls: the management ones, plus a PAT naming another org. */
@@ -95,8 +98,9 @@ export const makeUsageClient = (config: UsageClientConfig) =>
     const client = yield* Effect.acquireRelease(
       Effect.sync(
         () =>
-          new UsageServiceClient(config.target, credentials.createInsecure(), {
+          new UsageServiceClient(config.target, channelCredentials(config.tls), {
             ...usageChannelOptions,
+            ...tlsChannelOptions(config.tls),
             ...config.channelOptions
           })
       ),

@@ -21,6 +21,17 @@ export interface StackEndpoint {
   readonly databaseUrl: Redacted.Redacted<string>
   /** A platform-admin credential minted at start for this stack's CLI, revoked at stop. */
   readonly adminCredential: Redacted.Redacted<string>
+  /** The CLI's client certificate for the stack's mutual TLS (npm start's development CA). */
+  readonly tls?: StackEndpointTls | undefined
+}
+
+/** Paths of the CLI's certificate, its key and the CA (files 0600 in a 0700 folder). */
+export interface StackEndpointTls {
+  readonly caFile: string
+  readonly certFile: string
+  readonly keyFile: string
+  /** The name auth's certificate carries for the recorded address (`localhost`). */
+  readonly serverName: string
 }
 
 export const stackEndpointPath = (dataDir: string): string => join(dataDir, STACK_ENDPOINT_FILE)
@@ -36,7 +47,17 @@ export const writeStackEndpoint = (dataDir: string, endpoint: StackEndpoint): vo
       pid: endpoint.pid,
       auth_grpc: endpoint.authGrpc,
       database_url: Redacted.value(endpoint.databaseUrl),
-      admin_credential: Redacted.value(endpoint.adminCredential)
+      admin_credential: Redacted.value(endpoint.adminCredential),
+      ...(endpoint.tls === undefined
+        ? {}
+        : {
+            tls: {
+              ca_file: endpoint.tls.caFile,
+              cert_file: endpoint.tls.certFile,
+              key_file: endpoint.tls.keyFile,
+              server_name: endpoint.tls.serverName
+            }
+          })
     })}\n`,
     { mode: 0o600 }
   )
@@ -58,11 +79,29 @@ export const readStackEndpoint = (dataDir: string): Option.Option<StackEndpoint>
       typeof raw.admin_credential !== "string"
     )
       return Option.none()
+    const tls = raw.tls as Record<string, unknown> | undefined
+    const tlsOk =
+      typeof tls === "object" &&
+      tls !== null &&
+      typeof tls.ca_file === "string" &&
+      typeof tls.cert_file === "string" &&
+      typeof tls.key_file === "string" &&
+      typeof tls.server_name === "string"
     return Option.some({
       pid: raw.pid,
       authGrpc: raw.auth_grpc,
       databaseUrl: Redacted.make(raw.database_url),
-      adminCredential: Redacted.make(raw.admin_credential)
+      adminCredential: Redacted.make(raw.admin_credential),
+      ...(tlsOk
+        ? {
+            tls: {
+              caFile: tls.ca_file as string,
+              certFile: tls.cert_file as string,
+              keyFile: tls.key_file as string,
+              serverName: tls.server_name as string
+            }
+          }
+        : {})
     })
   } catch {
     return Option.none()

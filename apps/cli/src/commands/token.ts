@@ -8,7 +8,7 @@ import {
 } from "@ibex/auth-adapter-grpc"
 import { Permissions, type TokenId } from "@ibex/domain"
 import { Clock, Duration, Effect, Option, Redacted } from "effect"
-import { cliEnv, handled, jsonOption } from "../common.js"
+import { cliEnv, grpcTls, handled, jsonOption } from "../common.js"
 import type { CliEnv } from "../config.js"
 import { type CliError, emit, iso, operationError, table, usageError } from "../output.js"
 import { platform } from "../platform.js"
@@ -85,8 +85,9 @@ const withAuth = <A, E>(
   Effect.gen(function* () {
     const env = yield* cliEnv
     const bearer = yield* bearerFrom(flag, env)
+    const tls = yield* grpcTls(env)
     return yield* Effect.flatMap(AuthClient, (client) => body(client, bearer, env)).pipe(
-      Effect.provide(AuthClientLive({ target: env.authTarget, deadlineMs: 5_000, managementDeadlineMs: 15_000 }))
+      Effect.provide(AuthClientLive({ target: env.authTarget, deadlineMs: 5_000, managementDeadlineMs: 15_000, tls }))
     )
   })
 
