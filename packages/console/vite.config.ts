@@ -19,6 +19,6 @@ export default defineConfig({
   },
   server: {
     // `npm run dev -w @ibex/console`: the API and sign-in go to a running auth admin listener.
-    proxy: { "/api": "http://127.0.0.1:9092" }
+    proxy: { "/v1": "http://127.0.0.1:9092" }
   }
 })
