@@ -18,6 +18,7 @@ import { ApiError, api, can, type Me, setSignedOutHandler } from "./api.js"
 import { ErrorAlert, useLoad } from "./common.js"
 import { Agents } from "./pages/Agents.js"
 import { Audit } from "./pages/Audit.js"
+import { Operators } from "./pages/Operators.js"
 import { Orgs } from "./pages/Orgs.js"
 import { Roles } from "./pages/Roles.js"
 import { Security } from "./pages/Security.js"
@@ -143,6 +144,8 @@ const Shell = ({
 
   let content: React.ReactNode
   if (section === "orgs") content = admin ? <Orgs onChanged={allOrgs.reload} /> : <Denied />
+  else if (section === "operators")
+    content = can(me, undefined, "operators:manage") ? <Operators me={me} /> : <Denied />
   else if (section === "security") content = <Security me={me} onChanged={() => void reloadMe()} />
   else if (section === "o" && org !== undefined && orgPage !== undefined) {
     if (!can(me, org, orgPage.right)) content = <OrgGate org={org} />
@@ -190,6 +193,9 @@ const Shell = ({
       <AppShell.Navbar p="sm">
         <Stack gap={2}>
           {admin && <NavLink href="#/orgs" label="Organizations" active={section === "orgs"} />}
+          {can(me, undefined, "operators:manage") && (
+            <NavLink href="#/operators" label="Operators" active={section === "operators"} />
+          )}
           {currentOrg !== undefined &&
             ORG_PAGES.filter((p) => can(me, currentOrg, p.right)).map((p) => (
               <NavLink
