@@ -11,8 +11,9 @@ import {
   toEnvelope,
   uuidv7
 } from "@ibex/domain"
-import { Context, Data, Duration, Effect, Layer, Metric, Runtime, type Scope } from "effect"
+import { Context, Data, Duration, Effect, Layer, Metric, Option, Runtime, type Scope } from "effect"
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client"
+import { AdminHttpHandlers } from "./http/AdminHttpHandlers.js"
 import { renderEffectMetrics } from "./prometheus.js"
 
 /**
@@ -63,6 +64,8 @@ export const makeAuthAdminHttp = (
     const validator = yield* TokenValidator
     const tokens = yield* TokenStore
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    // Mounted handlers (the IAM API, the console's static files) are tried in order before the probes.
+    const handlers = Option.getOrElse(yield* Effect.serviceOption(AdminHttpHandlers), () => [])
     const timeout = Duration.millis(config.readinessTimeoutMs ?? 1_000)
 
     const registry = new Registry()
@@ -129,7 +132,13 @@ export const makeAuthAdminHttp = (
       send(res, status, JSON.stringify(body), "application/json", { "X-Request-ID": requestId, ...extra })
     }
 
-    const handle = (req: IncomingMessage, res: ServerResponse): Effect.Effect<void> => {
+    const handle = (req: IncomingMessage, res: ServerResponse): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        for (const handler of handlers) if (yield* handler(req, res)) return
+        yield* probes(req, res)
+      })
+
+    const probes = (req: IncomingMessage, res: ServerResponse): Effect.Effect<void> => {
       const url = req.url ?? "/"
       const q = url.indexOf("?")
       const path = q === -1 ? url : url.slice(0, q)

@@ -106,6 +106,48 @@ export const authEnvVars: ReadonlyArray<AuthEnvVar> = [
   },
   { name: "AUTH_HTTP_PORT", default: "9092", secret: false, description: "Admin HTTP port (0: any free port)." },
   {
+    name: "AUTH_SESSION_KEYS",
+    default: null,
+    secret: true,
+    description:
+      "Operator access-token signing keys, `kid:secret,kid:secret` (secrets >= 32 bytes): the first signs, all verify (rotation). Unset: one key derived from the token pepper."
+  },
+  {
+    name: "AUTH_ACCESS_TTL_SECONDS",
+    default: "900",
+    secret: false,
+    description: "Lifetime of an operator's access token (the ibex_session cookie)."
+  },
+  {
+    name: "AUTH_REFRESH_TTL_SECONDS",
+    default: "2592000",
+    secret: false,
+    description: "Lifetime of an operator's refresh token (rotated on every use)."
+  },
+  {
+    name: "IBEX_CONSOLE_URL",
+    default: null,
+    secret: false,
+    description: "Base of the links mailed to operators (reset, invitation). Default: the admin listener's /console/."
+  },
+  {
+    name: "IBEX_MAIL",
+    default: "log",
+    secret: false,
+    description: "How operator mails go out: log (development: one log line with the link) or smtp (SMTP_*)."
+  },
+  { name: "SMTP_HOST", default: null, secret: false, description: "SMTP server (IBEX_MAIL=smtp)." },
+  { name: "SMTP_PORT", default: "587", secret: false, description: "SMTP port." },
+  {
+    name: "SMTP_SECURE",
+    default: "false",
+    secret: false,
+    description: "true: TLS from the first byte (port 465); false: STARTTLS when offered."
+  },
+  { name: "SMTP_USER", default: null, secret: false, description: "SMTP user name (unset: no authentication)." },
+  { name: "SMTP_PASSWORD", default: null, secret: true, description: "SMTP password." },
+  { name: "MAIL_FROM", default: "IBEX <no-reply@ibex.local>", secret: false, description: "Sender of operator mails." },
+  {
     name: "OTEL_EXPORTER_OTLP_ENDPOINT",
     default: null,
     secret: false,
@@ -204,16 +246,73 @@ export const AuthConfig: Config.Config<AuthConfig> = Config.all({
   })
 )
 
-/** The admin HTTP server's settings (AUTH_HTTP_HOST, AUTH_HTTP_PORT); telemetry is `telemetryConfig`. */
+/** The admin HTTP server's settings (AUTH_HTTP_HOST, AUTH_HTTP_PORT) and the IAM API's; telemetry is `telemetryConfig`. */
 export interface AuthHttpConfig {
   readonly host: string
   readonly port: number
+  readonly iam?: IamHttpSettings | undefined
 }
+
+export interface IamHttpSettings {
+  readonly sessionKeys: Option.Option<Redacted.Redacted<string>>
+  readonly accessTtlSeconds: number
+  readonly refreshTtlSeconds: number
+  readonly consoleUrl: Option.Option<string>
+  readonly mail:
+    | { readonly kind: "log" }
+    | {
+        readonly kind: "smtp"
+        readonly host: string
+        readonly port: number
+        readonly secure: boolean
+        readonly user: Option.Option<string>
+        readonly password: Option.Option<Redacted.Redacted<string>>
+        readonly from: string
+      }
+}
+
+export const IamHttpSettings: Config.Config<IamHttpSettings> = Config.all({
+  sessionKeys: Config.option(Config.redacted("AUTH_SESSION_KEYS")),
+  accessTtlSeconds: positiveInt("AUTH_ACCESS_TTL_SECONDS", 900, 30),
+  refreshTtlSeconds: positiveInt("AUTH_REFRESH_TTL_SECONDS", 30 * 24 * 3600, 60),
+  consoleUrl: Config.option(Config.string("IBEX_CONSOLE_URL")),
+  mailKind: Config.literal("log", "smtp")("IBEX_MAIL").pipe(Config.withDefault("log" as const)),
+  smtpHost: Config.option(Config.string("SMTP_HOST")),
+  smtpPort: positiveInt("SMTP_PORT", 587),
+  smtpSecure: Config.boolean("SMTP_SECURE").pipe(Config.withDefault(false)),
+  smtpUser: Config.option(Config.string("SMTP_USER")),
+  smtpPassword: Config.option(Config.redacted("SMTP_PASSWORD")),
+  mailFrom: Config.string("MAIL_FROM").pipe(Config.withDefault("IBEX <no-reply@ibex.local>"))
+}).pipe(
+  Config.mapOrFail((c) => {
+    if (c.mailKind === "smtp" && Option.isNone(c.smtpHost))
+      return Either.left(ConfigError.MissingData(["SMTP_HOST"], "SMTP_HOST is required with IBEX_MAIL=smtp"))
+    return Either.right({
+      sessionKeys: c.sessionKeys,
+      accessTtlSeconds: c.accessTtlSeconds,
+      refreshTtlSeconds: c.refreshTtlSeconds,
+      consoleUrl: c.consoleUrl,
+      mail:
+        c.mailKind === "log"
+          ? ({ kind: "log" } as const)
+          : ({
+              kind: "smtp",
+              host: Option.getOrElse(c.smtpHost, () => ""),
+              port: c.smtpPort,
+              secure: c.smtpSecure,
+              user: c.smtpUser,
+              password: c.smtpPassword,
+              from: c.mailFrom
+            } as const)
+    } satisfies IamHttpSettings)
+  })
+)
 
 export const AuthHttpConfig: Config.Config<AuthHttpConfig> = Config.all({
   host: Config.string("AUTH_HTTP_HOST").pipe(Config.withDefault("127.0.0.1")),
   port: Config.integer("AUTH_HTTP_PORT").pipe(
     Config.validate({ message: "AUTH_HTTP_PORT must be 0..65535", validation: (n) => n >= 0 && n <= 65535 }),
     Config.withDefault(9092)
-  )
+  ),
+  iam: IamHttpSettings
 })

@@ -1,4 +1,7 @@
 export * from "./AdminHttp.js"
 export * from "./AuthServiceLive.js"
 export * from "./config.js"
+export * from "./http/AdminHttpHandlers.js"
+export * from "./http/IamHttp.js"
+export * from "./IamLive.js"
 export * from "./prometheus.js"

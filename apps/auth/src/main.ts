@@ -4,6 +4,7 @@ import { Config, Effect, Layer, Logger } from "effect"
 import { AUTH_VERSION, AuthAdminHttpLive } from "./AdminHttp.js"
 import { AuthServiceLive } from "./AuthServiceLive.js"
 import { AuthConfig, AuthHttpConfig } from "./config.js"
+import { IamAdminHandlersLive } from "./IamLive.js"
 
 /** `npm start -w apps/auth` (or `npx tsx apps/auth/src/main.ts`): runs until SIGINT / SIGTERM, then drains. */
 loadDotEnv()
@@ -17,7 +18,9 @@ const program = Effect.gen(function* () {
       telemetry: telemetryConfig("ibex-auth", AUTH_VERSION)
     })
   )
-  const admin = AuthAdminHttpLive({ host: http.host, port: http.port, version: AUTH_VERSION })
+  const admin = AuthAdminHttpLive({ host: http.host, port: http.port, version: AUTH_VERSION }).pipe(
+    Layer.provide(IamAdminHandlersLive(http))
+  )
   return yield* Layer.launch(
     admin.pipe(Layer.provideMerge(AuthServiceLive(config)), Layer.provide(TelemetryLive(telemetry)))
   ).pipe(Logger.withMinimumLogLevel(config.logLevel))

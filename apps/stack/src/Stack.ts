@@ -5,10 +5,12 @@ import {
   AuthAdminHttpLive,
   type AuthConfig,
   type AuthHttpConfig,
-  authServiceOnDatabase
+  authServiceOnDatabase,
+  IamAdminHandlersLive
 } from "@ibex/app-auth"
 import { defaultRoutingConfig, type ProxyAppConfig, ProxyServiceLive, RoutingFromConfig } from "@ibex/app-proxy"
 import { AuthGrpcServer, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
+import { bootstrapPlatformAdmin } from "@ibex/auth-core"
 import { Routing, SecureRandomWebCrypto } from "@ibex/domain"
 import { startMockUpstream } from "@ibex/mock-upstream"
 import {
@@ -36,6 +38,10 @@ export interface StackInfo {
   readonly authAddress: string
   /** The auth service's /health, /ready and /metrics. */
   readonly authAdminUrl: string
+  /** The web console (served by the auth service's admin listener). */
+  readonly consoleUrl: string
+  /** The first platform admin, on the first start only (its password is shown once). */
+  readonly operator: { readonly email: string; readonly password: Redacted.Redacted<string> } | null
   readonly database: "postgres" | "embedded"
   readonly dataDir: string | null
   readonly seed: SeedResult
@@ -93,6 +99,7 @@ export const StackLive = (options: StackOptions) =>
         )
       )
       const auth = AuthAdminHttpLive({ ...options.authHttp, version: AUTH_VERSION }).pipe(
+        Layer.provide(IamAdminHandlersLive(options.authHttp)),
         Layer.provideMerge(authServiceOnDatabase(options.auth, db.app, db.pepper, { embeddedEndpoint: db.endpoint }))
       )
       // No routing source and no provider key: a newcomer's first request still gets a real
@@ -130,10 +137,16 @@ export const StackLive = (options: StackOptions) =>
           // has minted no PAT, so the next start mints and shows one; a PAT is never stored
           // without its plaintext having been printed.
           const seed = yield* seedDatabase
+          // The first start's platform admin (none exists yet): its password is printed once.
+          const operator = yield* bootstrapPlatformAdmin()
           return {
             proxyUrl: http.url,
             authAddress: server.address,
             authAdminUrl: admin.url,
+            consoleUrl: `${admin.url}/console/`,
+            operator: Option.getOrNull(
+              Option.map(operator, (o) => ({ email: o.operator.email, password: o.password }))
+            ),
             database: db.kind,
             dataDir: db.dataDir,
             seed,

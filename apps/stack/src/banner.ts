@@ -23,8 +23,14 @@ export const banner = (info: StackInfo): string => {
     `  auth    ${info.authAddress} (gRPC), ${info.authAdminUrl} (/health, /ready, /metrics)`,
     `  org     ${info.seed.orgId}`,
     `  agent   ${agent}`,
-    `  routing ${routingLine(info)}`
+    `  routing ${routingLine(info)}`,
+    `  console ${info.consoleUrl}`
   ]
+  if (info.operator !== null)
+    lines.push(
+      `  sign in ${info.operator.email} / ${Redacted.value(info.operator.password)}`,
+      "          (first start only: the platform admin's password is shown once; only its Argon2id hash is stored)"
+    )
   if (token !== null) {
     lines.push(`  token   ${token}`, "          (shown once: only its Argon2id hash is stored)")
   } else {

@@ -1,5 +1,6 @@
 export * from "./AgentVerifier.js"
 export * from "./InvalidationHub.js"
+export * from "./iam/index.js"
 export * from "./manageTokens.js"
 export * from "./PageToken.js"
 export * from "./platformAdmin.js"

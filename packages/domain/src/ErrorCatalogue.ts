@@ -275,6 +275,84 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     grpcStatus: GrpcStatus.INTERNAL,
     type: "server_error",
     message: "An internal error occurred."
+  },
+  // Issue 15: operators' sign-in and the admin API (docs/ADMIN_API.md).
+  SessionRequired: {
+    code: "SESSION_REQUIRED",
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    type: "authentication_error",
+    message: "Sign in first: the session is missing, expired or revoked."
+  },
+  InvalidCredentials: {
+    code: "INVALID_CREDENTIALS",
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    type: "authentication_error",
+    message: "The e-mail or password is incorrect."
+  },
+  InvalidMfaCode: {
+    code: "INVALID_MFA_CODE",
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    type: "authentication_error",
+    message: "The verification code is invalid or expired."
+  },
+  InvalidRefreshToken: {
+    code: "INVALID_REFRESH_TOKEN",
+    httpStatus: 401,
+    grpcStatus: GrpcStatus.UNAUTHENTICATED,
+    type: "authentication_error",
+    message: "The refresh token is invalid, used or expired. Sign in again."
+  },
+  InvalidOrExpiredLink: {
+    code: "INVALID_OR_EXPIRED_LINK",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The link is invalid, already used or expired."
+  },
+  CsrfFailed: {
+    code: "CSRF_FAILED",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "The request failed its cross-site request forgery check."
+  },
+  ActionDenied: {
+    code: "ACTION_DENIED",
+    httpStatus: 403,
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    type: "permission_error",
+    message: "Your role does not allow this operation."
+  },
+  OrgRequired: {
+    code: "ORG_REQUIRED",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "This route is org-scoped: the X-IBEX-Org-ID header is required."
+  },
+  InvalidOrgId: {
+    code: "INVALID_ORG_ID",
+    httpStatus: 400,
+    grpcStatus: GrpcStatus.INVALID_ARGUMENT,
+    type: "invalid_request_error",
+    message: "The X-IBEX-Org-ID header must be a UUID."
+  },
+  TooManyAttempts: {
+    code: "TOO_MANY_ATTEMPTS",
+    httpStatus: 429,
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    type: "rate_limit_error",
+    message: "Too many attempts. Retry after the time in Retry-After."
+  },
+  Conflict: {
+    code: "CONFLICT",
+    httpStatus: 409,
+    grpcStatus: GrpcStatus.ALREADY_EXISTS,
+    type: "invalid_request_error",
+    message: "The request conflicts with the current state of the resource."
   }
 }
 

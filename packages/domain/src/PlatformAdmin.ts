@@ -63,6 +63,12 @@ export const formatAdminCredential = (
 export type PlatformActor =
   | { readonly kind: "platform_admin"; readonly adminId: PlatformAdminId }
   | { readonly kind: "database_owner"; readonly name: string }
+  /** A signed-in operator acting through the admin API, after the RBAC check (issue 15). */
+  | { readonly kind: "operator"; readonly operatorId: string }
 
 export const actorLabel = (actor: PlatformActor): string =>
-  actor.kind === "platform_admin" ? `platform_admin:${actor.adminId}` : `database_owner:${actor.name}`
+  actor.kind === "platform_admin"
+    ? `platform_admin:${actor.adminId}`
+    : actor.kind === "operator"
+      ? `operator:${actor.operatorId}`
+      : `database_owner:${actor.name}`

@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { FieldError } from "./FieldError.js"
+import type { IamError } from "./iam/errors.js"
 
 /**
  * Domain errors. They say what went wrong in the domain's terms; the HTTP and gRPC status of
@@ -146,3 +147,4 @@ export type DomainError =
   | TokenRateLimited
   | BudgetExceeded
   | InternalError
+  | IamError

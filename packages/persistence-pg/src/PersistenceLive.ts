@@ -1,10 +1,14 @@
 import type { SqlClient } from "@effect/sql"
 import type {
   AgentStore,
+  AuditTrail,
+  MembershipStore,
+  OperatorStore,
   OrgLimitsStore,
   OrgStore,
   PlatformAdminStore,
   RevocationFeed,
+  SessionStore,
   StoreUnavailable,
   TokenStore,
   UnitOfWork,
@@ -14,6 +18,7 @@ import type {
 import { Effect, Layer, Redacted, type Scope } from "effect"
 import { AgentStoreLive } from "./AgentStoreLive.js"
 import { type EmbeddedOptions, type EmbeddedStartFailed, startEmbedded } from "./embedded.js"
+import { IamStoresLive } from "./IamStoresLive.js"
 import { OrgStoreLive, UserStoreLive } from "./OrgStoreLive.js"
 import { appUrlFromOwnerUrl, PgClientLive, type PgConnectionConfig, type PlatformPool } from "./PgClientLive.js"
 import { PlatformAdminStoreLive } from "./PlatformAdminStoreLive.js"
@@ -24,6 +29,10 @@ import { UnitOfWorkLive } from "./UnitOfWorkLive.js"
 import { OrgLimitsStoreLive, UsageStoreLive } from "./UsageStoreLive.js"
 
 export type PersistenceServices =
+  | OperatorStore
+  | SessionStore
+  | MembershipStore
+  | AuditTrail
   | TokenStore
   | AgentStore
   | OrgStore
@@ -81,6 +90,7 @@ export const PersistenceLive = (
     UnitOfWorkLive,
     UsageStoreLive,
     OrgLimitsStoreLive,
+    IamStoresLive,
     RevocationFeedLive({ ...feed, url: feed.url ?? config.url })
   ).pipe(Layer.provide(RevocationHubLive), Layer.provide(PgClientLive(config)))
 

@@ -1,0 +1,6 @@
+export * from "./errors.js"
+export * from "./Mailers.js"
+export * from "./Operator.js"
+export * from "./ports.js"
+export * from "./Rbac.js"
+export * from "./Totp.js"
