@@ -21,10 +21,15 @@ const walk = (dir) =>
       return statSync(path).isDirectory() ? walk(path) : [path]
     })
 
+// Bump when the way of building changes (a rebuild is due although no source did).
+const RECIPE = "2: production mode whatever NODE_ENV says"
+
 const sourceHash = () => {
   const h = createHash("sha256")
+  h.update(RECIPE)
   const files = [
     ...walk(join(pkg, "src")),
+    ...walk(join(pkg, "public")),
     join(pkg, "index.html"),
     join(pkg, "vite.config.ts"),
     join(pkg, "package.json")
@@ -36,7 +41,15 @@ const sourceHash = () => {
     h.update("\0")
   }
   // The installed versions of what the build uses (a dependency upgrade rebuilds).
-  for (const dep of ["vite", "@vitejs/plugin-react", "react", "react-dom", "@mantine/core", "@mantine/charts"]) {
+  for (const dep of [
+    "get-nonce",
+    "vite",
+    "@vitejs/plugin-react",
+    "react",
+    "react-dom",
+    "@mantine/core",
+    "@mantine/charts"
+  ]) {
     const manifest = join(root, "node_modules", dep, "package.json")
     h.update(`${dep}@${existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")).version : "missing"}\n`)
   }
@@ -49,7 +62,15 @@ export const buildConsole = async ({ force = false } = {}) => {
     return { built: false }
   const started = Date.now()
   const { build } = await import("vite")
-  await build({ configFile: join(pkg, "vite.config.ts"), logLevel: "warn" })
+  // React's production build, also when the caller runs under NODE_ENV=test (vitest's global setup).
+  const nodeEnv = process.env.NODE_ENV
+  process.env.NODE_ENV = "production"
+  try {
+    await build({ configFile: join(pkg, "vite.config.ts"), mode: "production", logLevel: "warn" })
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV
+    else process.env.NODE_ENV = nodeEnv
+  }
   writeFileSync(stamp, hash)
   console.log(`console: built dist/console in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   return { built: true }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 
 /**
  * Issue 15, "Done when": the web console driven in a real browser (Debian's Chromium through
@@ -108,17 +108,17 @@ const startStack = (dataDir: string): Promise<Stack> =>
       out += chunk.toString("utf8")
       const proxy = /^ {2}proxy\s+(\S+)$/m.exec(out)
       const admin = /\(gRPC\), (http:\/\/\S+)/.exec(out)
-      const email = /^\s*(?:e-?mail|operator|admin)\s+(\S+@\S+)/im.exec(out)
-      const password = /^\s*password\s+(\S+)/im.exec(out)
-      if (proxy && admin && email && password && /npm run smoke/.test(out)) {
+      // "  sign in <e-mail> / <password>": the first platform admin, printed on the first start only.
+      const signIn = /^ {2}sign in (\S+@\S+) \/ (\S+)$/m.exec(out)
+      if (proxy && admin && signIn && /npm run smoke/.test(out)) {
         clearTimeout(timer)
         resolve({
           child,
           output: () => out,
           proxyUrl: proxy[1] as string,
           adminUrl: (admin[1] as string).replace(/\/$/, ""),
-          email: email[1] as string,
-          password: password[1] as string
+          email: signIn[1] as string,
+          password: signIn[2] as string
         })
       }
     }
@@ -175,10 +175,26 @@ const consoleUrl = () => `${stack.adminUrl}/console/`
 
 /** Every page load is checked for CSP violations and script errors. */
 const problems: Array<string> = []
+/** The admin API's refusals, printed when a test fails. */
+const trace: Array<string> = []
 const watch = (p: Page) => {
+  p.setDefaultTimeout(15_000)
   p.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
   p.on("console", (m) => {
     if (m.type() === "error" && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text())
+  })
+  p.on("request", (r) => {
+    if (process.env.CONSOLE_TEST_TRACE && r.url().includes("/v1/"))
+      trace.push(`→ ${r.method()} ${new URL(r.url()).pathname}`)
+  })
+  p.on("requestfailed", (r) => trace.push(`✗ ${r.method()} ${new URL(r.url()).pathname} ${r.failure()?.errorText}`))
+  p.on("response", (r) => {
+    if (r.url().includes("/v1/") && (r.status() >= 400 || process.env.CONSOLE_TEST_TRACE))
+      void r.text().then(
+        (body) =>
+          trace.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()} ${body.slice(0, 300)}`),
+        () => {}
+      )
   })
 }
 
@@ -213,6 +229,15 @@ describe("the web console in Chromium", () => {
     page = await admin.newPage()
     watch(page)
   }, 150_000)
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === "fail") {
+      const path = join(tmpdir(), `console-failed-${ctx.task.name.replace(/\W+/g, "-").slice(0, 40)}.png`)
+      await page?.screenshot({ path }).catch(() => {})
+      console.log(`failed at ${page?.url()} (screenshot ${path}); admin API refusals:\n  ${trace.join("\n  ")}`)
+    }
+    trace.length = 0
+  })
 
   afterAll(async () => {
     await browser?.close()

@@ -13,8 +13,8 @@ import {
   Text,
   Title
 } from "@mantine/core"
-import { useCallback, useEffect, useMemo, useState } from "react"
-import { ApiError, api, can, type Me, setSignedOutHandler } from "./api.js"
+import { useCallback, useEffect, useMemo, useRef, useState } from "react"
+import { ApiError, api, can, type Me, refreshSession, setSignedOutHandler } from "./api.js"
 import { ErrorAlert, useLoad } from "./common.js"
 import { Agents } from "./pages/Agents.js"
 import { Audit } from "./pages/Audit.js"
@@ -47,22 +47,33 @@ export const App = () => {
   const [session, setSession] = useState<Session>({ state: "loading" })
   const route = useRoute()
 
-  const signedOut = useCallback(() => setSession({ state: "signed_out" }), [])
+  // Bumped at every sign-in and sign-out: a /me answer that started before is stale and dropped
+  // (a slow /me must not sign the operator back in after sign-out).
+  const generation = useRef(0)
+  const setIfCurrent = useCallback((started: number, next: Session) => {
+    if (generation.current === started) setSession(next)
+  }, [])
+  const signedIn = useCallback((me: Me) => {
+    generation.current++
+    setSession({ state: "signed_in", me })
+  }, [])
+  const signedOut = useCallback(() => {
+    generation.current++
+    setSession({ state: "signed_out" })
+  }, [])
   useEffect(() => setSignedOutHandler(signedOut), [signedOut])
 
   const loadMe = useCallback(async () => {
+    const started = generation.current
     try {
-      setSession({ state: "signed_in", me: await api.me() })
+      setIfCurrent(started, { state: "signed_in", me: await api.me() })
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
-        try {
-          setSession({ state: "signed_in", me: await api.refresh() })
-        } catch {
-          setSession({ state: "signed_out" })
-        }
-      } else setSession({ state: "signed_out" })
+        const me = await refreshSession()
+        setIfCurrent(started, me === undefined ? { state: "signed_out" } : { state: "signed_in", me })
+      } else setIfCurrent(started, { state: "signed_out" })
     }
-  }, [])
+  }, [setIfCurrent])
   useEffect(() => {
     void loadMe()
   }, [loadMe])
@@ -70,31 +81,23 @@ export const App = () => {
   const first = route.path[0]
   if (first === "reset") return <Reset token={route.params.get("token") ?? ""} />
   if (first === "forgot") return <Forgot />
-  if (first === "signup")
-    return (
-      <SignUp
-        invitation={route.params.get("invitation") ?? ""}
-        onSignedIn={(me) => setSession({ state: "signed_in", me })}
-      />
-    )
+  if (first === "signup") return <SignUp invitation={route.params.get("invitation") ?? ""} onSignedIn={signedIn} />
   if (session.state === "loading")
     return (
       <Center mih="100vh">
         <Loader />
       </Center>
     )
-  if (session.state === "signed_out") return <SignIn onSignedIn={(me) => setSession({ state: "signed_in", me })} />
+  if (session.state === "signed_out") return <SignIn onSignedIn={signedIn} />
   return (
     <Shell
       me={session.me}
       reloadMe={loadMe}
       onSignOut={async () => {
-        try {
-          await api.signOut()
-        } finally {
-          setSession({ state: "signed_out" })
-          navigate("/")
-        }
+        generation.current++ // drops any /me still in flight
+        await api.signOut().catch(() => {})
+        signedOut()
+        navigate("/")
       }}
     />
   )

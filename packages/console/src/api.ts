@@ -182,11 +182,15 @@ const errorOf = async (res: Response): Promise<ApiError> => {
   }
 }
 
-let refreshing: Promise<boolean> | undefined
-const refresh = (): Promise<boolean> => {
+/**
+ * One refresh in flight at a time: the refresh token is single use, and a second refresh with
+ * the same one would be taken for a replay (the server then revokes the whole session family).
+ */
+let refreshing: Promise<Me | undefined> | undefined
+export const refreshSession = (): Promise<Me | undefined> => {
   refreshing ??= raw("/v1/auth/refresh", { method: "POST" })
-    .then((r) => r.ok)
-    .catch(() => false)
+    .then(async (r) => (r.ok ? ((await r.json()) as Me) : undefined))
+    .catch(() => undefined)
     .finally(() => {
       refreshing = undefined
     })
@@ -198,7 +202,7 @@ export const call = async <A>(path: string, o: CallOptions = {}): Promise<A> => 
   if (res.status === 401 && !o.noRetry) {
     const err = await errorOf(res)
     if (err.code !== "SESSION_REQUIRED") throw err
-    if (await refresh()) res = await raw(path, o)
+    if ((await refreshSession()) !== undefined) res = await raw(path, o)
     if (res.status === 401) {
       onSignedOut()
       throw await errorOf(res)
@@ -219,7 +223,6 @@ const q = (params: Record<string, string | number | undefined | null>) => {
 export const api = {
   // Sign-in and the session
   me: () => call<Me>("/v1/auth/me", { noRetry: true }),
-  refresh: () => call<Me>("/v1/auth/refresh", { method: "POST", noRetry: true }),
   signIn: (email: string, password: string) =>
     call<SignInAnswer>("/v1/auth/signin", { method: "POST", body: { email, password }, noRetry: true }),
   verifyMfa: (challenge: string, code: { code: string } | { recovery_code: string }) =>
