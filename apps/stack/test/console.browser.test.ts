@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 
@@ -83,7 +85,7 @@ interface Stack {
   readonly password: string
 }
 
-const startStack = (dataDir: string): Promise<Stack> =>
+const startStack = (dataDir: string, database: Record<string, string | undefined>): Promise<Stack> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(repoRoot, "dist/apps/stack/main.mjs")], {
       cwd: repoRoot,
@@ -94,6 +96,7 @@ const startStack = (dataDir: string): Promise<Stack> =>
         DATABASE_APP_URL: undefined,
         REDIS_URL: undefined,
         IBEX_DATA_DIR: dataDir,
+        ...database,
         IBEX_TOKEN_PEPPER: undefined,
         IBEX_MAIL: "log",
         PROXY_PORT: "0",
@@ -164,13 +167,20 @@ const untilStatus = async (proxyUrl: string, token: string, agentId: string, sta
 let stack: Stack
 let browser: Browser
 let dataDir: string
+let db: ProvisionedDatabase | undefined
 let admin: BrowserContext
 let page: Page
 let totpSecret = ""
 const org: Record<"a" | "b", { id: string; name: string }> = { a: { id: "", name: "" }, b: { id: "", name: "" } }
 let agentId = ""
+/** A token that stays valid (test 3's), for the usage page's traffic. */
+let liveToken = ""
 
-const shot = (p: Page, name: string) => p.screenshot({ path: join(shots, `${name}.png`), fullPage: false })
+/** A screenshot once the page has loaded (no spinner left). */
+const shot = async (p: Page, name: string) => {
+  await expect.poll(() => p.locator(".mantine-Loader-root").count(), { timeout: 20_000 }).toBe(0)
+  await p.screenshot({ path: join(shots, `${name}.png`), fullPage: false })
+}
 const consoleUrl = () => `${stack.adminUrl}/console/`
 
 /** Every page load is checked for CSP violations and script errors. */
@@ -178,7 +188,8 @@ const problems: Array<string> = []
 /** The admin API's refusals, printed when a test fails. */
 const trace: Array<string> = []
 const watch = (p: Page) => {
-  p.setDefaultTimeout(15_000)
+  // Generous: the admin API runs on the embedded database, on a machine shared with other tests.
+  p.setDefaultTimeout(20_000)
   p.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
   p.on("console", (m) => {
     if (m.type() === "error" && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text())
@@ -223,7 +234,13 @@ describe("the web console in Chromium", () => {
       )
     mkdirSync(shots, { recursive: true })
     dataDir = mkdtempSync(join(tmpdir(), "ibex-console-e2e-"))
-    stack = await startStack(dataDir)
+    // On DATABASE_URL (CI) a fresh Postgres database and REDIS_URL; otherwise the embedded default.
+    if (process.env.DATABASE_URL !== undefined)
+      db = await provisionDatabase({ migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) } })
+    stack = await startStack(
+      join(dataDir, "pgdata"),
+      db === undefined ? {} : { DATABASE_URL: db.url, DATABASE_APP_URL: db.appUrl, REDIS_URL: process.env.REDIS_URL }
+    )
     browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
     admin = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     page = await admin.newPage()
@@ -242,6 +259,7 @@ describe("the web console in Chromium", () => {
   afterAll(async () => {
     await browser?.close()
     if (stack) await stopStack(stack)
+    await db?.drop()
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   })
 
@@ -365,6 +383,7 @@ describe("the web console in Chromium", () => {
     // And back: activated, it works again.
     await page.getByTestId(`agent-row-${agentId}`).getByTestId("agent-activate").click()
     await untilStatus(stack.proxyUrl, token, agentId, 200)
+    liveToken = token
   }, 60_000)
 
   it("4. a member of org A never sees org B", async () => {
@@ -449,6 +468,35 @@ describe("the web console in Chromium", () => {
   }, 120_000)
 
   it("takes screenshots of the remaining pages", async () => {
+    // Some traffic for the usage page: chat completions through the proxy to the local mock provider.
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${stack.proxyUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${liveToken}`,
+          "x-ibex-agent-id": agentId,
+          "content-type": "application/json"
+        },
+        body: JSON.stringify({ model: "ibex-mock", messages: [{ role: "user", content: `hello ${i}` }] })
+      })
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+    }
+    // Usage is recorded by auth from the proxy's batches: wait until it shows (or go on after 10 s).
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      const rows = await page.evaluate(async (orgId) => {
+        const until = new Date(Date.now() + 86_400_000).toISOString()
+        const since = new Date(Date.now() - 86_400_000).toISOString()
+        const res = await fetch(`/v1/admin/usage?since=${since}&until=${until}&group_by=model`, {
+          headers: { "X-IBEX-Org-ID": orgId },
+          credentials: "same-origin"
+        })
+        return res.ok ? ((await res.json()) as { rows: Array<unknown> }).rows.length : -1
+      }, org.a.id)
+      if (rows > 0) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
     for (const [path, testId, name] of [
       ["roles", "roles-table", "12-roles"],
       ["usage", "budget", "13-usage"],
