@@ -1,4 +1,4 @@
-import { AreaChart, BarChart } from "@mantine/charts"
+import { BarChart } from "@mantine/charts"
 import {
   Button,
   Group,
@@ -61,9 +61,17 @@ const BudgetCard = ({ me, org }: { readonly me: Me; readonly org: string }) => {
             }}
           >
             <Group align="end">
-              <NumberInput label="Tokens per minute (empty: none)" min={1} value={tpm} onChange={setTpm} w={220} />
               <NumberInput
-                label="Monthly budget, USD (empty: none)"
+                label="Tokens per minute"
+                description="empty: no limit"
+                min={1}
+                value={tpm}
+                onChange={setTpm}
+                w={220}
+              />
+              <NumberInput
+                label="Monthly budget (USD)"
+                description="empty: no budget"
                 min={0}
                 decimalScale={2}
                 value={monthly}
@@ -113,7 +121,7 @@ export const UsagePage = ({ me, org }: { readonly me: Me; readonly org: string }
           <Loading loaded={perDay} />
           {perDay.data && perDay.data.rows.length === 0 && <Empty>No usage in this period.</Empty>}
           {perDay.data && perDay.data.rows.length > 0 && (
-            <AreaChart
+            <BarChart
               h={260}
               data={perDay.data.rows.map((r) => ({
                 day: r.key.slice(0, 10),
