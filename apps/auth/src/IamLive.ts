@@ -1,6 +1,7 @@
 import { AccessTokenHmac, MailerSmtp, parseSessionKeys, type SessionKey, TotpHmac } from "@ibex/auth-adapter-grpc"
 import { AttemptLimiterLive, defaultIamSettings, IamConfig, type IamSettings } from "@ibex/auth-core"
-import { type AccessTokenSigner, MailerLog, TokenDigest } from "@ibex/domain"
+import type { AccessTokenSigner, Mailer } from "@ibex/domain"
+import { MailerLog, TokenDigest } from "@ibex/domain"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { AuthHttpConfig, IamHttpSettings } from "./config.js"
 import { IamHttpLive } from "./http/IamHttp.js"
@@ -63,12 +64,20 @@ export const iamSettingsFor = (http: AuthHttpConfig, overrides: Partial<IamSetti
  * The IAM API's handlers for the admin listener, with what it runs on beside the stores: the
  * access-token signer, TOTP, the mailer, the attempt limiter and the settings.
  */
-export const IamAdminHandlersLive = (http: AuthHttpConfig, overrides: Partial<IamSettings> = {}) => {
-  const settings = Layer.succeed(IamConfig, iamSettingsFor(http, overrides))
+export const IamAdminHandlersLive = (
+  http: AuthHttpConfig,
+  options: {
+    /** Settings over the configured ones (tests: short lifetimes, low attempt limits). */
+    readonly settings?: Partial<IamSettings> | undefined
+    /** Replace the configured mailer (tests: the collecting one). */
+    readonly mailer?: Layer.Layer<Mailer> | undefined
+  } = {}
+) => {
+  const settings = Layer.succeed(IamConfig, iamSettingsFor(http, options.settings))
   const services = Layer.mergeAll(
     signerLayer(http.iam),
     TotpHmac,
-    mailerLayer(http.iam),
+    options.mailer ?? mailerLayer(http.iam),
     AttemptLimiterLive.pipe(Layer.provide(settings)),
     settings
   )

@@ -1,5 +1,5 @@
 import { normalizeEmail, OperatorStore } from "@ibex/domain"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { storeOperation } from "./errors.js"
 import { credentialsFromRow, type OperatorRow, operatorFromRow } from "./iamRows.js"
 import { captureDatabase, transaction, withoutOrg } from "./PgClientLive.js"
@@ -68,7 +68,7 @@ export const OperatorStoreLive = Layer.effect(
         ),
       setPendingTotp: (id, secret) =>
         withoutOrg(
-          sql`UPDATE ibex_core.operators SET pending_totp_secret = ${secret} WHERE id = ${id} RETURNING id`
+          sql`UPDATE ibex_core.operators SET pending_totp_secret = ${Redacted.value(secret)} WHERE id = ${id} RETURNING id`
         ).pipe(
           Effect.map((rows) => rows.length > 0),
           provide,

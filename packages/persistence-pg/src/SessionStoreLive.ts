@@ -7,7 +7,8 @@ import { captureDatabase, transaction, withoutOrg } from "./PgClientLive.js"
  * SessionStore on Postgres (migration 0030). Rotation is one conditional UPDATE (`used_at IS
  * NULL`, the family not revoked): under READ COMMITTED a concurrent second UPDATE of the same row
  * waits for the first to commit, re-checks the condition and matches nothing, so exactly one
- * caller rotates. A spent token presented again revokes its family.
+ * caller rotates. A spent token presented again revokes its family, unless it was spent within the
+ * grace (the loser of a concurrent refresh: refused, the winner's session kept).
  */
 export const SessionStoreLive = Layer.effect(
   SessionStore,
@@ -50,6 +51,8 @@ export const SessionStoreLive = Layer.effect(
             const known = yield* sql<{ family_id: string; used_at: Date | null }>`
               SELECT family_id, used_at FROM ibex_core.operator_refresh_tokens WHERE digest = ${input.digest}`
             const k = known[0]
+            if (k !== undefined && k.used_at !== null && k.used_at.getTime() > input.now.getTime() - input.reuseGraceMs)
+              return { _tag: "Raced" } as const
             if (k !== undefined && k.used_at !== null) {
               yield* sql`
                 UPDATE ibex_core.operator_sessions SET revoked_at = ${input.now}

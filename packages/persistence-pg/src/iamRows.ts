@@ -10,6 +10,7 @@ import {
   type OrgId,
   type OrgRole
 } from "@ibex/domain"
+import { Redacted } from "effect"
 
 /** Issue 15's rows as node-postgres returns them, and their decoding (constructors validate). */
 export interface OperatorRow {
@@ -38,8 +39,8 @@ export const operatorFromRow = (row: OperatorRow): Operator =>
 export const credentialsFromRow = (row: OperatorRow): OperatorCredentials => ({
   operator: operatorFromRow(row),
   passwordHash: row.password_hash,
-  totpSecret: row.totp_secret,
-  pendingTotpSecret: row.pending_totp_secret
+  totpSecret: row.totp_secret === null ? null : Redacted.make(row.totp_secret),
+  pendingTotpSecret: row.pending_totp_secret === null ? null : Redacted.make(row.pending_totp_secret)
 })
 
 export interface AssignmentRow {

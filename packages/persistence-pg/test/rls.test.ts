@@ -16,6 +16,13 @@ import { backends, migrations, provisionedPool, rawClient } from "./provision.js
 
 const HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 const TENANT_TABLES = ["agents", "organizations", "tokens", "users"]
+const OPERATOR_TABLES = [
+  "operators",
+  "operator_recovery_codes",
+  "operator_reset_tokens",
+  "operator_sessions",
+  "operator_refresh_tokens"
+]
 
 interface Org {
   readonly id: string
@@ -118,13 +125,28 @@ for (const backend of backends) {
         "SELECT tablename, qual, with_check FROM pg_policies WHERE schemaname = 'ibex_core'"
       )
       expect(rows.length).toBeGreaterThanOrEqual(TENANT_TABLES.length)
-      // platform_admins (0008) is no tenant's: its policy shuts the app role out (next test).
-      for (const row of rows.filter((r) => r.tablename !== "platform_admins")) {
+      // platform_admins (0008) is no tenant's: its policy shuts the app role out (next test). The
+      // operator tables (0030) are no tenant's either (an operator spans orgs): their policy admits
+      // only the service roles (checked below).
+      const identity = new Set(OPERATOR_TABLES)
+      for (const row of rows.filter((r) => r.tablename !== "platform_admins" && !identity.has(r.tablename))) {
         // As deparsed by the server: (… = (NULLIF(current_setting('app.current_org_id'::text, true), ''::text))::uuid)
         const pattern =
           /^\((id|org_id) = \(NULLIF\(current_setting\('app\.current_org_id'::text, true\), ''::text\)\)::uuid\)$/
         expect(row.qual).toMatch(pattern)
         expect(row.with_check).toMatch(pattern)
+      }
+    })
+
+    it("operator tables (0030) admit only the service roles", async () => {
+      const { rows } = await owner.query<{ tablename: string; qual: string; with_check: string }>(
+        "SELECT tablename, qual, with_check FROM pg_policies WHERE schemaname = 'ibex_core' AND tablename = ANY($1)",
+        [OPERATOR_TABLES]
+      )
+      expect(rows.map((r) => r.tablename).sort()).toEqual([...OPERATOR_TABLES].sort())
+      for (const row of rows) {
+        expect(row.qual).toMatch(/CURRENT_USER = ANY \(ARRAY\['ibex_app'::name, 'ibex_platform'::name\]\)/)
+        expect(row.with_check).toBe(row.qual)
       }
     })
 
@@ -157,11 +179,15 @@ for (const backend of backends) {
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = 'ibex_core' AND p.prosecdef ORDER BY p.proname`)
       expect(rows.map((r) => r.proname)).toEqual([
+        "append_audit_event",
+        "consume_invitation",
         "create_org",
         "find_org_by_name",
         "find_platform_admin_credential",
         "find_token_credential",
+        "list_audit_events",
         "list_orgs",
+        "operator_assignments",
         "touch_token_last_used"
       ])
       for (const row of rows) {

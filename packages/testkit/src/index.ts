@@ -1,6 +1,7 @@
 export { RateLimiterMemory, RateLimiterMemoryControl } from "@ibex/domain"
 export * from "./fixtures/twoOrgs.js"
 export * from "./memory/AuthMemory.js"
+export * from "./memory/IamMemory.js"
 export * from "./memory/MemoryDatabase.js"
 export * from "./memory/StoresMemory.js"
 export * from "./memory/UsageMemory.js"

@@ -14,9 +14,9 @@ import {
   signOut,
   verifyMfa
 } from "@ibex/auth-core"
-import { CsrfFailed, InvalidRefreshToken, OrgStore } from "@ibex/domain"
+import { AuditTrail, CsrfFailed, InvalidRefreshToken, OrgStore } from "@ibex/domain"
 import { Clock, Effect, Option, Redacted } from "effect"
-import { CSRF_COOKIE, clearedCookies, REFRESH_COOKIE, sessionCookies } from "./cookies.js"
+import { CSRF_COOKIE, clearedCookies, REFRESH_COOKIE, SESSION_COOKIE, sessionCookies } from "./cookies.js"
 import type { Reply } from "./httpKit.js"
 import { optStr, principalOf, type RouteInput, route, str } from "./routing.js"
 import { meJson } from "./wire.js"
@@ -46,6 +46,19 @@ const signedIn = (input: RouteInput, session: IssuedSession, status = 200) =>
   })
 
 const secret = (body: unknown, name: string) => Effect.map(str(body, name), Redacted.make)
+
+/** An operator's change to its own credentials, in the audit trail like every admin mutation. */
+const selfAudit = (input: RouteInput, operatorId: string, action: string) =>
+  Effect.flatMap(AuditTrail, (trail) =>
+    trail.append({
+      actor: `operator:${operatorId}`,
+      action,
+      target: operatorId,
+      orgId: null,
+      requestId: input.requestId,
+      detail: {}
+    })
+  )
 
 export const authRoutes = [
   route("POST", "/v1/auth/signin", "none", false, (input) =>
@@ -91,9 +104,20 @@ export const authRoutes = [
       return yield* signedIn(input, session)
     })
   ),
-  route("POST", "/v1/auth/signout", "session", false, (input) =>
+  // Always clears the cookies; a live session (CSRF-checked) is revoked with its whole family.
+  route("POST", "/v1/auth/signout", "none", false, (input) =>
     Effect.gen(function* () {
-      yield* signOut(principalOf(input).familyId)
+      const access = input.cookies.get(SESSION_COOKIE)
+      if (access !== undefined && access !== "") {
+        const principal = yield* resolveSession(Redacted.make(access)).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("SessionRequired", () => Effect.succeed(Option.none()))
+        )
+        if (Option.isSome(principal)) {
+          if (input.req.headers["x-csrf-token"] !== principal.value.csrf) return yield* new CsrfFailed()
+          yield* signOut(principal.value.familyId)
+        }
+      }
       return { status: 204, cookies: clearedCookies(input.secureCookies) } satisfies Reply
     })
   ),
@@ -120,11 +144,12 @@ export const authRoutes = [
   ),
   route("POST", "/v1/auth/reset", "none", false, (input) =>
     Effect.gen(function* () {
-      yield* resetPassword({
+      const operatorId = yield* resetPassword({
         token: yield* secret(input.body, "token"),
         password: yield* secret(input.body, "password"),
         source: input.source
       })
+      yield* selfAudit(input, operatorId, "operator.password_reset")
       return { status: 204, cookies: clearedCookies(input.secureCookies) } satisfies Reply
     })
   ),
@@ -135,6 +160,7 @@ export const authRoutes = [
         yield* secret(input.body, "current_password"),
         yield* secret(input.body, "new_password")
       )
+      yield* selfAudit(input, principalOf(input).operator.id, "operator.password_change")
       return { status: 204, cookies: clearedCookies(input.secureCookies) } satisfies Reply
     })
   ),
@@ -150,12 +176,14 @@ export const authRoutes = [
   route("POST", "/v1/auth/mfa/confirm", "session", false, (input) =>
     Effect.gen(function* () {
       const codes = yield* confirmTotp(principalOf(input).operator.id, yield* str(input.body, "code"))
+      yield* selfAudit(input, principalOf(input).operator.id, "operator.mfa_enable")
       return { status: 200, body: { recovery_codes: codes.map(Redacted.value) } } satisfies Reply
     })
   ),
   route("POST", "/v1/auth/mfa/disable", "session", false, (input) =>
     Effect.gen(function* () {
       yield* disableTotp(principalOf(input).operator.id, yield* str(input.body, "code"))
+      yield* selfAudit(input, principalOf(input).operator.id, "operator.mfa_disable")
       return { status: 204 } satisfies Reply
     })
   )

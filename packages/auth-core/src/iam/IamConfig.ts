@@ -7,6 +7,11 @@ export interface IamSettings {
   readonly resetTtlMs: number
   readonly invitationTtlMs: number
   readonly mfaChallengeTtlMs: number
+  /**
+   * A refresh token spent less than this long ago is refused without revoking its family: the
+   * losers of concurrent refreshes (two tabs) must not sign the winner out. Older reuse is theft.
+   */
+  readonly refreshReuseGraceMs: number
   /** Base of the links mailed (reset, invitation): the console's URL, ending in `/`. */
   readonly consoleUrl: string
   /** Failures per account, and per source address, within `attemptWindowMs`. */
@@ -21,6 +26,7 @@ export const defaultIamSettings: IamSettings = {
   resetTtlMs: 30 * 60_000,
   invitationTtlMs: 7 * 24 * 3_600_000,
   mfaChallengeTtlMs: 5 * 60_000,
+  refreshReuseGraceMs: 2_000,
   consoleUrl: "http://127.0.0.1:9092/console/",
   maxAttemptsPerAccount: 10,
   maxAttemptsPerSource: 30,

@@ -38,7 +38,7 @@ export const enrollTotp = (operatorId: OperatorId) =>
     if (Option.isNone(found)) return yield* new ResourceNotFound({ resource: "operator" })
     if (found.value.totpSecret !== null) return yield* new Conflict({ what: "mfa_enabled" })
     const secret = base32Encode(yield* (yield* SecureRandom).bytes(20))
-    yield* store.setPendingTotp(operatorId, secret)
+    yield* store.setPendingTotp(operatorId, Redacted.make(secret))
     return {
       secret: Redacted.make(secret),
       otpauthUri: Redacted.make(otpauthUri(ISSUER, found.value.operator.email, secret))
@@ -57,8 +57,7 @@ export const confirmTotp = (operatorId: OperatorId, code: string) =>
     const store = yield* OperatorStore
     const found = yield* store.find(operatorId)
     if (Option.isNone(found) || found.value.pendingTotpSecret === null) return yield* new InvalidMfaCode()
-    if (!(yield* verifyTotp(Redacted.make(found.value.pendingTotpSecret), code.trim())))
-      return yield* new InvalidMfaCode()
+    if (!(yield* verifyTotp(found.value.pendingTotpSecret, code.trim()))) return yield* new InvalidMfaCode()
     const codes: Array<string> = []
     const digests: Array<string> = []
     for (let i = 0; i < RECOVERY_CODE_COUNT; i++) {
@@ -76,6 +75,6 @@ export const disableTotp = (operatorId: OperatorId, code: string) =>
     const store = yield* OperatorStore
     const found = yield* store.find(operatorId)
     if (Option.isNone(found) || found.value.totpSecret === null) return yield* new InvalidMfaCode()
-    if (!(yield* verifyTotp(Redacted.make(found.value.totpSecret), code.trim()))) return yield* new InvalidMfaCode()
+    if (!(yield* verifyTotp(found.value.totpSecret, code.trim()))) return yield* new InvalidMfaCode()
     yield* store.clearMfa(operatorId)
   }).pipe(Effect.withSpan("OperatorMfa.disable"))

@@ -159,7 +159,7 @@ export const verifyMfa = (input: {
     let ok = false
     if (input.code !== null) {
       const code = Redacted.value(input.code).trim()
-      ok = isTotpCode(code) && (yield* verifyTotp(Redacted.make(found.value.totpSecret), code))
+      ok = isTotpCode(code) && (yield* verifyTotp(found.value.totpSecret, code))
     } else if (input.recoveryCode !== null) {
       const digest = yield* digestOf(Redacted.make(normalizeRecoveryCode(Redacted.value(input.recoveryCode))))
       ok = yield* store.consumeRecoveryCode(operatorId, digest)
@@ -194,13 +194,14 @@ export const refreshSession = (refresh: Redacted.Redacted<string>) =>
       digest,
       nextDigest: next.digest,
       now: new Date(now),
-      expiresAt: refreshExpiresAt
+      expiresAt: refreshExpiresAt,
+      reuseGraceMs: config.refreshReuseGraceMs
     })
     if (result._tag === "Reused") {
       yield* Effect.logWarning({ event: "refresh_token_reused", family_id: result.familyId })
       return yield* new InvalidRefreshToken({ reused: true })
     }
-    if (result._tag === "Invalid") return yield* new InvalidRefreshToken({ reused: false })
+    if (result._tag === "Invalid" || result._tag === "Raced") return yield* new InvalidRefreshToken({ reused: false })
     const found = yield* (yield* OperatorStore).find(result.operatorId)
     if (Option.isNone(found) || found.value.operator.status !== "active") {
       yield* (yield* SessionStore).revokeFamily(result.familyId)

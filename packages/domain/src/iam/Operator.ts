@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { type Redacted, Schema } from "effect"
 import { OrgId } from "../ids.js"
 
 /**
@@ -35,9 +35,9 @@ export interface OperatorCredentials {
   /** Argon2id PHC string; null: no password yet (cannot sign in). */
   readonly passwordHash: string | null
   /** The confirmed TOTP secret (base32), or null. */
-  readonly totpSecret: string | null
+  readonly totpSecret: Redacted.Redacted<string> | null
   /** An enrollment not yet confirmed (base32), or null. */
-  readonly pendingTotpSecret: string | null
+  readonly pendingTotpSecret: Redacted.Redacted<string> | null
 }
 
 /** Roles an operator holds in an org (platform admin is a flag on the operator, across every org). */

@@ -40,7 +40,10 @@ export interface OperatorStoreShape {
     value: boolean
   ) => Effect.Effect<Option.Option<Operator>, StoreUnavailable>
   /** Starts (or restarts) a TOTP enrollment; the confirmed secret, if any, is unchanged. */
-  readonly setPendingTotp: (id: OperatorId, secret: string) => Effect.Effect<boolean, StoreUnavailable>
+  readonly setPendingTotp: (
+    id: OperatorId,
+    secret: Redacted.Redacted<string>
+  ) => Effect.Effect<boolean, StoreUnavailable>
   /** The pending secret becomes the confirmed one and the recovery codes (digests) replace any earlier ones. */
   readonly confirmTotp: (
     id: OperatorId,
@@ -69,8 +72,10 @@ export class OperatorStore extends Context.Tag("@ibex/domain/OperatorStore")<Ope
 
 export type RotateResult =
   | { readonly _tag: "Rotated"; readonly familyId: SessionFamilyId; readonly operatorId: OperatorId }
-  /** The token had been spent before: the family is now revoked. */
+  /** The token had been spent before (longer ago than the grace): the family is now revoked. */
   | { readonly _tag: "Reused"; readonly familyId: SessionFamilyId }
+  /** The token was spent within the grace (a concurrent refresh lost the race): refused, family kept. */
+  | { readonly _tag: "Raced" }
   | { readonly _tag: "Invalid" }
 
 export interface SessionStoreShape {
@@ -82,14 +87,16 @@ export interface SessionStoreShape {
   }) => Effect.Effect<void, StoreUnavailable>
   /**
    * Spends `digest` and stores `next` in its family, atomically (one conditional UPDATE): of
-   * concurrent callers with one token exactly one gets Rotated. A spent token revokes its family
-   * (Reused); unknown, expired or revoked ones are Invalid.
+   * concurrent callers with one token exactly one gets Rotated. A token spent within `reuseGraceMs`
+   * before `now` is Raced (the loser of concurrent refreshes: refused, the family kept); spent
+   * earlier, it revokes its family (Reused); unknown, expired or revoked ones are Invalid.
    */
   readonly rotate: (input: {
     readonly digest: string
     readonly nextDigest: string
     readonly now: Date
     readonly expiresAt: Date
+    readonly reuseGraceMs: number
   }) => Effect.Effect<RotateResult, StoreUnavailable>
   /** The family's operator while the family is neither revoked nor expired. */
   readonly active: (familyId: SessionFamilyId, now: Date) => Effect.Effect<Option.Option<OperatorId>, StoreUnavailable>

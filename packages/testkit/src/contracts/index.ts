@@ -3,6 +3,7 @@
 // never pulls the test runner into a running process.
 
 export * from "./AuthContracts.js"
+export * from "./IamContracts.js"
 export * from "./RateLimiterContract.js"
 export * from "./RoutingSourceContract.js"
 export * from "./StoreContracts.js"
