@@ -284,6 +284,8 @@ describe("the web console in Chromium", () => {
     await signIn(page, stack.email, stack.password)
     await page.getByTestId("signed-in-as").waitFor()
     expect(await page.getByTestId("signed-in-as").textContent()).toBe(stack.email)
+    // The landing page: the first org's agents.
+    await page.waitForURL(/#\/o\/[0-9a-f-]+\/agents$/)
 
     await page.getByTestId("nav-security").click()
     await page.getByTestId("mfa-enroll").click()

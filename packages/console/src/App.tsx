@@ -135,8 +135,10 @@ const Shell = ({
     if (org !== undefined && choices.some((c) => c.id === org)) window.localStorage.setItem("ibex.org", org)
   }, [org, choices])
   // The landing page: the first org's agents (a platform admin with no org yet: the org list).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reruns on a route change (the hash is read directly)
   useEffect(() => {
-    if (section === undefined || section === "") {
+    // Read the hash itself: a click may have changed it before its hashchange event reached `route`.
+    if (/^#?\/?$/.test(window.location.hash)) {
       if (fallbackOrg !== undefined) navigate(orgPath(fallbackOrg, "agents"))
       else if (admin && allOrgs.data) navigate("/orgs")
     }
