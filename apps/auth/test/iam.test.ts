@@ -181,8 +181,13 @@ for (const backend of ["memory" as const, ...backends]) {
       const bad = await s1.c.post("/v1/auth/mfa/verify", { challenge: s1.challenge, code: wrongCode })
       expect(bad.status).toBe(401)
       expect(bad.json.error.code).toBe("INVALID_MFA_CODE")
-      const good = await s1.c.post("/v1/auth/mfa/verify", { challenge: s1.challenge, code: totpNow(secret) })
+      const usedCode = totpNow(secret)
+      const good = await s1.c.post("/v1/auth/mfa/verify", { challenge: s1.challenge, code: usedCode })
       expect(good.status).toBe(200)
+      // The same code a second time: refused (each code works once).
+      const s1b = await signin()
+      const replayed = await s1b.c.post("/v1/auth/mfa/verify", { challenge: s1b.challenge, code: usedCode })
+      expect([replayed.status, replayed.json.error.code]).toEqual([401, "INVALID_MFA_CODE"])
       expect(good.json.operator.mfa_enabled).toBe(true)
       expect((await s1.c.get("/v1/auth/me")).status).toBe(200)
       // A tampered challenge is refused.

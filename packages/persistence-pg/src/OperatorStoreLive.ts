@@ -87,11 +87,20 @@ export const OperatorStoreLive = Layer.effect(
             return true
           })
         ).pipe(provide, storeOperation("OperatorStore.confirmTotp")),
+      useTotpStep: (id, step) =>
+        withoutOrg(sql`
+          UPDATE ibex_core.operators SET totp_last_step = ${step}
+          WHERE id = ${id} AND (totp_last_step IS NULL OR totp_last_step < ${step}) RETURNING id`).pipe(
+          Effect.map((rows) => rows.length === 1),
+          provide,
+          storeOperation("OperatorStore.useTotpStep")
+        ),
       clearMfa: (id) =>
         transaction(
           Effect.gen(function* () {
             const rows = yield* sql`
-              UPDATE ibex_core.operators SET totp_secret = NULL, pending_totp_secret = NULL WHERE id = ${id} RETURNING id`
+              UPDATE ibex_core.operators SET totp_secret = NULL, pending_totp_secret = NULL, totp_last_step = NULL
+              WHERE id = ${id} RETURNING id`
             yield* sql`DELETE FROM ibex_core.operator_recovery_codes WHERE operator_id = ${id}`
             return rows.length > 0
           })

@@ -18,17 +18,20 @@ import { digestOf } from "./secrets.js"
 export const RECOVERY_CODE_COUNT = 10
 const ISSUER = "IBEX"
 
-/** RFC 6238: the code of the current 30 s step, or of one step either side (clock skew). */
-export const verifyTotp = (secret: Redacted.Redacted<string>, code: string) =>
+/** RFC 6238: the step whose code this is (the current 30 s step, or one either side for clock skew), or null. */
+export const matchTotpStep = (secret: Redacted.Redacted<string>, code: string) =>
   Effect.gen(function* () {
-    if (!isTotpCode(code)) return false
+    if (!isTotpCode(code)) return null
     const totp = yield* TotpAlgorithm
     const counter = totpCounter(yield* Clock.currentTimeMillis)
-    let ok = false
+    let step: number | null = null
     // Every candidate is computed and compared (no early exit on a match).
-    for (let d = -TOTP_WINDOW; d <= TOTP_WINDOW; d++) if (totp.code(secret, counter + d) === code) ok = true
-    return ok
+    for (let d = -TOTP_WINDOW; d <= TOTP_WINDOW; d++) if (totp.code(secret, counter + d) === code) step = counter + d
+    return step
   })
+
+export const verifyTotp = (secret: Redacted.Redacted<string>, code: string) =>
+  Effect.map(matchTotpStep(secret, code), (step) => step !== null)
 
 /** Starts a TOTP enrollment: a new secret, pending until confirmed with a valid code. */
 export const enrollTotp = (operatorId: OperatorId) =>

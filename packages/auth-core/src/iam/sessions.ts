@@ -20,7 +20,7 @@ import {
 import { Clock, Effect, Option, Redacted } from "effect"
 import { type AttemptKey, AttemptLimiter } from "./AttemptLimiter.js"
 import { IamConfig } from "./IamConfig.js"
-import { verifyTotp } from "./mfa.js"
+import { matchTotpStep } from "./mfa.js"
 import { digestOf, newSecret, REFRESH_PREFIX, randomText } from "./secrets.js"
 
 /** What a sign-in, MFA verification, refresh or sign-up hands the edge: it goes into cookies. */
@@ -159,7 +159,9 @@ export const verifyMfa = (input: {
     let ok = false
     if (input.code !== null) {
       const code = Redacted.value(input.code).trim()
-      ok = isTotpCode(code) && (yield* verifyTotp(found.value.totpSecret, code))
+      // Each code works once: its step must be later than any step a sign-in used before.
+      const step = isTotpCode(code) ? yield* matchTotpStep(found.value.totpSecret, code) : null
+      ok = step !== null && (yield* store.useTotpStep(operatorId, step))
     } else if (input.recoveryCode !== null) {
       const digest = yield* digestOf(Redacted.make(normalizeRecoveryCode(Redacted.value(input.recoveryCode))))
       ok = yield* store.consumeRecoveryCode(operatorId, digest)

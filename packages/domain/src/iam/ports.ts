@@ -49,6 +49,11 @@ export interface OperatorStoreShape {
     id: OperatorId,
     recoveryCodeDigests: ReadonlyArray<string>
   ) => Effect.Effect<boolean, StoreUnavailable>
+  /**
+   * Records that a sign-in used the TOTP code of `step`, atomically: true only when `step` is later
+   * than every step used before (so each code works once, RFC 6238 §5.2).
+   */
+  readonly useTotpStep: (id: OperatorId, step: number) => Effect.Effect<boolean, StoreUnavailable>
   /** Removes TOTP (confirmed and pending) and every recovery code. */
   readonly clearMfa: (id: OperatorId) => Effect.Effect<boolean, StoreUnavailable>
   /** Marks one unused recovery code used, atomically: true for exactly one of concurrent callers. */

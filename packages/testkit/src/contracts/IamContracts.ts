@@ -103,6 +103,11 @@ export const iamStoreContracts = <E>(name: string, services: Layer.Layer<IamStor
           )
           expect(results.filter(Boolean)).toHaveLength(1)
           expect(yield* store.consumeRecoveryCode(op.id, digest())).toBe(false)
+          // A TOTP step works once, and never an earlier one.
+          expect(yield* store.useTotpStep(op.id, 100)).toBe(true)
+          expect(yield* store.useTotpStep(op.id, 100)).toBe(false)
+          expect(yield* store.useTotpStep(op.id, 99)).toBe(false)
+          expect(yield* store.useTotpStep(op.id, 101)).toBe(true)
           yield* store.clearMfa(op.id)
           expect(Option.getOrThrow(yield* store.find(op.id)).totpSecret).toBeNull()
           expect(yield* store.consumeRecoveryCode(op.id, codes[1] as string)).toBe(false)

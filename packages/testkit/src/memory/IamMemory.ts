@@ -27,6 +27,7 @@ interface OperatorRow {
   passwordHash: string | null
   totpSecret: Redacted.Redacted<string> | null
   pendingTotpSecret: Redacted.Redacted<string> | null
+  totpLastStep?: number
 }
 
 interface IamState {
@@ -170,12 +171,24 @@ export const OperatorStoreMemory = Layer.effect(
           },
           false
         ),
+      useTotpStep: (id, step) =>
+        update(
+          "OperatorStore.useTotpStep",
+          id,
+          (row) => {
+            if (row.totpLastStep !== undefined && row.totpLastStep >= step) return false
+            row.totpLastStep = step
+            return true
+          },
+          false
+        ),
       clearMfa: (id) =>
         update(
           "OperatorStore.clearMfa",
           id,
           (row) => {
             withOperator(row, { totpSecret: null, pendingTotpSecret: null })
+            delete row.totpLastStep
             s.recoveryCodes.delete(id)
             return true
           },
