@@ -40,3 +40,9 @@ await build({
   plugins: [externalNpm],
   logLevel: "warning"
 })
+
+// The web console (served under /console/ by the auth admin listener), skipped when unchanged.
+if (!process.argv.includes("--bench")) {
+  const { buildConsole } = await import("./build-console.mjs")
+  await buildConsole()
+}

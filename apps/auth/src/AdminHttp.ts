@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { TokenValidator } from "@ibex/auth-core"
+import { serveConsole } from "@ibex/console/server"
 import {
   type DomainError,
   MethodNotAllowed,
@@ -159,6 +160,7 @@ export const makeAuthAdminHttp = (
     const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 })
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       res.on("error", () => {})
+      if (serveConsole(req, res)) return // the web console under /console/ (packages/console)
       const fiber = runFork(handle(req, res))
       fiber.addObserver(() => {
         if (!res.headersSent) sendJson(res, 500, { status: "error" })
