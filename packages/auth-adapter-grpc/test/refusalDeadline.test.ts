@@ -17,6 +17,8 @@ describe("padded refusals and the caller's gRPC deadline", () => {
     const { orgA } = await runtime.runPromise(setupTwoOrgs())
     const raw = Redacted.value(orgA.token)
     const unknown = Redacted.make(`ibex_pat_00000000-0000-4000-8000-000000000000_${raw.slice(-43)}`)
+    // The channel opens on the first call; open it first, so the budget below is only the call's.
+    await runtime.runPromise(Effect.flatMap(AuthGateway, (g) => g.authorize(orgA.token, Option.none())))
     const error = await runtime.runPromise(
       Effect.flip(Effect.flatMap(AuthGateway, (g) => g.authorize(unknown, Option.none())))
     )

@@ -167,7 +167,7 @@ const padded: ReadonlySet<string> = new Set(["unknown", "wrong_secret"])
 
 /**
  * When the caller stops waiting (epoch ms; null: no deadline): the gRPC adapter sets it from the
- * call's deadline. A padded refusal never sleeps past it (minus `REPLY_MARGIN_MS` for the trip
+ * call's deadline. A padded refusal never sleeps past it (minus `replyMarginMs` for the trip
  * back): padding to a floor longer than the caller's budget turned a refusal into a 503 at the
  * proxy, a wrong answer bought for a timing property. Capped at the deadline, an unknown id and a
  * wrong secret still look alike to the caller, who sees both answered at the end of its budget
@@ -175,8 +175,11 @@ const padded: ReadonlySet<string> = new Set(["unknown", "wrong_secret"])
  */
 export const ReplyDeadline: FiberRef.FiberRef<number | null> = FiberRef.unsafeMake<number | null>(null)
 
-/** Time kept for the answer's trip back to the caller before its deadline. */
-export const REPLY_MARGIN_MS = 10
+/**
+ * Time kept for the answer's trip back before the caller's deadline: a fifth of the time the
+ * caller gave, at least 10 ms (a timer in a busy process fires late, and the trip back is not free).
+ */
+export const replyMarginMs = (budgetMs: number): number => Math.max(10, budgetMs / 5)
 
 /** How many recent cold verifications the unknown-id floor is the median of. */
 const FLOOR_SAMPLES = 31
@@ -242,7 +245,9 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const padRefusal = (startedAt: number) =>
       Effect.flatMap(FiberRef.get(ReplyDeadline), (deadline) => {
         const untilFloor = startedAt + refusalFloor() - performance.now()
-        const untilDeadline = deadline === null ? Number.POSITIVE_INFINITY : deadline - REPLY_MARGIN_MS - Date.now()
+        const now = Date.now()
+        const budget = deadline === null ? Number.POSITIVE_INFINITY : deadline - (now - (performance.now() - startedAt))
+        const untilDeadline = deadline === null ? Number.POSITIVE_INFINITY : deadline - replyMarginMs(budget) - now
         return sleepWall(Math.round(Math.min(untilFloor, untilDeadline)))
       })
 

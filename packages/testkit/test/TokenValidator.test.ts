@@ -3,8 +3,8 @@ import {
   createToken,
   defaultTokenValidatorOptions,
   listTokens,
-  REPLY_MARGIN_MS,
   ReplyDeadline,
+  replyMarginMs,
   revokeToken,
   TokenValidator,
   TokenValidatorLive
@@ -457,7 +457,7 @@ layer(slowFloor, { excludeTestServices: true })("refusal padding and the caller'
       )
       expect(error._tag === "InvalidToken" && error.reason).toBe("unknown")
       // Padded up to the deadline less the margin for the trip back, never to the 600 ms floor.
-      expect(ms).toBeGreaterThanOrEqual(budgetMs - REPLY_MARGIN_MS - 15)
+      expect(ms).toBeGreaterThanOrEqual(budgetMs - replyMarginMs(budgetMs) - 15)
       expect(ms).toBeLessThan(400)
     })
   )
