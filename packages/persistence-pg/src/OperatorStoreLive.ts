@@ -1,3 +1,4 @@
+import type { SqlClient } from "@effect/sql"
 import { normalizeEmail, OperatorStore } from "@ibex/domain"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { storeOperation } from "./errors.js"
@@ -13,67 +14,54 @@ export const OperatorStoreLive = Layer.effect(
   Effect.gen(function* () {
     const { sql, provide } = yield* captureDatabase
     const one = (rows: ReadonlyArray<OperatorRow>) => Option.fromNullable(rows[0])
+    const operatorOf = (rows: ReadonlyArray<OperatorRow>) => Option.map(one(rows), operatorFromRow)
+    const credentialsOf = (rows: ReadonlyArray<OperatorRow>) => Option.map(one(rows), credentialsFromRow)
+    const changedAny = (rows: ReadonlyArray<unknown>) => rows.length > 0
+    const changedOne = (rows: ReadonlyArray<unknown>) => rows.length === 1
+    /** One statement as the app role, without org context, its failures as StoreUnavailable. */
+    const run = <A, E>(operation: string, statement: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+      withoutOrg(statement).pipe(provide, storeOperation(`OperatorStore.${operation}`))
     return OperatorStore.of({
       insert: (op) =>
-        withoutOrg(
+        run(
+          "insert",
           sql<OperatorRow>`
             INSERT INTO ibex_core.operators (id, email, display_name, password_hash, platform_admin)
             VALUES (${op.id}, ${op.email.trim()}, ${op.displayName}, ${op.passwordHash}, ${op.platformAdmin})
             ON CONFLICT DO NOTHING RETURNING *`
-        ).pipe(
-          Effect.map((rows) => Option.map(one(rows), operatorFromRow)),
-          provide,
-          storeOperation("OperatorStore.insert")
-        ),
+        ).pipe(Effect.map(operatorOf)),
       find: (id) =>
-        withoutOrg(sql<OperatorRow>`SELECT * FROM ibex_core.operators WHERE id = ${id}`).pipe(
-          Effect.map((rows) => Option.map(one(rows), credentialsFromRow)),
-          provide,
-          storeOperation("OperatorStore.find")
+        run("find", sql<OperatorRow>`SELECT * FROM ibex_core.operators WHERE id = ${id}`).pipe(
+          Effect.map(credentialsOf)
         ),
       findByEmail: (email) =>
-        withoutOrg(
+        run(
+          "findByEmail",
           sql<OperatorRow>`SELECT * FROM ibex_core.operators WHERE lower(email) = ${normalizeEmail(email)}`
-        ).pipe(
-          Effect.map((rows) => Option.map(one(rows), credentialsFromRow)),
-          provide,
-          storeOperation("OperatorStore.findByEmail")
-        ),
-      list: withoutOrg(sql<OperatorRow>`SELECT * FROM ibex_core.operators ORDER BY created_at, id`).pipe(
-        Effect.map((rows) => rows.map(operatorFromRow)),
-        provide,
-        storeOperation("OperatorStore.list")
+        ).pipe(Effect.map(credentialsOf)),
+      list: run("list", sql<OperatorRow>`SELECT * FROM ibex_core.operators ORDER BY created_at, id`).pipe(
+        Effect.map((rows) => rows.map(operatorFromRow))
       ),
       setPassword: (id, hash) =>
-        withoutOrg(sql`UPDATE ibex_core.operators SET password_hash = ${hash} WHERE id = ${id} RETURNING id`).pipe(
-          Effect.map((rows) => rows.length > 0),
-          provide,
-          storeOperation("OperatorStore.setPassword")
-        ),
+        run(
+          "setPassword",
+          sql`UPDATE ibex_core.operators SET password_hash = ${hash} WHERE id = ${id} RETURNING id`
+        ).pipe(Effect.map(changedAny)),
       setStatus: (id, status) =>
-        withoutOrg(
+        run(
+          "setStatus",
           sql<OperatorRow>`UPDATE ibex_core.operators SET status = ${status} WHERE id = ${id} RETURNING *`
-        ).pipe(
-          Effect.map((rows) => Option.map(one(rows), operatorFromRow)),
-          provide,
-          storeOperation("OperatorStore.setStatus")
-        ),
+        ).pipe(Effect.map(operatorOf)),
       setPlatformAdmin: (id, value) =>
-        withoutOrg(
+        run(
+          "setPlatformAdmin",
           sql<OperatorRow>`UPDATE ibex_core.operators SET platform_admin = ${value} WHERE id = ${id} RETURNING *`
-        ).pipe(
-          Effect.map((rows) => Option.map(one(rows), operatorFromRow)),
-          provide,
-          storeOperation("OperatorStore.setPlatformAdmin")
-        ),
+        ).pipe(Effect.map(operatorOf)),
       setPendingTotp: (id, secret) =>
-        withoutOrg(
+        run(
+          "setPendingTotp",
           sql`UPDATE ibex_core.operators SET pending_totp_secret = ${Redacted.value(secret)} WHERE id = ${id} RETURNING id`
-        ).pipe(
-          Effect.map((rows) => rows.length > 0),
-          provide,
-          storeOperation("OperatorStore.setPendingTotp")
-        ),
+        ).pipe(Effect.map(changedAny)),
       confirmTotp: (id, digests) =>
         transaction(
           Effect.gen(function* () {
@@ -88,13 +76,12 @@ export const OperatorStoreLive = Layer.effect(
           })
         ).pipe(provide, storeOperation("OperatorStore.confirmTotp")),
       useTotpStep: (id, step) =>
-        withoutOrg(sql`
+        run(
+          "useTotpStep",
+          sql`
           UPDATE ibex_core.operators SET totp_last_step = ${step}
-          WHERE id = ${id} AND (totp_last_step IS NULL OR totp_last_step < ${step}) RETURNING id`).pipe(
-          Effect.map((rows) => rows.length === 1),
-          provide,
-          storeOperation("OperatorStore.useTotpStep")
-        ),
+          WHERE id = ${id} AND (totp_last_step IS NULL OR totp_last_step < ${step}) RETURNING id`
+        ).pipe(Effect.map(changedOne)),
       clearMfa: (id) =>
         transaction(
           Effect.gen(function* () {
@@ -106,21 +93,19 @@ export const OperatorStoreLive = Layer.effect(
           })
         ).pipe(provide, storeOperation("OperatorStore.clearMfa")),
       consumeRecoveryCode: (id, digest) =>
-        withoutOrg(sql`
+        run(
+          "consumeRecoveryCode",
+          sql`
           UPDATE ibex_core.operator_recovery_codes SET used_at = now()
-          WHERE operator_id = ${id} AND digest = ${digest} AND used_at IS NULL RETURNING digest`).pipe(
-          Effect.map((rows) => rows.length === 1),
-          provide,
-          storeOperation("OperatorStore.consumeRecoveryCode")
-        ),
+          WHERE operator_id = ${id} AND digest = ${digest} AND used_at IS NULL RETURNING digest`
+        ).pipe(Effect.map(changedOne)),
       insertResetToken: (input) =>
-        withoutOrg(sql`
+        run(
+          "insertResetToken",
+          sql`
           INSERT INTO ibex_core.operator_reset_tokens (digest, operator_id, expires_at)
-          VALUES (${input.digest}, ${input.operatorId}, ${input.expiresAt})`).pipe(
-          Effect.asVoid,
-          provide,
-          storeOperation("OperatorStore.insertResetToken")
-        ),
+          VALUES (${input.digest}, ${input.operatorId}, ${input.expiresAt})`
+        ).pipe(Effect.asVoid),
       consumeResetToken: (digest, now) =>
         transaction(
           Effect.gen(function* () {

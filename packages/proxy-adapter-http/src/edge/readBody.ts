@@ -14,12 +14,10 @@ export const declaredTooLarge = (req: IncomingMessage, limit: number): boolean =
 
 /**
  * The whole body, up to `limit` bytes (a chunked body that grows past it stops being read). A
- * body declared above the limit is refused before anything runs (`declaredTooLarge`); this
- * checks again for callers that did not.
+ * body declared above the limit is the caller's to refuse first, on the headers (`declaredTooLarge`).
  */
 export const readBody = (req: IncomingMessage, limit: number): Effect.Effect<Buffer, PayloadTooLarge | ClientGone> =>
   Effect.async<Buffer, PayloadTooLarge | ClientGone>((resume) => {
-    if (declaredTooLarge(req, limit)) return resume(Effect.fail(new PayloadTooLarge({ limitBytes: limit })))
     const chunks: Array<Buffer> = []
     let size = 0
     const cleanup = () => {
