@@ -310,20 +310,21 @@ export const routingSourceContract = (name: string, harness: RoutingSourceHarnes
         Effect.gen(function* () {
           const { sut, routing } = yield* startSource(harness, textA)
           const seen = { A: 0, B: 0, mixed: 0 }
-          const reader = yield* Effect.forkScoped(
-            Effect.forever(
-              Effect.flatMap(routing.table, (t) => {
-                seen[wholeTable(t)]++
-                return Effect.sleep("1 millis")
-              })
-            )
-          )
-          for (let i = 0; i < 50; i++) yield* write(sut, i % 2 === 0 ? textA : textB)
+          const read = Effect.map(routing.table, (t) => {
+            seen[wholeTable(t)]++
+          })
+          const reader = yield* Effect.forkScoped(Effect.forever(Effect.zipRight(read, Effect.sleep("1 millis"))))
+          // The writer reads too, after every write, so the count of reads does not depend on how
+          // fast the source is against the reader's timer (a fast NATS once gave it 47 reads).
+          for (let i = 0; i < 50; i++) {
+            yield* write(sut, i % 2 === 0 ? textA : textB)
+            yield* read
+          }
           // The last write is B: it must be the table in the end, not an earlier one.
           yield* eventually(routing.table, (t) => t.revision === revB, "the last write")
           yield* Fiber.interrupt(reader)
           expect(seen.mixed).toBe(0)
-          expect(seen.A + seen.B).toBeGreaterThan(50)
+          expect(seen.A + seen.B).toBeGreaterThanOrEqual(50)
           expect((yield* routing.status).rejected).toBe(0)
         }),
       T
