@@ -1,5 +1,6 @@
 // The proxy's HTTP edge alone: the real ProxyHttpLive (same middleware, metrics, access log
-// through the apps' JSON logger) with in-process fakes for auth (a fixed principal) and an
+// through the apps' JSON logger) and the proxy's real authorization cache, in front of an
+// in-process fake of auth (a fixed principal, heartbeats every 25 ms as auth sends them) and an
 // in-memory GCRA limiter (a huge limit). Separates the edge's own cost from the remote calls.
 // Usage: node --import tsx bench/edge-fakes.ts <port> [upstream-url]   (diagnostic row "edge only" of
 // npm run bench; with an upstream URL, model "bench-model" forwards there as an OpenAI-compatible provider)
@@ -7,6 +8,7 @@
 import { JsonLoggerLive } from "@ibex/app-common"
 import {
   AuthGateway,
+  AuthInvalidation,
   authGatewayFromChecks,
   decodeRoutingConfig,
   emptyRoutingTable,
@@ -21,12 +23,13 @@ import {
   UsageSink
 } from "@ibex/domain"
 import { ProviderGatewayLive } from "@ibex/providers"
-import { ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
-import { Effect, Either, Layer, Redacted } from "effect"
+import { AuthGatewayCached, ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
+import { Effect, Either, Layer, Redacted, Schedule, Stream } from "effect"
 
 export const benchOrg = "0190a0b0-0000-7000-8000-000000000001" as OrgId
 export const benchAgent = "0190a0b0-0000-7000-8000-0000000000a1"
-export const benchToken = "bench-token"
+// PAT-shaped: the cache refuses anything else locally, without asking auth.
+export const benchToken = "ibex_pat_0190a0b0-0000-7000-8000-0000000000f1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 const auth = Layer.succeed(
   AuthGateway,
@@ -43,7 +46,11 @@ const auth = Layer.succeed(
             monthlyBudgetMicroUsd: null
           })
         : Effect.fail(new InvalidToken({ reason: "unknown" })),
-    verifyAgent: () => Effect.void
+    verifyAgent: () => Effect.void,
+    invalidations: Stream.repeatEffectWithSchedule(
+      Effect.succeed(AuthInvalidation.Heartbeat()),
+      Schedule.spaced("25 millis")
+    )
   })
 )
 const tats = new Map<string, number>()
@@ -74,7 +81,7 @@ Layer.launch(
   ProxyHttpLive.pipe(
     Layer.provide(
       Layer.mergeAll(
-        auth,
+        AuthGatewayCached().pipe(Layer.provide(auth)),
         limiter,
         RoutingStatic(table, "bench"),
         UsageLimiterMemory,

@@ -475,7 +475,11 @@ const main = async () => {
     // ---- 2b: the edge alone (diagnostic) ----
     const edgeTarget: Target = {
       url: url(edgePort, "/v1/internal/auth-probe"),
-      headers: { authorization: "Bearer bench-token", "x-ibex-agent-id": "0190a0b0-0000-7000-8000-0000000000a1" }
+      headers: {
+        authorization:
+          "Bearer ibex_pat_0190a0b0-0000-7000-8000-0000000000f1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "x-ibex-agent-id": "0190a0b0-0000-7000-8000-0000000000a1"
+      }
     }
     const edgeC16 = await run("2b edge only (fakes) c16", "loadgen", {
       targets: [edgeTarget],

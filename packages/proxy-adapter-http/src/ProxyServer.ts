@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import {
-  type AuthGateway,
+  AuthGateway,
+  type AuthorizedRequest,
   type DomainError,
   InternalError,
   InvalidHeader,
@@ -15,7 +16,7 @@ import {
   type ProviderGateway,
   ProviderNotConfigured,
   parseInboundRequestId,
-  type RateLimiter,
+  RateLimiter,
   RouteNotFound,
   Routing,
   TargetHealth,
@@ -24,12 +25,13 @@ import {
   type UsageLimiter,
   type UsageSink
 } from "@ibex/domain"
-import { Cause, Context, Data, Effect, Exit, Layer, Option, Runtime, type Scope, Tracer } from "effect"
+import { Cause, Context, Data, Effect, Either, Exit, Layer, Option, Runtime, type Scope, Tracer } from "effect"
 import { admitUsage } from "./chat/admitUsage.js"
 import { parseChatRequest } from "./chat/chatRequest.js"
 import { makeForwardStage } from "./chat/forward.js"
 import { newMeter, reservationFor } from "./chat/metering.js"
 import { recordUsage } from "./chat/recordUsage.js"
+import { makeAccessLog } from "./edge/accessLog.js"
 import { reloadRouting, routingReport } from "./edge/adminRouting.js"
 import { makeAuthorizeStage } from "./edge/authorize.js"
 import { makeDrain } from "./edge/drain.js"
@@ -114,7 +116,14 @@ export const makeProxyServer: Effect.Effect<
   const responder = makeResponder(config, drain.draining)
   const { send, sendJson, sendError } = responder
   const ready = makeReadiness(config, metrics, drain.draining)
-  const authorize = makeAuthorizeStage(config, metrics)
+  const { authorize, authorizeWarm } = makeAuthorizeStage(
+    config,
+    metrics,
+    yield* AuthGateway,
+    yield* RateLimiter,
+    runtime
+  )
+  const accessLog = makeAccessLog(runtime, config.accessLog)
   const forward = makeForwardStage(responder, metrics)
   const health = makeTargetHealth()
   const startedAtSeconds = Math.floor(Date.now() / 1000)
@@ -200,14 +209,7 @@ export const makeProxyServer: Effect.Effect<
         )
       case "GET /v1/internal/auth-probe":
       case "GET /v1/orgs/{org_id}/auth-probe":
-        return Effect.map(authorize(req, state, match.route, match.pathOrgId), (a) =>
-          sendJson(res, state, 200, {
-            org_id: a.principal.orgId,
-            agent_id: a.agentId,
-            permissions: Permissions.toWire(a.principal.permissions),
-            permission_names: Permissions.toNames(a.principal.permissions)
-          })
-        )
+        return Effect.map(authorize(req, state, match.route, match.pathOrgId), (a) => sendProbe(res, state, a))
       case "GET /v1/models":
         return authorize(req, state, match.route, undefined).pipe(
           Effect.flatMap((a) => listModels(a.principal.orgId, startedAtSeconds)),
@@ -233,44 +235,34 @@ export const makeProxyServer: Effect.Effect<
     }
   }
 
+  const sendProbe = (res: ServerResponse, state: RequestState, a: AuthorizedRequest) =>
+    sendJson(res, state, 200, {
+      org_id: a.principal.orgId,
+      agent_id: a.agentId,
+      permissions: Permissions.toWire(a.principal.permissions),
+      permission_names: Permissions.toNames(a.principal.permissions)
+    })
+
   // ---- the global chain ----
 
-  const recover =
-    (req: IncomingMessage, res: ServerResponse, state: RequestState) => (error: DomainError | ClientGone) =>
-      Effect.sync(() => {
-        if (error._tag === "ClientGone") {
-          state.status = 499
-          return
-        }
-        // Refused before the body was read (size, type, or a caller refused on its headers): close
-        // rather than drain a body nobody will use, however long its sender keeps it coming.
-        const close =
-          error._tag === "PayloadTooLarge" || error._tag === "UnsupportedMediaType" || !req.complete
-            ? { Connection: "close" }
-            : undefined
-        sendError(res, state, error, close)
-      })
+  const refuse = (req: IncomingMessage, res: ServerResponse, state: RequestState, error: DomainError | ClientGone) => {
+    if (error._tag === "ClientGone") {
+      state.status = 499
+      return
+    }
+    // Refused before the body was read (size, type, or a caller refused on its headers): close
+    // rather than drain a body nobody will use, however long its sender keeps it coming.
+    const close =
+      error._tag === "PayloadTooLarge" || error._tag === "UnsupportedMediaType" || !req.complete
+        ? { Connection: "close" }
+        : undefined
+    sendError(res, state, error, close)
+  }
 
-  const accessLog = (state: RequestState) =>
-    Effect.suspend(() => {
-      if (!config.accessLog) return Effect.void
-      // One object message, no log annotations: the access log is on every request's path, and
-      // annotations cost a FiberRef update and a HashMap walk per line.
-      const line: Record<string, unknown> = {
-        message: "request",
-        request_id: state.requestId,
-        trace_id: state.traceId,
-        method: state.method,
-        route: state.template,
-        status: state.status,
-        duration_ms: Number((performance.now() - state.started).toFixed(3))
-      }
-      if (state.orgId !== undefined) line.org_id = state.orgId
-      if (state.errorCode !== undefined) line.error_code = state.errorCode
-      if (state.logFields !== undefined) Object.assign(line, state.logFields)
-      const probe = state.template === "/health" || state.template === "/metrics" || state.template === "/ready"
-      return probe ? Effect.logDebug(line) : Effect.logInfo(line)
-    })
+  const failUnexpectedly = (res: ServerResponse, state: RequestState, cause: Cause.Cause<unknown>) => {
+    sendError(res, state, new InternalError())
+    runFork(Effect.logError("unhandled failure").pipe(Effect.annotateLogs(describeDefect(cause))))
+  }
 
   // Which routes a listener serves: the admin listener only operations; the main one everything
   // but what moved to the admin listener (liveness stays: load balancers probe it there).
@@ -288,18 +280,13 @@ export const makeProxyServer: Effect.Effect<
       if (hasCrLf(req.rawHeaders)) return Effect.fail(new InvalidHeader())
       return route(req, res, state, matchOn(listener, req.method ?? "GET", req.url ?? "/"))
     }).pipe(
-      Effect.catchAll(recover(req, res, state)),
-      Effect.catchAllCause((cause) =>
-        Effect.zipRight(
-          Effect.sync(() => sendError(res, state, new InternalError())),
-          Effect.logError("unhandled failure").pipe(Effect.annotateLogs(describeDefect(cause)))
-        )
-      )
+      Effect.catchAll((error) => Effect.sync(() => refuse(req, res, state, error))),
+      Effect.catchAllCause((cause) => Effect.sync(() => failUnexpectedly(res, state, cause)))
     )
     const parent = parseTraceparent(headerValue(req.headers, "traceparent"))
     if (!config.tracing) {
       state.traceId = parent?.traceId ?? randomTraceId()
-      return program.pipe(Effect.zipRight(accessLog(state)), Effect.withTracerEnabled(false))
+      return program.pipe(Effect.zipRight(Effect.sync(() => accessLog(state))), Effect.withTracerEnabled(false))
     }
     return Effect.useSpan(
       "proxy.request",
@@ -317,12 +304,39 @@ export const makeProxyServer: Effect.Effect<
               span.attribute("http.request.method", state.method)
               span.attribute("http.route", state.template)
               span.attribute("http.response.status_code", state.status)
-              return accessLog(state)
+              accessLog(state, span.spanId)
+              return Effect.void
             })
           )
         )
       }
     )
+  }
+
+  // The auth probes of a warm request, answered without a request fiber: the cache's acceptance,
+  // the domain's rules and the limiter decide exactly as `route` would (see authorize.ts). Only
+  // when no span is exported, so a traced request always has its whole span tree.
+  const answerWarm = (req: IncomingMessage, res: ServerResponse, state: RequestState, listener: Listener): boolean => {
+    if (config.tracing || hasCrLf(req.rawHeaders)) return false
+    const match = matchOn(listener, req.method ?? "GET", req.url ?? "/")
+    if (
+      match._tag !== "Route" ||
+      (match.route !== "GET /v1/internal/auth-probe" && match.route !== "GET /v1/orgs/{org_id}/auth-probe")
+    )
+      return false
+    const traceId = parseTraceparent(headerValue(req.headers, "traceparent"))?.traceId ?? randomTraceId()
+    return authorizeWarm(req, state, match.route, match.pathOrgId, (result) => {
+      state.template = match.template
+      state.traceId = traceId
+      try {
+        if (Either.isRight(result)) sendProbe(res, state, result.right)
+        else if (Cause.isCause(result.left)) failUnexpectedly(res, state, result.left)
+        else refuse(req, res, state, result.left)
+      } catch (defect) {
+        failUnexpectedly(res, state, Cause.die(defect))
+      }
+      accessLog(state)
+    })
   }
 
   const onRequest = (listener: Listener) => (req: IncomingMessage, res: ServerResponse) => {
@@ -338,6 +352,7 @@ export const makeProxyServer: Effect.Effect<
       metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
     })
     res.on("error", () => {})
+    if (answerWarm(req, res, state, listener)) return
     const fiber = runFork(handle(req, res, state, listener))
     fiber.addObserver((exit) => {
       // Last resort: the program above recovers from every failure, so this runs only on interruption.

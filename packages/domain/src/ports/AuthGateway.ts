@@ -62,6 +62,13 @@ export interface AuthGatewayShape {
   ) => Effect.Effect<Authorization, InvalidToken | ServiceDegraded | AuthFailuresThrottled>
   /** Invalidations and heartbeats as auth pushes them; fails (or ends) when the stream is lost. */
   readonly invalidations: Stream.Stream<AuthInvalidation, AuthUnavailable>
+  /**
+   * The answer `authorize` would give at once from what this gateway holds (a cache in front of
+   * auth), or `undefined` when it would have to ask. Only an acceptance is held: a refusal, a
+   * miss or a stale cache is `undefined`, and `authorize` decides it. Lets a warm request be
+   * decided without a fiber; a gateway without local answers leaves it out.
+   */
+  readonly peek?: (token: Redacted.Redacted<string>, agentId: Option.Option<AgentId>) => Authorization | undefined
 }
 
 export class AuthGateway extends Context.Tag("@ibex/domain/AuthGateway")<AuthGateway, AuthGatewayShape>() {}

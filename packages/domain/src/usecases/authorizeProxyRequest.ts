@@ -1,4 +1,4 @@
-import { Effect, Option, type Redacted } from "effect"
+import { Effect, Either, Option, type Redacted } from "effect"
 import {
   AgentNotAuthorized,
   AgentSuspended,
@@ -15,9 +15,9 @@ import {
 } from "../errors.js"
 import { type AgentId, isCanonicalUuid, type OrgId } from "../ids.js"
 import * as Permissions from "../Permissions.js"
-import { AgentVerdict, AuthGateway } from "../ports/AuthGateway.js"
+import { AgentVerdict, AuthGateway, type Authorization } from "../ports/AuthGateway.js"
 import { RateLimiter } from "../ports/RateLimiter.js"
-import { perMinute, type RateLimitDecision } from "../RateLimit.js"
+import { perMinute, type RateLimitDecision, type RateLimitPolicy } from "../RateLimit.js"
 import { type ProtectedRoute, RoutePermissions } from "../Routes.js"
 import type { Principal } from "../Token.js"
 
@@ -54,7 +54,7 @@ export type AuthorizationError =
   | RateLimited
 
 /** The agent header as the request gave it: absent, not a UUID, or a canonical id. */
-const parseAgentHeader = (raw: Option.Option<string>): "missing" | "invalid" | AgentId => {
+export const parseAgentHeader = (raw: Option.Option<string>): "missing" | "invalid" | AgentId => {
   if (Option.isNone(raw)) return "missing"
   const trimmed = raw.value.trim()
   if (trimmed === "") return "missing"
@@ -62,19 +62,69 @@ const parseAgentHeader = (raw: Option.Option<string>): "missing" | "invalid" | A
   return isCanonicalUuid(lower) ? (lower as AgentId) : "invalid"
 }
 
-const refuseAgent = (
-  verdict: AgentVerdict
-): Effect.Effect<void, AgentNotAuthorized | AgentSuspended | AuthUnavailable> => {
+const refuseAgent = (verdict: AgentVerdict): AgentNotAuthorized | AgentSuspended | AuthUnavailable | undefined => {
   switch (verdict._tag) {
     case "Authorized":
-      return Effect.void
+      return undefined
     case "NotAuthorized":
-      return Effect.fail(new AgentNotAuthorized())
+      return new AgentNotAuthorized()
     case "Suspended":
-      return Effect.fail(new AgentSuspended({ status: verdict.status }))
+      return new AgentSuspended({ status: verdict.status })
     case "Unavailable":
-      return Effect.fail(new AuthUnavailable())
+      return new AuthUnavailable()
   }
+}
+
+/** A request auth accepted, waiting for the limiter: whose it is and the policy it is counted under. */
+export interface Admission {
+  readonly principal: Principal
+  readonly agentId: AgentId
+  readonly policy: RateLimitPolicy
+}
+
+export type AdmissionError = Exclude<
+  AuthorizationError,
+  MissingToken | InvalidToken | ServiceDegraded | AuthFailuresThrottled | RateLimited
+>
+
+/**
+ * The chain's decisions between auth's answer and the limiter (agent → permission → org scope),
+ * pure, so a request answered from the proxy's cache is decided without a fiber. The token's
+ * verdict is already in `answer`: a bad token never gets here, whatever the agent header says.
+ */
+export const admit = (
+  request: ProxyRequestCredentials,
+  agent: "missing" | "invalid" | AgentId,
+  answer: Authorization
+): Either.Either<Admission, AdmissionError> => {
+  if (agent === "missing") return Either.left(new MissingAgentId())
+  if (agent === "invalid") return Either.left(new InvalidAgentId())
+  const refusal = refuseAgent(Option.getOrElse(answer.agent, () => AgentVerdict.Unavailable()))
+  if (refusal !== undefined) return Either.left(refusal)
+  const { principal } = answer
+  const required = RoutePermissions[request.route]
+  if (!Permissions.has(principal.permissions, required))
+    return Either.left(new InsufficientPermissions({ required: [required] }))
+  if (Option.isSome(request.pathOrgId) && request.pathOrgId.value.toLowerCase() !== (principal.orgId as OrgId))
+    return Either.left(new OrgAccessDenied())
+  const limit = principal.rateLimitPerMinute ?? request.defaultRateLimitPerMinute
+  return Either.right({ principal, agentId: agent, policy: perMinute(limit) })
+}
+
+/** The limiter's verdict on an admission; `None` when the limiter failed open (no invented numbers). */
+export const applyRateLimit = (
+  admission: Admission,
+  decision: Option.Option<RateLimitDecision>
+): Either.Either<AuthorizedRequest, RateLimited> => {
+  if (Option.isSome(decision) && !decision.value.allowed)
+    return Either.left(
+      new RateLimited({
+        limit: decision.value.limit,
+        resetAtMs: decision.value.resetAtMs,
+        retryAfterMs: decision.value.retryAfterMs
+      })
+    )
+  return Either.right({ principal: admission.principal, agentId: admission.agentId, rateLimit: decision })
 }
 
 /**
@@ -91,32 +141,12 @@ export const authorizeProxyRequest = (
     const auth = yield* AuthGateway
     const agent = parseAgentHeader(request.agentId)
     const agentOption = agent === "missing" || agent === "invalid" ? Option.none<AgentId>() : Option.some(agent)
-    const { principal, agent: verdict } = yield* auth.authorize(request.token.value, agentOption)
-
-    if (agent === "missing") return yield* new MissingAgentId()
-    if (agent === "invalid") return yield* new InvalidAgentId()
-    yield* refuseAgent(Option.getOrElse(verdict, () => AgentVerdict.Unavailable()))
-    const agentId = agent
-
-    const required = RoutePermissions[request.route]
-    if (!Permissions.has(principal.permissions, required))
-      return yield* new InsufficientPermissions({ required: [required] })
-
-    if (Option.isSome(request.pathOrgId) && request.pathOrgId.value.toLowerCase() !== (principal.orgId as OrgId))
-      return yield* new OrgAccessDenied()
-
+    const answer = yield* auth.authorize(request.token.value, agentOption)
+    const admission = yield* admit(request, agent, answer)
     const limiter = yield* RateLimiter
-    const limit = principal.rateLimitPerMinute ?? request.defaultRateLimitPerMinute
-    const decision = yield* limiter.consume(principal.orgId, perMinute(limit)).pipe(
+    const decision = yield* limiter.consume(admission.principal.orgId, admission.policy).pipe(
       Effect.map(Option.some),
       Effect.catchTag("RateLimiterUnavailable", () => Effect.succeed(Option.none<RateLimitDecision>()))
     )
-    if (Option.isSome(decision) && !decision.value.allowed) {
-      return yield* new RateLimited({
-        limit: decision.value.limit,
-        resetAtMs: decision.value.resetAtMs,
-        retryAfterMs: decision.value.retryAfterMs
-      })
-    }
-    return { principal, agentId, rateLimit: decision }
+    return yield* applyRateLimit(admission, decision)
   }).pipe(Effect.withSpan("Proxy.authorize", { captureStackTrace: false }))

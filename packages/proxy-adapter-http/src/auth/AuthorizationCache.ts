@@ -249,31 +249,60 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     }
     const nearExpiry = (expiresAt: number, now: number) => expiresAt - now < options.ttlMs / 5
 
+    const accepted = (answer: Authorization) => Option.isNone(answer.agent) || answer.agent.value._tag === "Authorized"
+
+    // The principal and verdict held for (token, agent), with when the sooner of them expires.
+    const held = (
+      tokenKey: string,
+      agentId: Option.Option<AgentId>,
+      now: number
+    ): { readonly answer: Authorization; readonly expiresAt: number } | undefined => {
+      const hit = principals.get(tokenKey)
+      if (hit === undefined || hit.expiresAt <= now) return undefined
+      if (Option.isNone(agentId))
+        return { answer: { principal: hit.principal, agent: Option.none() }, expiresAt: hit.expiresAt }
+      const verdict = verdicts.get(verdictKey(hit.principal.orgId, agentId.value))
+      if (verdict === undefined || verdict.expiresAt <= now) return undefined
+      return {
+        answer: { principal: hit.principal, agent: Option.some(verdict.verdict) },
+        expiresAt: Math.min(hit.expiresAt, verdict.expiresAt)
+      }
+    }
+
+    // A refused agent is not refreshed ahead: it just expires.
+    const serve = (
+      token: Redacted.Redacted<string>,
+      agentId: Option.Option<AgentId>,
+      tokenKey: string,
+      entry: { readonly answer: Authorization; readonly expiresAt: number },
+      now: number
+    ): Authorization => {
+      stats.hits++
+      if (nearExpiry(entry.expiresAt, now) && accepted(entry.answer)) refreshAhead(token, agentId, tokenKey)
+      return entry.answer
+    }
+
+    const peek: NonNullable<AuthGatewayShape["peek"]> = (token, agentId) => {
+      if (!isTrusted()) return undefined
+      const tokenKey = digest(token)
+      const now = Date.now()
+      const entry = held(tokenKey, agentId, now)
+      return entry !== undefined && accepted(entry.answer) ? serve(token, agentId, tokenKey, entry, now) : undefined
+    }
+
     const authorize: AuthGatewayShape["authorize"] = (token, agentId) =>
       Effect.suspend(() => {
         const tokenKey = digest(token)
+        const now = Date.now()
         if (isTrusted()) {
-          const now = Date.now()
-          const hit = principals.get(tokenKey)
-          if (hit !== undefined && hit.expiresAt > now) {
-            if (Option.isNone(agentId)) {
-              stats.hits++
-              if (nearExpiry(hit.expiresAt, now)) refreshAhead(token, agentId, tokenKey)
-              return Effect.succeed<Authorization>({ principal: hit.principal, agent: Option.none() })
-            }
-            const verdict = verdicts.get(verdictKey(hit.principal.orgId, agentId.value))
-            if (verdict !== undefined && verdict.expiresAt > now) {
-              stats.hits++
-              if (nearExpiry(Math.min(hit.expiresAt, verdict.expiresAt), now) && verdict.verdict._tag === "Authorized")
-                refreshAhead(token, agentId, tokenKey)
-              return Effect.succeed<Authorization>({ principal: hit.principal, agent: Option.some(verdict.verdict) })
-            }
-          } else {
-            const refusedUntil = refusedTokens.get(tokenKey)
-            if (refusedUntil !== undefined && refusedUntil > now) {
-              stats.hits++
-              return Effect.fail(new InvalidToken({ reason: "unknown" }))
-            }
+          const entry = held(tokenKey, agentId, now)
+          if (entry !== undefined) return Effect.succeed(serve(token, agentId, tokenKey, entry, now))
+          // A live principal outranks a remembered refusal (the agent was what missed).
+          const live = (principals.get(tokenKey)?.expiresAt ?? 0) > now
+          const refusedUntil = live ? undefined : refusedTokens.get(tokenKey)
+          if (refusedUntil !== undefined && refusedUntil > now) {
+            stats.hits++
+            return Effect.fail(new InvalidToken({ reason: "unknown" }))
           }
         }
         stats.misses++
@@ -281,7 +310,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       })
 
     return {
-      gateway: AuthGateway.of({ ...remote, authorize }),
+      gateway: AuthGateway.of({ ...remote, authorize, peek }),
       stats: (): AuthorizationCacheStats => ({
         ...stats,
         principals: principals.size,
