@@ -103,7 +103,11 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
     maxRetriesPerRequest: 0,
     connectTimeout: 1000,
     retryStrategy: (times) => Math.min(times * 50, maxDelay),
-    lazyConnect: false
+    lazyConnect: false,
+    // Commands issued in one event-loop turn leave in one write: under load a write(2) per
+    // request's EVALSHA was the largest single cost in the proxy's profile (19 % at c16).
+    // Each script still runs atomically in Redis; only the syscalls are shared.
+    enableAutoPipelining: true
   })
 }
 
