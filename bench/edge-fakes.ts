@@ -5,7 +5,7 @@
 // Usage: node --import tsx bench/edge-fakes.ts <port> [upstream-url]   (diagnostic row "edge only" of
 // npm run bench; with an upstream URL, model "bench-model" forwards there as an OpenAI-compatible provider)
 
-import { JsonLoggerLive } from "@ibex/app-common"
+import { JsonLoggerLive, skipStackTraces } from "@ibex/app-common"
 import {
   AuthGateway,
   AuthInvalidation,
@@ -63,6 +63,8 @@ const limiter = Layer.succeed(RateLimiter, {
     })
 })
 
+// As the proxy's entry point does.
+skipStackTraces()
 const port = Number(process.argv[2] ?? 0)
 const upstream = process.argv[3]
 const table =

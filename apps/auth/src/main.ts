@@ -1,5 +1,13 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive, loadDotEnv, logStopped, readConfig, TelemetryLive, telemetryConfig } from "@ibex/app-common"
+import {
+  JsonLoggerLive,
+  loadDotEnv,
+  logStopped,
+  readConfig,
+  skipStackTraces,
+  TelemetryLive,
+  telemetryConfig
+} from "@ibex/app-common"
 import { Config, Effect, Layer, Logger } from "effect"
 import { AUTH_VERSION, AuthAdminHttpLive } from "./AdminHttp.js"
 import { AuthServiceLive } from "./AuthServiceLive.js"
@@ -8,6 +16,7 @@ import { IamAdminHandlersLive } from "./IamLive.js"
 
 /** `npm start -w apps/auth` (or `npx tsx apps/auth/src/main.ts`): runs until SIGINT / SIGTERM, then drains. */
 loadDotEnv()
+skipStackTraces()
 
 const program = Effect.gen(function* () {
   // Read together, so one line names every invalid variable at once.

@@ -1,5 +1,6 @@
 export * from "./EnvVar.js"
 export * from "./grpcTls.js"
 export * from "./logging.js"
+export * from "./stackTraces.js"
 export * from "./startup.js"
 export * from "./telemetry.js"

@@ -1,5 +1,13 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive, loadDotEnv, logStopped, readConfig, TelemetryLive, telemetryConfig } from "@ibex/app-common"
+import {
+  JsonLoggerLive,
+  loadDotEnv,
+  logStopped,
+  readConfig,
+  skipStackTraces,
+  TelemetryLive,
+  telemetryConfig
+} from "@ibex/app-common"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { Config, Effect, Layer, Logger, Option } from "effect"
 import { ProxyAppConfig, ProxyTlsConfig } from "./config.js"
@@ -8,6 +16,7 @@ import { RoutingFromConfig } from "./routingSource.js"
 
 /** The proxy process. Configuration comes from the environment and `.env` (docs/CONFIGURATION.md). */
 loadDotEnv()
+skipStackTraces()
 
 const program = Effect.gen(function* () {
   // Read together, so one line names every invalid variable at once.

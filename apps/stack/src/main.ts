@@ -1,5 +1,12 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { JsonLoggerLive, loadDotEnv, logStopped, TelemetryLive, writeStdoutLine } from "@ibex/app-common"
+import {
+  JsonLoggerLive,
+  loadDotEnv,
+  logStopped,
+  skipStackTraces,
+  TelemetryLive,
+  writeStdoutLine
+} from "@ibex/app-common"
 import { Effect, Layer, Logger, Option } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"
@@ -11,6 +18,7 @@ import { Stack, StackLive } from "./Stack.js"
  * requests and stops.
  */
 loadDotEnv()
+skipStackTraces()
 
 const newToken = process.argv.includes("--new-token")
 
