@@ -25,11 +25,10 @@ import {
 import { ProviderGatewayLive } from "@ibex/providers"
 import { AuthGatewayCached, ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
 import { Effect, Either, Layer, Redacted, Schedule, Stream } from "effect"
+import { benchToken, benchTokenId } from "./benchToken.js"
 
 export const benchOrg = "0190a0b0-0000-7000-8000-000000000001" as OrgId
 export const benchAgent = "0190a0b0-0000-7000-8000-0000000000a1"
-// PAT-shaped: the cache refuses anything else locally, without asking auth.
-export const benchToken = "ibex_pat_0190a0b0-0000-7000-8000-0000000000f1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 const auth = Layer.succeed(
   AuthGateway,
@@ -38,7 +37,7 @@ const auth = Layer.succeed(
       Redacted.value(t) === benchToken
         ? Effect.succeed({
             orgId: benchOrg,
-            tokenId: "0190a0b0-0000-7000-8000-0000000000f1" as TokenId,
+            tokenId: benchTokenId as TokenId,
             permissions: Permissions.all,
             expiresAt: null,
             rateLimitPerMinute: 1_000_000_000,

@@ -19,6 +19,7 @@ import { join } from "node:path"
 import { credentials, Metadata } from "@grpc/grpc-js"
 import { AuthProto, ensureDevCertificates, readTlsFiles, type TlsFiles } from "@ibex/auth-adapter-grpc"
 import { withClient } from "@ibex/testkit/provision"
+import { benchToken } from "./benchToken.js"
 import { summarizeProfile } from "./profile.js"
 import {
   cleanup,
@@ -476,8 +477,7 @@ const main = async () => {
     const edgeTarget: Target = {
       url: url(edgePort, "/v1/internal/auth-probe"),
       headers: {
-        authorization:
-          "Bearer ibex_pat_0190a0b0-0000-7000-8000-0000000000f1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        authorization: `Bearer ${benchToken}`,
         "x-ibex-agent-id": "0190a0b0-0000-7000-8000-0000000000a1"
       }
     }
