@@ -10,9 +10,10 @@ import {
   type OrgId,
   Permissions,
   type Principal,
+  ServiceDegraded,
   type TokenId
 } from "@ibex/domain"
-import { Deferred, Effect, Either, Option, Queue, Redacted, Stream } from "effect"
+import { Deferred, Effect, Either, Logger, Option, Queue, Redacted, Stream } from "effect"
 import { defaultAuthorizationCacheOptions, makeAuthorizationCache } from "../src/auth/AuthorizationCache.js"
 import { ClientAddress } from "../src/auth/FailureBudget.js"
 
@@ -43,7 +44,8 @@ const scriptedRemote = Effect.gen(function* () {
   const state = {
     calls: 0,
     revoked: new Set<string>(),
-    gate: undefined as Deferred.Deferred<void> | undefined
+    gate: undefined as Deferred.Deferred<void> | undefined,
+    degraded: false
   }
   const gateway = AuthGateway.of({
     ...authGatewayFromChecks({
@@ -54,6 +56,7 @@ const scriptedRemote = Effect.gen(function* () {
     authorize: (token, agentId) =>
       Effect.gen(function* () {
         state.calls++
+        if (state.degraded) return yield* new ServiceDegraded()
         const raw = Redacted.value(token)
         // The lookup reads its answer first, then waits (a slow database), then answers.
         const answer: Either.Either<Authorization, InvalidToken> =
@@ -286,5 +289,39 @@ describe("AuthorizationCache", () => {
         )
       expect(tags).toEqual(["InvalidToken", "InvalidToken", "AuthFailuresThrottled"])
     })
+  )
+
+  it.scopedLive(
+    "a lookup that fails closed says why the cache asked: untrusted, expired or absent, at most once a second",
+    () =>
+      Effect.gen(function* () {
+        const lines: Array<Record<string, unknown>> = []
+        const capture = Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ message }) => {
+            const parts = Array.isArray(message) ? message : [message]
+            for (const p of parts) if (typeof p === "object" && p !== null) lines.push(p as Record<string, unknown>)
+          })
+        )
+        const failures = () => lines.filter((l) => l.event === "auth_lookup_failed")
+        // The cache's detached lookups log from its own fibers: the logger is installed before it is made.
+        yield* Effect.gen(function* () {
+          const { cache, stream, state } = yield* setup({ ...defaultAuthorizationCacheOptions, ttlMs: 60 })
+          state.degraded = true
+          yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
+          yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
+          expect(failures()).toMatchObject([{ cache: "untrusted", trusted: false }])
+          yield* Effect.sleep("1100 millis")
+          state.degraded = false
+          yield* heartbeat(stream)
+          yield* cache.gateway.authorize(tokenA, Option.none())
+          state.degraded = true
+          yield* Effect.sleep("80 millis")
+          yield* heartbeat(stream)
+          const expired = yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
+          expect(Either.isLeft(expired) && expired.left._tag).toBe("ServiceDegraded")
+          expect(failures().map((l) => l.cache)).toEqual(["untrusted", "expired"])
+        }).pipe(Effect.provide(capture))
+      })
   )
 })

@@ -80,6 +80,9 @@ interface VerdictEntry {
  */
 type LookupError = InvalidToken | ServiceDegraded | AuthFailuresThrottled
 
+/** Why a request went to auth: logged when that lookup fails closed. */
+type MissReason = "untrusted" | "expired" | "absent" | "refresh"
+
 export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defaultAuthorizationCacheOptions) =>
   Effect.gen(function* () {
     const remote = yield* AuthGateway
@@ -197,10 +200,23 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // One remote call per (token, agent) at a time: the requests that miss together share it, so
     // a burst of misses (a cold start, a reset) is one call to auth, not one per request.
     const inflight = new Map<string, Deferred.Deferred<Authorization, LookupError>>()
+    // Why a lookup failed closed is the first question after a burst of 503s: the cache had lost
+    // trust (auth unheard), or held the entry past its TTL, or never had it. Said at most once a
+    // second, so a dead auth does not turn into a log line per request.
+    let lastFailureLogAt = 0
+    const logFailedLookup = (why: MissReason) =>
+      Effect.suspend(() => {
+        const now = performance.now()
+        if (now - lastFailureLogAt < 1_000) return Effect.void
+        lastFailureLogAt = now
+        return Effect.logWarning({ event: "auth_lookup_failed", cache: why, trusted: isTrusted() })
+      })
+
     const lookup = (
       token: Redacted.Redacted<string>,
       agentId: Option.Option<AgentId>,
-      tokenKey: string
+      tokenKey: string,
+      why: MissReason
     ): Effect.Effect<Authorization, LookupError> =>
       // The caller's span, so the detached call stays in the trace of the request that made it.
       Effect.flatMap(
@@ -222,6 +238,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           runDetached(
             (Option.isSome(parent) ? Effect.withParentSpan(call, parent.value) : call).pipe(
               Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
+              Effect.tapErrorTag("ServiceDegraded", () => logFailedLookup(why)),
               Effect.tapErrorTag("InvalidToken", () =>
                 Effect.sync(() => {
                   charge.spend()
@@ -245,11 +262,21 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
       if (inflight.has(flightKey)) return
       refreshes++
-      runDetached(Effect.ignore(lookup(token, agentId, tokenKey)))
+      runDetached(Effect.ignore(lookup(token, agentId, tokenKey, "refresh")))
     }
     const nearExpiry = (expiresAt: number, now: number) => expiresAt - now < options.ttlMs / 5
 
     const accepted = (answer: Authorization) => Option.isNone(answer.agent) || answer.agent.value._tag === "Authorized"
+
+    const missReason = (tokenKey: string, agentId: Option.Option<AgentId>, now: number): MissReason => {
+      if (!isTrusted()) return "untrusted"
+      const principal = principals.get(tokenKey)
+      if (principal === undefined) return "absent"
+      if (principal.expiresAt <= now) return "expired"
+      return Option.isSome(agentId) && verdicts.get(verdictKey(principal.principal.orgId, agentId.value)) !== undefined
+        ? "expired"
+        : "absent"
+    }
 
     // The principal and verdict held for (token, agent), with when the sooner of them expires.
     const held = (
@@ -306,7 +333,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           }
         }
         stats.misses++
-        return lookup(token, agentId, tokenKey)
+        return lookup(token, agentId, tokenKey, missReason(tokenKey, agentId, now))
       })
 
     return {
