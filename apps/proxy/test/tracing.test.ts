@@ -94,6 +94,25 @@ describe("one proxied request is one trace across the gRPC hop", () => {
         for (const secret of secretParts()) expect(text, `span ${s.name} carries the token`).not.toContain(secret)
   })
 
+  it("a warm request calls nobody and keeps its Proxy.authorize span under the request span", async () => {
+    // Warm once the cache holds the (token, agent) and trusts auth's stream; a few tries absorb
+    // a moment of lost trust on a loaded machine (then the request is a miss, which is correct).
+    for (let attempt = 0; attempt < 20; attempt++) {
+      env.spans.reset()
+      const o = await call(env.url, { path: probe, token, agentId: env.org.agentId })
+      expect(o.status).toBe(200)
+      const trace = header(o, "x-trace-id")
+      const request = await eventually(() => finished().find((s) => s.name === "proxy.request" && traceId(s) === trace))
+      const spans = finished().filter((s) => traceId(s) === trace)
+      if (spans.some((s) => s.name === "AuthClient.Authorize")) continue
+      const authorize = spans.find((s) => s.name === "Proxy.authorize")
+      expect(authorize, "the warm path keeps the long way's span").toBeDefined()
+      expect(authorize && parentId(authorize)).toBe(spanId(request))
+      return
+    }
+    expect.fail("no request was answered from the cache in 20 tries")
+  })
+
   it("an inbound W3C traceparent is continued by the proxy and, through it, by the auth server", async () => {
     const inboundTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
     const inboundSpan = "00f067aa0ba902b7"

@@ -120,7 +120,10 @@ export const makeAuthorizeStage = (
     const admission = warmAdmission(credentials)
     const decided =
       admission !== undefined
-        ? Effect.flatMap(limit(admission), (decision) => applyRateLimit(admission, decision))
+        ? Effect.flatMap(limit(admission), (decision) => applyRateLimit(admission, decision)).pipe(
+            // The long way's span name, so a traced warm request shows the same tree.
+            Effect.withSpan("Proxy.authorize", { captureStackTrace: false })
+          )
         : authorizeProxyRequest(credentials).pipe(
             // Whom a remote lookup is charged to when auth refuses it (the per-address failure budget).
             Effect.locally(ClientAddress, req.socket.remoteAddress ?? null)
