@@ -236,7 +236,8 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
     failuresPerMinute: nonNegativeInt(
       "PROXY_AUTH_FAILURES_PER_MINUTE",
       defaultAuthorizationCacheOptions.failuresPerMinute
-    )
+    ),
+    refreshDeadlineMs: Config.succeed(defaultAuthorizationCacheOptions.refreshDeadlineMs)
   }),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   routing: RoutingSourceConfig,

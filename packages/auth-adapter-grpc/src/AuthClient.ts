@@ -190,11 +190,11 @@ export const makeAuthClient = (config: AuthClientConfig) =>
         Effect.withSpan("AuthClient.VerifyAgent", { kind: "client" })
       )
 
-    const authorize: AuthClientShape["authorize"] = (token, agentId) =>
+    const authorize: AuthClientShape["authorize"] = (token, agentId, call) =>
       callUnary(
         client.authorize.bind(client),
         { token: Redacted.value(token), agentId: Option.getOrElse(agentId, () => "") },
-        deadlineMs
+        call?.deadlineMs ?? deadlineMs
       ).pipe(
         Effect.mapError((error) =>
           error.code === status.UNAUTHENTICATED ? new InvalidToken({ reason: "unknown" }) : new ServiceDegraded()

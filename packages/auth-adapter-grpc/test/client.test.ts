@@ -2,7 +2,7 @@ import { createServer } from "node:net"
 import { TokenValidator } from "@ibex/auth-core"
 import type { Principal } from "@ibex/domain"
 import { setupTwoOrgs } from "@ibex/testkit"
-import { Effect, Exit, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { AuthGatewayGrpc, AuthGrpcServer, AuthGrpcServerLive } from "../src/index.js"
 import { CapturingLogger, memoryAuthServices } from "./harness.js"
@@ -70,7 +70,14 @@ describe("AuthGatewayGrpc (client)", () => {
     const started = performance.now()
     const exit = await rt.runPromiseExit(Effect.flatMap(AuthGateway, (g) => g.validateToken(Redacted.make("x"))))
     const elapsed = performance.now() - started
+    // A caller that asks for longer (the proxy's background refresh) is given it.
+    const longStarted = performance.now()
+    await rt.runPromiseExit(
+      Effect.flatMap(AuthGateway, (g) => g.authorize(Redacted.make("y"), Option.none(), { deadlineMs: 2_000 }))
+    )
+    const longElapsed = performance.now() - longStarted
     await rt.dispose()
+    expect(longElapsed, "the longer deadline asked for is the call's").toBeGreaterThanOrEqual(250)
     expect(tagOf(exit)).toBe("ServiceDegraded")
     expect(elapsed).toBeGreaterThanOrEqual(45)
     expect(elapsed).toBeLessThan(200)

@@ -45,7 +45,8 @@ const scriptedRemote = Effect.gen(function* () {
     calls: 0,
     revoked: new Set<string>(),
     gate: undefined as Deferred.Deferred<void> | undefined,
-    degraded: false
+    degraded: false,
+    deadlines: [] as Array<number | undefined>
   }
   const gateway = AuthGateway.of({
     ...authGatewayFromChecks({
@@ -53,9 +54,10 @@ const scriptedRemote = Effect.gen(function* () {
       verifyAgent: () => Effect.die("not used")
     }),
     invalidations: Stream.fromQueue(stream),
-    authorize: (token, agentId) =>
+    authorize: (token, agentId, options) =>
       Effect.gen(function* () {
         state.calls++
+        state.deadlines.push(options?.deadlineMs)
         if (state.degraded) return yield* new ServiceDegraded()
         const raw = Redacted.value(token)
         // The lookup reads its answer first, then waits (a slow database), then answers.
@@ -213,6 +215,10 @@ describe("AuthorizationCache", () => {
       yield* Effect.sleep("10 millis")
       expect(state.calls, "one background refresh").toBe(2)
       expect(cache.stats().refreshes).toBe(1)
+      expect(state.deadlines, "the refresh, and only it, asks with its own longer deadline").toEqual([
+        undefined,
+        defaultAuthorizationCacheOptions.refreshDeadlineMs
+      ])
       yield* Effect.sleep("60 millis")
       yield* heartbeat(stream)
       yield* cache.gateway.authorize(tokenA, Option.some(agentA))
@@ -323,5 +329,32 @@ describe("AuthorizationCache", () => {
           expect(failures().map((l) => l.cache)).toEqual(["untrusted", "expired"])
         }).pipe(Effect.provide(capture))
       })
+  )
+
+  it.scopedLive("a client's miss never waits on a refresh's longer deadline: it makes its own lookup", () =>
+    Effect.gen(function* () {
+      const { cache, stream, state } = yield* setup({ ...defaultAuthorizationCacheOptions, ttlMs: 100 })
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      // Hold every remote call from now on: the refresh below stays in flight.
+      state.gate = yield* Deferred.make<void>()
+      yield* Effect.sleep("85 millis")
+      yield* heartbeat(stream)
+      yield* cache.gateway.authorize(tokenA, Option.none())
+      expect(cache.stats().refreshes).toBe(1)
+      yield* Effect.sleep("20 millis")
+      yield* heartbeat(stream)
+      // The entry is past its TTL now, with its refresh still in flight.
+      const miss = yield* Effect.fork(cache.gateway.authorize(tokenA, Option.none()))
+      yield* Effect.sleep("10 millis")
+      expect(state.deadlines, "the client's lookup is a call of its own, on the client's deadline").toEqual([
+        undefined,
+        defaultAuthorizationCacheOptions.refreshDeadlineMs,
+        undefined
+      ])
+      yield* Deferred.succeed(state.gate, undefined)
+      state.gate = undefined
+      expect((yield* miss.await.pipe(Effect.flatten)).principal.tokenId).toBe(tokenIdA)
+    })
   )
 })

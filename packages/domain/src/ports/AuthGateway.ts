@@ -44,6 +44,15 @@ export type AuthInvalidation = Data.TaggedEnum<{
 }>
 export const AuthInvalidation = Data.taggedEnum<AuthInvalidation>()
 
+/** How one `authorize` call may differ from the gateway's defaults. */
+export interface AuthorizeOptions {
+  /**
+   * How long this caller waits for auth's answer (the gateway's own deadline when absent): a
+   * background refresh that no client waits on can afford longer than a client's budget.
+   */
+  readonly deadlineMs?: number
+}
+
 /** What the proxy needs from the auth service. Fail closed: unreachable auth is an error, never a pass. */
 export interface AuthGatewayShape {
   readonly validateToken: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | ServiceDegraded>
@@ -58,7 +67,8 @@ export interface AuthGatewayShape {
    */
   readonly authorize: (
     token: Redacted.Redacted<string>,
-    agentId: Option.Option<AgentId>
+    agentId: Option.Option<AgentId>,
+    options?: AuthorizeOptions
   ) => Effect.Effect<Authorization, InvalidToken | ServiceDegraded | AuthFailuresThrottled>
   /** Invalidations and heartbeats as auth pushes them; fails (or ends) when the stream is lost. */
   readonly invalidations: Stream.Stream<AuthInvalidation, AuthUnavailable>

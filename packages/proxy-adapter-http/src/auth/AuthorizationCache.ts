@@ -33,6 +33,12 @@ export interface AuthorizationCacheOptions {
    * before auth is asked. 0: no limit. Default 120.
    */
   readonly failuresPerMinute: number
+  /**
+   * Deadline of a background refresh of a hot entry. No client waits on it, so it can outlast a
+   * client's budget: on a saturated machine a refresh on the client's 50 ms deadline failed, the
+   * entry reached its TTL, and every request waiting on the next miss got 503. Default 1 s.
+   */
+  readonly refreshDeadlineMs: number
 }
 
 export const defaultAuthorizationCacheOptions: AuthorizationCacheOptions = {
@@ -41,7 +47,8 @@ export const defaultAuthorizationCacheOptions: AuthorizationCacheOptions = {
   maxEntries: 100_000,
   staleAfterMs: 100,
   reconnectAfterMs: 1_000,
-  failuresPerMinute: 120
+  failuresPerMinute: 120,
+  refreshDeadlineMs: 1_000
 }
 
 export interface AuthorizationCacheStats {
@@ -198,7 +205,10 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     }
 
     // One remote call per (token, agent) at a time: the requests that miss together share it, so
-    // a burst of misses (a cold start, a reset) is one call to auth, not one per request.
+    // a burst of misses (a cold start, a reset) is one call to auth, not one per request. A
+    // background refresh is a flight of its own: it has a longer deadline than a client may wait.
+    const flightKeyOf = (tokenKey: string, agentId: Option.Option<AgentId>, why: MissReason) =>
+      `${why === "refresh" ? "refresh:" : ""}${Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`}`
     const inflight = new Map<string, Deferred.Deferred<Authorization, LookupError>>()
     // Why a lookup failed closed is the first question after a burst of 503s: the cache had lost
     // trust (auth unheard), or held the entry past its TTL, or never had it. Said at most once a
@@ -222,7 +232,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       Effect.flatMap(
         Effect.zip(Effect.option(Effect.currentParentSpan), FiberRef.get(ClientAddress)),
         ([parent, address]): Effect.Effect<Authorization, LookupError> => {
-          const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
+          const flightKey = flightKeyOf(tokenKey, agentId, why)
           const shared = inflight.get(flightKey)
           if (shared !== undefined) return Deferred.await(shared)
           // Not a PAT at all: auth would refuse it too; asking would only let garbage cost a round trip.
@@ -234,7 +244,10 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           const mine = Deferred.unsafeMake<Authorization, LookupError>(FiberId.none)
           inflight.set(flightKey, mine)
           // Detached: a caller that goes away (client disconnect) must not cancel the call the others share.
-          const call = remote.authorize(token, agentId)
+          const call =
+            why === "refresh"
+              ? remote.authorize(token, agentId, { deadlineMs: options.refreshDeadlineMs })
+              : remote.authorize(token, agentId)
           runDetached(
             (Option.isSome(parent) ? Effect.withParentSpan(call, parent.value) : call).pipe(
               Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
@@ -259,8 +272,11 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // An entry in the last fifth of its TTL is refreshed in the background while it is still served,
     // so a busy proxy's hot tokens never fall off the TTL cliff into remote calls all at once.
     const refreshAhead = (token: Redacted.Redacted<string>, agentId: Option.Option<AgentId>, tokenKey: string) => {
-      const flightKey = Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`
-      if (inflight.has(flightKey)) return
+      if (
+        inflight.has(flightKeyOf(tokenKey, agentId, "refresh")) ||
+        inflight.has(flightKeyOf(tokenKey, agentId, "absent"))
+      )
+        return
       refreshes++
       runDetached(Effect.ignore(lookup(token, agentId, tokenKey, "refresh")))
     }
