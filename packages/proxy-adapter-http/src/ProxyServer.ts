@@ -275,11 +275,12 @@ export const makeProxyServer: Effect.Effect<
     return match
   }
 
-  const handle = (req: IncomingMessage, res: ServerResponse, state: RequestState, listener: Listener) => {
-    const program = Effect.suspend((): Effect.Effect<void, DomainError | ClientGone, Requirements> => {
-      if (hasCrLf(req.rawHeaders)) return Effect.fail(new InvalidHeader())
-      return route(req, res, state, matchOn(listener, req.method ?? "GET", req.url ?? "/"))
-    }).pipe(
+  // `match` is undefined for a request whose headers hold CR or LF (refused, never routed).
+  const handle = (req: IncomingMessage, res: ServerResponse, state: RequestState, match: RouteMatch | undefined) => {
+    const program = Effect.suspend(
+      (): Effect.Effect<void, DomainError | ClientGone, Requirements> =>
+        match === undefined ? Effect.fail(new InvalidHeader()) : route(req, res, state, match)
+    ).pipe(
       Effect.catchAll((error) => Effect.sync(() => refuse(req, res, state, error))),
       Effect.catchAllCause((cause) => Effect.sync(() => failUnexpectedly(res, state, cause)))
     )
@@ -316,10 +317,9 @@ export const makeProxyServer: Effect.Effect<
   // The auth probes of a warm request, answered without a request fiber: the cache's acceptance,
   // the domain's rules and the limiter decide exactly as `route` would (see authorize.ts). Only
   // when no span is exported, so a traced request always has its whole span tree.
-  const answerWarm = (req: IncomingMessage, res: ServerResponse, state: RequestState, listener: Listener): boolean => {
-    if (config.tracing || hasCrLf(req.rawHeaders)) return false
-    const match = matchOn(listener, req.method ?? "GET", req.url ?? "/")
+  const answerWarm = (req: IncomingMessage, res: ServerResponse, state: RequestState, match: RouteMatch): boolean => {
     if (
+      config.tracing ||
       match._tag !== "Route" ||
       (match.route !== "GET /v1/internal/auth-probe" && match.route !== "GET /v1/orgs/{org_id}/auth-probe")
     )
@@ -352,8 +352,9 @@ export const makeProxyServer: Effect.Effect<
       metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
     })
     res.on("error", () => {})
-    if (answerWarm(req, res, state, listener)) return
-    const fiber = runFork(handle(req, res, state, listener))
+    const match = hasCrLf(req.rawHeaders) ? undefined : matchOn(listener, req.method ?? "GET", req.url ?? "/")
+    if (match !== undefined && answerWarm(req, res, state, match)) return
+    const fiber = runFork(handle(req, res, state, match))
     fiber.addObserver((exit) => {
       // Last resort: the program above recovers from every failure, so this runs only on interruption.
       if (Exit.isFailure(exit) && !res.headersSent) {

@@ -207,8 +207,8 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // One remote call per (token, agent) at a time: the requests that miss together share it, so
     // a burst of misses (a cold start, a reset) is one call to auth, not one per request. A
     // background refresh is a flight of its own: it has a longer deadline than a client may wait.
-    const flightKeyOf = (tokenKey: string, agentId: Option.Option<AgentId>, why: MissReason) =>
-      `${why === "refresh" ? "refresh:" : ""}${Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`}`
+    const flightKeyOf = (tokenKey: string, agentId: Option.Option<AgentId>, refresh: boolean) =>
+      `${refresh ? "refresh:" : ""}${Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`}`
     const inflight = new Map<string, Deferred.Deferred<Authorization, LookupError>>()
     // Why a lookup failed closed is the first question after a burst of 503s: the cache had lost
     // trust (auth unheard), or held the entry past its TTL, or never had it. Said at most once a
@@ -232,7 +232,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       Effect.flatMap(
         Effect.zip(Effect.option(Effect.currentParentSpan), FiberRef.get(ClientAddress)),
         ([parent, address]): Effect.Effect<Authorization, LookupError> => {
-          const flightKey = flightKeyOf(tokenKey, agentId, why)
+          const flightKey = flightKeyOf(tokenKey, agentId, why === "refresh")
           const shared = inflight.get(flightKey)
           if (shared !== undefined) return Deferred.await(shared)
           // Not a PAT at all: auth would refuse it too; asking would only let garbage cost a round trip.
@@ -272,10 +272,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // An entry in the last fifth of its TTL is refreshed in the background while it is still served,
     // so a busy proxy's hot tokens never fall off the TTL cliff into remote calls all at once.
     const refreshAhead = (token: Redacted.Redacted<string>, agentId: Option.Option<AgentId>, tokenKey: string) => {
-      if (
-        inflight.has(flightKeyOf(tokenKey, agentId, "refresh")) ||
-        inflight.has(flightKeyOf(tokenKey, agentId, "absent"))
-      )
+      if (inflight.has(flightKeyOf(tokenKey, agentId, true)) || inflight.has(flightKeyOf(tokenKey, agentId, false)))
         return
       refreshes++
       runDetached(Effect.ignore(lookup(token, agentId, tokenKey, "refresh")))
