@@ -17,12 +17,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
  *   2. a token created in the console works at the proxy, and once revoked there it gets 401;
  *   3. an agent paused in the console gets 403 at the proxy;
  *   4. a member of org A never sees org B (not in the switcher; a direct URL or API call is refused).
- * Screenshots of the main pages go to docs/console/*.png (docs/CONSOLE.md shows them).
+ * Screenshots of the main pages are always taken; they replace docs/console/*.png (which
+ * docs/CONSOLE.md shows) only with CONSOLE_TEST_SCREENSHOTS=docs, so a plain `npm test` leaves
+ * the working tree as it found it.
  * Without /usr/bin/chromium (or CHROMIUM_PATH) the file fails, saying how to install it.
  */
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
-const shots = join(repoRoot, "docs/console")
+const shots =
+  process.env.CONSOLE_TEST_SCREENSHOTS === "docs"
+    ? join(repoRoot, "docs/console")
+    : mkdtempSync(join(tmpdir(), "ibex-console-shots-"))
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 const CHROMIUM_ARGS = [
   "--headless",
