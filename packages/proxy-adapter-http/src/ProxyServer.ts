@@ -261,7 +261,12 @@ export const makeProxyServer: Effect.Effect<
 
   const failUnexpectedly = (res: ServerResponse, state: RequestState, cause: Cause.Cause<unknown>) => {
     sendError(res, state, new InternalError())
-    runFork(Effect.logError("unhandled failure").pipe(Effect.annotateLogs(describeDefect(cause))))
+    // Logged from a fiber of its own (the request's may be gone): the request's ids go as fields.
+    runFork(
+      Effect.logError("unhandled failure").pipe(
+        Effect.annotateLogs({ ...describeDefect(cause), request_id: state.requestId, trace_id: state.traceId })
+      )
+    )
   }
 
   // Which routes a listener serves: the admin listener only operations; the main one everything

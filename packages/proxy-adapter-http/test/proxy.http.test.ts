@@ -576,7 +576,13 @@ describe("hardening", () => {
       })
     )
     try {
-      const o = await call(s.url, { path: probe, token: "good", agentId: randomUUID() })
+      const requestId = randomUUID()
+      const o = await call(s.url, {
+        path: probe,
+        token: "good",
+        agentId: randomUUID(),
+        headers: { "x-request-id": requestId }
+      })
       expect([o.status, errorCode(o)]).toEqual([500, "INTERNAL_ERROR"])
       checkEnvelopeRules(o, ["good"])
       expect(o.text).not.toContain("boom")
@@ -585,6 +591,11 @@ describe("hardening", () => {
       expect(logged).toContain("TypeError")
       expect(logged).not.toContain("ibex_pat_deadbeef_secret")
       expect(logged).not.toContain("Bearer abc")
+      // The defect's line is logged from its own fiber: it names the request by its ids.
+      await new Promise((r) => setTimeout(r, 20))
+      const defectLine = s.logs.find((l) => l.includes("unhandled failure"))
+      expect(defectLine).toContain(requestId)
+      expect(defectLine).toMatch(/"trace_id":"[0-9a-f]{32}"/)
     } finally {
       await s.close()
     }
