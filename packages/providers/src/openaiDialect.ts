@@ -44,11 +44,29 @@ export const providerRequestId = (exchange: UpstreamExchange, names: ReadonlyArr
   return Option.none()
 }
 
+const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13
+
+/**
+ * Whether some `"usage"` key in the chunk holds a value other than null. Inside a JSON string a
+ * quote is escaped, so an unescaped `"usage"` is always a key; with include_usage every chunk
+ * carries `"usage": null`, which needs no parse.
+ */
+export const carriesUsage = (data: string): boolean => {
+  for (let at = data.indexOf('"usage"'); at !== -1; at = data.indexOf('"usage"', at + 7)) {
+    let i = at + 7
+    while (isSpace(data.charCodeAt(i))) i++
+    if (data.charCodeAt(i) !== 58) continue
+    i++
+    while (isSpace(data.charCodeAt(i))) i++
+    if (!data.startsWith("null", i)) return true
+  }
+  return false
+}
+
 const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure => {
-  // Parsing every chunk would cost the stream's whole budget; only chunks naming usage or an
-  // error are read (OpenAI's usage chunk, an in-stream error object).
-  if (!data.includes('"usage"') && !data.includes('"error"'))
-    return { json: data, usage: Option.none(), usageOnly: false }
+  // Parsing every chunk would cost the stream's whole budget; only chunks carrying usage or
+  // naming an error are read (OpenAI's usage chunk, an in-stream error object).
+  if (!data.includes('"error"') && !carriesUsage(data)) return { json: data, usage: Option.none(), usageOnly: false }
   let parsed: Record<string, unknown>
   try {
     parsed = JSON.parse(data) as Record<string, unknown>

@@ -1,6 +1,6 @@
 import { type ChunkEvent, scrubProviderMessage, type UpstreamFailure, UpstreamHttpError } from "@ibex/domain"
-import { Effect, Option, Stream } from "effect"
-import { bodyText, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import { Chunk, Effect, Option, Stream } from "effect"
+import { bodyReader, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { makeSseParser, type SseEvent } from "./sse.js"
 
 const MAX_ERROR_BYTES = 64 * 1024
@@ -33,26 +33,35 @@ export interface SseTranslation {
   readonly onEnd: () => ReadonlyArray<ChunkEvent>
 }
 
-const END = Symbol("end")
-
-/** A streamed body as chunks: decoded, split into server-sent events, translated by the dialect, pulled on demand. */
+/**
+ * A streamed body as chunks: decoded, split into server-sent events, translated by the dialect,
+ * pulled on demand. Each pull is one batch (whatever the socket delivered since the last), so the
+ * per-event cost is the parser's and the dialect's, not a stream stage's.
+ */
 export const sseChunks = (
   http: UpstreamHttp,
   providerId: string,
   exchange: UpstreamExchange,
   translation: SseTranslation
-): Stream.Stream<ChunkEvent, UpstreamFailure> => {
-  const parser = makeSseParser()
-  return bodyText(http, providerId, exchange).pipe(
-    Stream.concat(Stream.succeed<string | typeof END>(END)),
-    Stream.mapConcatEffect((text: string | typeof END) =>
-      Effect.try({
-        try: () =>
-          text === END
-            ? [...translation.onEvents(parser.end()), ...translation.onEnd()]
-            : translation.onEvents(parser.push(text)),
-        catch: (e) => e as UpstreamFailure
-      })
+): Stream.Stream<ChunkEvent, UpstreamFailure> =>
+  Stream.suspend(() => {
+    const parser = makeSseParser()
+    const reader = bodyReader(http, providerId, exchange)
+    let finished = false
+    const translate = (
+      text: Option.Option<string>
+    ): Effect.Effect<Chunk.Chunk<ChunkEvent>, Option.Option<UpstreamFailure>> => {
+      try {
+        if (Option.isSome(text))
+          return Effect.succeed(Chunk.unsafeFromArray(translation.onEvents(parser.push(text.value))))
+        finished = true
+        return Effect.succeed(Chunk.unsafeFromArray([...translation.onEvents(parser.end()), ...translation.onEnd()]))
+      } catch (e) {
+        return Effect.fail(Option.some(e as UpstreamFailure))
+      }
+    }
+    const pull: Effect.Effect<Chunk.Chunk<ChunkEvent>, Option.Option<UpstreamFailure>> = Effect.suspend(() =>
+      finished ? Effect.fail(Option.none()) : Effect.flatMap(Effect.mapError(reader.pull, Option.some), translate)
     )
-  )
-}
+    return Stream.repeatEffectChunkOption(pull).pipe(Stream.ensuring(Effect.sync(reader.release)))
+  })

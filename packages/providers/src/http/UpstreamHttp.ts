@@ -1,5 +1,5 @@
 import { type TargetTimeouts, UpstreamAborted, UpstreamConnectFailed, UpstreamTimedOut } from "@ibex/domain"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option } from "effect"
 import { Agent, type Dispatcher, request } from "undici"
 
 /** A response whose headers arrived. `release` ends the total-time bound and must be called once the body is done. */
@@ -162,25 +162,83 @@ export const readText = (
     })
   })
 
-/** The body as a stream of text pieces (UTF-8 decoded across chunk boundaries), pulled on demand. */
-export const bodyText = (
-  http: UpstreamHttp,
-  providerId: string,
-  exchange: UpstreamExchange
-): Stream.Stream<string, TransportFailure> => {
+/**
+ * The body as text, pulled on demand: each pull takes everything the socket has delivered since
+ * the last one (UTF-8 decoded across chunk boundaries) and waits only when nothing has; `None`
+ * once the body ended. One pull per network read, not per event: a stream's cost is paid per
+ * batch of events, and nothing is read from the upstream that the client has not asked for.
+ * `release` must be called when the reader is done with the body, whatever the outcome.
+ */
+export interface BodyReader {
+  readonly pull: Effect.Effect<Option.Option<string>, TransportFailure>
+  readonly release: () => void
+}
+
+export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: UpstreamExchange): BodyReader => {
   // The SSE parser skips a leading BOM itself (once, as the spec says); the decoder must not as well.
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
-  return Stream.fromAsyncIterable(exchange.body as AsyncIterable<Buffer>, (error) =>
-    http.bodyFailure(providerId, exchange, error)
-  ).pipe(
-    Stream.map((chunk) => decoder.decode(chunk, { stream: true })),
-    Stream.ensuring(
-      Effect.sync(() => {
-        exchange.release()
-        if (!exchange.body.destroyed) exchange.body.destroy()
+  const body = exchange.body
+  let ended = false
+  let failure: unknown
+  let failed = false
+  const onEnd = () => {
+    ended = true
+  }
+  const onError = (error: unknown) => {
+    failed = true
+    failure = error
+  }
+  body.on("end", onEnd)
+  body.on("error", onError)
+
+  /** What is buffered now: text, the end, a failure, or undefined (nothing yet). */
+  const take = (): Effect.Effect<Option.Option<string>, TransportFailure> | undefined => {
+    if (failed) return Effect.fail(http.bodyFailure(providerId, exchange, failure))
+    let text = ""
+    for (let chunk = body.read() as Buffer | null; chunk !== null; chunk = body.read() as Buffer | null)
+      text += decoder.decode(chunk, { stream: true })
+    if (text !== "") return Effect.succeed(Option.some(text))
+    if (ended || body.readableEnded) {
+      const rest = decoder.decode()
+      return Effect.succeed(rest === "" ? Option.none() : Option.some(rest))
+    }
+    return undefined
+  }
+
+  const pull = Effect.suspend(
+    () =>
+      take() ??
+      Effect.async<Option.Option<string>, TransportFailure>((resume) => {
+        const wake = () => {
+          const next = take()
+          if (next === undefined) return
+          stop()
+          resume(next)
+        }
+        const stop = () => {
+          body.off("readable", wake)
+          body.off("end", wake)
+          body.off("error", wake)
+        }
+        body.on("readable", wake)
+        body.on("end", wake)
+        body.on("error", wake)
+        return Effect.sync(stop)
       })
-    )
   )
+
+  let released = false
+  return {
+    pull,
+    release: () => {
+      if (released) return
+      released = true
+      body.off("end", onEnd)
+      body.off("error", onError)
+      exchange.release()
+      if (!body.destroyed) body.destroy()
+    }
+  }
 }
 
 export const headerOf = (exchange: UpstreamExchange, name: string): string | undefined => {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http"
 import type { ChunkEvent, EnvelopeJson, UpstreamFailure, Usage } from "@ibex/domain"
-import { Effect, Option, Stream } from "effect"
+import { type Chunk, Effect, Option, Stream } from "effect"
 
 export interface StreamOutcome {
   readonly usage: Option.Option<Usage>
@@ -14,6 +14,9 @@ export interface StreamOutcome {
 
 /** Enough for any answer's estimate; past it the count is a lower bound (and marked estimated anyway). */
 const MAX_KEPT_CHARS = 2_000_000
+
+/** The client went away between two batches: the stream is abandoned (the upstream call is aborted by its signal). */
+const CLIENT_GONE = Symbol("client gone")
 
 /** Resolves when the socket can take more, or the client is gone (then writing stops). */
 const drained = (res: ServerResponse) =>
@@ -48,22 +51,33 @@ export const writeStream = (
   let firstChunkMs: number | undefined
   const delivered: Array<string> = []
   let kept = 0
-  const write = (text: string): Effect.Effect<void> => {
-    if (res.destroyed) return Effect.void
-    if (firstChunkMs === undefined) firstChunkMs = performance.now() - started
-    return res.write(text) ? Effect.void : drained(res)
+  /**
+   * One batch (what one upstream read produced) goes out in one write: corked, so a handful of
+   * small events cost one syscall, and uncorked before the next pull, so nothing waits for more.
+   */
+  const writeBatch = (chunk: Chunk.Chunk<ChunkEvent>): Effect.Effect<void, typeof CLIENT_GONE> => {
+    if (res.destroyed) return Effect.fail(CLIENT_GONE)
+    let ok = true
+    let corked = false
+    for (const event of chunk) {
+      if (Option.isSome(event.usage)) usage = event.usage
+      else if (kept < MAX_KEPT_CHARS) {
+        delivered.push(event.json)
+        kept += event.json.length
+      }
+      if (event.usageOnly && !options.wantsUsageChunk) continue
+      if (!corked) {
+        corked = true
+        res.cork()
+        if (firstChunkMs === undefined) firstChunkMs = performance.now() - started
+      }
+      ok = res.write(`data: ${event.json}\n\n`)
+    }
+    if (corked) res.uncork()
+    return ok ? Effect.void : drained(res)
   }
   return chunks.pipe(
-    Stream.takeWhile(() => !res.destroyed),
-    Stream.runForEach((chunk) => {
-      if (Option.isSome(chunk.usage)) usage = chunk.usage
-      else if (kept < MAX_KEPT_CHARS) {
-        delivered.push(chunk.json)
-        kept += chunk.json.length
-      }
-      if (chunk.usageOnly && !options.wantsUsageChunk) return Effect.void
-      return write(`data: ${chunk.json}\n\n`)
-    }),
+    Stream.runForEachChunk(writeBatch),
     Effect.matchEffect({
       onSuccess: () =>
         Effect.sync(() => {
@@ -78,6 +92,8 @@ export const writeStream = (
         }),
       onFailure: (failure) =>
         Effect.sync(() => {
+          if (failure === CLIENT_GONE)
+            return { usage, firstChunkMs, failure: Option.none(), clientGone: true, delivered } satisfies StreamOutcome
           const gone = failure._tag === "UpstreamAborted" || res.destroyed
           if (!res.destroyed) res.end(`data: ${JSON.stringify(options.errorEvent(failure))}\n\n`)
           return { usage, firstChunkMs, failure: Option.some(failure), clientGone: gone, delivered }
