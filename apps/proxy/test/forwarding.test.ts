@@ -4,7 +4,7 @@ import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
 import { Effect, Layer, Redacted } from "effect"
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startProxyStack } from "./stack.js"
+import { eventually, startProxyStack } from "./stack.js"
 
 /**
  * Forwarding end to end: the official `openai` client → the proxy as the app composes it (real
@@ -117,6 +117,21 @@ describe("non-streaming, through the official client", () => {
     const seen = mock.requests.at(-1)
     expect(seen?.dialect).toBe("openai")
     expect(seen?.headers.authorization).toBe(`Bearer ${MOCK_KEY}`)
+  })
+
+  it("the upstream call is traced: Proxy.forward and ProviderGateway.call with the GenAI attributes, under the request", async () => {
+    const { response } = await client.chat.completions.create({ model: "gpt-4o-mini", messages: hello }).withResponse()
+    const trace = response.headers.get("x-trace-id")
+    const ofTrace = () => stack.spans.getFinishedSpans().filter((s) => s.spanContext().traceId === trace)
+    const request = await eventually(() => ofTrace().find((s) => s.name === "proxy.request"))
+    const forward = ofTrace().find((s) => s.name === "Proxy.forward")
+    const call = ofTrace().find((s) => s.name === "ProviderGateway.call")
+    expect(forward?.parentSpanContext?.spanId).toBe(request.spanContext().spanId)
+    expect(call?.parentSpanContext?.spanId).toBe(forward?.spanContext().spanId)
+    expect(forward?.attributes).toMatchObject({ "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini" })
+    expect(forward?.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0)
+    expect(forward?.attributes["gen_ai.usage.output_tokens"]).toBeGreaterThan(0)
+    expect(call?.attributes).toMatchObject({ "gen_ai.system": "openai", "ibex.provider.id": "oai" })
   })
 
   it("Azure: deployment URL, api-version and api-key", async () => {

@@ -1,4 +1,4 @@
-import { type ProviderAdapter, ProviderGateway, type ProviderKind } from "@ibex/domain"
+import { type ProviderAdapter, ProviderGateway, type ProviderKind, withSpanWhenTraced } from "@ibex/domain"
 import { Effect, Layer } from "effect"
 import { anthropicAdapter } from "./anthropicAdapter.js"
 import { azureOpenAiAdapter } from "./azure.js"
@@ -21,7 +21,7 @@ export const ProviderGatewayLive: Layer.Layer<ProviderGateway> = Layer.scoped(
     return {
       call: (request) =>
         byKind[request.target.kind].call(request).pipe(
-          Effect.withSpan("ProviderGateway.call", {
+          withSpanWhenTraced("ProviderGateway.call", {
             kind: "client",
             captureStackTrace: false,
             attributes: {

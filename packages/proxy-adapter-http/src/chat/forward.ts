@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import {
+  annotateSpanWhenTraced,
   type ForwardError,
   type ForwardObserver,
   forwardChatCompletion,
@@ -10,7 +11,8 @@ import {
   UpstreamError,
   type UpstreamFailure,
   UpstreamTimeout,
-  type Usage
+  type Usage,
+  withSpanWhenTraced
 } from "@ibex/domain"
 import { Effect, Option } from "effect"
 import { addHeader, addLogField, type RequestState } from "../edge/RequestState.js"
@@ -83,7 +85,7 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
       addLogField(state, "upstream_model", target.model)
       addLogField(state, "attempts", forwarded.attempts)
       const span = { "gen_ai.system": target.provider.kind, "gen_ai.request.model": intent.model }
-      yield* Effect.annotateCurrentSpan(span)
+      yield* annotateSpanWhenTraced(span)
 
       if (response._tag === "Completion") {
         responder.send(res, state, 200, response.body, "application/json")
@@ -94,7 +96,7 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
         }
         if (Option.isSome(response.usage)) {
           metrics.tokens(target.provider.id, target.model, response.usage.value, orgId)
-          yield* Effect.annotateCurrentSpan(usageAttributes(response.usage.value))
+          yield* annotateSpanWhenTraced(usageAttributes(response.usage.value))
         }
         return
       }
@@ -121,12 +123,12 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
         metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
       if (Option.isSome(outcome.usage)) {
         metrics.tokens(target.provider.id, target.model, outcome.usage.value, orgId)
-        yield* Effect.annotateCurrentSpan(usageAttributes(outcome.usage.value))
+        yield* annotateSpanWhenTraced(usageAttributes(outcome.usage.value))
       }
       if (outcome.clientGone) state.status = 499
       else if (Option.isSome(outcome.failure)) {
         state.errorCode = outcome.failure.value._tag === "UpstreamTimedOut" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR"
         metrics.upstreamStreamFailure(target.provider.id, target.model, outcome.failure.value._tag)
       }
-    }).pipe(Effect.withSpan("Proxy.forward", { kind: "client", captureStackTrace: false }))
+    }).pipe(withSpanWhenTraced("Proxy.forward", { kind: "client", captureStackTrace: false }))
 }

@@ -14,7 +14,8 @@ import {
   type RateLimitDecision,
   type RateLimiter,
   type RateLimiterShape,
-  toEnvelope
+  toEnvelope,
+  withSpanWhenTraced
 } from "@ibex/domain"
 import { type Cause, Effect, Either, Exit, Option, Runtime } from "effect"
 import { ClientAddress } from "../auth/FailureBudget.js"
@@ -122,7 +123,7 @@ export const makeAuthorizeStage = (
       admission !== undefined
         ? Effect.flatMap(limit(admission), (decision) => applyRateLimit(admission, decision)).pipe(
             // The long way's span name, so a traced warm request shows the same tree.
-            Effect.withSpan("Proxy.authorize", { captureStackTrace: false })
+            withSpanWhenTraced("Proxy.authorize", { captureStackTrace: false })
           )
         : authorizeProxyRequest(credentials).pipe(
             // Whom a remote lookup is charged to when auth refuses it (the per-address failure budget).
