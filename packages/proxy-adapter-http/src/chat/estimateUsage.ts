@@ -1,5 +1,5 @@
 import type { Usage } from "@ibex/domain"
-import { countTokens } from "gpt-tokenizer"
+import { Effect } from "effect"
 import type { ChatIntent } from "./chatRequest.js"
 
 /**
@@ -21,13 +21,25 @@ const textOf = (content: unknown): string => {
 /** Chat formats add a few tokens per message for roles and separators (OpenAI's documented overhead). */
 const PER_MESSAGE = 4
 
-export const estimateUsage = (intent: ChatIntent, delivered: string): Usage => {
-  let prompt = 0
-  for (const m of intent.body.messages)
-    prompt += countTokens(textOf((m as { content?: unknown }).content)) + PER_MESSAGE
-  const completion = delivered === "" ? 0 : countTokens(delivered)
-  return { promptTokens: prompt, completionTokens: completion, cachedTokens: 0, totalTokens: prompt + completion }
-}
+/**
+ * The tokenizer is loaded on the first estimate, not at start: its tables hold about 20 MB of
+ * heap that every major collection would otherwise mark, and most providers report usage, so
+ * many proxies never need it.
+ */
+let tokenizer: Promise<typeof import("gpt-tokenizer")> | undefined
+const loadTokenizer = Effect.promise(() => {
+  tokenizer ??= import("gpt-tokenizer")
+  return tokenizer
+})
+
+export const estimateUsage = (intent: ChatIntent, delivered: string): Effect.Effect<Usage> =>
+  Effect.map(loadTokenizer, ({ countTokens }) => {
+    let prompt = 0
+    for (const m of intent.body.messages)
+      prompt += countTokens(textOf((m as { content?: unknown }).content)) + PER_MESSAGE
+    const completion = delivered === "" ? 0 : countTokens(delivered)
+    return { promptTokens: prompt, completionTokens: completion, cachedTokens: 0, totalTokens: prompt + completion }
+  })
 
 const contentPattern = /"(?:content|arguments)":"((?:[^"\\]|\\.)*)"/g
 const MAX_DELIVERED_CHARS = 1_000_000

@@ -91,7 +91,7 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
         responder.send(res, state, 200, response.body, "application/json")
         meter.usage = response.usage
         if (Option.isNone(response.usage)) {
-          meter.usage = Option.some(estimateUsage(intent, completionText(response.body)))
+          meter.usage = Option.some(yield* estimateUsage(intent, completionText(response.body)))
           meter.estimated = true
         }
         if (Option.isSome(response.usage)) {
@@ -116,7 +116,7 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
       meter.firstChunkMs = outcome.firstChunkMs
       meter.usage = outcome.usage
       if (Option.isNone(outcome.usage)) {
-        meter.usage = Option.some(estimateUsage(intent, outcome.delivered.reduce(appendDelivered, "")))
+        meter.usage = Option.some(yield* estimateUsage(intent, outcome.delivered.reduce(appendDelivered, "")))
         meter.estimated = true
       }
       if (outcome.firstChunkMs !== undefined)
