@@ -220,7 +220,8 @@ export const makeAuthClient = (config: AuthClientConfig) =>
 
     // The stream has no deadline (it lives as long as the proxy); a gap in the sequence, an end
     // or an error all fail it, and the subscriber resets its cache and subscribes again.
-    const invalidations: AuthClientShape["invalidations"] = Stream.asyncScoped<AuthInvalidation, AuthUnavailable>(
+    // asyncPush: an event is handed over synchronously (asyncScoped runs a fiber per event).
+    const invalidations: AuthClientShape["invalidations"] = Stream.asyncPush<AuthInvalidation, AuthUnavailable>(
       (emit) =>
         Effect.acquireRelease(
           Effect.sync(() => {
@@ -228,14 +229,14 @@ export const makeAuthClient = (config: AuthClientConfig) =>
             let expected = 1n
             stream.on("data", (message: WatchInvalidationsResponse) => {
               if (message.sequence !== expected) {
-                void emit.fail(new AuthUnavailable())
+                emit.fail(new AuthUnavailable())
                 return
               }
               expected++
-              void emit.single(invalidationFromWire(message))
+              emit.single(invalidationFromWire(message))
             })
-            stream.on("error", () => void emit.fail(new AuthUnavailable()))
-            stream.on("end", () => void emit.fail(new AuthUnavailable()))
+            stream.on("error", () => emit.fail(new AuthUnavailable()))
+            stream.on("end", () => emit.fail(new AuthUnavailable()))
             return stream
           }),
           (stream) =>
@@ -245,7 +246,7 @@ export const makeAuthClient = (config: AuthClientConfig) =>
               stream.cancel()
             })
         ),
-      "unbounded"
+      { bufferSize: "unbounded" }
     )
 
     const checkHealth: AuthClientShape["checkHealth"] = (service = "") =>

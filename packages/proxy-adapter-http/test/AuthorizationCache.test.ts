@@ -118,6 +118,29 @@ describe("AuthorizationCache", () => {
     })
   )
 
+  it.scopedLive("a stream silent past reconnectAfterMs is abandoned and subscribed again; a live one is kept", () =>
+    Effect.gen(function* () {
+      const remote = yield* scriptedRemote
+      let subscriptions = 0
+      const gateway = AuthGateway.of({
+        ...remote.gateway,
+        invalidations: Stream.suspend(() => {
+          subscriptions++
+          return Stream.fromQueue(remote.stream)
+        })
+      })
+      yield* makeAuthorizationCache({ ...defaultAuthorizationCacheOptions, reconnectAfterMs: 100 }).pipe(
+        Effect.provideService(AuthGateway, gateway)
+      )
+      // Heartbeats every 5 ms for 400 ms: four times the bound, one subscription.
+      for (let i = 0; i < 80; i++) yield* heartbeat(remote.stream)
+      expect(subscriptions, "a stream that keeps talking is kept").toBe(1)
+      // Then silence: abandoned after the bound (checked every quarter of it), subscribed again.
+      yield* Effect.sleep("400 millis")
+      expect(subscriptions, "a silent stream is left and subscribed again").toBeGreaterThanOrEqual(2)
+    })
+  )
+
   it.scopedLive("each invalidation drops exactly what it names", () =>
     Effect.gen(function* () {
       const { cache, stream, state } = yield* setup()

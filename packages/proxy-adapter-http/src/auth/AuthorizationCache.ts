@@ -169,12 +169,29 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
 
     // One subscription at a time, in this layer's scope. Each starts from an empty cache (notices
     // may have been missed while it was down) and is abandoned when silent past `reconnectAfterMs`.
+    // Silence is watched by one fiber per subscription, not a timeout per event (a timeout races
+    // and interrupts a fiber for each of the 40 heartbeats a second, an idle proxy's main cost),
+    // and, like trust, it does not count this process's own stalls against auth.
     const session = Effect.suspend(() => {
       reset()
-      return remote.invalidations.pipe(
-        Stream.timeoutFail(() => new AuthUnavailable(), options.reconnectAfterMs),
-        Stream.runForEach((event) => Effect.sync(() => apply(event)))
+      let heardAt = performance.now()
+      const silence = Effect.gen(function* () {
+        for (;;) {
+          yield* Effect.sleep(Math.max(1, Math.round(options.reconnectAfterMs / 4)))
+          const now = performance.now()
+          const ownStall = Math.max(0, now - lastTick - TICK_MS)
+          if (now - heardAt > options.reconnectAfterMs + ownStall) return yield* new AuthUnavailable()
+        }
+      })
+      const events = remote.invalidations.pipe(
+        Stream.runForEach((event) =>
+          Effect.sync(() => {
+            heardAt = performance.now()
+            apply(event)
+          })
+        )
       )
+      return Effect.raceFirst(events, silence)
     }).pipe(Effect.ignore, Effect.ensuring(Effect.sync(reset)))
 
     yield* Effect.gen(function* () {
