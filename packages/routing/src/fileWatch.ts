@@ -1,5 +1,5 @@
 import { watch } from "node:fs"
-import { dirname } from "node:path"
+import { basename, dirname } from "node:path"
 import { Duration, Effect, Schedule, Stream } from "effect"
 
 /**
@@ -7,8 +7,10 @@ import { Duration, Effect, Schedule, Stream } from "effect"
  * content). Two triggers, because neither is enough alone:
  *  - `fs.watch` on the file's directory, not the file: editors and `mv` replace the inode, and
  *    a Kubernetes ConfigMap swaps a `..data` symlink next to it, so a watch on the file itself
- *    goes deaf after the first save. Any event in the directory counts (the caller compares
- *    content), and a burst of events is debounced into one tick.
+ *    goes deaf after the first save. Only events naming the file, a Kubernetes `..`-entry, or no
+ *    name at all count (the caller compares content): a log file written next to the routes file
+ *    fired one event per write, and each cost a fiber and a debounce step, under load a tenth of
+ *    the proxy's CPU. A burst of events is debounced into one tick.
  *  - a poll every `pollIntervalMs`, because fs.watch misses events on some filesystems (NFS,
  *    some container mounts) and dies with its directory. The poll is not debounced: a directory
  *    with a busy neighbour file would otherwise keep pushing the tick out forever.
@@ -20,14 +22,20 @@ export const changeSignals = (
   options: { readonly pollIntervalMs: number; readonly debounceMs: number }
 ): Stream.Stream<void> => {
   const dir = dirname(path)
-  const events = Stream.asyncScoped<void, Error>(
+  const name = basename(path)
+  const concernsTheFile = (filename: string | null) =>
+    filename === null || filename === name || filename.startsWith("..")
+  // asyncPush: an event is handed over synchronously (asyncScoped runs a fiber per event).
+  const events = Stream.asyncPush<void, Error>(
     (emit) =>
       Effect.acquireRelease(
         Effect.try({
           try: () => {
-            const watcher = watch(dir, { persistent: true }, () => void emit.single(undefined))
-            watcher.on("error", (e) => void emit.fail(e))
-            void emit.single(undefined)
+            const watcher = watch(dir, { persistent: true }, (_event, filename) => {
+              if (concernsTheFile(filename)) emit.single(undefined)
+            })
+            watcher.on("error", (e) => emit.fail(e))
+            emit.single(undefined)
             return watcher
           },
           catch: (e) => (e instanceof Error ? e : new Error(String(e)))
