@@ -1,7 +1,7 @@
 // The proxy's HTTP edge alone: the real ProxyHttpLive (same middleware, metrics, access log
 // through the apps' JSON logger) and the proxy's real authorization cache, in front of an
-// in-process fake of auth (a fixed principal, heartbeats every 25 ms as auth sends them) and an
-// in-memory GCRA limiter (a huge limit). Separates the edge's own cost from the remote calls.
+// in-process fake of auth (a fixed principal, heartbeats every 25 ms as auth sends them) and the
+// in-memory limiter production runs without Redis (a huge limit). Separates the edge's own cost from the remote calls.
 // Usage: node --import tsx bench/edge-fakes.ts <port> [upstream-url]   (diagnostic row "edge only" of
 // npm run bench; with an upstream URL, model "bench-model" forwards there as an OpenAI-compatible provider)
 
@@ -12,11 +12,10 @@ import {
   authGatewayFromChecks,
   decodeRoutingConfig,
   emptyRoutingTable,
-  gcra,
   InvalidToken,
   type OrgId,
   Permissions,
-  RateLimiter,
+  RateLimiterMemory,
   RoutingStatic,
   type TokenId,
   UsageLimiterMemory,
@@ -52,15 +51,9 @@ const auth = Layer.succeed(
     )
   })
 )
-const tats = new Map<string, number>()
-const limiter = Layer.succeed(RateLimiter, {
-  consume: (orgId, policy) =>
-    Effect.sync(() => {
-      const r = gcra(policy, tats.get(orgId) ?? null, Date.now())
-      tats.set(orgId, r.tatMs)
-      return r.decision
-    })
-})
+// The production in-memory limiter (one process): its warm path decides without a fiber, as the
+// Redis adapter's does.
+const limiter = RateLimiterMemory
 
 // As the proxy's entry point does.
 skipStackTraces()

@@ -142,7 +142,13 @@ export const startScriptedProxy = async (gateway: Layer.Layer<AuthGateway>, conf
   )
   const runtime = ManagedRuntime.make(ProxyHttpLive.pipe(Layer.provideMerge(deps), Layer.provide(logs.layer)))
   const server = await runtime.runPromise(ProxyServer)
-  return { url: server.url, logs: logs.lines, close: () => runtime.dispose() }
+  return {
+    url: server.url,
+    logs: logs.lines,
+    setLimiterAvailable: (available: boolean) =>
+      runtime.runPromise(Effect.flatMap(RateLimiterMemoryControl, (c) => c.setAvailable(available))),
+    close: () => runtime.dispose()
+  }
 }
 
 export { AuthUnavailable, RateLimiter, ServiceDegraded }

@@ -104,6 +104,21 @@ describe.each([
     expect(env.logs.join("\n")).not.toContain(token)
   })
 
+  it("a limiter that cannot answer fails open on the warm path, as on the long way: 200, no rate-limit headers", async () => {
+    expect((await probe(token, fixedAgent)).status, "warm (the limit may be spent by the row above)").not.toBe(401)
+    await env.setLimiterAvailable(false)
+    try {
+      const burst = await Promise.all(Array.from({ length: 5 }, () => probe(token, fixedAgent)))
+      for (const o of burst) {
+        expect(o.status).toBe(200)
+        expect(header(o, "x-ratelimit-limit")).toBeUndefined()
+      }
+      expect(remote.calls, "still answered from the cache").toBe(1)
+    } finally {
+      await env.setLimiterAvailable(true)
+    }
+  })
+
   it("refusals a warm token earns are the long way's: another org's path, another agent, a missing permission", async () => {
     expect(errorCode(await probe(token, fixedAgent, `/v1/orgs/${otherOrg}/auth-probe`))).toBe("ORG_ACCESS_DENIED")
     expect(errorCode(await probe(token, otherAgent))).toBe("AGENT_NOT_AUTHORIZED")

@@ -2,6 +2,7 @@ import {
   type OrgId,
   type RateLimitDecision,
   RateLimiter,
+  type RateLimiterShape,
   RateLimiterUnavailable,
   type RateLimitPolicy,
   tokensToCount,
@@ -9,7 +10,7 @@ import {
   UsageLimiter,
   type UsageLimiterShape
 } from "@ibex/domain"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Either, Layer, type Scope } from "effect"
 import { Redis } from "ioredis"
 import { type CircuitState, makeCircuitBreaker } from "./CircuitBreaker.js"
 import { GCRA_LUA, GCRA_SHA } from "./gcraScript.js"
@@ -124,7 +125,11 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
 export const makeRateLimiterRedis = (
   options: RateLimiterRedisOptions
 ): Effect.Effect<
-  RateLimiter["Type"] & RateLimiterRedisHealthShape & { readonly usage: UsageLimiterShape },
+  RateLimiter["Type"] &
+    RateLimiterRedisHealthShape & {
+      readonly usage: UsageLimiterShape
+      readonly consumeNow: NonNullable<RateLimiterShape["consumeNow"]>
+    },
   never,
   Scope.Scope
 > =>
@@ -183,7 +188,81 @@ export const makeRateLimiterRedis = (
     const lagToleranceMs = Math.max(5, timeoutMs / 2)
     const silenceBeforeFailOpenMs = Math.max(timeoutMs, options.silenceBeforeFailOpenMs ?? 100)
 
-    /** One script call, judged as described above; `read` turns the reply into the answer (a throw is a failure). */
+    /**
+     * One script call, judged as described above; `read` turns the reply into the answer (a throw
+     * is a failure). Callback-shaped underneath, so the proxy's warm path can take a decision
+     * without a fiber (`consumeNow`); `judged` is the same call as an Effect.
+     */
+    const judge = <A>(
+      sha: string,
+      lua: string,
+      keys: ReadonlyArray<string>,
+      args: ReadonlyArray<string | number>,
+      read: (reply: unknown) => A,
+      done: (result: Either.Either<A, RateLimiterUnavailable>) => void
+    ): void => {
+      if (!breaker.tryAcquire()) {
+        done(Either.left(unavailable))
+        return
+      }
+      const sentAt = performance.now()
+      let settled = false
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const settle = (outcome: { readonly value: A } | undefined) => {
+        if (settled) return
+        settled = true
+        if (timer !== undefined) clearTimeout(timer)
+        if (outcome === undefined) {
+          breaker.onFailure()
+          done(Either.left(unavailable))
+        } else {
+          breaker.onSuccess()
+          done(Either.right(outcome.value))
+        }
+      }
+      // A late reply after failing open is ignored (the request already passed). Failing open
+      // needs evidence against Redis: a whole budget interval passed with the timer firing on
+      // time (a late timer means this process was busy, not Redis) and not one reply read from
+      // Redis in it. Otherwise the wait goes on, interval by interval, up to the hard bound.
+      const arm = (delayMs: number) => {
+        timer = setTimeout(() => setImmediate(check), delayMs)
+      }
+      let armedAt = sentAt
+      let armedFor = timeoutMs
+      // Since when Redis has been silent, on time, as far as this decision has watched.
+      let silentSince: number | undefined
+      const check = () => {
+        if (settled) return
+        const now = performance.now()
+        if (now - sentAt >= hardTimeoutMs) return settle(undefined)
+        const lateBy = now - armedAt - armedFor
+        // Any reply read during the last budget interval: Redis is alive and working through a queue.
+        const redisAnswering = lastReplyAt > armedAt
+        if (lateBy > lagToleranceMs || redisAnswering) silentSince = undefined
+        else {
+          silentSince ??= armedAt
+          if (now - silentSince >= silenceBeforeFailOpenMs) return settle(undefined)
+        }
+        armedAt = now
+        armedFor = Math.min(timeoutMs, Math.max(1, hardTimeoutMs - (now - sentAt)))
+        arm(armedFor)
+      }
+      arm(timeoutMs)
+      run(sha, lua, keys, args).then(
+        (reply) => {
+          lastReplyAt = performance.now()
+          let answer: A
+          try {
+            answer = read(reply)
+          } catch {
+            return settle(undefined)
+          }
+          settle({ value: answer })
+        },
+        () => settle(undefined)
+      )
+    }
+
     const judged = <A>(
       sha: string,
       lua: string,
@@ -191,65 +270,7 @@ export const makeRateLimiterRedis = (
       args: ReadonlyArray<string | number>,
       read: (reply: unknown) => A
     ): Effect.Effect<A, RateLimiterUnavailable> =>
-      Effect.async<A, RateLimiterUnavailable>((resume) => {
-        if (!breaker.tryAcquire()) return resume(Effect.fail(unavailable))
-        const sentAt = performance.now()
-        let settled = false
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const settle = (outcome: { readonly value: A } | undefined) => {
-          if (settled) return
-          settled = true
-          if (timer !== undefined) clearTimeout(timer)
-          if (outcome === undefined) {
-            breaker.onFailure()
-            resume(Effect.fail(unavailable))
-          } else {
-            breaker.onSuccess()
-            resume(Effect.succeed(outcome.value))
-          }
-        }
-        // A late reply after failing open is ignored (the request already passed). Failing open
-        // needs evidence against Redis: a whole budget interval passed with the timer firing on
-        // time (a late timer means this process was busy, not Redis) and not one reply read from
-        // Redis in it. Otherwise the wait goes on, interval by interval, up to the hard bound.
-        const arm = (delayMs: number) => {
-          timer = setTimeout(() => setImmediate(judge), delayMs)
-        }
-        let armedAt = sentAt
-        let armedFor = timeoutMs
-        // Since when Redis has been silent, on time, as far as this decision has watched.
-        let silentSince: number | undefined
-        const judge = () => {
-          if (settled) return
-          const now = performance.now()
-          if (now - sentAt >= hardTimeoutMs) return settle(undefined)
-          const lateBy = now - armedAt - armedFor
-          // Any reply read during the last budget interval: Redis is alive and working through a queue.
-          const redisAnswering = lastReplyAt > armedAt
-          if (lateBy > lagToleranceMs || redisAnswering) silentSince = undefined
-          else {
-            silentSince ??= armedAt
-            if (now - silentSince >= silenceBeforeFailOpenMs) return settle(undefined)
-          }
-          armedAt = now
-          armedFor = Math.min(timeoutMs, Math.max(1, hardTimeoutMs - (now - sentAt)))
-          arm(armedFor)
-        }
-        arm(timeoutMs)
-        run(sha, lua, keys, args).then(
-          (reply) => {
-            lastReplyAt = performance.now()
-            let answer: A
-            try {
-              answer = read(reply)
-            } catch {
-              return settle(undefined)
-            }
-            settle({ value: answer })
-          },
-          () => settle(undefined)
-        )
-      })
+      Effect.async<A, RateLimiterUnavailable>((resume) => judge(sha, lua, keys, args, read, (r) => resume(r)))
 
     const consume = (
       orgId: OrgId,
@@ -259,6 +280,19 @@ export const makeRateLimiterRedis = (
       const windowMs = Math.max(1, Math.floor(policy.windowMs))
       return judged(GCRA_SHA, GCRA_LUA, [rateLimitKey(prefix, orgId)], [limit, windowMs], (reply) =>
         toDecision(reply, limit)
+      )
+    }
+
+    const consumeNow: NonNullable<RateLimiterShape["consumeNow"]> = (orgId, policy, done) => {
+      const limit = Math.max(1, Math.floor(policy.limit))
+      const windowMs = Math.max(1, Math.floor(policy.windowMs))
+      judge(
+        GCRA_SHA,
+        GCRA_LUA,
+        [rateLimitKey(prefix, orgId)],
+        [limit, windowMs],
+        (reply) => toDecision(reply, limit),
+        done
       )
     }
 
@@ -319,7 +353,7 @@ export const makeRateLimiterRedis = (
       )
     })
 
-    return { consume, usage, ping, circuit: breaker.state }
+    return { consume, consumeNow, usage, ping, circuit: breaker.state }
   })
 
 /** `RateLimiter` and `UsageLimiter` (and their health hooks) backed by one Redis connection through ioredis. */
@@ -328,7 +362,7 @@ export const RateLimiterRedis = (
 ): Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth> =>
   Layer.scopedContext(
     Effect.map(makeRateLimiterRedis(options), (limiter) =>
-      Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume })).pipe(
+      Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume, consumeNow: limiter.consumeNow })).pipe(
         Context.add(UsageLimiter, limiter.usage),
         Context.add(RateLimiterRedisHealth, { ping: limiter.ping, circuit: limiter.circuit })
       )

@@ -36,9 +36,11 @@ const RedisUnderTest = Layer.scopedContext(
     const control = RateLimiterControl.of({
       stop: Effect.promise(() => proxy.stop()),
       start: Effect.promise(() => proxy.start()),
-      newInstance: Effect.map(makeRateLimiterRedis(options), (l) => RateLimiter.of({ consume: l.consume }))
+      newInstance: Effect.map(makeRateLimiterRedis(options), (l) =>
+        RateLimiter.of({ consume: l.consume, consumeNow: l.consumeNow })
+      )
     })
-    return Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume })).pipe(
+    return Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume, consumeNow: limiter.consumeNow })).pipe(
       Context.add(RateLimiterControl, control)
     )
   })

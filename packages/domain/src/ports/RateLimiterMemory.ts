@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Either, Layer } from "effect"
 import { RateLimiterUnavailable } from "../errors.js"
 import type { OrgId } from "../ids.js"
 import { gcra, type RateLimitDecision, type RateLimitPolicy } from "../RateLimit.js"
@@ -34,19 +34,27 @@ const sweep = (backend: Backend, now: number) => {
   for (const [key, entry] of backend.tats) if (entry.expiresAtMs <= now) backend.tats.delete(key)
 }
 
+const decide = (
+  backend: Backend,
+  orgId: OrgId,
+  policy: RateLimitPolicy,
+  now: number
+): Either.Either<RateLimitDecision, RateLimiterUnavailable> => {
+  if (!backend.available) return Either.left(new RateLimiterUnavailable())
+  const entry = backend.tats.get(orgId)
+  const stored = entry !== undefined && entry.expiresAtMs > now ? entry.tatMs : null
+  const { decision, tatMs } = gcra(policy, stored, now)
+  if (decision.allowed) {
+    if (backend.tats.size >= 10_000) sweep(backend, now)
+    backend.tats.set(orgId, { tatMs, expiresAtMs: Math.ceil(tatMs) })
+  }
+  return Either.right(decision)
+}
+
 const makeInstance = (backend: Backend): RateLimiterShape => ({
   consume: (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      if (!backend.available) return Effect.fail(new RateLimiterUnavailable())
-      const entry = backend.tats.get(orgId)
-      const stored = entry !== undefined && entry.expiresAtMs > now ? entry.tatMs : null
-      const { decision, tatMs } = gcra(policy, stored, now)
-      if (decision.allowed) {
-        if (backend.tats.size >= 10_000) sweep(backend, now)
-        backend.tats.set(orgId, { tatMs, expiresAtMs: Math.ceil(tatMs) })
-      }
-      return Effect.succeed(decision)
-    })
+    Effect.flatMap(Clock.currentTimeMillis, (now) => decide(backend, orgId, policy, now)),
+  consumeNow: (orgId, policy, done) => done(decide(backend, orgId, policy, Date.now()))
 })
 
 const make = Effect.sync(() => {

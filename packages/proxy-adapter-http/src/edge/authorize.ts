@@ -17,7 +17,7 @@ import {
   toEnvelope,
   withSpanWhenTraced
 } from "@ibex/domain"
-import { type Cause, Effect, Either, Exit, Option, Runtime } from "effect"
+import { Cause, Effect, Either, Exit, Option, Runtime } from "effect"
 import { ClientAddress } from "../auth/FailureBudget.js"
 import { bearerToken, headerValue } from "../headers.js"
 import type { ProxyMetrics } from "../Metrics.js"
@@ -138,15 +138,29 @@ export const makeAuthorizeStage = (
   const authorizeWarm: AuthorizeStage["authorizeWarm"] = (req, state, route, pathOrgId, done) => {
     const admission = warmAdmission(credentialsOf(req, route, pathOrgId))
     if (admission === undefined) return false
-    runCallback(limit(admission), {
-      onExit: (exit) => {
-        if (Exit.isFailure(exit)) return done(Either.left(exit.cause))
-        const result = applyRateLimit(admission, exit.value)
+    const decided = (decision: Option.Option<RateLimitDecision>) => {
+      let result: Either.Either<AuthorizedRequest, AuthorizationError>
+      try {
+        result = applyRateLimit(admission, decision)
         if (Either.isRight(result)) recordAccepted(state, result.right)
         else recordRefused(state, result.left)
-        done(result)
+      } catch (defect) {
+        // Called from the limiter's own callback: a throw must become the request's 500, as
+        // a defect in the Effect would, never an unhandled rejection.
+        return done(Either.left(Cause.die(defect)))
       }
-    })
+      done(result)
+    }
+    // The limiter's own callback when it offers one (no fiber at all); its Effect otherwise.
+    // Unavailable is None either way: the limiter failed open, as `limit` says.
+    if (limiter.consumeNow !== undefined)
+      limiter.consumeNow(admission.principal.orgId, admission.policy, (r) =>
+        decided(Either.isRight(r) ? Option.some(r.right) : Option.none())
+      )
+    else
+      runCallback(limit(admission), {
+        onExit: (exit) => (Exit.isFailure(exit) ? done(Either.left(exit.cause)) : decided(exit.value))
+      })
     return true
   }
 

@@ -1,8 +1,10 @@
 import { expect, layer } from "@effect/vitest"
 import {
   type OrgId,
+  type RateLimitDecision,
   RateLimiter,
   type RateLimiterShape,
+  type RateLimiterUnavailable,
   type RateLimitPolicy,
   resetUnixSeconds,
   retryAfterSeconds,
@@ -34,6 +36,21 @@ const newOrg = () => uuidFromBytes(crypto.getRandomValues(new Uint8Array(16)), 4
 const policy = (limit: number, windowMs = 60_000): RateLimitPolicy => ({ limit, windowMs })
 
 const consume = (orgId: OrgId, p: RateLimitPolicy) => Effect.flatMap(RateLimiter, (l) => l.consume(orgId, p))
+
+/**
+ * `consumeNow` as an Effect, for the rows that hold it to `consume`'s rules. An adapter without
+ * it fails these rows: both adapters offer it, and the proxy's warm path relies on it.
+ */
+const consumeNowOf = (limiter: RateLimiterShape, orgId: OrgId, p: RateLimitPolicy) =>
+  Effect.async<RateLimitDecision, RateLimiterUnavailable>((resume) => {
+    if (limiter.consumeNow === undefined) return resume(Effect.die("this adapter offers no consumeNow"))
+    let calls = 0
+    limiter.consumeNow(orgId, p, (result) => {
+      calls++
+      if (calls > 1) throw new Error("consumeNow called back twice")
+      resume(result)
+    })
+  })
 
 /** Consume `n` times in sequence, returning the decisions. */
 const consumeN = (orgId: OrgId, p: RateLimitPolicy, n: number) =>
@@ -156,6 +173,36 @@ export const rateLimiterContract = <E>(name: string, services: Layer.Layer<RateL
       })
     )
 
+    it.scoped(
+      "consumeNow counts with consume: N of M concurrent calls, mixed across both methods and two instances",
+      () =>
+        Effect.gen(function* () {
+          const control = yield* RateLimiterControl
+          const first = yield* RateLimiter
+          const second = yield* control.newInstance
+          const org = newOrg()
+          const p = policy(12)
+          const m = 48
+          const decisions = yield* Effect.forEach(
+            Array.from({ length: m }, (_, i) => i),
+            (i) => {
+              const instance = i % 2 === 0 ? first : second
+              return i % 3 === 0 ? instance.consume(org, p) : consumeNowOf(instance, org, p)
+            },
+            { concurrency: "unbounded" }
+          )
+          expect(decisions.filter((d) => d.allowed)).toHaveLength(12)
+          expect(
+            decisions
+              .filter((d) => d.allowed)
+              .map((d) => d.remaining)
+              .sort((x, y) => x - y)
+          ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+          const denied = decisions.find((d) => !d.allowed)
+          expect(denied?.retryAfterMs).toBeGreaterThan(0)
+        })
+    )
+
     it.effect("no 2x burst across a window boundary: half a window after a full burst, about half the limit", () =>
       Effect.gen(function* () {
         const org = newOrg()
@@ -188,6 +235,15 @@ export const rateLimiterContract = <E>(name: string, services: Layer.Layer<RateL
             expect(performance.now() - t, "each call fails within the budget").toBeLessThan(100)
           }
           expect(performance.now() - started, "a dead backend costs ~nothing per call").toBeLessThan(600)
+        } finally {
+          yield* control.start
+        }
+        // consumeNow while the backend is down: the same failure, once, not an invented decision.
+        yield* control.stop
+        try {
+          const limiter = yield* RateLimiter
+          const now = yield* Effect.either(consumeNowOf(limiter, org, p))
+          expect(Either.isLeft(now) && now.left._tag).toBe("RateLimiterUnavailable")
         } finally {
           yield* control.start
         }
