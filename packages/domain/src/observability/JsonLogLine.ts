@@ -36,9 +36,22 @@ export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
       )
       line.defects = [...Cause.defects(cause)].map((d) => (d instanceof Error ? d.name : typeof d))
     }
-    return JSON.stringify(line, replacer)
+    return JSON.stringify(line, flat(line) ? undefined : replacer)
   }
 )
+
+/**
+ * A line of strings, numbers, booleans and nulls (the access line, most lines) needs no replacer,
+ * and a replacer function makes JSON.stringify call back into JavaScript for every key.
+ */
+const flat = (line: Record<string, unknown>): boolean => {
+  for (const key in line) {
+    const value = line[key]
+    if (value !== null && typeof value === "object") return false
+    if (typeof value === "bigint") return false
+  }
+  return true
+}
 
 /** The JSON line logger in place of Effect's default, each line handed to `write` (stdout in the apps). */
 export const jsonLoggerTo = (write: (line: string) => void) =>

@@ -1,0 +1,29 @@
+import { Logger } from "effect"
+import { describe, expect, it } from "vitest"
+import { jsonLogLine } from "../src/observability/JsonLogLine.js"
+
+const line = (message: unknown) => JSON.parse(Logger.test(jsonLogLine, message)) as Record<string, unknown>
+
+describe("jsonLogLine", () => {
+  it("a flat object message is spread into the line as is", () => {
+    const out = line({ message: "request", status: 200, org_id: null, ok: true })
+    expect(out).toMatchObject({ message: "request", status: 200, org_id: null, ok: true, level: "INFO" })
+    expect(typeof out.time).toBe("string")
+  })
+
+  it("bigints become strings and errors their class name only, at any depth", () => {
+    const out = line({
+      event: "x",
+      sequence: 12n,
+      failure: new TypeError("secret detail ibex_pat_x"),
+      nested: { n: 3n, e: new RangeError("more detail") }
+    })
+    expect(out).toMatchObject({
+      event: "x",
+      sequence: "12",
+      failure: { name: "TypeError" },
+      nested: { n: "3", e: { name: "RangeError" } }
+    })
+    expect(JSON.stringify(out)).not.toContain("detail")
+  })
+})
