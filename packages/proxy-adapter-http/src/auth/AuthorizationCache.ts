@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from "node:crypto"
+import { createHmac, createSecretKey, randomBytes } from "node:crypto"
 import {
   type AgentId,
   type AgentVerdict,
@@ -93,7 +93,8 @@ type MissReason = "untrusted" | "expired" | "absent" | "refresh"
 export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defaultAuthorizationCacheOptions) =>
   Effect.gen(function* () {
     const remote = yield* AuthGateway
-    const key = randomBytes(32)
+    // A KeyObject, not the bytes: createHmac would import a Buffer key again on every request.
+    const key = createSecretKey(randomBytes(32))
     const digest = (token: Redacted.Redacted<string>) =>
       createHmac("sha256", key).update(Redacted.value(token)).digest("base64")
 
