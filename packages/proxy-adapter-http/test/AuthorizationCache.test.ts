@@ -156,20 +156,21 @@ describe("AuthorizationCache", () => {
       yield* heartbeat(stream)
       state.revoked.add(Redacted.value(tokenA))
       const revoked = yield* Effect.either(cache.gateway.authorize(tokenA, Option.some(agentA)))
-      expect(Either.isLeft(revoked)).toBe(true)
+      expect(Either.isLeft(revoked) && revoked.left._tag).toBe("InvalidToken")
+      expect(state.calls, "a revoked token is refused here, without asking auth").toBe(2)
       yield* cache.gateway.authorize(tokenB, Option.none())
-      expect(state.calls, "B's principal survived A's revocation").toBe(3)
-      // The refusal is remembered briefly: no second call for the revoked token.
+      expect(state.calls, "B's principal survived A's revocation").toBe(2)
+      // The refusal is remembered briefly: still no call for the revoked token.
       yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
-      expect(state.calls).toBe(3)
+      expect(state.calls).toBe(2)
 
       yield* Queue.offer(stream, AuthInvalidation.OrgChanged({ orgId: orgB }))
       yield* heartbeat(stream)
       yield* cache.gateway.authorize(tokenB, Option.none())
-      expect(state.calls, "the org's principals were dropped").toBe(4)
+      expect(state.calls, "the org's principals were dropped").toBe(3)
       state.revoked.delete(Redacted.value(tokenA))
       yield* cache.gateway.authorize(tokenA, Option.none())
-      expect(state.calls, "an org change also drops remembered refusals").toBe(5)
+      expect(state.calls, "an org change also drops remembered refusals").toBe(4)
 
       yield* cache.gateway.authorize(tokenA, Option.some(agentA))
       const before = state.calls

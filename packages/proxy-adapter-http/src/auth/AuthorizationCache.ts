@@ -149,7 +149,18 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           return
         case "Reset":
           return reset()
-        case "TokenRevoked":
+        case "TokenRevoked": {
+          // A revocation is final: the token's next request is refused here, without asking auth
+          // (which a loaded auth could answer only after the budget, as a 503 instead of a 401).
+          epoch++
+          const refusedUntil = Date.now() + options.negativeTtlMs
+          principals.deleteWhere((e, key) => {
+            if (e.principal.tokenId !== event.tokenId) return false
+            refusedTokens.set(key, refusedUntil)
+            return true
+          })
+          return
+        }
         case "TokenChanged":
           epoch++
           principals.deleteWhere((e) => e.principal.tokenId === event.tokenId)
