@@ -52,6 +52,36 @@ const consumeNowOf = (limiter: RateLimiterShape, orgId: OrgId, p: RateLimitPolic
     })
   })
 
+/** `m` decisions at once for a new org, alternating between the layer's instance and a second one on the same backend. */
+const onTwoInstances = (
+  limit: number,
+  m: number,
+  decide: (
+    instance: RateLimiterShape,
+    i: number,
+    org: OrgId,
+    p: RateLimitPolicy
+  ) => Effect.Effect<RateLimitDecision, RateLimiterUnavailable>
+) =>
+  Effect.gen(function* () {
+    const control = yield* RateLimiterControl
+    const instances = [yield* RateLimiter, yield* control.newInstance] as const
+    const org = newOrg()
+    const p = policy(limit)
+    return yield* Effect.forEach(
+      Array.from({ length: m }, (_, i) => i),
+      (i) => decide(instances[i % 2] as RateLimiterShape, i, org, p),
+      { concurrency: "unbounded" }
+    )
+  })
+
+/** Exactly `limit` admitted, with Remaining limit − 1 … 0 each once. */
+const expectExactlyAdmitted = (decisions: ReadonlyArray<RateLimitDecision>, limit: number) => {
+  const admitted = decisions.filter((d) => d.allowed)
+  expect(admitted).toHaveLength(limit)
+  expect(admitted.map((d) => d.remaining).sort((x, y) => x - y)).toEqual(Array.from({ length: limit }, (_, i) => i))
+}
+
 /** Consume `n` times in sequence, returning the decisions. */
 const consumeN = (orgId: OrgId, p: RateLimitPolicy, n: number) =>
   Effect.forEach(Array.from({ length: n }), () => consume(orgId, p))
@@ -151,25 +181,9 @@ export const rateLimiterContract = <E>(name: string, services: Layer.Layer<RateL
 
     it.scoped("two instances on one backend admit exactly N of M concurrent requests", () =>
       Effect.gen(function* () {
-        const control = yield* RateLimiterControl
-        const first = yield* RateLimiter
-        const second = yield* control.newInstance
-        const org = newOrg()
-        const p = policy(10)
-        const m = 40
-        const decisions = yield* Effect.forEach(
-          Array.from({ length: m }, (_, i) => (i % 2 === 0 ? first : second)),
-          (instance) => instance.consume(org, p),
-          { concurrency: "unbounded" }
-        )
-        expect(decisions.filter((d) => d.allowed)).toHaveLength(10)
-        expect(decisions.filter((d) => !d.allowed)).toHaveLength(m - 10)
-        expect(
-          decisions
-            .filter((d) => d.allowed)
-            .map((d) => d.remaining)
-            .sort((x, y) => x - y)
-        ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        const decisions = yield* onTwoInstances(10, 40, (instance, _i, org, p) => instance.consume(org, p))
+        expectExactlyAdmitted(decisions, 10)
+        expect(decisions.filter((d) => !d.allowed)).toHaveLength(30)
       })
     )
 
@@ -177,27 +191,10 @@ export const rateLimiterContract = <E>(name: string, services: Layer.Layer<RateL
       "consumeNow counts with consume: N of M concurrent calls, mixed across both methods and two instances",
       () =>
         Effect.gen(function* () {
-          const control = yield* RateLimiterControl
-          const first = yield* RateLimiter
-          const second = yield* control.newInstance
-          const org = newOrg()
-          const p = policy(12)
-          const m = 48
-          const decisions = yield* Effect.forEach(
-            Array.from({ length: m }, (_, i) => i),
-            (i) => {
-              const instance = i % 2 === 0 ? first : second
-              return i % 3 === 0 ? instance.consume(org, p) : consumeNowOf(instance, org, p)
-            },
-            { concurrency: "unbounded" }
+          const decisions = yield* onTwoInstances(12, 48, (instance, i, org, p) =>
+            i % 3 === 0 ? instance.consume(org, p) : consumeNowOf(instance, org, p)
           )
-          expect(decisions.filter((d) => d.allowed)).toHaveLength(12)
-          expect(
-            decisions
-              .filter((d) => d.allowed)
-              .map((d) => d.remaining)
-              .sort((x, y) => x - y)
-          ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+          expectExactlyAdmitted(decisions, 12)
           const denied = decisions.find((d) => !d.allowed)
           expect(denied?.retryAfterMs).toBeGreaterThan(0)
         })
