@@ -178,27 +178,19 @@ export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: Ups
   // The SSE parser skips a leading BOM itself (once, as the spec says); the decoder must not as well.
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
   const body = exchange.body
-  let ended = false
-  let failure: unknown
-  let failed = false
-  const onEnd = () => {
-    ended = true
-  }
-  const onError = (error: unknown) => {
-    failed = true
-    failure = error
-  }
-  body.on("end", onEnd)
-  body.on("error", onError)
+  // The body's own state says whether it ended or failed (`readableEnded`, `errored`); this
+  // listener only keeps an error between two pulls from being an unhandled 'error' event.
+  const keepError = () => {}
+  body.on("error", keepError)
 
   /** What is buffered now: text, the end, a failure, or undefined (nothing yet). */
   const take = (): Effect.Effect<Option.Option<string>, TransportFailure> | undefined => {
-    if (failed) return Effect.fail(http.bodyFailure(providerId, exchange, failure))
+    if (body.errored !== null) return Effect.fail(http.bodyFailure(providerId, exchange, body.errored))
     let text = ""
     for (let chunk = body.read() as Buffer | null; chunk !== null; chunk = body.read() as Buffer | null)
       text += decoder.decode(chunk, { stream: true })
     if (text !== "") return Effect.succeed(Option.some(text))
-    if (ended || body.readableEnded) {
+    if (body.readableEnded) {
       const rest = decoder.decode()
       return Effect.succeed(rest === "" ? Option.none() : Option.some(rest))
     }
@@ -233,8 +225,7 @@ export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: Ups
     release: () => {
       if (released) return
       released = true
-      body.off("end", onEnd)
-      body.off("error", onError)
+      body.off("error", keepError)
       exchange.release()
       if (!body.destroyed) body.destroy()
     }

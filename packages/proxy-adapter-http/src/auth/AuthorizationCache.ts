@@ -186,23 +186,18 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // and, like trust, it does not count this process's own stalls against auth.
     const session = Effect.suspend(() => {
       reset()
-      let heardAt = performance.now()
+      const subscribedAt = performance.now()
       const silence = Effect.gen(function* () {
         for (;;) {
           yield* Effect.sleep(Math.max(1, Math.round(options.reconnectAfterMs / 4)))
           const now = performance.now()
           const ownStall = Math.max(0, now - lastTick - TICK_MS)
+          // `apply` stamps `lastHeard` on every event; this subscription is judged from its start.
+          const heardAt = Math.max(lastHeard, subscribedAt)
           if (now - heardAt > options.reconnectAfterMs + ownStall) return yield* new AuthUnavailable()
         }
       })
-      const events = remote.invalidations.pipe(
-        Stream.runForEach((event) =>
-          Effect.sync(() => {
-            heardAt = performance.now()
-            apply(event)
-          })
-        )
-      )
+      const events = remote.invalidations.pipe(Stream.runForEach((event) => Effect.sync(() => apply(event))))
       return Effect.raceFirst(events, silence)
     }).pipe(Effect.ignore, Effect.ensuring(Effect.sync(reset)))
 
