@@ -40,7 +40,9 @@ import type { Summary } from "./worker.js"
 
 const argv = process.argv.slice(2)
 const QUICK = argv.includes("--quick")
-const PROFILE = argv.includes("--profile")
+// `--profile=chat` profiles the forwarded chat (row 3's load) instead of the auth probe.
+const PROFILE_CHAT = argv.includes("--profile=chat")
+const PROFILE = argv.includes("--profile") || PROFILE_CHAT
 const T = QUICK
   ? {
       load: 2,
@@ -403,6 +405,15 @@ const main = async () => {
     throw new Error(`${target.url} did not answer ${expected}: ${last}`)
   }
   await warmUp(probe1, 200)
+  const profiled: Target = PROFILE_CHAT
+    ? {
+        url: url(proxy1Port, "/v1/chat/completions"),
+        method: "POST",
+        headers: { ...probeHeaders, "content-type": "application/json" },
+        body: chatBody
+      }
+    : probe1
+  if (PROFILE_CHAT) await warmUp(profiled, 200)
 
   const results: Record<string, unknown> = {}
   const run = async (label: string, name: string, spec: Parameters<typeof load>[1]) => {
@@ -426,8 +437,8 @@ const main = async () => {
       warmupSec: T.warm
     })
     const loadStartUs = Number(process.hrtime.bigint() / 1000n)
-    chain[`c${c}`] = await run(`2 full chain c${c}`, "loadgen", {
-      targets: [probe1],
+    chain[`c${c}`] = await run(`2 full chain${PROFILE_CHAT ? ", chat forwarded," : ""} c${c}`, "loadgen", {
+      targets: [PROFILE ? profiled : probe1],
       connections: c,
       // c64 runs a minute (issue 11: "c64 for 60 s with 0 × 5xx"): queues that overflow a budget show up there.
       durationSec: PROFILE ? 15 : c === 64 && !QUICK ? 60 : d,

@@ -1,5 +1,6 @@
 import {
   AuthGateway,
+  AuthInvalidation,
   authGatewayFromChecks,
   decodeRoutingConfig,
   type OrgId,
@@ -13,18 +14,20 @@ import {
   UsageSink
 } from "@ibex/domain"
 import { ProviderGatewayLive } from "@ibex/providers"
-import { ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { AuthGatewayCached, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { makeRateLimiterRedis } from "@ibex/ratelimit-redis"
 import { describeRealInfra } from "@ibex/testkit/infra"
 import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
-import { Effect, Either, Layer, Logger, ManagedRuntime } from "effect"
+import { Effect, Either, Layer, Logger, ManagedRuntime, Schedule, Stream } from "effect"
 import { Redis } from "ioredis"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 /**
  * Token limits and budgets at concurrency over two proxies sharing one Redis: the production
  * proxy edge and Redis limiter, the real provider adapters and the mock provider; only auth is
- * scripted (it hands out the org's limits, which is all this test is about).
+ * scripted (it hands out the org's limits, which is all this test is about). Each row runs the
+ * long way (every request in a fiber, auth asked each time) and warm (the proxy's cache holds
+ * auth's answer, no tracing: chat/warmChat.ts reserves and settles through the limiter's callbacks).
  */
 
 const redisUrl = process.env.REDIS_URL
@@ -42,10 +45,37 @@ const principal = (org: string, limits: Pick<Principal, "tokensPerMinute" | "mon
   ...limits
 })
 
+const token = `ibex_pat_0190a0b0-0000-7000-8000-0000000000f1_${"A".repeat(43)}`
+const agent = "0190a0b0-0000-7000-8000-0000000000a1"
+const authCalls = { count: 0 }
+
+/** Auth handing out `who`; warm: behind the proxy's cache, with auth's heartbeats (else never trusted). */
+const scriptedAuth = (who: Principal, warm: boolean): Layer.Layer<AuthGateway> => {
+  const checks = authGatewayFromChecks({
+    validateToken: () =>
+      Effect.sync(() => {
+        authCalls.count++
+        return who
+      }),
+    verifyAgent: () => Effect.void,
+    ...(warm
+      ? {
+          invalidations: Stream.repeatEffectWithSchedule(
+            Effect.succeed(AuthInvalidation.Heartbeat()),
+            Schedule.spaced("10 millis")
+          )
+        }
+      : {})
+  })
+  const remote = Layer.succeed(AuthGateway, checks)
+  return warm ? AuthGatewayCached().pipe(Layer.provide(remote)) : remote
+}
+
 /** One proxy: its own Redis connection (limiter instance), the shared mock provider, a collecting sink. */
 const startProxy = async (
   who: Principal,
-  records: Array<UsageRecord>
+  records: Array<UsageRecord>,
+  warm = false
 ): Promise<{ url: string; close: () => Promise<void> }> => {
   const table = Either.getOrThrow(
     decodeRoutingConfig(
@@ -66,10 +96,7 @@ const startProxy = async (
     ProxyHttpLive.pipe(
       Layer.provide(
         Layer.mergeAll(
-          Layer.succeed(
-            AuthGateway,
-            authGatewayFromChecks({ validateToken: () => Effect.succeed(who), verifyAgent: () => Effect.void })
-          ),
+          scriptedAuth(who, warm),
           RateLimiterMemory,
           Layer.scoped(
             UsageLimiter,
@@ -81,13 +108,21 @@ const startProxy = async (
           RoutingStatic(table),
           ProviderGatewayLive,
           Layer.succeed(UsageSink, { offer: (r) => records.push(r) }),
-          ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
+          ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false, tracing: !warm })
         )
       ),
       Layer.provide(Logger.remove(Logger.defaultLogger))
     )
   )
   const server = await runtime.runPromise(ProxyServer)
+  if (warm) {
+    // Auth's answer cached by a probe (it reserves nothing), then trusted once heartbeats arrive.
+    const probe = await fetch(`${server.url}/v1/internal/auth-probe`, {
+      headers: { authorization: `Bearer ${token}`, "x-ibex-agent-id": agent }
+    })
+    expect(probe.status).toBe(200)
+    await new Promise((r) => setTimeout(r, 50))
+  }
   return { url: server.url, close: () => runtime.dispose() }
 }
 
@@ -112,8 +147,8 @@ const fire = (urls: ReadonlyArray<string>, n: number) =>
       fetch(`${urls[i % urls.length]}/v1/chat/completions`, {
         method: "POST",
         headers: {
-          authorization: "Bearer any",
-          "x-ibex-agent-id": "0190a0b0-0000-7000-8000-0000000000a1",
+          authorization: `Bearer ${token}`,
+          "x-ibex-agent-id": agent,
           "content-type": "application/json"
         },
         body
@@ -143,55 +178,64 @@ const oneRequest = async () => {
 }
 
 describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two proxies, one Redis", () => {
-  it("a budget that allows 10 requests: 100 in parallel over 2 proxies admit at most 10, spend stays within it", async () => {
-    const unit = await oneRequest()
-    const budget = unit.cost * 10
-    const records: Array<UsageRecord> = []
-    const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
-    const [a, b] = [await startProxy(who, records), await startProxy(who, records)]
-    try {
-      const results = await fire([a.url, b.url], 100)
-      const ok = results.filter((r) => r.status === 200)
-      const refused = results.filter((r) => r.status === 429)
-      expect(ok.length).toBeGreaterThanOrEqual(1)
-      expect(ok.length).toBeLessThanOrEqual(10)
-      expect(ok.length + refused.length).toBe(100)
-      for (const r of refused)
-        expect(r.json.error).toMatchObject({ code: "BUDGET_EXCEEDED", type: "insufficient_quota" })
-      await new Promise((r) => setTimeout(r, 100))
-      const spent = records.reduce((s, r) => s + r.costMicroUsd, 0)
-      expect(spent).toBeLessThanOrEqual(budget)
-      expect(records).toHaveLength(ok.length)
-    } finally {
-      await a.close()
-      await b.close()
-    }
-  }, 60_000)
+  describe.each([
+    { warm: false, path: "the long way" },
+    { warm: true, path: "warm, no request fiber" }
+  ])("$path", ({ warm }) => {
+    it("a budget that allows 10 requests: 100 in parallel over 2 proxies admit at most 10, spend stays within it", async () => {
+      const unit = await oneRequest()
+      const budget = unit.cost * 10
+      const records: Array<UsageRecord> = []
+      const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
+      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
+      try {
+        const asked = authCalls.count
+        const results = await fire([a.url, b.url], 100)
+        if (warm) expect(authCalls.count, "answered from the cache").toBe(asked)
+        const ok = results.filter((r) => r.status === 200)
+        const refused = results.filter((r) => r.status === 429)
+        expect(ok.length).toBeGreaterThanOrEqual(1)
+        expect(ok.length).toBeLessThanOrEqual(10)
+        expect(ok.length + refused.length).toBe(100)
+        for (const r of refused)
+          expect(r.json.error).toMatchObject({ code: "BUDGET_EXCEEDED", type: "insufficient_quota" })
+        await new Promise((r) => setTimeout(r, 100))
+        const spent = records.reduce((s, r) => s + r.costMicroUsd, 0)
+        expect(spent).toBeLessThanOrEqual(budget)
+        expect(records).toHaveLength(ok.length)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    }, 60_000)
 
-  it("a token limit that allows 10 requests a minute: 100 in parallel over 2 proxies admit at most 10", async () => {
-    const unit = await oneRequest()
-    // The reservation (prompt bound + max_tokens) is larger than what a request uses: admission
-    // is bounded by reservations in flight, so at most 10 even before any settles.
-    const records: Array<UsageRecord> = []
-    const who = principal(crypto.randomUUID(), { tokensPerMinute: unit.tokens * 10, monthlyBudgetMicroUsd: null })
-    const [a, b] = [await startProxy(who, records), await startProxy(who, records)]
-    try {
-      const results = await fire([a.url, b.url], 100)
-      const ok = results.filter((r) => r.status === 200)
-      const refused = results.filter((r) => r.status === 429)
-      expect(ok.length).toBeGreaterThanOrEqual(1)
-      expect(ok.length).toBeLessThanOrEqual(10)
-      expect(ok.length + refused.length).toBe(100)
-      const first = refused[0]
-      expect(first?.json.error.code).toBe("TOKEN_RATE_LIMITED")
-      expect(Number(first?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
-      expect(first?.headers.get("x-ratelimit-limit-tokens")).toBe(String(unit.tokens * 10))
-      await new Promise((r) => setTimeout(r, 100))
-      const used = records.reduce((s, r) => s + r.promptTokens + r.completionTokens, 0)
-      expect(used).toBeLessThanOrEqual(unit.tokens * 10)
-    } finally {
-      await a.close()
-      await b.close()
-    }
-  }, 60_000)
+    it("a token limit that allows 10 requests a minute: 100 in parallel over 2 proxies admit at most 10", async () => {
+      const unit = await oneRequest()
+      // The reservation (prompt bound + max_tokens) is larger than what a request uses: admission
+      // is bounded by reservations in flight, so at most 10 even before any settles.
+      const records: Array<UsageRecord> = []
+      const who = principal(crypto.randomUUID(), { tokensPerMinute: unit.tokens * 10, monthlyBudgetMicroUsd: null })
+      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
+      try {
+        const asked = authCalls.count
+        const results = await fire([a.url, b.url], 100)
+        if (warm) expect(authCalls.count, "answered from the cache").toBe(asked)
+        const ok = results.filter((r) => r.status === 200)
+        const refused = results.filter((r) => r.status === 429)
+        expect(ok.length).toBeGreaterThanOrEqual(1)
+        expect(ok.length).toBeLessThanOrEqual(10)
+        expect(ok.length + refused.length).toBe(100)
+        const first = refused[0]
+        expect(first?.json.error.code).toBe("TOKEN_RATE_LIMITED")
+        expect(Number(first?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+        expect(first?.headers.get("x-ratelimit-limit-tokens")).toBe(String(unit.tokens * 10))
+        await new Promise((r) => setTimeout(r, 100))
+        const used = records.reduce((s, r) => s + r.promptTokens + r.completionTokens, 0)
+        expect(used).toBeLessThanOrEqual(unit.tokens * 10)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    }, 60_000)
+  })
 })

@@ -18,6 +18,8 @@ export const startProxyStack = async (
     readonly processMetrics?: boolean
     readonly routing?: Layer.Layer<Routing, unknown>
     readonly drainTimeoutMs?: number
+    /** Off: no span is built, and warm requests take the fiber-less paths. Default on. */
+    readonly tracing?: boolean
   } = {}
 ) => {
   const spans = new InMemorySpanExporter()
@@ -39,6 +41,7 @@ export const startProxyStack = async (
             host: "127.0.0.1",
             port: 0,
             processMetrics: options.processMetrics ?? false,
+            tracing: options.tracing ?? true,
             ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs })
           },
           authTarget: server.address,

@@ -2,16 +2,22 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Stream } from "effect"
 import {
   decodeRoutingConfig,
+  type FirstAttempt,
   type ForwardObserver,
+  firstAttemptNow,
   forwardChatCompletion,
   lookupModel,
+  makeTargetHealth,
   modelsForOrg,
   orderTargets,
   ProviderGateway,
+  type ProviderGatewayShape,
+  planForward,
   RoutingStatic,
   type RoutingTable,
   TargetHealth,
   TargetHealthMemory,
+  type UpstreamCompletion,
   UpstreamConnectFailed,
   type UpstreamFailure,
   UpstreamHttpError,
@@ -325,6 +331,105 @@ describe("forwardChatCompletion", () => {
         observed().observer
       ).pipe(Effect.provide(layer))
       expect(r.response._tag).toBe("Stream")
+    })
+  )
+})
+
+describe("firstAttemptNow (the edge's fiber-less first attempt)", () => {
+  // The same script through both ways: the fiber's `forwardChatCompletion`, and a callback first
+  // attempt whose failure hands the rest of the plan back as an Effect.
+  const viaFirstAttempt = (script: Script, model = "m1") =>
+    Effect.gen(function* () {
+      const calls: Array<string> = []
+      const { events, observer } = observed()
+      const gatewayLayer = scripted(script, calls)
+      const gateway = yield* Effect.provide(ProviderGateway, gatewayLayer)
+      const callNow: NonNullable<ProviderGatewayShape["callNow"]> = (request, done) => {
+        const key = `${request.target.providerId}/${request.target.model}`
+        calls.push(`now ${key}`)
+        const next = script[key]?.shift() ?? "ok"
+        done(next === "ok" ? Either.right(completion as UpstreamCompletion) : Either.left(next))
+        return true
+      }
+      const health = makeTargetHealth()
+      const request = {
+        orgId: orgA,
+        model,
+        body: { model, messages: [] },
+        stream: false,
+        headers: {},
+        signal: new AbortController().signal
+      }
+      const plan = Either.getOrThrow(planForward(table(), orgA, model, health, () => 0))
+      const outcome = yield* Effect.async<FirstAttempt>((resume) => {
+        const took = firstAttemptNow(plan, request, observer, health, { ...gateway, callNow }, (o) =>
+          resume(Effect.succeed(o))
+        )
+        if (!took) resume(Effect.die("not taken"))
+      })
+      const result =
+        outcome._tag === "Answered"
+          ? Either.right(outcome.forwarded)
+          : yield* Effect.either(
+              outcome.rest.pipe(Effect.provide(Layer.merge(gatewayLayer, Layer.succeed(TargetHealth, health))))
+            )
+      return { result, calls, events }
+    })
+
+  it.live("answered at once: one callback attempt, nothing else", () =>
+    Effect.gen(function* () {
+      const r = yield* viaFirstAttempt({})
+      expect(r.calls).toEqual(["now a/up-1"])
+      expect(r.events).toEqual(["attempt a ok"])
+      expect(Either.getOrThrow(r.result).attempts).toBe(1)
+    })
+  )
+
+  it.live("a failed first attempt carries on exactly as forwardChatCompletion: retry, fallback, same events", () =>
+    Effect.gen(function* () {
+      const script = (): Script => ({ "a/up-1": [http(503), http(503)] })
+      const long = forward(script())
+      const longResult = yield* long.run
+      const now = yield* viaFirstAttempt(script())
+      expect(now.calls).toEqual(["now a/up-1", "a/up-1", "b/dep-1"])
+      expect(now.calls.map((c) => c.replace("now ", ""))).toEqual(long.calls)
+      expect(now.events).toEqual(long.events)
+      const forwarded = Either.getOrThrow(now.result)
+      expect(forwarded.target.provider.id).toBe(longResult.target.provider.id)
+      expect(forwarded.attempts).toBe(longResult.attempts)
+    })
+  )
+
+  it.live("a failure the client must see ends the same way: a provider 400 is not retried", () =>
+    Effect.gen(function* () {
+      const now = yield* viaFirstAttempt({ "a/up-1": [http(400)] })
+      expect(now.calls).toEqual(["now a/up-1"])
+      expect(Either.isLeft(now.result) ? now.result.left : undefined).toMatchObject({
+        _tag: "UpstreamRejected",
+        status: 400
+      })
+    })
+  )
+
+  it.live("a streamed request or a gateway without callNow is not taken", () =>
+    Effect.gen(function* () {
+      const health = makeTargetHealth()
+      const plan = Either.getOrThrow(planForward(table(), orgA, "m1", health, () => 0))
+      const request = {
+        orgId: orgA,
+        model: "m1",
+        body: {},
+        stream: false,
+        headers: {},
+        signal: new AbortController().signal
+      }
+      const { observer } = observed()
+      const call = () => Effect.succeed(completion)
+      expect(firstAttemptNow(plan, request, observer, health, { call }, () => undefined)).toBe(false)
+      const callNow = () => true
+      expect(firstAttemptNow(plan, { ...request, stream: true }, observer, health, { call, callNow }, () => {})).toBe(
+        false
+      )
     })
   )
 })

@@ -19,6 +19,12 @@ export const ProviderGatewayLive: Layer.Layer<ProviderGateway> = Layer.scoped(
     const http = yield* Effect.acquireRelease(Effect.sync(makeUpstreamHttp), (h) => h.close)
     const byKind = adapters(http)
     return {
+      callNow: (request, done) => {
+        const callNow = byKind[request.target.kind].callNow
+        if (callNow === undefined) return false
+        callNow(request, done)
+        return true
+      },
       call: (request) =>
         byKind[request.target.kind].call(request).pipe(
           withSpanWhenTraced("ProviderGateway.call", {

@@ -1,16 +1,24 @@
 import {
   type ChunkEvent,
   scrubProviderMessage,
+  type UpstreamCompletion,
   type UpstreamFailure,
   UpstreamProtocolError,
   type UpstreamRequest,
   type UpstreamResponse,
   type Usage
 } from "@ibex/domain"
-import { Effect, Option, Stream } from "effect"
-import { headerOf, readText, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import { Effect, Either, Option, Stream } from "effect"
+import {
+  headerOf,
+  readText,
+  readTextNow,
+  type UpstreamExchange,
+  type UpstreamHttp,
+  type UpstreamPost
+} from "./http/UpstreamHttp.js"
 import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
-import { type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
+import { httpErrorOf, MAX_ERROR_BYTES, type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
 
 /** An answer body above this is not a chat completion: refused rather than buffered. */
 export const MAX_COMPLETION_BYTES = 16 * 1024 * 1024
@@ -105,6 +113,41 @@ const openAiEvents = (providerId: string): SseTranslation => {
   }
 }
 
+const postOf = (request: UpstreamRequest, endpoint: OpenAiEndpoint): UpstreamPost => ({
+  providerId: request.target.providerId,
+  url: endpoint.url,
+  headers: {
+    "content-type": "application/json",
+    accept: request.stream ? "text/event-stream" : "application/json",
+    ...request.headers,
+    ...endpoint.authHeaders
+  },
+  body: requestBody(request, endpoint.sendModel),
+  timeouts: request.target.timeouts,
+  signal: request.signal
+})
+
+/** A whole answer read: the completion it holds, or why it is not one. */
+const completionOf = (
+  providerId: string,
+  text: Option.Option<string>
+): Either.Either<
+  { readonly text: string; readonly parsed: object; readonly usage: Option.Option<Usage> },
+  UpstreamFailure
+> => {
+  if (Option.isNone(text))
+    return Either.left(new UpstreamProtocolError({ providerId, detail: "the answer is too large" }))
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text.value)
+  } catch {
+    return Either.left(new UpstreamProtocolError({ providerId, detail: "the answer is not JSON" }))
+  }
+  if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { choices?: unknown }).choices))
+    return Either.left(new UpstreamProtocolError({ providerId, detail: "the answer is not a chat completion" }))
+  return Either.right({ text: text.value, parsed, usage: usageFromOpenAi((parsed as { usage?: unknown }).usage) })
+}
+
 /**
  * One attempt in OpenAI's wire format: OpenAI itself and every compatible server (vLLM,
  * Ollama, Groq, Together, Mistral), and Azure OpenAI with its own URL and key header. A whole
@@ -118,19 +161,7 @@ export const callOpenAiWire = (
 ): Effect.Effect<UpstreamResponse, UpstreamFailure> =>
   Effect.gen(function* () {
     const providerId = request.target.providerId
-    const exchange = yield* http.post({
-      providerId,
-      url: endpoint.url,
-      headers: {
-        "content-type": "application/json",
-        accept: request.stream ? "text/event-stream" : "application/json",
-        ...request.headers,
-        ...endpoint.authHeaders
-      },
-      body: requestBody(request, endpoint.sendModel),
-      timeouts: request.target.timeouts,
-      signal: request.signal
-    })
+    const exchange = yield* http.post(postOf(request, endpoint))
     if (exchange.status < 200 || exchange.status > 299)
       return yield* upstreamHttpError(http, providerId, exchange, errorMessageOf)
     const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
@@ -141,23 +172,46 @@ export const callOpenAiWire = (
         providerRequestId: requestId,
         chunks: sseChunks(http, providerId, exchange, openAiEvents(providerId))
       }
-    const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)
-    if (Option.isNone(text)) return yield* new UpstreamProtocolError({ providerId, detail: "the answer is too large" })
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text.value)
-    } catch {
-      return yield* new UpstreamProtocolError({ providerId, detail: "the answer is not JSON" })
-    }
-    if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { choices?: unknown }).choices))
-      return yield* new UpstreamProtocolError({ providerId, detail: "the answer is not a chat completion" })
-    const usage = usageFromOpenAi((parsed as { usage?: unknown }).usage)
+    const whole = yield* completionOf(providerId, yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES))
     if (request.stream) {
       // Asked to stream, answered whole (some compatible servers do): replay it as one chunk.
-      return { _tag: "Stream", providerRequestId: requestId, chunks: Stream.fromIterable(asChunks(parsed, usage)) }
+      return {
+        _tag: "Stream",
+        providerRequestId: requestId,
+        chunks: Stream.fromIterable(asChunks(whole.parsed, whole.usage))
+      }
     }
-    return { _tag: "Completion", body: text.value, usage, providerRequestId: requestId }
+    return { _tag: "Completion", body: whole.text, usage: whole.usage, providerRequestId: requestId }
   })
+
+/** `callOpenAiWire` for a non-streamed request, through a callback: the edge's warm path (no fiber). */
+export const callOpenAiWireNow = (
+  http: UpstreamHttp,
+  request: UpstreamRequest,
+  endpoint: OpenAiEndpoint,
+  done: (result: Either.Either<UpstreamCompletion, UpstreamFailure>) => void
+): void => {
+  const providerId = request.target.providerId
+  http.postNow(postOf(request, endpoint), (posted) => {
+    if (Either.isLeft(posted)) return done(Either.left(posted.left))
+    const exchange = posted.right
+    if (exchange.status < 200 || exchange.status > 299) {
+      readTextNow(http, providerId, exchange, MAX_ERROR_BYTES, (text) =>
+        done(
+          Either.left(Either.isLeft(text) ? text.left : httpErrorOf(providerId, exchange, text.right, errorMessageOf))
+        )
+      )
+      return
+    }
+    const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
+    readTextNow(http, providerId, exchange, MAX_COMPLETION_BYTES, (text) => {
+      const whole = Either.flatMap(text, (t) => completionOf(providerId, t))
+      done(
+        Either.map(whole, (w) => ({ _tag: "Completion", body: w.text, usage: w.usage, providerRequestId: requestId }))
+      )
+    })
+  })
+}
 
 const asChunks = (completion: object, usage: Option.Option<Usage>): Array<ChunkEvent> => {
   const c = completion as { id?: unknown; created?: unknown; model?: unknown; choices: Array<Record<string, unknown>> }

@@ -3,7 +3,7 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import { bodyReader, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { makeSseParser, type SseEvent } from "./sse.js"
 
-const MAX_ERROR_BYTES = 64 * 1024
+export const MAX_ERROR_BYTES = 64 * 1024
 
 /**
  * A non-2xx answer as the failure it is: the provider's status, its Retry-After, and its own
@@ -16,15 +16,22 @@ export const upstreamHttpError = (
   messageOf: (text: string) => string
 ): Effect.Effect<never, UpstreamFailure> =>
   Effect.flatMap(readText(http, providerId, exchange, MAX_ERROR_BYTES), (text) =>
-    Effect.fail(
-      new UpstreamHttpError({
-        providerId,
-        status: exchange.status,
-        retryAfterMs: retryAfterMs(exchange, Date.now()),
-        message: scrubProviderMessage(Option.match(text, { onNone: () => "", onSome: messageOf }))
-      })
-    )
+    Effect.fail(httpErrorOf(providerId, exchange, text, messageOf))
   )
+
+/** A non-2xx answer as a failure: its status, Retry-After, and the provider's message, scrubbed. */
+export const httpErrorOf = (
+  providerId: string,
+  exchange: UpstreamExchange,
+  text: Option.Option<string>,
+  messageOf: (text: string) => string
+): UpstreamHttpError =>
+  new UpstreamHttpError({
+    providerId,
+    status: exchange.status,
+    retryAfterMs: retryAfterMs(exchange, Date.now()),
+    message: scrubProviderMessage(Option.match(text, { onNone: () => "", onSome: messageOf }))
+  })
 
 /** What a dialect does with the events of its stream; either may throw an `UpstreamFailure` to end it. */
 export interface SseTranslation {

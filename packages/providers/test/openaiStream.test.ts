@@ -9,6 +9,9 @@ import { type SseTranslation, sseChunks } from "../src/upstreamEvents.js"
 
 const http: UpstreamHttp = {
   post: () => Effect.die("unused"),
+  postNow: () => {
+    throw new Error("unused")
+  },
   bodyFailure: (providerId) => new UpstreamConnectFailed({ providerId, detail: "body failed" }),
   close: Effect.void
 }

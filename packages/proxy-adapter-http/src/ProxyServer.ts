@@ -13,7 +13,7 @@ import {
   makeTargetHealth,
   PayloadTooLarge,
   Permissions,
-  type ProviderGateway,
+  ProviderGateway,
   ProviderNotConfigured,
   parseInboundRequestId,
   RateLimiter,
@@ -22,15 +22,16 @@ import {
   TargetHealth,
   toEnvelope,
   UnsupportedMediaType,
-  type UsageLimiter,
-  type UsageSink
+  UsageLimiter,
+  UsageSink
 } from "@ibex/domain"
 import { Cause, Context, Data, Effect, Either, Exit, Layer, Option, Runtime, type Scope, Tracer } from "effect"
 import { admitUsage } from "./chat/admitUsage.js"
 import { parseChatRequest } from "./chat/chatRequest.js"
-import { makeForwardStage } from "./chat/forward.js"
+import { estimateCompletionUsage, makeAnswerStage, makeForwardStage } from "./chat/forward.js"
 import { newMeter, reservationFor } from "./chat/metering.js"
 import { recordUsage } from "./chat/recordUsage.js"
+import { type ChatHandOver, makeWarmChat, type WarmEnd } from "./chat/warmChat.js"
 import { makeAccessLog } from "./edge/accessLog.js"
 import { reloadRouting, routingReport } from "./edge/adminRouting.js"
 import { makeAuthorizeStage } from "./edge/authorize.js"
@@ -131,6 +132,55 @@ export const makeProxyServer: Effect.Effect<
 
   // ---- the router ----
 
+  const answer = makeAnswerStage(responder, metrics)
+
+  // The forward stage's work (attempts and answer, or what is left of it), then the usage
+  // record, however it ends.
+  const recorded: ChatHandOver["recorded"] = (input, forwarding) =>
+    forwarding.pipe(
+      Effect.provideService(TargetHealth, health),
+      Effect.catchTag("UpstreamAborted", () => new ClientGone()),
+      Effect.onExit((exit) =>
+        recordUsage({
+          ...input,
+          // An error answer is written after this stage; its status is the one recorded.
+          state:
+            exit._tag === "Failure" && input.state.status === 0
+              ? { ...input.state, status: statusOf(exit) }
+              : input.state
+        })
+      )
+    )
+
+  // After the body was validated and the model found: usage admission, the upstream call, the record.
+  const admitAndForward: ChatHandOver["admitAndForward"] = (req, res, state, authorized, bodyBytes, intent, pricing) =>
+    Effect.gen(function* () {
+      const { principal } = authorized
+      const reservation = reservationFor(principal, intent, bodyBytes, pricing, Date.now())
+      const counted = yield* admitUsage(principal, reservation, state, metrics)
+      const meter = newMeter()
+      // The usage record's idempotency key is ours: a client's X-Request-ID can repeat.
+      const usageId = newRequestId()
+      addLogField(state, "usage_id", usageId)
+      const span = yield* Effect.option(Effect.currentSpan)
+      const spanId = Option.match(span, { onNone: () => undefined, onSome: (s) => s.spanId })
+      yield* recorded(
+        {
+          usageId,
+          principal,
+          agentId: authorized.agentId,
+          intent,
+          reservation,
+          counted,
+          pricing,
+          meter,
+          state,
+          metrics
+        },
+        forward(req, res, state, intent, principal.orgId, spanId, meter)
+      )
+    })
+
   const chatCompletions = (req: IncomingMessage, res: ServerResponse, state: RequestState) =>
     Effect.gen(function* () {
       // Refused on the headers first (type, declared size, then token and agent); the body is read
@@ -140,49 +190,14 @@ export const makeProxyServer: Effect.Effect<
         return yield* new PayloadTooLarge({ limitBytes: config.maxBodyBytes })
       const authorized = yield* authorize(req, state, "POST /v1/chat/completions", undefined)
       const raw = yield* readBody(req, config.maxBodyBytes)
-      const { principal } = authorized
       const intent = yield* parseChatRequest(raw)
       const table = yield* Effect.flatMap(Routing, (r) => r.table)
       // No provider at all is a gateway that was not given any: 501, as before forwarding existed.
       if (table.providers.size === 0) return yield* new ProviderNotConfigured()
-      const found = lookupModel(table, principal.orgId, intent.model)
+      const found = lookupModel(table, authorized.principal.orgId, intent.model)
       if (found._tag === "NotFound") return yield* new ModelNotFound()
       if (found._tag === "NotAllowed") return yield* new ModelNotAllowed()
-      const pricing = found.route.pricing
-      const reservation = reservationFor(principal, intent, raw.length, pricing, Date.now())
-      const counted = yield* admitUsage(principal, reservation, state, metrics)
-      const meter = newMeter()
-      // The usage record's idempotency key is ours: a client's X-Request-ID can repeat.
-      const usageId = newRequestId()
-      addLogField(state, "usage_id", usageId)
-      const span = yield* Effect.option(Effect.currentSpan)
-      yield* forward(
-        req,
-        res,
-        state,
-        intent,
-        principal.orgId,
-        Option.match(span, { onNone: () => undefined, onSome: (s) => s.spanId }),
-        meter
-      ).pipe(
-        Effect.provideService(TargetHealth, health),
-        Effect.catchTag("UpstreamAborted", () => new ClientGone()),
-        Effect.onExit((exit) =>
-          recordUsage({
-            usageId,
-            principal,
-            agentId: authorized.agentId,
-            intent,
-            reservation,
-            counted,
-            pricing,
-            meter,
-            // An error answer is written after this stage; its status is the one recorded.
-            state: exit._tag === "Failure" && state.status === 0 ? { ...state, status: statusOf(exit) } : state,
-            metrics
-          })
-        )
-      )
+      yield* admitAndForward(req, res, state, authorized, raw.length, intent, found.route.pricing)
     })
 
   const route = (
@@ -280,20 +295,42 @@ export const makeProxyServer: Effect.Effect<
     return match
   }
 
-  // `match` is undefined for a request whose headers hold CR or LF (refused, never routed).
-  const handle = (req: IncomingMessage, res: ServerResponse, state: RequestState, match: RouteMatch | undefined) => {
-    const program = Effect.suspend(
-      (): Effect.Effect<void, DomainError | ClientGone, Requirements> =>
-        match === undefined ? Effect.fail(new InvalidHeader()) : route(req, res, state, match)
-    ).pipe(
+  // Every failure answered (a refusal with its envelope, anything else a 500).
+  const recovering = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: RequestState,
+    program: Effect.Effect<void, DomainError | ClientGone, Requirements>
+  ) =>
+    program.pipe(
       Effect.catchAll((error) => Effect.sync(() => refuse(req, res, state, error))),
       Effect.catchAllCause((cause) => Effect.sync(() => failUnexpectedly(res, state, cause)))
+    )
+
+  // An untraced request's program: recovered, then its access line.
+  const untraced = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: RequestState,
+    program: Effect.Effect<void, DomainError | ClientGone, Requirements>
+  ) =>
+    recovering(req, res, state, program).pipe(
+      Effect.zipRight(Effect.sync(() => accessLog(state))),
+      Effect.withTracerEnabled(false)
+    )
+
+  // `match` is undefined for a request whose headers hold CR or LF (refused, never routed).
+  const handle = (req: IncomingMessage, res: ServerResponse, state: RequestState, match: RouteMatch | undefined) => {
+    const routed = Effect.suspend(
+      (): Effect.Effect<void, DomainError | ClientGone, Requirements> =>
+        match === undefined ? Effect.fail(new InvalidHeader()) : route(req, res, state, match)
     )
     const parent = parseTraceparent(headerValue(req.headers, "traceparent"))
     if (!config.tracing) {
       state.traceId = parent?.traceId ?? randomTraceId()
-      return program.pipe(Effect.zipRight(Effect.sync(() => accessLog(state))), Effect.withTracerEnabled(false))
+      return untraced(req, res, state, routed)
     }
+    const program = recovering(req, res, state, routed)
     return Effect.useSpan(
       "proxy.request",
       {
@@ -322,26 +359,68 @@ export const makeProxyServer: Effect.Effect<
   // The auth probes of a warm request, answered without a request fiber: the cache's acceptance,
   // the domain's rules and the limiter decide exactly as `route` would (see authorize.ts). Only
   // when no span is exported, so a traced request always has its whole span tree.
+  // A warm request's end: its refusal or defect answered (an answer already written needs
+  // nothing more), then its access line.
+  const endWarm = (req: IncomingMessage, res: ServerResponse, state: RequestState, how: WarmEnd) => {
+    try {
+      if (how !== undefined) {
+        if (Cause.isCause(how)) failUnexpectedly(res, state, how)
+        else refuse(req, res, state, how)
+      }
+    } catch (defect) {
+      failUnexpectedly(res, state, Cause.die(defect))
+    }
+    accessLog(state)
+  }
+
+  // The long way from where a warm request stands, in a fiber of its own.
+  const inFiber: ChatHandOver["inFiber"] = (req, res, state, rest) => {
+    runFork(untraced(req, res, state, rest)).addObserver((exit) => lastResort(res, state, exit))
+  }
+
+  const warmChat = makeWarmChat({
+    maxBodyBytes: config.maxBodyBytes,
+    authorizeWarm,
+    routing: yield* Routing,
+    gateway: yield* ProviderGateway,
+    health,
+    usageLimiter: yield* UsageLimiter,
+    usageSink: yield* UsageSink,
+    responder,
+    metrics,
+    end: endWarm,
+    handOver: { inFiber, admitAndForward, recorded, answer, estimate: estimateCompletionUsage }
+  })
+
   const answerWarm = (req: IncomingMessage, res: ServerResponse, state: RequestState, match: RouteMatch): boolean => {
-    if (
-      config.tracing ||
-      match._tag !== "Route" ||
-      (match.route !== "GET /v1/internal/auth-probe" && match.route !== "GET /v1/orgs/{org_id}/auth-probe")
-    )
-      return false
+    if (config.tracing || match._tag !== "Route") return false
     const traceId = parseTraceparent(headerValue(req.headers, "traceparent"))?.traceId ?? randomTraceId()
+    if (match.route === "POST /v1/chat/completions") {
+      state.template = match.template
+      state.traceId = traceId
+      return warmChat(req, res, state)
+    }
+    if (match.route !== "GET /v1/internal/auth-probe" && match.route !== "GET /v1/orgs/{org_id}/auth-probe")
+      return false
     return authorizeWarm(req, state, match.route, match.pathOrgId, (result) => {
       state.template = match.template
       state.traceId = traceId
+      if (Either.isLeft(result)) return endWarm(req, res, state, result.left)
       try {
-        if (Either.isRight(result)) sendProbe(res, state, result.right)
-        else if (Cause.isCause(result.left)) failUnexpectedly(res, state, result.left)
-        else refuse(req, res, state, result.left)
+        sendProbe(res, state, result.right)
       } catch (defect) {
-        failUnexpectedly(res, state, Cause.die(defect))
+        return endWarm(req, res, state, Cause.die(defect))
       }
       accessLog(state)
     })
+  }
+
+  // Last resort: a request's program recovers from every failure, so this runs only on interruption.
+  const lastResort = (res: ServerResponse, state: RequestState, exit: Exit.Exit<void>) => {
+    if (Exit.isFailure(exit) && !res.headersSent) {
+      if (state.traceId === "") state.traceId = randomTraceId()
+      sendError(res, state, new InternalError())
+    }
   }
 
   const onRequest = (listener: Listener) => (req: IncomingMessage, res: ServerResponse) => {
@@ -359,14 +438,7 @@ export const makeProxyServer: Effect.Effect<
     res.on("error", () => {})
     const match = hasCrLf(req.rawHeaders) ? undefined : matchOn(listener, req.method ?? "GET", req.url ?? "/")
     if (match !== undefined && answerWarm(req, res, state, match)) return
-    const fiber = runFork(handle(req, res, state, match))
-    fiber.addObserver((exit) => {
-      // Last resort: the program above recovers from every failure, so this runs only on interruption.
-      if (Exit.isFailure(exit) && !res.headersSent) {
-        if (state.traceId === "") state.traceId = randomTraceId()
-        sendError(res, state, new InternalError())
-      }
-    })
+    runFork(handle(req, res, state, match)).addObserver((exit) => lastResort(res, state, exit))
   }
 
   // A request node's parser refuses (CR/LF in a header, bad framing) never reaches onRequest:

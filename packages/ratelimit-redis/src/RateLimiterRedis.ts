@@ -8,7 +8,8 @@ import {
   tokensToCount,
   type UsageAdmission,
   UsageLimiter,
-  type UsageLimiterShape
+  type UsageLimiterShape,
+  type UsageReservation
 } from "@ibex/domain"
 import { Context, Effect, Either, Layer, type Scope } from "effect"
 import { Redis } from "ioredis"
@@ -300,37 +301,42 @@ export const makeRateLimiterRedis = (
       `${prefix}tokens:{${orgId}}`,
       `${prefix}spend:{${orgId}}:${month}`
     ]
+    const reserveArgs = (r: UsageReservation) =>
+      [
+        "reserve",
+        Math.ceil(r.tokens),
+        r.tokensPerMinute ?? 0,
+        Math.ceil(r.costMicroUsd),
+        r.monthlyBudgetMicroUsd ?? -1
+      ] as const
+    const settleArgs = (r: UsageReservation, actual: { readonly tokens: number; readonly costMicroUsd: number }) =>
+      [
+        "settle",
+        r.tokensPerMinute === null
+          ? 0
+          : Math.ceil(actual.tokens) - tokensToCount(Math.ceil(r.tokens), r.tokensPerMinute),
+        r.tokensPerMinute ?? 0,
+        Math.ceil(actual.costMicroUsd) - Math.ceil(r.costMicroUsd),
+        -1
+      ] as const
+    const nothing = () => undefined
     const usage: UsageLimiterShape = {
       reserve: (r) =>
-        judged(
+        judged(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), reserveArgs(r), (reply) =>
+          toAdmission(reply, r.tokensPerMinute)
+        ),
+      reserveNow: (r, done) =>
+        judge(
           USAGE_SHA,
           USAGE_LUA,
           usageKeys(r.orgId, r.month),
-          [
-            "reserve",
-            Math.ceil(r.tokens),
-            r.tokensPerMinute ?? 0,
-            Math.ceil(r.costMicroUsd),
-            r.monthlyBudgetMicroUsd ?? -1
-          ],
-          (reply) => toAdmission(reply, r.tokensPerMinute)
+          reserveArgs(r),
+          (reply) => toAdmission(reply, r.tokensPerMinute),
+          done
         ),
-      settle: (r, actual) =>
-        judged(
-          USAGE_SHA,
-          USAGE_LUA,
-          usageKeys(r.orgId, r.month),
-          [
-            "settle",
-            r.tokensPerMinute === null
-              ? 0
-              : Math.ceil(actual.tokens) - tokensToCount(Math.ceil(r.tokens), r.tokensPerMinute),
-            r.tokensPerMinute ?? 0,
-            Math.ceil(actual.costMicroUsd) - Math.ceil(r.costMicroUsd),
-            -1
-          ],
-          () => undefined
-        ),
+      settle: (r, actual) => judged(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), settleArgs(r, actual), nothing),
+      settleNow: (r, actual, done) =>
+        judge(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), settleArgs(r, actual), nothing, done),
       spent: (orgId, month) =>
         Effect.tryPromise({
           try: () => client.get(usageKeys(orgId, month)[1] as string),

@@ -59,6 +59,7 @@ export const RoutingFileLive = (options: RoutingFileOptions): Layer.Layer<Routin
 
       return Routing.of({
         table: loader.state.table,
+        current: loader.state.current,
         status: loader.state.status,
         reload: load(true).pipe(Effect.withSpan("Routing.reload", { attributes: { source } }))
       })

@@ -73,6 +73,7 @@ export const RoutingNatsKvLive = (options: RoutingNatsKvOptions): Layer.Layer<Ro
 
       return Routing.of({
         table: loader.state.table,
+        current: loader.state.current,
         status: loader.state.status,
         reload: reload.pipe(Effect.withSpan("Routing.reload", { attributes: { source } }))
       })

@@ -15,6 +15,8 @@ export interface RoutingStatus {
 export interface RoutingShape {
   /** The table in force now. Swapped atomically: a request sees one table from start to end. */
   readonly table: Effect.Effect<RoutingTable>
+  /** `table`, read without an Effect (the edge's warm path). Optional. */
+  readonly current?: () => RoutingTable
   readonly status: Effect.Effect<RoutingStatus>
   /** Reads the source again now; a bad config keeps the last good table (and shows in `status`). */
   readonly reload: Effect.Effect<RoutingStatus>
@@ -28,6 +30,7 @@ export class Routing extends Context.Tag("@ibex/domain/Routing")<Routing, Routin
  */
 export interface RoutingState {
   readonly table: Effect.Effect<RoutingTable>
+  readonly current: () => RoutingTable
   readonly status: Effect.Effect<RoutingStatus>
   /** A parsed config (JSON or YAML value): applied when valid. */
   readonly offer: (input: unknown) => Effect.Effect<Either.Either<RoutingTable, ReadonlyArray<FieldError>>>
@@ -41,7 +44,8 @@ export const makeRoutingState = (options: {
   readonly initial?: RoutingTable
 }): Effect.Effect<RoutingState> =>
   Effect.gen(function* () {
-    const tableRef = yield* Ref.make(options.initial ?? emptyRoutingTable)
+    // A plain variable: one assignment swaps the table, so every reader sees a whole one.
+    let current = options.initial ?? emptyRoutingTable
     const statusRef = yield* Ref.make<RoutingStatus>({
       source: options.source,
       revision: (options.initial ?? emptyRoutingTable).revision,
@@ -56,7 +60,8 @@ export const makeRoutingState = (options: {
         lastError: Option.some({ atMs: Date.now(), errors })
       }))
     return {
-      table: Ref.get(tableRef),
+      table: Effect.sync(() => current),
+      current: () => current,
       status: Ref.get(statusRef),
       reject,
       offer: (input) => {
@@ -65,7 +70,9 @@ export const makeRoutingState = (options: {
         const table = decoded.right
         return Effect.as(
           Effect.zipRight(
-            Ref.set(tableRef, table),
+            Effect.sync(() => {
+              current = table
+            }),
             Ref.update(statusRef, (s) => ({
               ...s,
               revision: table.revision,
@@ -89,7 +96,7 @@ export const RoutingStatic = (table: RoutingTable, source = "static"): Layer.Lay
       rejected: 0,
       lastError: Option.none()
     })
-    return { table: Effect.succeed(table), status, reload: status }
+    return { table: Effect.succeed(table), current: () => table, status, reload: status }
   })
 
 /** A config-load error with one message (syntax errors, unreadable sources). */

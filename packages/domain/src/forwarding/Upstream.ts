@@ -1,4 +1,4 @@
-import { Context, type Effect, type Option, type Redacted, Schema, type Stream } from "effect"
+import { Context, type Effect, type Either, type Option, type Redacted, Schema, type Stream } from "effect"
 
 /**
  * What the proxy hands a provider adapter and what it gets back. Every adapter speaks OpenAI's
@@ -129,11 +129,31 @@ export type UpstreamFailure =
 export interface ProviderAdapter {
   readonly kind: ProviderKind
   readonly call: (request: UpstreamRequest) => Effect.Effect<UpstreamResponse, UpstreamFailure>
+  /** `call` through a callback, without a fiber; see `ProviderGatewayShape.callNow`. */
+  readonly callNow?: UpstreamCallNow
 }
+
+/**
+ * One attempt answered through `done`, without a fiber: the edge's warm path. Only for whole
+ * (non-streamed) answers; `request.signal` aborts it, as it does `call`.
+ */
+export type UpstreamCallNow = (
+  request: UpstreamRequest,
+  done: (result: Either.Either<UpstreamCompletion, UpstreamFailure>) => void
+) => void
 
 export interface ProviderGatewayShape {
   /** Sends one attempt to `request.target`, in the target kind's dialect. No retries here. */
   readonly call: (request: UpstreamRequest) => Effect.Effect<UpstreamResponse, UpstreamFailure>
+  /**
+   * The same attempt for a non-streamed request, through a callback (no fiber per request on
+   * the warm path). Returns false, without calling `done`, when the target's kind has no such
+   * path; the edge then uses `call`. Optional.
+   */
+  readonly callNow?: (
+    request: UpstreamRequest,
+    done: (result: Either.Either<UpstreamCompletion, UpstreamFailure>) => void
+  ) => boolean
 }
 
 export class ProviderGateway extends Context.Tag("@ibex/domain/ProviderGateway")<

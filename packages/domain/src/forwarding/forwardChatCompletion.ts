@@ -1,4 +1,4 @@
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 import {
   ModelNotAllowed,
   ModelNotFound,
@@ -11,12 +11,22 @@ import {
 } from "../errors.js"
 import { FieldError } from "../FieldError.js"
 import { Routing } from "./Routing.js"
-import { lookupModel, orderTargets, type RetryPolicy, type RouteTarget } from "./RoutingTable.js"
-import { TargetHealth, targetKey } from "./TargetHealth.js"
+import {
+  type CooldownPolicy,
+  lookupModel,
+  orderTargets,
+  type RetryPolicy,
+  type RouteTarget,
+  type RoutingTable
+} from "./RoutingTable.js"
+import { TargetHealth, type TargetHealthShape, targetKey } from "./TargetHealth.js"
 import {
   ProviderGateway,
+  type ProviderGatewayShape,
   UpstreamAborted,
+  type UpstreamCompletion,
   type UpstreamFailure,
+  type UpstreamRequest,
   type UpstreamResponse,
   type UpstreamTarget
 } from "./Upstream.js"
@@ -117,7 +127,7 @@ const toForwardError = (failure: UpstreamFailure): ForwardError => {
   }
 }
 
-const toUpstreamTarget = (t: RouteTarget): UpstreamTarget => ({
+export const toUpstreamTarget = (t: RouteTarget): UpstreamTarget => ({
   providerId: t.provider.id,
   kind: t.provider.kind,
   baseUrl: t.provider.baseUrl,
@@ -126,6 +136,131 @@ const toUpstreamTarget = (t: RouteTarget): UpstreamTarget => ({
   model: t.model,
   timeouts: t.provider.timeouts
 })
+
+/** One request's plan, fixed when it starts: a hot reload never changes it midway. */
+export interface ForwardPlan {
+  /** The targets in the order they will be tried (healthy ones; the first one alone when all cool down). */
+  readonly targets: ReadonlyArray<RouteTarget>
+  readonly policy: RetryPolicy
+  readonly cooldown: CooldownPolicy
+}
+
+/** The model's targets in this request's order, without those cooling down, and the retry policy. */
+export const planForward = (
+  table: RoutingTable,
+  orgId: string,
+  model: string,
+  health: TargetHealthShape,
+  random: () => number
+): Either.Either<ForwardPlan, ModelNotFound | ModelNotAllowed> => {
+  const found = lookupModel(table, orgId, model)
+  if (found._tag === "NotFound") return Either.left(new ModelNotFound())
+  if (found._tag === "NotAllowed") return Either.left(new ModelNotAllowed())
+  const now = Date.now()
+  const ordered = orderTargets(found.route.targets, random)
+  const healthy = ordered.filter((t) => health.coolingForMs(targetKey(t.provider.id, t.model), now) === 0)
+  // All cooling: probe the first once rather than refuse outright (a lone target recovers this way).
+  if (healthy.length === 0)
+    return Either.right({
+      targets: ordered.slice(0, 1),
+      policy: { ...table.retry, maxAttempts: 1 },
+      cooldown: table.cooldown
+    })
+  return Either.right({ targets: healthy, policy: table.retry, cooldown: table.cooldown })
+}
+
+/** Where a forward stands: the target being tried, its attempt number, and attempts made so far. */
+interface Cursor {
+  readonly index: number
+  readonly attempt: number
+  readonly attempts: number
+}
+
+type Step =
+  | { readonly _tag: "Attempt"; readonly cursor: Cursor; readonly delayMs: number }
+  | { readonly _tag: "Fail"; readonly error: ForwardError }
+
+const upstreamRequest = (request: ForwardRequest, target: RouteTarget): UpstreamRequest => ({
+  target: toUpstreamTarget(target),
+  body: request.body,
+  stream: request.stream,
+  headers: request.headers,
+  signal: request.signal
+})
+
+/** A successful attempt: counted, and the target's failure streak ends. */
+const succeeded = (
+  plan: ForwardPlan,
+  cursor: Cursor,
+  response: UpstreamResponse,
+  startedMs: number,
+  health: TargetHealthShape,
+  observer: ForwardObserver
+): Forwarded => {
+  const target = plan.targets[cursor.index] as RouteTarget
+  observer.attempt(target, "ok", Date.now() - startedMs)
+  health.recordSuccess(targetKey(target.provider.id, target.model))
+  return { response, target, attempts: cursor.attempts }
+}
+
+/** What follows a failed attempt: the same target again after a delay, the next target, or the error. */
+const afterFailure = (
+  plan: ForwardPlan,
+  cursor: Cursor,
+  failure: UpstreamFailure,
+  startedMs: number,
+  health: TargetHealthShape,
+  observer: ForwardObserver,
+  random: () => number
+): Step => {
+  const target = plan.targets[cursor.index] as RouteTarget
+  observer.attempt(target, failure._tag, Date.now() - startedMs)
+  const verdict = verdictFor(failure, plan.policy, cursor.attempt, random)
+  if (failure._tag !== "UpstreamRequestUnsupported" && failure._tag !== "UpstreamAborted")
+    health.recordFailure(targetKey(target.provider.id, target.model), plan.cooldown, Date.now())
+  if (verdict._tag === "Stop") return { _tag: "Fail", error: toForwardError(failure) }
+  if (verdict._tag === "Retry") {
+    observer.retry(target)
+    return {
+      _tag: "Attempt",
+      cursor: { index: cursor.index, attempt: cursor.attempt + 1, attempts: cursor.attempts },
+      delayMs: verdict.delayMs
+    }
+  }
+  if (cursor.index >= plan.targets.length - 1) return { _tag: "Fail", error: toForwardError(failure) }
+  observer.fallback(target)
+  return { _tag: "Attempt", cursor: { index: cursor.index + 1, attempt: 1, attempts: cursor.attempts }, delayMs: 0 }
+}
+
+/** The plan carried out from `step` on: attempts, waits between retries, fallbacks, until an answer or an error. */
+const runPlan = (
+  plan: ForwardPlan,
+  request: ForwardRequest,
+  observer: ForwardObserver,
+  random: () => number,
+  first: Step
+): Effect.Effect<Forwarded, ForwardError, ProviderGateway | TargetHealth> =>
+  Effect.gen(function* () {
+    const gateway = yield* ProviderGateway
+    const health = yield* TargetHealth
+    let step = first
+    while (step._tag === "Attempt") {
+      if (step.delayMs > 0) {
+        yield* Effect.sleep(Duration.millis(step.delayMs))
+        if (request.signal.aborted)
+          return yield* new UpstreamAborted({ providerId: plan.targets[step.cursor.index]?.provider.id ?? "" })
+      }
+      const cursor = { ...step.cursor, attempts: step.cursor.attempts + 1 }
+      const target = plan.targets[cursor.index] as RouteTarget
+      const startedMs = Date.now()
+      const result = yield* Effect.either(gateway.call(upstreamRequest(request, target)))
+      if (result._tag === "Right") return succeeded(plan, cursor, result.right, startedMs, health, observer)
+      step = afterFailure(plan, cursor, result.left, startedMs, health, observer, random)
+    }
+    return yield* Effect.fail(step.error)
+  })
+
+const start: Step = { _tag: "Attempt", cursor: { index: 0, attempt: 1, attempts: 0 }, delayMs: 0 }
 
 /**
  * Sends a chat request to the model's targets in order until one answers: retries a target
@@ -139,59 +274,47 @@ export const forwardChatCompletion = (
   random: () => number = Math.random
 ): Effect.Effect<Forwarded, ForwardError, Routing | ProviderGateway | TargetHealth> =>
   Effect.gen(function* () {
-    const routing = yield* Routing
-    const table = yield* routing.table
-    const found = lookupModel(table, request.orgId, request.model)
-    if (found._tag === "NotFound") return yield* new ModelNotFound()
-    if (found._tag === "NotAllowed") return yield* new ModelNotAllowed()
-    const gateway = yield* ProviderGateway
+    const table = yield* Effect.flatMap(Routing, (routing) => routing.table)
     const health = yield* TargetHealth
-    const now = Date.now()
-    const ordered = orderTargets(found.route.targets, random)
-    const healthy = ordered.filter((t) => health.coolingForMs(targetKey(t.provider.id, t.model), now) === 0)
-    // All cooling: probe the first once rather than refuse outright (a lone target recovers this way).
-    const plan = healthy.length > 0 ? healthy : ordered.slice(0, 1)
-    const probing = healthy.length === 0
-    const policy = probing ? { ...table.retry, maxAttempts: 1 } : table.retry
-    let attempts = 0
-    let last: UpstreamFailure | undefined
-    for (let i = 0; i < plan.length; i++) {
-      const target = plan[i] as RouteTarget
-      const key = targetKey(target.provider.id, target.model)
-      const upstream = toUpstreamTarget(target)
-      for (let attempt = 1; ; attempt++) {
-        attempts++
-        const started = Date.now()
-        const result = yield* Effect.either(
-          gateway.call({
-            target: upstream,
-            body: request.body,
-            stream: request.stream,
-            headers: request.headers,
-            signal: request.signal
-          })
-        )
-        if (result._tag === "Right") {
-          observer.attempt(target, "ok", Date.now() - started)
-          health.recordSuccess(key)
-          return { response: result.right, target, attempts }
-        }
-        const failure = result.left
-        observer.attempt(target, failure._tag, Date.now() - started)
-        last = failure
-        const verdict = verdictFor(failure, policy, attempt, random)
-        if (failure._tag !== "UpstreamRequestUnsupported" && failure._tag !== "UpstreamAborted")
-          health.recordFailure(key, table.cooldown, Date.now())
-        if (verdict._tag === "Stop") return yield* Effect.fail(toForwardError(failure))
-        if (verdict._tag === "NextTarget") {
-          if (i < plan.length - 1) observer.fallback(target)
-          break
-        }
-        observer.retry(target)
-        yield* Effect.sleep(Duration.millis(verdict.delayMs))
-        if (request.signal.aborted) return yield* new UpstreamAborted({ providerId: target.provider.id })
-      }
-    }
-    if (last === undefined) return yield* new UpstreamUnavailable()
-    return yield* Effect.fail(toForwardError(last))
+    const plan = yield* planForward(table, request.orgId, request.model, health, random)
+    if (plan.targets.length === 0) return yield* new UpstreamUnavailable()
+    return yield* runPlan(plan, request, observer, random, start)
   })
+
+/** How a fiber-less first attempt ended: answered, or failed with the rest of the plan still to run. */
+export type FirstAttempt =
+  | { readonly _tag: "Answered"; readonly forwarded: Forwarded & { readonly response: UpstreamCompletion } }
+  | {
+      readonly _tag: "Failed"
+      /** The plan carried on after that failure, exactly as `forwardChatCompletion` would. */
+      readonly rest: Effect.Effect<Forwarded, ForwardError, ProviderGateway | TargetHealth>
+    }
+
+/**
+ * The plan's first attempt without a fiber, through the gateway's `callNow`, for the edge's warm
+ * path (non-streamed requests). Most requests end here; a failure hands back the rest of the plan
+ * as the same Effect the fiber would have run, so retries, fallback and cooldown follow one set
+ * of rules. Returns false, having done nothing, when the first target's kind has no `callNow`.
+ */
+export const firstAttemptNow = (
+  plan: ForwardPlan,
+  request: ForwardRequest,
+  observer: ForwardObserver,
+  health: TargetHealthShape,
+  gateway: ProviderGatewayShape,
+  done: (outcome: FirstAttempt) => void,
+  random: () => number = Math.random
+): boolean => {
+  const target = plan.targets[0]
+  if (gateway.callNow === undefined || target === undefined || request.stream) return false
+  const cursor: Cursor = { index: 0, attempt: 1, attempts: 1 }
+  const startedMs = Date.now()
+  return gateway.callNow(upstreamRequest(request, target), (result) => {
+    if (result._tag === "Right") {
+      const forwarded = succeeded(plan, cursor, result.right, startedMs, health, observer)
+      return done({ _tag: "Answered", forwarded: { ...forwarded, response: result.right } })
+    }
+    const step = afterFailure(plan, cursor, result.left, startedMs, health, observer, random)
+    done({ _tag: "Failed", rest: runPlan(plan, request, observer, random, step) })
+  })
+}

@@ -1,4 +1,4 @@
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Either } from "effect"
 import type { RateLimiterUnavailable } from "../errors.js"
 
 /**
@@ -39,6 +39,20 @@ export interface UsageLimiterShape {
     reservation: UsageReservation,
     actual: { readonly tokens: number; readonly costMicroUsd: number }
   ) => Effect.Effect<void, RateLimiterUnavailable>
+  /**
+   * `reserve` and `settle` answered through a callback, without a fiber (the edge's warm path).
+   * Optional: an adapter offers them when its decision is a callback underneath; the contract
+   * suite holds them to `reserve` and `settle`'s counts.
+   */
+  readonly reserveNow?: (
+    reservation: UsageReservation,
+    done: (result: Either.Either<UsageAdmission, RateLimiterUnavailable>) => void
+  ) => void
+  readonly settleNow?: (
+    reservation: UsageReservation,
+    actual: { readonly tokens: number; readonly costMicroUsd: number },
+    done: (result: Either.Either<void, RateLimiterUnavailable>) => void
+  ) => void
   /** What the org has spent this month as counted here (micro-USD), reservations in flight included. */
   readonly spent: (orgId: string, month: string) => Effect.Effect<number, RateLimiterUnavailable>
 }

@@ -1,5 +1,5 @@
 import { type TargetTimeouts, UpstreamAborted, UpstreamConnectFailed, UpstreamTimedOut } from "@ibex/domain"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { Agent, type Dispatcher, request } from "undici"
 
 /** A response whose headers arrived. `release` ends the total-time bound and must be called once the body is done. */
@@ -32,6 +32,11 @@ const TOTAL_ELAPSED = { reason: "total" } as const
  */
 export interface UpstreamHttp {
   readonly post: (request: UpstreamPost) => Effect.Effect<UpstreamExchange, TransportFailure>
+  /** `post` through a callback (no fiber); returns a canceller that aborts the request. */
+  readonly postNow: (
+    request: UpstreamPost,
+    done: (result: Either.Either<UpstreamExchange, TransportFailure>) => void
+  ) => () => void
   /** Maps an error thrown while reading a body to the failure it means. */
   readonly bodyFailure: (providerId: string, exchange: UpstreamExchange, error: unknown) => TransportFailure
   readonly close: Effect.Effect<void>
@@ -76,49 +81,58 @@ export const makeUpstreamHttp = (): UpstreamHttp => {
     }
   }
 
-  const post = (req: UpstreamPost): Effect.Effect<UpstreamExchange, TransportFailure> =>
-    Effect.async<UpstreamExchange, TransportFailure>((resume) => {
-      const controller = new AbortController()
-      const onClientGone = () => controller.abort(CLIENT_GONE)
-      if (req.signal.aborted) return resume(Effect.fail(new UpstreamAborted({ providerId: req.providerId })))
-      req.signal.addEventListener("abort", onClientGone, { once: true })
-      const total = setTimeout(() => controller.abort(TOTAL_ELAPSED), req.timeouts.totalMs)
-      let released = false
-      const release = () => {
-        if (released) return
-        released = true
-        clearTimeout(total)
-        req.signal.removeEventListener("abort", onClientGone)
+  const postNow = (
+    req: UpstreamPost,
+    done: (result: Either.Either<UpstreamExchange, TransportFailure>) => void
+  ): (() => void) => {
+    if (req.signal.aborted) {
+      done(Either.left(new UpstreamAborted({ providerId: req.providerId })))
+      return () => {}
+    }
+    const controller = new AbortController()
+    const onClientGone = () => controller.abort(CLIENT_GONE)
+    req.signal.addEventListener("abort", onClientGone, { once: true })
+    const total = setTimeout(() => controller.abort(TOTAL_ELAPSED), req.timeouts.totalMs)
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      clearTimeout(total)
+      req.signal.removeEventListener("abort", onClientGone)
+    }
+    request(req.url, {
+      method: "POST",
+      headers: req.headers,
+      body: req.body,
+      dispatcher: agentFor(req.timeouts.connectMs),
+      signal: controller.signal,
+      headersTimeout: req.timeouts.firstByteMs,
+      bodyTimeout: req.timeouts.idleMs
+    }).then(
+      (res) => {
+        reasons.set(res.body, controller.signal)
+        done(Either.right({ status: res.statusCode, headers: res.headers, body: res.body, release }))
+      },
+      (error: unknown) => {
+        release()
+        done(Either.left(classify(req.providerId, controller.signal.reason, error)))
       }
-      request(req.url, {
-        method: "POST",
-        headers: req.headers,
-        body: req.body,
-        dispatcher: agentFor(req.timeouts.connectMs),
-        signal: controller.signal,
-        headersTimeout: req.timeouts.firstByteMs,
-        bodyTimeout: req.timeouts.idleMs
-      }).then(
-        (res) => {
-          reasons.set(res.body, controller.signal)
-          resume(Effect.succeed({ status: res.statusCode, headers: res.headers, body: res.body, release }))
-        },
-        (error: unknown) => {
-          release()
-          resume(Effect.fail(classify(req.providerId, controller.signal.reason, error)))
-        }
-      )
-      // Interrupted (the request fiber ended): abort the upstream call, as for a client gone.
-      return Effect.sync(() => {
-        if (!released) {
-          release()
-          controller.abort(CLIENT_GONE)
-        }
-      })
-    })
+    )
+    return () => {
+      if (!released) {
+        release()
+        controller.abort(CLIENT_GONE)
+      }
+    }
+  }
+
+  // Interrupted (the request fiber ended): the canceller aborts the upstream call, as for a client gone.
+  const post = (req: UpstreamPost): Effect.Effect<UpstreamExchange, TransportFailure> =>
+    Effect.async<UpstreamExchange, TransportFailure>((resume) => Effect.sync(postNow(req, resume)))
 
   return {
     post,
+    postNow,
     bodyFailure: (providerId, exchange, error) => classify(providerId, reasons.get(exchange.body)?.reason, error),
     close: Effect.promise(() => Promise.all([...agents.values()].map((a) => a.close().catch(() => undefined)))).pipe(
       Effect.asVoid
@@ -126,41 +140,54 @@ export const makeUpstreamHttp = (): UpstreamHttp => {
   }
 }
 
-/** The body as text, up to `limitBytes` (a larger answer is a protocol failure, not a memory problem). */
+/**
+ * The body as text, up to `limitBytes` (a larger answer is a protocol failure, not a memory
+ * problem: `None`), through a callback; returns a canceller that stops reading.
+ */
+export const readTextNow = (
+  http: UpstreamHttp,
+  providerId: string,
+  exchange: UpstreamExchange,
+  limitBytes: number,
+  done: (result: Either.Either<Option.Option<string>, TransportFailure>) => void
+): (() => void) => {
+  const chunks: Array<Buffer> = []
+  let size = 0
+  let settled = false
+  const body = exchange.body
+  const finish = (value: Either.Either<Option.Option<string>, TransportFailure>) => {
+    if (settled) return
+    settled = true
+    exchange.release()
+    done(value)
+  }
+  body.on("data", (chunk: Buffer) => {
+    size += chunk.length
+    if (size > limitBytes) {
+      body.destroy()
+      finish(Either.right(Option.none()))
+    } else chunks.push(chunk)
+  })
+  body.on("end", () => finish(Either.right(Option.some(Buffer.concat(chunks, size).toString("utf8")))))
+  body.on("error", (error) => finish(Either.left(http.bodyFailure(providerId, exchange, error))))
+  return () => {
+    if (!settled) {
+      settled = true
+      exchange.release()
+      body.destroy()
+    }
+  }
+}
+
 export const readText = (
   http: UpstreamHttp,
   providerId: string,
   exchange: UpstreamExchange,
   limitBytes: number
 ): Effect.Effect<Option.Option<string>, TransportFailure> =>
-  Effect.async<Option.Option<string>, TransportFailure>((resume) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    let settled = false
-    const body = exchange.body
-    const finish = (value: Effect.Effect<Option.Option<string>, TransportFailure>) => {
-      if (settled) return
-      settled = true
-      exchange.release()
-      resume(value)
-    }
-    body.on("data", (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limitBytes) {
-        body.destroy()
-        finish(Effect.succeed(Option.none()))
-      } else chunks.push(chunk)
-    })
-    body.on("end", () => finish(Effect.succeed(Option.some(Buffer.concat(chunks, size).toString("utf8")))))
-    body.on("error", (error) => finish(Effect.fail(http.bodyFailure(providerId, exchange, error))))
-    return Effect.sync(() => {
-      if (!settled) {
-        settled = true
-        exchange.release()
-        body.destroy()
-      }
-    })
-  })
+  Effect.async<Option.Option<string>, TransportFailure>((resume) =>
+    Effect.sync(readTextNow(http, providerId, exchange, limitBytes, resume))
+  )
 
 /**
  * The body as text, pulled on demand: each pull takes everything the socket has delivered since

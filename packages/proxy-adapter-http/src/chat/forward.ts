@@ -2,12 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import {
   annotateSpanWhenTraced,
   type ForwardError,
+  type Forwarded,
   type ForwardObserver,
+  type ForwardRequest,
   forwardChatCompletion,
   type ProviderGateway,
   type Routing,
   type TargetHealth,
   toEnvelope,
+  type UpstreamCompletion,
   UpstreamError,
   type UpstreamFailure,
   UpstreamTimeout,
@@ -35,71 +38,119 @@ const usageAttributes = (usage: Usage): Record<string, number> => ({
   "gen_ai.usage.output_tokens": usage.completionTokens
 })
 
+/** What one forwarded request carries from its start to its answer, on either path. */
+export interface ForwardContext {
+  readonly request: ForwardRequest
+  readonly observer: ForwardObserver
+}
+
 /**
- * The last stage: the request goes to the model's targets (retries, fallback, cooldown in the
- * domain's `forwardChatCompletion`), and the answer is written back whole or as a stream. A
- * client that goes away aborts the upstream request at once (the signal reaches the socket).
+ * Before the first attempt: the upstream headers (allowlist), the correlation id echoed to the
+ * client, the abort signal a client that goes away fires (it reaches the upstream socket), and
+ * the observer that meters attempts.
  */
-export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) => {
-  return (
-    req: IncomingMessage,
+export const prepareForward = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: RequestState,
+  intent: ChatIntent,
+  orgId: string,
+  spanId: string | undefined,
+  meter: Meter,
+  metrics: ProxyMetrics
+): ForwardContext => {
+  const controller = new AbortController()
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort()
+  })
+  const { upstream, correlationId } = upstreamHeaders(req.headers, state, spanId)
+  addHeader(state, "X-Correlation-ID", correlationId)
+  return {
+    request: {
+      orgId,
+      model: intent.model,
+      body: intent.body,
+      stream: intent.stream,
+      headers: upstream,
+      signal: controller.signal
+    },
+    observer: {
+      attempt: (target, outcome, ms) => {
+        meter.target = target
+        metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000)
+      },
+      retry: (target) => metrics.upstreamRetry(target.provider.id, target.model),
+      fallback: (target) => metrics.upstreamFallback(target.provider.id, target.model)
+    }
+  }
+}
+
+/** Where the answer came from, on the response and in the access line. */
+const noteTarget = (state: RequestState, forwarded: Forwarded) => {
+  const { target, response } = forwarded
+  addHeader(state, "X-IBEX-Provider", target.provider.id)
+  addHeader(state, "X-IBEX-Model", target.model)
+  Option.map(response.providerRequestId, (id) => addHeader(state, "X-IBEX-Provider-Request-ID", id))
+  addLogField(state, "provider", target.provider.id)
+  addLogField(state, "upstream_model", target.model)
+  addLogField(state, "attempts", forwarded.attempts)
+}
+
+/**
+ * A whole answer, written back as the provider's text. Returns false when the provider reported
+ * no usage: the caller estimates it (`estimateUsage`) before the usage is recorded.
+ */
+export const writeCompletion = (
+  responder: Responder,
+  metrics: ProxyMetrics,
+  res: ServerResponse,
+  state: RequestState,
+  orgId: string,
+  meter: Meter,
+  forwarded: Forwarded & { readonly response: UpstreamCompletion }
+): boolean => {
+  noteTarget(state, forwarded)
+  const { target, response } = forwarded
+  responder.send(res, state, 200, response.body, "application/json")
+  meter.usage = response.usage
+  if (Option.isNone(response.usage)) return false
+  metrics.tokens(target.provider.id, target.model, response.usage.value, orgId)
+  return true
+}
+
+/** The usage a provider did not report, estimated from the request and the answer's text. */
+export const estimateCompletionUsage = (intent: ChatIntent, meter: Meter, body: string): Effect.Effect<void> =>
+  Effect.map(estimateUsage(intent, completionText(body)), (usage) => {
+    meter.usage = Option.some(usage)
+    meter.estimated = true
+  })
+
+/**
+ * The answer written back, whole or as a stream: the forward stage's second half, after an
+ * attempt succeeded (on the fiber, or handed over from the warm path).
+ */
+export const makeAnswerStage =
+  (responder: Responder, metrics: ProxyMetrics) =>
+  (
     res: ServerResponse,
     state: RequestState,
     intent: ChatIntent,
     orgId: string,
-    spanId: string | undefined,
-    meter: Meter
-  ): Effect.Effect<void, ForwardError, ForwardRequirements> =>
+    meter: Meter,
+    forwarded: Forwarded
+  ): Effect.Effect<void> =>
     Effect.gen(function* () {
-      const controller = new AbortController()
-      const onClose = () => {
-        if (!res.writableFinished) controller.abort()
-      }
-      res.once("close", onClose)
-      const { upstream, correlationId } = upstreamHeaders(req.headers, state, spanId)
-      addHeader(state, "X-Correlation-ID", correlationId)
-      const observer: ForwardObserver = {
-        attempt: (target, outcome, ms) => {
-          meter.target = target
-          metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000)
-        },
-        retry: (target) => metrics.upstreamRetry(target.provider.id, target.model),
-        fallback: (target) => metrics.upstreamFallback(target.provider.id, target.model)
-      }
-      const forwarded = yield* forwardChatCompletion(
-        {
-          orgId,
-          model: intent.model,
-          body: intent.body,
-          stream: intent.stream,
-          headers: upstream,
-          signal: controller.signal
-        },
-        observer
-      )
       const { target, response } = forwarded
-      addHeader(state, "X-IBEX-Provider", target.provider.id)
-      addHeader(state, "X-IBEX-Model", target.model)
-      Option.map(response.providerRequestId, (id) => addHeader(state, "X-IBEX-Provider-Request-ID", id))
-      addLogField(state, "provider", target.provider.id)
-      addLogField(state, "upstream_model", target.model)
-      addLogField(state, "attempts", forwarded.attempts)
       const span = { "gen_ai.system": target.provider.kind, "gen_ai.request.model": intent.model }
       yield* annotateSpanWhenTraced(span)
 
       if (response._tag === "Completion") {
-        responder.send(res, state, 200, response.body, "application/json")
-        meter.usage = response.usage
-        if (Option.isNone(response.usage)) {
-          meter.usage = Option.some(yield* estimateUsage(intent, completionText(response.body)))
-          meter.estimated = true
-        }
-        if (Option.isSome(response.usage)) {
-          metrics.tokens(target.provider.id, target.model, response.usage.value, orgId)
-          yield* annotateSpanWhenTraced(usageAttributes(response.usage.value))
-        }
+        const reported = writeCompletion(responder, metrics, res, state, orgId, meter, { ...forwarded, response })
+        if (!reported) yield* estimateCompletionUsage(intent, meter, response.body)
+        else if (Option.isSome(response.usage)) yield* annotateSpanWhenTraced(usageAttributes(response.usage.value))
         return
       }
+      noteTarget(state, forwarded)
       state.status = 200
       if (!res.destroyed) {
         const headers = responder.headersFor(state)
@@ -130,5 +181,28 @@ export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) =>
         state.errorCode = outcome.failure.value._tag === "UpstreamTimedOut" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR"
         metrics.upstreamStreamFailure(target.provider.id, target.model, outcome.failure.value._tag)
       }
+    })
+
+/**
+ * The last stage: the request goes to the model's targets (retries, fallback, cooldown in the
+ * domain's `forwardChatCompletion`), and the answer is written back whole or as a stream. A
+ * client that goes away aborts the upstream request at once (the signal reaches the socket).
+ */
+export const makeForwardStage = (responder: Responder, metrics: ProxyMetrics) => {
+  const answer = makeAnswerStage(responder, metrics)
+  return (
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: RequestState,
+    intent: ChatIntent,
+    orgId: string,
+    spanId: string | undefined,
+    meter: Meter
+  ): Effect.Effect<void, ForwardError, ForwardRequirements> =>
+    Effect.suspend(() => {
+      const context = prepareForward(req, res, state, intent, orgId, spanId, meter, metrics)
+      return Effect.flatMap(forwardChatCompletion(context.request, context.observer), (forwarded) =>
+        answer(res, state, intent, orgId, meter, forwarded)
+      )
     }).pipe(withSpanWhenTraced("Proxy.forward", { kind: "client", captureStackTrace: false }))
 }

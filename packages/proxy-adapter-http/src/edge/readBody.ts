@@ -13,41 +13,48 @@ export const declaredTooLarge = (req: IncomingMessage, limit: number): boolean =
 }
 
 /**
- * The whole body, up to `limit` bytes (a chunked body that grows past it stops being read). A
- * body declared above the limit is the caller's to refuse first, on the headers (`declaredTooLarge`).
+ * The whole body, up to `limit` bytes (a chunked body that grows past it stops being read),
+ * through a callback; returns a canceller. A body declared above the limit is the caller's to
+ * refuse first, on the headers (`declaredTooLarge`).
  */
+export const readBodyNow = (
+  req: IncomingMessage,
+  limit: number,
+  done: (result: Either.Either<Buffer, PayloadTooLarge | ClientGone>) => void
+): (() => void) => {
+  const chunks: Array<Buffer> = []
+  let size = 0
+  const cleanup = () => {
+    req.off("data", onData)
+    req.off("end", onEnd)
+    req.off("error", onGone)
+    req.off("aborted", onGone)
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size > limit) {
+      cleanup()
+      req.pause()
+      done(Either.left(new PayloadTooLarge({ limitBytes: limit })))
+    } else chunks.push(chunk)
+  }
+  const onEnd = () => {
+    cleanup()
+    done(Either.right(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)))
+  }
+  const onGone = () => {
+    cleanup()
+    done(Either.left(new ClientGone()))
+  }
+  req.on("data", onData)
+  req.on("end", onEnd)
+  req.on("error", onGone)
+  req.on("aborted", onGone)
+  return cleanup
+}
+
 export const readBody = (req: IncomingMessage, limit: number): Effect.Effect<Buffer, PayloadTooLarge | ClientGone> =>
-  Effect.async<Buffer, PayloadTooLarge | ClientGone>((resume) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const cleanup = () => {
-      req.off("data", onData)
-      req.off("end", onEnd)
-      req.off("error", onGone)
-      req.off("aborted", onGone)
-    }
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
-        cleanup()
-        req.pause()
-        resume(Effect.fail(new PayloadTooLarge({ limitBytes: limit })))
-      } else chunks.push(chunk)
-    }
-    const onEnd = () => {
-      cleanup()
-      resume(Effect.succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)))
-    }
-    const onGone = () => {
-      cleanup()
-      resume(Effect.fail(new ClientGone()))
-    }
-    req.on("data", onData)
-    req.on("end", onEnd)
-    req.on("error", onGone)
-    req.on("aborted", onGone)
-    return Effect.sync(cleanup)
-  })
+  Effect.async<Buffer, PayloadTooLarge | ClientGone>((resume) => Effect.sync(readBodyNow(req, limit, resume)))
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 

@@ -203,6 +203,8 @@ export const routingSourceContract = (name: string, harness: RoutingSourceHarnes
           yield* write(sut, textB)
           const table = yield* eventually(routing.table, (t) => t.revision === revB, "the new revision")
           expect(modelNames(table)).toEqual(modelsB)
+          // The warm path's read without an Effect (when offered) is the same table.
+          if (routing.current !== undefined) expect(routing.current()).toBe(table)
           const status = yield* routing.status
           expect(status.revision).toBe(revB)
           expect(status.rejected).toBe(0)
@@ -225,6 +227,7 @@ export const routingSourceContract = (name: string, harness: RoutingSourceHarnes
             expect(status.rejected).toBe(1)
             expect(status.revision).toBe(revA)
             expect(yield* routing.table).toBe(good)
+            if (routing.current !== undefined) expect(routing.current()).toBe(good)
             const lastError = Option.getOrThrow(status.lastError)
             expect(lastError.errors.map((e) => e.field)).toContain(bad.field)
             expect(events(logs, "Routing.rejected")).toHaveLength(1)
@@ -312,6 +315,7 @@ export const routingSourceContract = (name: string, harness: RoutingSourceHarnes
           const seen = { A: 0, B: 0, mixed: 0 }
           const read = Effect.map(routing.table, (t) => {
             seen[wholeTable(t)]++
+            if (routing.current !== undefined) seen[wholeTable(routing.current())]++
           })
           const reader = yield* Effect.forkScoped(Effect.forever(Effect.zipRight(read, Effect.sleep("1 millis"))))
           // The writer reads too, after every write, so the count of reads does not depend on how

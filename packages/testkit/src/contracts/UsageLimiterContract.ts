@@ -1,5 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { monthOf, type UsageAdmission, type UsageLimiterShape, type UsageReservation } from "@ibex/domain"
+import {
+  monthOf,
+  type RateLimiterUnavailable,
+  type UsageAdmission,
+  type UsageLimiterShape,
+  type UsageReservation
+} from "@ibex/domain"
 import { Effect, type Scope } from "effect"
 
 /** Two adapter instances on one backend: two proxies sharing one Redis. */
@@ -21,6 +27,28 @@ const reservation = (orgId: string, over: Partial<UsageReservation> = {}): Usage
 })
 
 const admitted = (results: ReadonlyArray<UsageAdmission>) => results.filter((r) => r._tag === "Admitted").length
+
+/** `reserveNow` as an Effect, checking it calls back exactly once. */
+const reserveNowOf = (limiter: UsageLimiterShape, r: UsageReservation) =>
+  Effect.async<UsageAdmission, RateLimiterUnavailable>((resume) => {
+    if (limiter.reserveNow === undefined) return resume(Effect.die("this adapter offers no reserveNow"))
+    let calls = 0
+    limiter.reserveNow(r, (result) => {
+      calls++
+      if (calls > 1) throw new Error("reserveNow called back twice")
+      resume(result)
+    })
+  })
+
+const settleNowOf = (
+  limiter: UsageLimiterShape,
+  r: UsageReservation,
+  actual: { readonly tokens: number; readonly costMicroUsd: number }
+) =>
+  Effect.async<void, RateLimiterUnavailable>((resume) => {
+    if (limiter.settleNow === undefined) return resume(Effect.die("this adapter offers no settleNow"))
+    limiter.settleNow(r, actual, resume)
+  })
 
 /**
  * The UsageLimiter contract, over every adapter: reservations count against the token window
@@ -52,6 +80,43 @@ export const usageLimiterContract = (name: string, pair: Effect.Effect<UsageLimi
         expect(admitted(results)).toBe(10)
         expect(results.filter((x) => x._tag === "BudgetExceeded")).toHaveLength(90)
         expect(yield* b.spent(org, r.month)).toBe(10_000)
+      })
+    )
+
+    it.scoped(
+      "reserveNow counts with reserve: a budget and a token limit admit exactly their share of 120 concurrent reservations, mixed across both methods and two instances",
+      () =>
+        Effect.gen(function* () {
+          const { a, b } = yield* pair
+          const byBudget = reservation(newOrg(), { monthlyBudgetMicroUsd: 12_000 })
+          const byTokens = reservation(newOrg(), { tokensPerMinute: 1_200, tokens: 100 })
+          for (const r of [byBudget, byTokens]) {
+            const results = yield* Effect.all(
+              Array.from({ length: 120 }, (_, i) => {
+                const instance = i % 2 === 0 ? a : b
+                return i % 3 === 0 ? instance.reserve(r) : reserveNowOf(instance, r)
+              }),
+              { concurrency: "unbounded" }
+            )
+            expect(admitted(results)).toBe(12)
+          }
+          expect(yield* a.spent(byBudget.orgId, byBudget.month)).toBe(12_000)
+        })
+    )
+
+    it.scoped("settleNow replaces a reservation by what was used, as settle does", () =>
+      Effect.gen(function* () {
+        const { a, b } = yield* pair
+        const org = newOrg()
+        const r = reservation(org, { monthlyBudgetMicroUsd: 2_000, tokensPerMinute: 1_000, tokens: 500 })
+        expect((yield* reserveNowOf(a, r))._tag).toBe("Admitted")
+        expect((yield* reserveNowOf(b, r))._tag).toBe("Admitted")
+        expect((yield* reserveNowOf(a, r))._tag).not.toBe("Admitted")
+        yield* settleNowOf(a, r, { tokens: 100, costMicroUsd: 400 })
+        expect(yield* b.spent(org, r.month)).toBe(1_400)
+        const next = yield* reserveNowOf(b, { ...r, tokens: 300, costMicroUsd: 600 })
+        expect(next._tag).toBe("Admitted")
+        expect(yield* a.spent(org, r.month)).toBe(2_000)
       })
     )
 
