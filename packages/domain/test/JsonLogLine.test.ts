@@ -1,4 +1,4 @@
-import { Logger } from "effect"
+import { Effect, Logger } from "effect"
 import { describe, expect, it } from "vitest"
 import { jsonLogLine } from "../src/observability/JsonLogLine.js"
 
@@ -25,5 +25,26 @@ describe("jsonLogLine", () => {
       nested: { n: "3", e: { name: "RangeError" } }
     })
     expect(JSON.stringify(out)).not.toContain("detail")
+  })
+
+  it("annotations and open log spans go into the line; a line without them carries neither", () => {
+    const lines: Array<string> = []
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      Logger.map(jsonLogLine, (l) => lines.push(l))
+    )
+    Effect.runSync(
+      Effect.logInfo("inside").pipe(
+        Effect.annotateLogs({ request_id: "r-1", org_id: "o-1" }),
+        Effect.withLogSpan("Proxy.request"),
+        Effect.zipRight(Effect.logInfo("outside")),
+        Effect.provide(logger)
+      )
+    )
+    const [inside, outside] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(inside).toMatchObject({ message: "inside", request_id: "r-1", org_id: "o-1", spans: ["Proxy.request"] })
+    expect(outside).toMatchObject({ message: "outside" })
+    expect(outside).not.toHaveProperty("spans")
+    expect(outside).not.toHaveProperty("request_id")
   })
 })

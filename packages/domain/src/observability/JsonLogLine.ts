@@ -27,9 +27,9 @@ export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
       else texts.push(String(part))
     }
     if (texts.length > 0) line.message = texts.join(" ")
-    for (const [key, value] of HashMap.toEntries(annotations)) line[key] = value
-    const spanNames = List.toArray(spans).map((s) => s.label)
-    if (spanNames.length > 0) line.spans = spanNames
+    // Most lines (the access line on every request) have neither: no iterator, no arrays for them.
+    if (HashMap.size(annotations) > 0) for (const [key, value] of HashMap.toEntries(annotations)) line[key] = value
+    if (List.isCons(spans)) line.spans = List.toArray(spans).map((s) => s.label)
     if (!Cause.isEmpty(cause)) {
       line.failures = [...Cause.failures(cause)].map((e) =>
         e !== null && typeof e === "object" && "_tag" in e ? String(e._tag) : typeof e
