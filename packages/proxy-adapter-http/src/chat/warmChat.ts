@@ -163,7 +163,12 @@ export const makeWarmChat = (deps: WarmChatDeps) => {
     try {
       f()
     } catch (defect) {
-      deps.end(req, res, state, Cause.die(defect))
+      try {
+        deps.end(req, res, state, Cause.die(defect))
+      } catch {
+        // Nothing left to answer with; the socket is the client's to time out, the process lives on.
+        res.destroy()
+      }
     }
   }
 

@@ -22,6 +22,11 @@ export const readBodyNow = (
   limit: number,
   done: (result: Either.Either<Buffer, PayloadTooLarge | ClientGone>) => void
 ): (() => void) => {
+  // Gone while the request waited (for the limiter, say): no event will come any more.
+  if (req.destroyed) {
+    done(Either.left(new ClientGone()))
+    return () => {}
+  }
   const chunks: Array<Buffer> = []
   let size = 0
   const cleanup = () => {
@@ -29,6 +34,7 @@ export const readBodyNow = (
     req.off("end", onEnd)
     req.off("error", onGone)
     req.off("aborted", onGone)
+    req.off("close", onGone)
   }
   const onData = (chunk: Buffer) => {
     size += chunk.length
@@ -50,6 +56,8 @@ export const readBodyNow = (
   req.on("end", onEnd)
   req.on("error", onGone)
   req.on("aborted", onGone)
+  // Closed before its end: the client went away without an error on this stream.
+  req.on("close", onGone)
   return cleanup
 }
 
