@@ -62,11 +62,25 @@ const openStream = async (url: string, token: string, agentId: string, model: st
   return { status: res.status, rest }
 }
 
-describe("graceful drain", () => {
+/** The token's acceptance cached by a probe, trusted once auth's heartbeats arrive: its requests are warm. */
+const warmUp = async (url: string, token: string, agentId: string) => {
+  const probe = await fetch(`${url}/v1/internal/auth-probe`, {
+    headers: { authorization: `Bearer ${token}`, "x-ibex-agent-id": agentId }
+  })
+  expect(probe.status).toBe(200)
+  await new Promise((r) => setTimeout(r, 100))
+}
+
+// Traced, every stream runs in a fiber; untraced, a warm stream is written without one (chat/warmChat.ts).
+describe.each([
+  { tracing: true, path: "traced" },
+  { tracing: false, path: "untraced, warm" }
+])("graceful drain ($path)", ({ tracing }) => {
   it("streams in flight complete; new connections are refused once draining", async () => {
-    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 10_000 })
+    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 10_000, tracing })
     const org = await stack.runtime.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
     const token = Redacted.value(org.token)
+    await warmUp(stack.url, token, org.agentId)
     const streams = await Promise.all(
       Array.from({ length: 20 }, () => openStream(stack.url, token, org.agentId, "slow"))
     )
@@ -87,8 +101,9 @@ describe("graceful drain", () => {
   }, 60_000)
 
   it("a stream longer than the deadline is cut when the deadline passes, and shutdown completes", async () => {
-    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 300 })
+    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 300, tracing })
     const org = await stack.runtime.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
+    await warmUp(stack.url, Redacted.value(org.token), org.agentId)
     const stream = await openStream(stack.url, Redacted.value(org.token), org.agentId, "endless")
     const started = Date.now()
     await stack.close()

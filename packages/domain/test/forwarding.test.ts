@@ -411,7 +411,7 @@ describe("firstAttemptNow (the edge's fiber-less first attempt)", () => {
     })
   )
 
-  it.live("a streamed request or a gateway without callNow is not taken", () =>
+  it.live("a gateway without callNow is not taken (nothing done); a streamed request is", () =>
     Effect.gen(function* () {
       const health = makeTargetHealth()
       const plan = Either.getOrThrow(planForward(table(), orgA, "m1", health, () => 0))
@@ -423,13 +423,20 @@ describe("firstAttemptNow (the edge's fiber-less first attempt)", () => {
         headers: {},
         signal: new AbortController().signal
       }
-      const { observer } = observed()
+      const { events, observer } = observed()
       const call = () => Effect.succeed(completion)
       expect(firstAttemptNow(plan, request, observer, health, { call }, () => undefined)).toBe(false)
-      const callNow = () => true
+      expect(events).toEqual([])
+      const streamed: Array<boolean> = []
+      const callNow: NonNullable<ProviderGatewayShape["callNow"]> = (r, done) => {
+        streamed.push(r.stream)
+        done(Either.right(completion))
+        return true
+      }
       expect(firstAttemptNow(plan, { ...request, stream: true }, observer, health, { call, callNow }, () => {})).toBe(
-        false
+        true
       )
+      expect(streamed).toEqual([true])
     })
   )
 })

@@ -1,7 +1,6 @@
 import {
   type ChunkEvent,
   scrubProviderMessage,
-  type UpstreamCompletion,
   type UpstreamFailure,
   UpstreamProtocolError,
   type UpstreamRequest,
@@ -18,7 +17,16 @@ import {
   type UpstreamPost
 } from "./http/UpstreamHttp.js"
 import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
-import { httpErrorOf, MAX_ERROR_BYTES, type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
+import {
+  chunkStream,
+  httpErrorOf,
+  MAX_ERROR_BYTES,
+  pullerOf,
+  type SseTranslation,
+  sseChunks,
+  ssePuller,
+  upstreamHttpError
+} from "./upstreamEvents.js"
 
 /** An answer body above this is not a chat completion: refused rather than buffered. */
 export const MAX_COMPLETION_BYTES = 16 * 1024 * 1024
@@ -184,12 +192,12 @@ export const callOpenAiWire = (
     return { _tag: "Completion", body: whole.text, usage: whole.usage, providerRequestId: requestId }
   })
 
-/** `callOpenAiWire` for a non-streamed request, through a callback: the edge's warm path (no fiber). */
+/** `callOpenAiWire` through a callback: the edge's warm path (no fiber); a stream comes with its puller. */
 export const callOpenAiWireNow = (
   http: UpstreamHttp,
   request: UpstreamRequest,
   endpoint: OpenAiEndpoint,
-  done: (result: Either.Either<UpstreamCompletion, UpstreamFailure>) => void
+  done: (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
 ): void => {
   const providerId = request.target.providerId
   http.postNow(postOf(request, endpoint), (posted) => {
@@ -204,10 +212,24 @@ export const callOpenAiWireNow = (
       return
     }
     const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
+    if (request.stream && (headerOf(exchange, "content-type") ?? "").includes("text/event-stream")) {
+      const puller = ssePuller(http, providerId, exchange, openAiEvents(providerId))
+      return done(Either.right({ _tag: "Stream", providerRequestId: requestId, chunks: chunkStream(puller), puller }))
+    }
     readTextNow(http, providerId, exchange, MAX_COMPLETION_BYTES, (text) => {
       const whole = Either.flatMap(text, (t) => completionOf(providerId, t))
       done(
-        Either.map(whole, (w) => ({ _tag: "Completion", body: w.text, usage: w.usage, providerRequestId: requestId }))
+        Either.map(whole, (w): UpstreamResponse => {
+          if (!request.stream) return { _tag: "Completion", body: w.text, usage: w.usage, providerRequestId: requestId }
+          // Asked to stream, answered whole: replayed as one chunk, as `callOpenAiWire` does.
+          const events = asChunks(w.parsed, w.usage)
+          return {
+            _tag: "Stream",
+            providerRequestId: requestId,
+            chunks: Stream.fromIterable(events),
+            puller: pullerOf(events)
+          }
+        })
       )
     })
   })

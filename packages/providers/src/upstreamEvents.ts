@@ -1,5 +1,11 @@
-import { type ChunkEvent, scrubProviderMessage, type UpstreamFailure, UpstreamHttpError } from "@ibex/domain"
-import { Chunk, Effect, Option, Stream } from "effect"
+import {
+  type ChunkEvent,
+  type ChunkPuller,
+  scrubProviderMessage,
+  type UpstreamFailure,
+  UpstreamHttpError
+} from "@ibex/domain"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { bodyReader, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { makeSseParser, type SseEvent } from "./sse.js"
 
@@ -45,30 +51,73 @@ export interface SseTranslation {
  * pulled on demand. Each pull is one batch (whatever the socket delivered since the last), so the
  * per-event cost is the parser's and the dialect's, not a stream stage's.
  */
+export const ssePuller = (
+  http: UpstreamHttp,
+  providerId: string,
+  exchange: UpstreamExchange,
+  translation: SseTranslation
+): ChunkPuller => {
+  const parser = makeSseParser()
+  const reader = bodyReader(http, providerId, exchange)
+  let finished = false
+  const translate = (text: Option.Option<string>): Either.Either<ReadonlyArray<ChunkEvent> | null, UpstreamFailure> => {
+    try {
+      if (Option.isSome(text)) return Either.right(translation.onEvents(parser.push(text.value)))
+      finished = true
+      return Either.right([...translation.onEvents(parser.end()), ...translation.onEnd()])
+    } catch (e) {
+      return Either.left(e as UpstreamFailure)
+    }
+  }
+  return {
+    pull: (done) => {
+      if (finished) {
+        done(Either.right(null))
+        return () => {}
+      }
+      return reader.pullNow((text) => done(Either.flatMap(text, translate)))
+    },
+    release: reader.release
+  }
+}
+
+/** A puller's chunks as a Stream (the fiber's way to read them); the puller is released when the stream ends. */
+export const chunkStream = (puller: ChunkPuller): Stream.Stream<ChunkEvent, UpstreamFailure> =>
+  Stream.repeatEffectChunkOption(
+    Effect.async<Chunk.Chunk<ChunkEvent>, Option.Option<UpstreamFailure>>((resume) =>
+      Effect.sync(
+        puller.pull((batch) =>
+          resume(
+            Either.isLeft(batch)
+              ? Effect.fail(Option.some(batch.left))
+              : batch.right === null
+                ? Effect.fail(Option.none())
+                : Effect.succeed(Chunk.unsafeFromArray(batch.right))
+          )
+        )
+      )
+    )
+  ).pipe(Stream.ensuring(Effect.sync(puller.release)))
+
+/** Chunks already in hand (an answer asked to stream that came whole) as a puller: one batch, then the end. */
+export const pullerOf = (events: ReadonlyArray<ChunkEvent>): ChunkPuller => {
+  let given = false
+  return {
+    pull: (done) => {
+      const batch = given ? null : events
+      given = true
+      done(Either.right(batch))
+      return () => {}
+    },
+    release: () => {}
+  }
+}
+
+/** `ssePuller` read as a Stream: each run reads the body from where it stands. */
 export const sseChunks = (
   http: UpstreamHttp,
   providerId: string,
   exchange: UpstreamExchange,
   translation: SseTranslation
 ): Stream.Stream<ChunkEvent, UpstreamFailure> =>
-  Stream.suspend(() => {
-    const parser = makeSseParser()
-    const reader = bodyReader(http, providerId, exchange)
-    let finished = false
-    const translate = (
-      text: Option.Option<string>
-    ): Effect.Effect<Chunk.Chunk<ChunkEvent>, Option.Option<UpstreamFailure>> => {
-      try {
-        if (Option.isSome(text))
-          return Effect.succeed(Chunk.unsafeFromArray(translation.onEvents(parser.push(text.value))))
-        finished = true
-        return Effect.succeed(Chunk.unsafeFromArray([...translation.onEvents(parser.end()), ...translation.onEnd()]))
-      } catch (e) {
-        return Effect.fail(Option.some(e as UpstreamFailure))
-      }
-    }
-    const pull: Effect.Effect<Chunk.Chunk<ChunkEvent>, Option.Option<UpstreamFailure>> = Effect.suspend(() =>
-      finished ? Effect.fail(Option.none()) : Effect.flatMap(Effect.mapError(reader.pull, Option.some), translate)
-    )
-    return Stream.repeatEffectChunkOption(pull).pipe(Stream.ensuring(Effect.sync(reader.release)))
-  })
+  Stream.suspend(() => chunkStream(ssePuller(http, providerId, exchange, translation)))

@@ -28,7 +28,7 @@ import {
 import { Cause, Context, Data, Effect, Either, Exit, Layer, Option, Runtime, type Scope, Tracer } from "effect"
 import { admitUsage } from "./chat/admitUsage.js"
 import { parseChatRequest } from "./chat/chatRequest.js"
-import { estimateCompletionUsage, makeAnswerStage, makeForwardStage } from "./chat/forward.js"
+import { estimateCompletionUsage, estimateStreamUsage, makeAnswerStage, makeForwardStage } from "./chat/forward.js"
 import { newMeter, reservationFor } from "./chat/metering.js"
 import { recordUsage } from "./chat/recordUsage.js"
 import { type ChatHandOver, makeWarmChat, type WarmEnd } from "./chat/warmChat.js"
@@ -389,7 +389,14 @@ export const makeProxyServer: Effect.Effect<
     responder,
     metrics,
     end: endWarm,
-    handOver: { inFiber, admitAndForward, recorded, answer, estimate: estimateCompletionUsage }
+    handOver: {
+      inFiber,
+      admitAndForward,
+      recorded,
+      answer,
+      estimate: estimateCompletionUsage,
+      estimateStream: estimateStreamUsage
+    }
   })
 
   const answerWarm = (req: IncomingMessage, res: ServerResponse, state: RequestState, match: RouteMatch): boolean => {

@@ -67,11 +67,24 @@ export interface ChunkEvent {
   readonly usageOnly: boolean
 }
 
+/**
+ * A stream's chunks pulled through a callback, one batch (what one upstream read produced) per
+ * pull, without a fiber: `null` once the stream ended. `pull` returns a canceller for a pull
+ * still waiting; `release` frees the upstream connection and must be called once, however the
+ * reading ends.
+ */
+export interface ChunkPuller {
+  readonly pull: (done: (batch: Either.Either<ReadonlyArray<ChunkEvent> | null, UpstreamFailure>) => void) => () => void
+  readonly release: () => void
+}
+
 /** A stream whose headers arrived; chunks follow as they come, ending without `[DONE]` (the edge writes it). */
 export interface UpstreamStream {
   readonly _tag: "Stream"
   readonly providerRequestId: Option.Option<string>
   readonly chunks: Stream.Stream<ChunkEvent, UpstreamFailure>
+  /** The same chunks through callbacks, when the adapter reads them that way: read one or the other. */
+  readonly puller?: ChunkPuller
 }
 
 export type UpstreamResponse = UpstreamCompletion | UpstreamStream
@@ -134,25 +147,25 @@ export interface ProviderAdapter {
 }
 
 /**
- * One attempt answered through `done`, without a fiber: the edge's warm path. Only for whole
- * (non-streamed) answers; `request.signal` aborts it, as it does `call`.
+ * One attempt answered through `done`, without a fiber: the edge's warm path. A stream's answer
+ * carries its `puller`; `request.signal` aborts it, as it does `call`.
  */
 export type UpstreamCallNow = (
   request: UpstreamRequest,
-  done: (result: Either.Either<UpstreamCompletion, UpstreamFailure>) => void
+  done: (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
 ) => void
 
 export interface ProviderGatewayShape {
   /** Sends one attempt to `request.target`, in the target kind's dialect. No retries here. */
   readonly call: (request: UpstreamRequest) => Effect.Effect<UpstreamResponse, UpstreamFailure>
   /**
-   * The same attempt for a non-streamed request, through a callback (no fiber per request on
-   * the warm path). Returns false, without calling `done`, when the target's kind has no such
-   * path; the edge then uses `call`. Optional.
+   * The same attempt through a callback (no fiber per request on the warm path). Returns false,
+   * without calling `done`, when the target's kind has no such path; the edge then uses `call`.
+   * Optional.
    */
   readonly callNow?: (
     request: UpstreamRequest,
-    done: (result: Either.Either<UpstreamCompletion, UpstreamFailure>) => void
+    done: (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
   ) => boolean
 }
 

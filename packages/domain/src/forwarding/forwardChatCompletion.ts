@@ -24,7 +24,6 @@ import {
   ProviderGateway,
   type ProviderGatewayShape,
   UpstreamAborted,
-  type UpstreamCompletion,
   type UpstreamFailure,
   type UpstreamRequest,
   type UpstreamResponse,
@@ -283,7 +282,7 @@ export const forwardChatCompletion = (
 
 /** How a fiber-less first attempt ended: answered, or failed with the rest of the plan still to run. */
 export type FirstAttempt =
-  | { readonly _tag: "Answered"; readonly forwarded: Forwarded & { readonly response: UpstreamCompletion } }
+  | { readonly _tag: "Answered"; readonly forwarded: Forwarded }
   | {
       readonly _tag: "Failed"
       /** The plan carried on after that failure, exactly as `forwardChatCompletion` would. */
@@ -292,7 +291,7 @@ export type FirstAttempt =
 
 /**
  * The plan's first attempt without a fiber, through the gateway's `callNow`, for the edge's warm
- * path (non-streamed requests). Most requests end here; a failure hands back the rest of the plan
+ * path. Most requests end here; a failure hands back the rest of the plan
  * as the same Effect the fiber would have run, so retries, fallback and cooldown follow one set
  * of rules. Returns false, having done nothing, when the first target's kind has no `callNow`.
  */
@@ -306,14 +305,12 @@ export const firstAttemptNow = (
   random: () => number = Math.random
 ): boolean => {
   const target = plan.targets[0]
-  if (gateway.callNow === undefined || target === undefined || request.stream) return false
+  if (gateway.callNow === undefined || target === undefined) return false
   const cursor: Cursor = { index: 0, attempt: 1, attempts: 1 }
   const startedMs = Date.now()
   return gateway.callNow(upstreamRequest(request, target), (result) => {
-    if (result._tag === "Right") {
-      const forwarded = succeeded(plan, cursor, result.right, startedMs, health, observer)
-      return done({ _tag: "Answered", forwarded: { ...forwarded, response: result.right } })
-    }
+    if (result._tag === "Right")
+      return done({ _tag: "Answered", forwarded: succeeded(plan, cursor, result.right, startedMs, health, observer) })
     const step = afterFailure(plan, cursor, result.left, startedMs, health, observer, random)
     done({ _tag: "Failed", rest: runPlan(plan, request, observer, random, step) })
   })

@@ -198,8 +198,12 @@ export const readText = (
  */
 export interface BodyReader {
   readonly pull: Effect.Effect<Option.Option<string>, TransportFailure>
+  /** `pull` through a callback; returns a canceller for a pull still waiting. */
+  readonly pullNow: (done: (result: Either.Either<Option.Option<string>, TransportFailure>) => void) => () => void
   readonly release: () => void
 }
+
+const nothing = () => {}
 
 export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: UpstreamExchange): BodyReader => {
   // The SSE parser skips a leading BOM itself (once, as the spec says); the decoder must not as well.
@@ -211,44 +215,50 @@ export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: Ups
   body.on("error", keepError)
 
   /** What is buffered now: text, the end, a failure, or undefined (nothing yet). */
-  const take = (): Effect.Effect<Option.Option<string>, TransportFailure> | undefined => {
-    if (body.errored !== null) return Effect.fail(http.bodyFailure(providerId, exchange, body.errored))
+  const take = (): Either.Either<Option.Option<string>, TransportFailure> | undefined => {
+    if (body.errored !== null) return Either.left(http.bodyFailure(providerId, exchange, body.errored))
     let text = ""
     for (let chunk = body.read() as Buffer | null; chunk !== null; chunk = body.read() as Buffer | null)
       text += decoder.decode(chunk, { stream: true })
-    if (text !== "") return Effect.succeed(Option.some(text))
+    if (text !== "") return Either.right(Option.some(text))
     if (body.readableEnded) {
       const rest = decoder.decode()
-      return Effect.succeed(rest === "" ? Option.none() : Option.some(rest))
+      return Either.right(rest === "" ? Option.none() : Option.some(rest))
     }
     return undefined
   }
 
-  const pull = Effect.suspend(
-    () =>
-      take() ??
-      Effect.async<Option.Option<string>, TransportFailure>((resume) => {
-        const wake = () => {
-          const next = take()
-          if (next === undefined) return
-          stop()
-          resume(next)
-        }
-        const stop = () => {
-          body.off("readable", wake)
-          body.off("end", wake)
-          body.off("error", wake)
-        }
-        body.on("readable", wake)
-        body.on("end", wake)
-        body.on("error", wake)
-        return Effect.sync(stop)
-      })
-  )
+  const pullNow: BodyReader["pullNow"] = (done) => {
+    const now = take()
+    if (now !== undefined) {
+      done(now)
+      return nothing
+    }
+    const wake = () => {
+      const next = take()
+      if (next === undefined) return
+      stop()
+      done(next)
+    }
+    const stop = () => {
+      body.off("readable", wake)
+      body.off("end", wake)
+      body.off("error", wake)
+    }
+    body.on("readable", wake)
+    body.on("end", wake)
+    body.on("error", wake)
+    return stop
+  }
 
   let released = false
   return {
-    pull,
+    pull: Effect.suspend(
+      () =>
+        take() ??
+        Effect.async<Option.Option<string>, TransportFailure>((resume) => Effect.sync(pullNow((r) => resume(r))))
+    ),
+    pullNow,
     release: () => {
       if (released) return
       released = true

@@ -25,7 +25,7 @@ import type { ChatIntent } from "./chatRequest.js"
 import { appendDelivered, completionText, estimateUsage } from "./estimateUsage.js"
 import type { Meter } from "./metering.js"
 import { upstreamHeaders } from "./upstreamHeaders.js"
-import { writeStream } from "./writeStream.js"
+import { type StreamOutcome, writeStream } from "./writeStream.js"
 
 export type ForwardRequirements = Routing | ProviderGateway | TargetHealth
 
@@ -150,38 +150,63 @@ export const makeAnswerStage =
         else if (Option.isSome(response.usage)) yield* annotateSpanWhenTraced(usageAttributes(response.usage.value))
         return
       }
-      noteTarget(state, forwarded)
-      state.status = 200
-      if (!res.destroyed) {
-        const headers = responder.headersFor(state)
-        headers["Content-Type"] = "text/event-stream; charset=utf-8"
-        headers["Cache-Control"] = "no-cache"
-        headers["X-Accel-Buffering"] = "no"
-        res.writeHead(200, headers)
-        res.flushHeaders()
-      }
-      const outcome = yield* writeStream(res, response.chunks, {
-        wantsUsageChunk: intent.wantsUsageChunk,
-        errorEvent: streamErrorEvent(state.requestId)
-      })
-      meter.firstChunkMs = outcome.firstChunkMs
-      meter.usage = outcome.usage
-      if (Option.isNone(outcome.usage)) {
-        meter.usage = Option.some(yield* estimateUsage(intent, outcome.delivered.reduce(appendDelivered, "")))
-        meter.estimated = true
-      }
-      if (outcome.firstChunkMs !== undefined)
-        metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
-      if (Option.isSome(outcome.usage)) {
-        metrics.tokens(target.provider.id, target.model, outcome.usage.value, orgId)
-        yield* annotateSpanWhenTraced(usageAttributes(outcome.usage.value))
-      }
-      if (outcome.clientGone) state.status = 499
-      else if (Option.isSome(outcome.failure)) {
-        state.errorCode = outcome.failure.value._tag === "UpstreamTimedOut" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR"
-        metrics.upstreamStreamFailure(target.provider.id, target.model, outcome.failure.value._tag)
-      }
+      startStream(responder, res, state, forwarded)
+      const outcome = yield* writeStream(res, response.chunks, streamOptions(intent, state))
+      if (!streamEnded(metrics, state, orgId, meter, forwarded, outcome))
+        yield* estimateStreamUsage(intent, meter, outcome)
+      else if (Option.isSome(outcome.usage)) yield* annotateSpanWhenTraced(usageAttributes(outcome.usage.value))
     })
+
+/** A stream's response headers, sent before its first chunk. */
+export const startStream = (responder: Responder, res: ServerResponse, state: RequestState, forwarded: Forwarded) => {
+  noteTarget(state, forwarded)
+  state.status = 200
+  if (res.destroyed) return
+  const headers = responder.headersFor(state)
+  headers["Content-Type"] = "text/event-stream; charset=utf-8"
+  headers["Cache-Control"] = "no-cache"
+  headers["X-Accel-Buffering"] = "no"
+  res.writeHead(200, headers)
+  res.flushHeaders()
+}
+
+export const streamOptions = (intent: ChatIntent, state: RequestState) => ({
+  wantsUsageChunk: intent.wantsUsageChunk,
+  errorEvent: streamErrorEvent(state.requestId)
+})
+
+/**
+ * What a written stream leaves for the usage record, the metrics and the access line. Returns
+ * false when the provider reported no usage: the caller estimates it (`estimateStreamUsage`).
+ */
+export const streamEnded = (
+  metrics: ProxyMetrics,
+  state: RequestState,
+  orgId: string,
+  meter: Meter,
+  forwarded: Forwarded,
+  outcome: StreamOutcome
+): boolean => {
+  const { target } = forwarded
+  meter.firstChunkMs = outcome.firstChunkMs
+  meter.usage = outcome.usage
+  if (outcome.firstChunkMs !== undefined)
+    metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
+  if (Option.isSome(outcome.usage)) metrics.tokens(target.provider.id, target.model, outcome.usage.value, orgId)
+  if (outcome.clientGone) state.status = 499
+  else if (Option.isSome(outcome.failure)) {
+    state.errorCode = outcome.failure.value._tag === "UpstreamTimedOut" ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR"
+    metrics.upstreamStreamFailure(target.provider.id, target.model, outcome.failure.value._tag)
+  }
+  return Option.isSome(outcome.usage)
+}
+
+/** A stream's usage the provider did not report, estimated from the request and what was delivered. */
+export const estimateStreamUsage = (intent: ChatIntent, meter: Meter, outcome: StreamOutcome): Effect.Effect<void> =>
+  Effect.map(estimateUsage(intent, outcome.delivered.reduce(appendDelivered, "")), (usage) => {
+    meter.usage = Option.some(usage)
+    meter.estimated = true
+  })
 
 /**
  * The last stage: the request goes to the model's targets (retries, fallback, cooldown in the

@@ -32,9 +32,17 @@ import { headerValue } from "../headers.js"
 import type { ProxyMetrics } from "../Metrics.js"
 import { applyAdmission, reservesUsage } from "./admitUsage.js"
 import { type ChatIntent, parseChatRequest } from "./chatRequest.js"
-import { type ForwardRequirements, prepareForward, writeCompletion } from "./forward.js"
+import {
+  type ForwardRequirements,
+  prepareForward,
+  startStream,
+  streamEnded,
+  streamOptions,
+  writeCompletion
+} from "./forward.js"
 import { newMeter, reservationFor } from "./metering.js"
 import { recordUsageNow, type UsageInput } from "./recordUsage.js"
+import { type StreamOutcome, writeStreamNow } from "./writeStream.js"
 
 /** A request's end on the warm path: a refusal, a defect, or (undefined) an answer already written. */
 export type WarmEnd = DomainError | ClientGone | Cause.Cause<unknown> | undefined
@@ -76,6 +84,11 @@ export interface ChatHandOver {
     forwarded: Forwarded
   ) => Effect.Effect<void>
   readonly estimate: (intent: ChatIntent, meter: UsageInput["meter"], body: string) => Effect.Effect<void>
+  readonly estimateStream: (
+    intent: ChatIntent,
+    meter: UsageInput["meter"],
+    written: StreamOutcome
+  ) => Effect.Effect<void>
 }
 
 export interface WarmChatDeps {
@@ -94,14 +107,15 @@ export interface WarmChatDeps {
 }
 
 /**
- * `POST /v1/chat/completions` for a warm, untraced, non-streamed request, without a request
- * fiber: the same stages as the long way (authorize, body, validation, model lookup, usage
- * admission, the upstream call, the usage record), run as callbacks. Every rule is the one the
- * long way uses (the domain's `admit`, `planForward` and retry verdicts, the limiters' own
- * decisions); whatever is not the common case (a stream, a failed first attempt, a provider
- * kind or limiter without a callback, a usage to estimate) is handed to the long way's fiber
- * from where the request stands. Returns false, having done nothing, when the request must go
- * the long way from the start (not warm, or refused on its headers).
+ * `POST /v1/chat/completions` for a warm, untraced request, without a request fiber: the same
+ * stages as the long way (authorize, body, validation, model lookup, usage admission, the
+ * upstream call, the answer written whole or streamed, the usage record), run as callbacks.
+ * Every rule is the one the long way uses (the domain's `admit`, `planForward` and retry
+ * verdicts, the limiters' own decisions, one stream writer); whatever is not the common case (a
+ * failed first attempt, a provider kind or limiter without callbacks, a usage to estimate) is
+ * handed to the long way's fiber from where the request stands. Returns false, having done
+ * nothing, when the request must go the long way from the start (not warm, or refused on its
+ * headers).
  */
 export const makeWarmChat = (deps: WarmChatDeps) => {
   const { handOver, metrics } = deps
@@ -148,10 +162,25 @@ export const makeWarmChat = (deps: WarmChatDeps) => {
       guarded(req, res, state, () => {
         if (outcome._tag === "Failed") return rest(Effect.flatMap(outcome.rest, answered))
         const forwarded = outcome.forwarded
-        const reported = writeCompletion(deps.responder, metrics, res, state, orgId, meter, forwarded)
-        if (!reported) return rest(handOver.estimate(intent, meter, forwarded.response.body))
-        if (!recordUsageNow(input, deps.usageLimiter, deps.usageSink)) return rest(Effect.void)
-        deps.end(req, res, state, undefined)
+        const response = forwarded.response
+        const recorded = () => {
+          if (!recordUsageNow(input, deps.usageLimiter, deps.usageSink)) return rest(Effect.void)
+          deps.end(req, res, state, undefined)
+        }
+        if (response._tag === "Completion") {
+          if (!writeCompletion(deps.responder, metrics, res, state, orgId, meter, { ...forwarded, response }))
+            return rest(handOver.estimate(intent, meter, response.body))
+          return recorded()
+        }
+        if (response.puller === undefined) return rest(answered(forwarded))
+        startStream(deps.responder, res, state, forwarded)
+        writeStreamNow(res, response.puller, streamOptions(intent, state), (written) =>
+          guarded(req, res, state, () => {
+            if (!streamEnded(metrics, state, orgId, meter, forwarded, written))
+              return rest(handOver.estimateStream(intent, meter, written))
+            recorded()
+          })
+        )
       })
     )
     if (!took) fromStart()
@@ -192,7 +221,7 @@ export const makeWarmChat = (deps: WarmChatDeps) => {
     const pricing = found.route.pricing
     const reserves = reservesUsage(principal)
     const reserveNow = deps.usageLimiter.reserveNow
-    if (intent.stream || (reserves && reserveNow === undefined))
+    if (reserves && reserveNow === undefined)
       return handOver.inFiber(
         req,
         res,

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http"
-import type { ChunkEvent, EnvelopeJson, UpstreamFailure, Usage } from "@ibex/domain"
-import { type Chunk, Effect, Option, Stream } from "effect"
+import type { ChunkEvent, ChunkPuller, EnvelopeJson, UpstreamFailure, Usage } from "@ibex/domain"
+import { type Chunk, Effect, Either, Option, Stream } from "effect"
 
 export interface StreamOutcome {
   readonly usage: Option.Option<Usage>
@@ -15,89 +15,140 @@ export interface StreamOutcome {
 /** Enough for any answer's estimate; past it the count is a lower bound (and marked estimated anyway). */
 const MAX_KEPT_CHARS = 2_000_000
 
-/** The client went away between two batches: the stream is abandoned (the upstream call is aborted by its signal). */
-const CLIENT_GONE = Symbol("client gone")
-
-/** Resolves when the socket can take more, or the client is gone (then writing stops). */
-const drained = (res: ServerResponse) =>
-  Effect.async<void>((resume) => {
-    const done = () => {
-      res.off("drain", done)
-      res.off("close", done)
-      resume(Effect.void)
-    }
-    res.on("drain", done)
-    res.on("close", done)
-    return Effect.sync(() => {
-      res.off("drain", done)
-      res.off("close", done)
-    })
-  })
+interface WriteOptions {
+  readonly wantsUsageChunk: boolean
+  readonly errorEvent: (failure: UpstreamFailure) => EnvelopeJson
+}
 
 /**
- * Writes an upstream's chunks as server-sent events as they arrive. Backpressure both ways: the
- * next chunk is pulled from the provider only once the client's socket has taken the last one.
- * The usage-only chunk is passed on only to clients that asked for it; its usage is kept either
- * way. A failure after the first byte cannot become an HTTP status any more: it is sent as an
- * `error` event (what OpenAI's SDKs raise from) and the stream ends without `[DONE]`.
+ * What both ways of writing a stream share: each batch written, the stream's end and its
+ * failure, and what the stream delivered. The usage-only chunk is passed on only to clients that
+ * asked for it; its usage is kept either way. A failure after the first byte cannot become an
+ * HTTP status any more: it is sent as an `error` event (what OpenAI's SDKs raise from) and the
+ * stream ends without `[DONE]`.
  */
-export const writeStream = (
-  res: ServerResponse,
-  chunks: Stream.Stream<ChunkEvent, UpstreamFailure>,
-  options: { readonly wantsUsageChunk: boolean; readonly errorEvent: (failure: UpstreamFailure) => EnvelopeJson }
-): Effect.Effect<StreamOutcome> => {
+const makeStreamWriter = (res: ServerResponse, options: WriteOptions) => {
   const started = performance.now()
   let usage: Option.Option<Usage> = Option.none()
   let firstChunkMs: number | undefined
   const delivered: Array<string> = []
   let kept = 0
-  /**
-   * One batch (what one upstream read produced) goes out in one write: corked, so a handful of
-   * small events cost one syscall, and uncorked before the next pull, so nothing waits for more.
-   */
+  const outcome = (failure: Option.Option<UpstreamFailure>, clientGone: boolean): StreamOutcome => ({
+    usage,
+    firstChunkMs,
+    failure,
+    clientGone,
+    delivered
+  })
+  return {
+    /**
+     * One batch (what one upstream read produced) in one write: corked, so a handful of small
+     * events cost one syscall, and uncorked before the next pull, so nothing waits for more.
+     * Returns false when the socket wants a 'drain' before the next.
+     */
+    batch: (events: Iterable<ChunkEvent>): boolean => {
+      let ok = true
+      let corked = false
+      for (const event of events) {
+        if (Option.isSome(event.usage)) usage = event.usage
+        else if (kept < MAX_KEPT_CHARS) {
+          delivered.push(event.json)
+          kept += event.json.length
+        }
+        if (event.usageOnly && !options.wantsUsageChunk) continue
+        if (!corked) {
+          corked = true
+          res.cork()
+          if (firstChunkMs === undefined) firstChunkMs = performance.now() - started
+        }
+        ok = res.write(`data: ${event.json}\n\n`)
+      }
+      if (corked) res.uncork()
+      return ok
+    },
+    ended: (): StreamOutcome => {
+      if (!res.destroyed) res.end("data: [DONE]\n\n")
+      return outcome(Option.none(), res.destroyed && !res.writableFinished)
+    },
+    failed: (failure: UpstreamFailure): StreamOutcome => {
+      const gone = failure._tag === "UpstreamAborted" || res.destroyed
+      if (!res.destroyed) res.end(`data: ${JSON.stringify(options.errorEvent(failure))}\n\n`)
+      return outcome(Option.some(failure), gone)
+    },
+    gone: (): StreamOutcome => outcome(Option.none(), true)
+  }
+}
+
+/** The client went away between two batches: the stream is abandoned (the upstream call is aborted by its signal). */
+const CLIENT_GONE = Symbol("client gone")
+
+/** Calls `done` once the socket can take more, or the client is gone; returns a canceller. */
+const onDrained = (res: ServerResponse, done: () => void): (() => void) => {
+  const stop = () => {
+    res.off("drain", wake)
+    res.off("close", wake)
+  }
+  const wake = () => {
+    stop()
+    done()
+  }
+  res.on("drain", wake)
+  res.on("close", wake)
+  return stop
+}
+
+/**
+ * Writes an upstream's chunks as server-sent events as they arrive. Backpressure both ways: the
+ * next chunk is pulled from the provider only once the client's socket has taken the last one.
+ */
+export const writeStream = (
+  res: ServerResponse,
+  chunks: Stream.Stream<ChunkEvent, UpstreamFailure>,
+  options: WriteOptions
+): Effect.Effect<StreamOutcome> => {
+  const writer = makeStreamWriter(res, options)
   const writeBatch = (chunk: Chunk.Chunk<ChunkEvent>): Effect.Effect<void, typeof CLIENT_GONE> => {
     if (res.destroyed) return Effect.fail(CLIENT_GONE)
-    let ok = true
-    let corked = false
-    for (const event of chunk) {
-      if (Option.isSome(event.usage)) usage = event.usage
-      else if (kept < MAX_KEPT_CHARS) {
-        delivered.push(event.json)
-        kept += event.json.length
-      }
-      if (event.usageOnly && !options.wantsUsageChunk) continue
-      if (!corked) {
-        corked = true
-        res.cork()
-        if (firstChunkMs === undefined) firstChunkMs = performance.now() - started
-      }
-      ok = res.write(`data: ${event.json}\n\n`)
-    }
-    if (corked) res.uncork()
-    return ok ? Effect.void : drained(res)
+    return writer.batch(chunk)
+      ? Effect.void
+      : Effect.async<void>((resume) => Effect.sync(onDrained(res, () => resume(Effect.void))))
   }
   return chunks.pipe(
     Stream.runForEachChunk(writeBatch),
     Effect.matchEffect({
-      onSuccess: () =>
-        Effect.sync(() => {
-          if (!res.destroyed) res.end("data: [DONE]\n\n")
-          return {
-            usage,
-            firstChunkMs,
-            failure: Option.none(),
-            clientGone: res.destroyed && !res.writableFinished,
-            delivered
-          }
-        }),
-      onFailure: (failure) =>
-        Effect.sync(() => {
-          if (failure === CLIENT_GONE)
-            return { usage, firstChunkMs, failure: Option.none(), clientGone: true, delivered } satisfies StreamOutcome
-          const gone = failure._tag === "UpstreamAborted" || res.destroyed
-          if (!res.destroyed) res.end(`data: ${JSON.stringify(options.errorEvent(failure))}\n\n`)
-          return { usage, firstChunkMs, failure: Option.some(failure), clientGone: gone, delivered }
-        })
+      onSuccess: () => Effect.sync(writer.ended),
+      onFailure: (failure) => Effect.sync(() => (failure === CLIENT_GONE ? writer.gone() : writer.failed(failure)))
     })
   )
+}
+
+/**
+ * `writeStream` without a fiber (the warm path): the same writer, the next batch pulled through
+ * the puller's callback once the socket took the last. The puller is released when it ends.
+ */
+export const writeStreamNow = (
+  res: ServerResponse,
+  puller: ChunkPuller,
+  options: WriteOptions,
+  done: (outcome: StreamOutcome) => void
+): void => {
+  const writer = makeStreamWriter(res, options)
+  const finish = (outcome: StreamOutcome) => {
+    puller.release()
+    done(outcome)
+  }
+  const next = () => {
+    if (res.destroyed) {
+      finish(writer.gone())
+      return
+    }
+    puller.pull((batch) => {
+      if (Either.isLeft(batch)) finish(writer.failed(batch.left))
+      else if (batch.right === null) finish(writer.ended())
+      else if (res.destroyed) finish(writer.gone())
+      else if (writer.batch(batch.right)) next()
+      else onDrained(res, next)
+    })
+  }
+  next()
 }
