@@ -3,11 +3,21 @@ import { ReplyDeadline } from "@ibex/auth-core"
 import type { DomainError } from "@ibex/domain"
 import { Cause, Effect, Exit, FiberId, Option, Runtime } from "effect"
 import { internalFailure, toGrpcFailure } from "./status.js"
+import { BUDGET_METADATA } from "./unaryClient.js"
 
-/** A call's deadline in epoch ms, or null when the caller set none. */
-const deadlineMs = (deadline: Date | number): number | null => {
+/**
+ * When the caller must have its answer, in epoch ms, or null when it set no bound: its gRPC
+ * deadline, or sooner the budget it named (`ibex-budget-ms`; its deadline is a hard bound past
+ * the budget, see unaryClient.ts).
+ */
+const deadlineOf = (call: ServerUnaryCall<unknown, unknown>): number | null => {
+  const deadline = call.getDeadline()
   const ms = deadline instanceof Date ? deadline.getTime() : deadline
-  return Number.isFinite(ms) ? ms : null
+  const hard = Number.isFinite(ms) ? ms : null
+  const budget = Number(call.metadata.get(BUDGET_METADATA)[0])
+  if (!Number.isFinite(budget) || budget <= 0) return hard
+  const soft = Date.now() + budget
+  return hard === null ? soft : Math.min(hard, soft)
 }
 
 /**
@@ -22,7 +32,7 @@ export const answerUnary = <R, Req, Res>(
   call: ServerUnaryCall<Req, Res>,
   callback: sendUnaryData<Res>
 ): void => {
-  const deadline = deadlineMs(call.getDeadline())
+  const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>)
   const fiber = Runtime.runFork(runtime)(deadline === null ? effect : Effect.locally(effect, ReplyDeadline, deadline))
   const onCancelled = () => fiber.unsafeInterruptAsFork(FiberId.none)
   call.once("cancelled", onCancelled)

@@ -5,7 +5,7 @@ import { setupTwoOrgs } from "@ibex/testkit"
 import { Effect, Exit, Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { AuthGatewayGrpc, AuthGrpcServer, AuthGrpcServerLive } from "../src/index.js"
-import { CapturingLogger, memoryAuthServices } from "./harness.js"
+import { CapturingLogger, memoryAuthServices, memoryStack } from "./harness.js"
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -81,6 +81,28 @@ describe("AuthGatewayGrpc (client)", () => {
     expect(tagOf(exit)).toBe("ServiceDegraded")
     expect(elapsed).toBeGreaterThanOrEqual(45)
     expect(elapsed).toBeLessThan(200)
+  })
+
+  it("the budget judges the server, not this process: a reply ready while the event loop was blocked past the budget is taken", async () => {
+    const rt = ManagedRuntime.make(memoryStack({ deadlineMs: 50 }))
+    const { AuthGateway } = await import("@ibex/domain")
+    const { orgA } = await rt.runPromise(setupTwoOrgs())
+    const authorize = () =>
+      rt.runPromiseExit(Effect.flatMap(AuthGateway, (g) => g.authorize(orgA.token, Option.none())))
+    try {
+      // Channel open, token validated once (its Argon2id and the server's cache are behind us).
+      expect(tagOf(await authorize())).toBe("success")
+      const pending = authorize()
+      // This process busy for 3 budgets (a burst of connections, a long turn): the server could
+      // not answer meanwhile either, and the budget's timer is due long before anyone reads.
+      const until = performance.now() + 150
+      while (performance.now() < until) {
+        // busy
+      }
+      expect(tagOf(await pending), "a late timer is not the server's fault").toBe("success")
+    } finally {
+      await rt.dispose()
+    }
   })
 
   it("reconnects to a restarted server without a new client", async () => {
