@@ -292,6 +292,29 @@ describe("AuthorizationCache", () => {
       })
   )
 
+  it.scopedLive(
+    "while auth's stream is silent a refusal is still remembered and served: a revoked token polled from one address is asked about once, never throttled",
+    () =>
+      Effect.gen(function* () {
+        const { cache, state } = yield* setup({
+          ...defaultAuthorizationCacheOptions,
+          failuresPerMinute: 2,
+          negativeTtlMs: 60_000
+        })
+        // No heartbeat: untrusted (a blackholed feed), so nothing is ever served as an acceptance.
+        state.revoked.add(Redacted.value(tokenA))
+        const tags = []
+        for (let i = 0; i < 20; i++)
+          tags.push((yield* Effect.flip(from("10.0.0.4")(cache.gateway.authorize(tokenA, Option.none()))))._tag)
+        expect(new Set(tags)).toEqual(new Set(["InvalidToken"]))
+        expect(state.calls, "one lookup, then the remembered refusal").toBe(1)
+        expect(cache.stats().trusted).toBe(false)
+        // Another token of the same address is still asked about (the budget is not spent on polls).
+        yield* from("10.0.0.4")(cache.gateway.authorize(tokenB, Option.none()))
+        expect(state.calls).toBe(2)
+      })
+  )
+
   it.scopedLive("accepted lookups give their charge back; malformed tokens never reach auth nor spend the budget", () =>
     Effect.gen(function* () {
       const { cache, stream, state } = yield* setup({

@@ -213,7 +213,10 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     }).pipe(Effect.interruptible, Effect.forkScoped)
 
     const remember = (tokenKey: string, startEpoch: number, answer: Authorization, agentId: Option.Option<string>) => {
-      if (epoch !== startEpoch || !isTrusted()) return
+      if (epoch !== startEpoch) return
+      // Accepted by auth with no invalidation since the lookup began: any refusal remembered is outdated.
+      refusedTokens.delete(tokenKey)
+      if (!isTrusted()) return
       const now = Date.now()
       const tokenExpiry = answer.principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY
       principals.set(tokenKey, { principal: answer.principal, expiresAt: Math.min(now + options.ttlMs, tokenExpiry) })
@@ -279,8 +282,9 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
               Effect.tapErrorTag("InvalidToken", () =>
                 Effect.sync(() => {
                   charge.spend()
-                  if (epoch === startEpoch && isTrusted())
-                    refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
+                  // Remembered even while the stream is silent: a refusal cannot go stale into a
+                  // bypass, and a token polled while auth is degraded is not asked about again.
+                  if (epoch === startEpoch) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
                 })
               ),
               Effect.ensuring(Effect.sync(charge.refund)),
@@ -358,16 +362,19 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       Effect.suspend(() => {
         const tokenKey = digest(token)
         const now = Date.now()
-        if (isTrusted()) {
+        const trustedNow = isTrusted()
+        if (trustedNow) {
           const entry = held(tokenKey, agentId, now)
           if (entry !== undefined) return Effect.succeed(serve(token, agentId, tokenKey, entry, now))
-          // A live principal outranks a remembered refusal (the agent was what missed).
-          const live = (principals.get(tokenKey)?.expiresAt ?? 0) > now
-          const refusedUntil = live ? undefined : refusedTokens.get(tokenKey)
-          if (refusedUntil !== undefined && refusedUntil > now) {
-            stats.hits++
-            return Effect.fail(new InvalidToken({ reason: "unknown" }))
-          }
+        }
+        // A remembered refusal is served trusted or not (a denial: at worst a token that became
+        // valid meanwhile waits out the refusal's 2 s). While trusted, a live principal outranks it
+        // (the agent was what missed).
+        const live = trustedNow && (principals.get(tokenKey)?.expiresAt ?? 0) > now
+        const refusedUntil = live ? undefined : refusedTokens.get(tokenKey)
+        if (refusedUntil !== undefined && refusedUntil > now) {
+          stats.hits++
+          return Effect.fail(new InvalidToken({ reason: "unknown" }))
         }
         stats.misses++
         return lookup(token, agentId, tokenKey, missReason(tokenKey, agentId, now))
