@@ -67,6 +67,9 @@ export class ProxyListenError extends Data.TaggedError("ProxyListenError")<{
 
 type Listener = "main" | "admin"
 
+/** A write to a socket the client closed errors on the response; the request's own path handles the rest. */
+const ignoreError = () => {}
+
 const opsTemplates = new Set(["/health", "/ready", "/metrics"])
 
 /** `http://<host>:<port>`, with 127.0.0.1 for an every-interface bind. */
@@ -438,11 +441,13 @@ export const makeProxyServer: Effect.Effect<
       started
     )
     drain.begin()
-    res.once("close", drain.end)
-    res.once("finish", () => {
-      metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
+    // One listener per request for both: 'close' follows 'finish' for an answer that completed.
+    res.once("close", () => {
+      drain.end()
+      if (res.writableFinished)
+        metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
     })
-    res.on("error", () => {})
+    res.on("error", ignoreError)
     const match = hasCrLf(req.rawHeaders) ? undefined : matchOn(listener, req.method ?? "GET", req.url ?? "/")
     if (match !== undefined && answerWarm(req, res, state, match)) return
     runFork(handle(req, res, state, match)).addObserver((exit) => lastResort(res, state, exit))
