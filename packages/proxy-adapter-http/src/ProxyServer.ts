@@ -29,15 +29,15 @@ import { Cause, Context, Data, Effect, Either, Exit, Layer, Option, Runtime, typ
 import { admitUsage } from "./chat/admitUsage.js"
 import { parseChatRequest } from "./chat/chatRequest.js"
 import { estimateCompletionUsage, estimateStreamUsage, makeAnswerStage, makeForwardStage } from "./chat/forward.js"
-import { newMeter, reservationFor } from "./chat/metering.js"
-import { recordUsage } from "./chat/recordUsage.js"
+import { reservationFor } from "./chat/metering.js"
+import { beginUsage, recordUsage } from "./chat/recordUsage.js"
 import { type ChatHandOver, makeWarmChat, type WarmEnd } from "./chat/warmChat.js"
 import { makeAccessLog } from "./edge/accessLog.js"
 import { reloadRouting, routingReport } from "./edge/adminRouting.js"
 import { makeAuthorizeStage } from "./edge/authorize.js"
 import { makeDrain } from "./edge/drain.js"
 import { listModels, retrieveModel } from "./edge/models.js"
-import { addLogField, newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
+import { newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
 import { makeResponder } from "./edge/Responder.js"
 import { ClientGone, declaredTooLarge, isJsonMediaType, readBody } from "./edge/readBody.js"
 import { makeReadiness } from "./edge/readiness.js"
@@ -161,27 +161,10 @@ export const makeProxyServer: Effect.Effect<
       const { principal } = authorized
       const reservation = reservationFor(principal, intent, bodyBytes, pricing, Date.now())
       const counted = yield* admitUsage(principal, reservation, state, metrics)
-      const meter = newMeter()
-      // The usage record's idempotency key is ours: a client's X-Request-ID can repeat.
-      const usageId = newRequestId()
-      addLogField(state, "usage_id", usageId)
+      const usage = beginUsage(state, authorized, intent, reservation, counted, pricing, metrics)
       const span = yield* Effect.option(Effect.currentSpan)
       const spanId = Option.match(span, { onNone: () => undefined, onSome: (s) => s.spanId })
-      yield* recorded(
-        {
-          usageId,
-          principal,
-          agentId: authorized.agentId,
-          intent,
-          reservation,
-          counted,
-          pricing,
-          meter,
-          state,
-          metrics
-        },
-        forward(req, res, state, intent, principal.orgId, spanId, meter)
-      )
+      yield* recorded(usage, forward(req, res, state, intent, principal.orgId, spanId, usage.meter))
     })
 
   const chatCompletions = (req: IncomingMessage, res: ServerResponse, state: RequestState) =>

@@ -1,10 +1,10 @@
-import type { ModelPricing, Usage, UsageLimiterShape, UsageSinkShape } from "@ibex/domain"
+import type { AuthorizedRequest, ModelPricing, Usage, UsageLimiterShape, UsageSinkShape } from "@ibex/domain"
 import { type Principal, UsageLimiter, type UsageReservation, UsageSink } from "@ibex/domain"
 import { Effect, Option } from "effect"
-import type { RequestState } from "../edge/RequestState.js"
+import { addLogField, newRequestId, type RequestState } from "../edge/RequestState.js"
 import type { ProxyMetrics } from "../Metrics.js"
 import type { ChatIntent } from "./chatRequest.js"
-import { costOf, type Meter, usageRecordOf } from "./metering.js"
+import { costOf, type Meter, newMeter, usageRecordOf } from "./metering.js"
 
 export interface UsageInput {
   readonly usageId: string
@@ -17,6 +17,36 @@ export interface UsageInput {
   readonly meter: Meter
   readonly state: RequestState
   readonly metrics: ProxyMetrics
+}
+
+/**
+ * A forwarded request's usage, begun once it was admitted: a meter for what the forward stage
+ * learns, and a record id of our own (the usage record's idempotency key: a client's
+ * X-Request-ID can repeat), also on the access line.
+ */
+export const beginUsage = (
+  state: RequestState,
+  authorized: AuthorizedRequest,
+  intent: ChatIntent,
+  reservation: UsageReservation,
+  counted: boolean,
+  pricing: Option.Option<ModelPricing>,
+  metrics: ProxyMetrics
+): UsageInput => {
+  const usageId = newRequestId()
+  addLogField(state, "usage_id", usageId)
+  return {
+    usageId,
+    principal: authorized.principal,
+    agentId: authorized.agentId,
+    intent,
+    reservation,
+    counted,
+    pricing,
+    meter: newMeter(),
+    state,
+    metrics
+  }
 }
 
 const noUsage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, totalTokens: 0 }

@@ -25,7 +25,7 @@ import {
 } from "@ibex/domain"
 import { Cause, Effect, Either, type Option } from "effect"
 import type { AuthorizeStage } from "../edge/authorize.js"
-import { addLogField, newRequestId, type RequestState } from "../edge/RequestState.js"
+import type { RequestState } from "../edge/RequestState.js"
 import type { Responder } from "../edge/Responder.js"
 import { type ClientGone, declaredTooLarge, isJsonMediaType, readBodyNow } from "../edge/readBody.js"
 import { headerValue } from "../headers.js"
@@ -40,8 +40,8 @@ import {
   streamOptions,
   writeCompletion
 } from "./forward.js"
-import { newMeter, reservationFor } from "./metering.js"
-import { recordUsageNow, type UsageInput } from "./recordUsage.js"
+import { reservationFor } from "./metering.js"
+import { beginUsage, recordUsageNow, type UsageInput } from "./recordUsage.js"
 import { type StreamOutcome, writeStreamNow } from "./writeStream.js"
 
 /** A request's end on the warm path: a refusal, a defect, or (undefined) an answer already written. */
@@ -135,22 +135,8 @@ export const makeWarmChat = (deps: WarmChatDeps) => {
   ) => {
     const { principal } = authorized
     const orgId = principal.orgId
-    const meter = newMeter()
-    // The usage record's idempotency key is ours: a client's X-Request-ID can repeat.
-    const usageId = newRequestId()
-    addLogField(state, "usage_id", usageId)
-    const input: UsageInput = {
-      usageId,
-      principal,
-      agentId: authorized.agentId,
-      intent,
-      reservation,
-      counted,
-      pricing,
-      meter,
-      state,
-      metrics
-    }
+    const input = beginUsage(state, authorized, intent, reservation, counted, pricing, metrics)
+    const meter = input.meter
     const context = prepareForward(req, res, state, intent, orgId, undefined, meter, metrics)
     const rest = (forwarding: Effect.Effect<void, ForwardError, ForwardRequirements>) =>
       handOver.inFiber(req, res, state, handOver.recorded(input, forwarding))
