@@ -60,9 +60,12 @@ export const prepareForward = (
   metrics: ProxyMetrics
 ): ForwardContext => {
   const controller = new AbortController()
-  res.once("close", () => {
-    if (!res.writableFinished) controller.abort()
-  })
+  // Gone already (while the request waited for a limiter): nothing is sent upstream, nothing is spent.
+  if (res.destroyed) controller.abort()
+  else
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort()
+    })
   const { upstream, correlationId } = upstreamHeaders(req.headers, state, spanId)
   addHeader(state, "X-Correlation-ID", correlationId)
   return {
