@@ -1,6 +1,7 @@
 import {
   type ChunkEvent,
   scrubProviderMessage,
+  type UpstreamAnswered,
   type UpstreamFailure,
   UpstreamProtocolError,
   type UpstreamRequest,
@@ -197,7 +198,7 @@ export const callOpenAiWireNow = (
   http: UpstreamHttp,
   request: UpstreamRequest,
   endpoint: OpenAiEndpoint,
-  done: (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
+  done: UpstreamAnswered
 ): void => {
   const providerId = request.target.providerId
   http.postNow(postOf(request, endpoint), (posted) => {

@@ -1,18 +1,16 @@
 import { IncomingMessage, ServerResponse } from "node:http"
 import { Socket } from "node:net"
+import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import type { ChatIntent } from "../src/chat/chatRequest.js"
+import { parseChatRequest } from "../src/chat/chatRequest.js"
 import { prepareForward } from "../src/chat/forward.js"
 import { newMeter } from "../src/chat/metering.js"
 import { newRequestState } from "../src/edge/RequestState.js"
 import type { ProxyMetrics } from "../src/Metrics.js"
 
-const intent = {
-  body: { model: "m", messages: [] },
-  model: "m",
-  stream: false,
-  wantsUsageChunk: false
-} as unknown as ChatIntent
+const intent = Either.getOrThrow(
+  parseChatRequest(Buffer.from(JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] })))
+)
 const exchange = () => {
   const req = new IncomingMessage(new Socket())
   return { req, res: new ServerResponse(req) }

@@ -150,10 +150,10 @@ export interface ProviderAdapter {
  * One attempt answered through `done`, without a fiber: the edge's warm path. A stream's answer
  * carries its `puller`; `request.signal` aborts it, as it does `call`.
  */
-export type UpstreamCallNow = (
-  request: UpstreamRequest,
-  done: (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
-) => void
+export type UpstreamCallNow = (request: UpstreamRequest, done: UpstreamAnswered) => void
+
+/** Where a fiber-less attempt's answer goes: the response (a stream with its puller), or why none. */
+export type UpstreamAnswered = (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
 
 export interface ProviderGatewayShape {
   /** Sends one attempt to `request.target`, in the target kind's dialect. No retries here. */
@@ -163,10 +163,7 @@ export interface ProviderGatewayShape {
    * without calling `done`, when the target's kind has no such path; the edge then uses `call`.
    * Optional.
    */
-  readonly callNow?: (
-    request: UpstreamRequest,
-    done: (result: Either.Either<UpstreamResponse, UpstreamFailure>) => void
-  ) => boolean
+  readonly callNow?: (request: UpstreamRequest, done: UpstreamAnswered) => boolean
 }
 
 export class ProviderGateway extends Context.Tag("@ibex/domain/ProviderGateway")<
