@@ -59,8 +59,18 @@ export interface UsageLimiterShape {
 
 export class UsageLimiter extends Context.Tag("@ibex/domain/UsageLimiter")<UsageLimiter, UsageLimiterShape>() {}
 
-/** A month key in UTC. */
-export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7)
+/**
+ * A month key in UTC. The last month's bounds are remembered: every metered request asks, and a
+ * Date and an ISO string per request were visible in the forwarded chat's profile.
+ */
+let lastMonth = { from: 0, until: 0, key: "" }
+export const monthOf = (ms: number): string => {
+  if (ms >= lastMonth.from && ms < lastMonth.until) return lastMonth.key
+  const d = new Date(ms)
+  const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+  lastMonth = { from, until: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1), key: d.toISOString().slice(0, 7) }
+  return lastMonth.key
+}
 
 /**
  * The token window is a GCRA over tokens (each token costs 60 000 / limit ms of the window), so
