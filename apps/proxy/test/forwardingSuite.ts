@@ -43,6 +43,13 @@ export const forwardingSuite = (tracing: boolean) => {
         base_url: `${url}/v1`,
         api_key_env: "IBEX_TEST_MOCK_KEY",
         timeouts: { first_byte_ms: 400, idle_ms: 400, total_ms: 5_000 }
+      },
+      {
+        id: "short",
+        kind: "openai",
+        base_url: `${url}/v1`,
+        api_key_env: "IBEX_TEST_MOCK_KEY",
+        timeouts: { first_byte_ms: 5_000, idle_ms: 5_000, total_ms: 300 }
       }
     ],
     models: [
@@ -62,7 +69,9 @@ export const forwardingSuite = (tracing: boolean) => {
       { name: "stall", targets: [{ provider: "fast", model: "mock-stall" }] },
       { name: "drop", targets: [{ provider: "oai", model: "mock-drop" }] },
       { name: "too-long", targets: [{ provider: "oai", model: "mock-400" }] },
-      { name: "slow", targets: [{ provider: "oai", model: "mock-slow-100" }] }
+      { name: "slow", targets: [{ provider: "oai", model: "mock-slow-100" }] },
+      // Every step inside first_byte_ms and idle_ms, the whole beyond total_ms.
+      { name: "overlong", targets: [{ provider: "short", model: "mock-slow-150" }] }
     ],
     retry: { max_attempts: 2, base_delay_ms: 5, max_delay_ms: 20, retry_after_cap_ms: 2_000 },
     cooldown: { failures: 1000, period_ms: 1 },
@@ -302,6 +311,25 @@ export const forwardingSuite = (tracing: boolean) => {
       const e = await errorOf("hang")
       expect([e.status, JSON.parse(e.text).error.code]).toEqual([504, "UPSTREAM_TIMEOUT"])
       expect(Date.now() - started).toBeLessThan(3_000)
+    })
+
+    it("an answer that takes longer than total_ms: 504 UPSTREAM_TIMEOUT, though every step was in time", async () => {
+      const started = Date.now()
+      const e = await errorOf("overlong")
+      expect([e.status, JSON.parse(e.text).error.code]).toEqual([504, "UPSTREAM_TIMEOUT"])
+      expect(Date.now() - started).toBeLessThan(3_000)
+      // The upstream request itself was aborted, not left running against the provider.
+      const aborted = await mock.waitForAbort((r) => (r.body as { model?: string }).model === "mock-slow-150", 3_000)
+      expect(aborted.abortedAt).toBeDefined()
+    })
+
+    it("a stream that outlives total_ms is cut with an error event, its chunks so far delivered", async () => {
+      const res = await raw("/v1/chat/completions", { body: { model: "overlong", messages: hello, stream: true } })
+      expect(res.status).toBe(200)
+      const text = await res.text()
+      expect(text).toContain("data: {")
+      expect(text).toContain('"code":"UPSTREAM_TIMEOUT"')
+      expect(text).not.toContain("[DONE]")
     })
 
     it("a stream that stalls midway is cut after idle_ms with an error event", async () => {
