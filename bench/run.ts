@@ -547,7 +547,24 @@ const main = async () => {
       durationSec: T.load,
       warmupSec: T.warm
     })
+    // ---- 3c: the same body refused after validation (issue 11's "chat 4 KB → 501" row, written
+    // before any model was routable): token, agent, limiter, body, validation, routing lookup,
+    // then 404 MODEL_NOT_FOUND. Compared with bare node:http, as the issue asks.
+    const refusedTarget: Target = {
+      ...chatTarget,
+      body: JSON.stringify({ ...JSON.parse(chatBody), model: "not-routed" })
+    }
+    await warmUp(refusedTarget, 404)
+    const refusedChat = await run("3c chat 4 KB refused after validation (404), c16", "loadgen", {
+      targets: [refusedTarget],
+      connections: 16,
+      durationSec: T.load,
+      warmupSec: T.warm
+    })
     results.forwarding = {
+      refused: {
+        c16: { ...refusedChat, throughputRatio: ratio(refusedChat.rps, (baseline.c16 as LoadResult).rps) }
+      },
       metered: { c16: { ...meteredChat, throughputRatioToUnmetered: ratio(meteredChat.rps, chat.rps) } },
       bodyBytes: Buffer.byteLength(chatBody),
       upstream: "mock provider (dist/bench/mock-upstream.mjs), non-streaming",
@@ -873,6 +890,13 @@ const targetsOf = (r: any): Array<TargetRow> => {
       (v) => v >= 40
     ),
     row(
+      "chat 4 KB refused after validation c16 throughput ÷ baseline",
+      r.forwarding.refused.c16.throughputRatio * 100,
+      "%",
+      "≥ 20 %",
+      (v) => v >= 20
+    ),
+    row(
       "metering and limits: throughput lost by an org with limits",
       (1 - r.forwarding.metered.c16.throughputRatioToUnmetered) * 100,
       "%",
@@ -943,6 +967,14 @@ const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
     fmt(me.p50),
     fmt(me.p99),
     `${me.throughputRatioToUnmetered} of 3 (${JSON.stringify(me.statuses)})`
+  ])
+  const rf = r.forwarding.refused.c16
+  lines.push([
+    "3c chat refused after validation (404)",
+    fmt(rf.rps),
+    fmt(rf.p50),
+    fmt(rf.p99),
+    `${rf.throughputRatio} of 1 c16 (${JSON.stringify(rf.statuses)})`
   ])
   const v = r.validateToken
   lines.push([
