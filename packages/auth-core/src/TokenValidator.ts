@@ -15,17 +15,20 @@ import {
   TokenStore
 } from "@ibex/domain"
 import {
+  Cause,
   Clock,
   Context,
   Deferred,
   Duration,
   Effect,
   Either,
+  Exit,
   FiberRef,
   FiberSet,
   Layer,
   Metric,
   MetricBoundaries,
+  Option,
   Redacted,
   Stream
 } from "effect"
@@ -164,6 +167,10 @@ const countOutcome = (outcome: ValidationOutcome) => {
  * promises).
  */
 const padded: ReadonlySet<string> = new Set(["unknown", "wrong_secret"])
+
+const isWrongSecret = (exit: Exit.Exit<unknown, InvalidToken | StoreUnavailable>): boolean =>
+  Exit.isFailure(exit) &&
+  Option.exists(Cause.failureOption(exit.cause), (e) => e._tag === "InvalidToken" && e.reason === "wrong_secret")
 
 /**
  * When the caller stops waiting (epoch ms; null: no deadline): the gRPC adapter sets it from the
@@ -335,7 +342,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       a.count++
       return true
     }
-    /** A guess that proved right does not count against the id. */
+    /** A guess that was not a wrong secret does not count against the id. */
     const forgiveGuess = (tokenId: TokenId) => {
       const a = attempts.get(tokenId)
       if (a !== undefined && a.count > 0) a.count--
@@ -405,12 +412,9 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         // hash does not depend on the feed, so the memo holds even while the cache is not trusted.
         const known = verifiedHash.get(digest) === credential.secretHash
         if (!known) {
-          const proven = provenDigests.has(digest)
-          if (!proven && !admitGuess(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
           const ok = yield* hashOnce(parsed.tokenId, credential.secretHash, parsed.secret)
           recordCold(performance.now() - startedAt)
           if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
-          if (!proven) forgiveGuess(parsed.tokenId)
           provenDigests.set(digest, true)
           verifiedHash.set(digest, credential.secretHash)
         }
@@ -460,12 +464,23 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         // callers share it.
         let flight = inflight.get(digest)
         if (flight === undefined) {
+          // A new flight is a guess at the id's secret unless this very token proved itself before:
+          // counted here, at admission, before the lookup and before any fiber of its own, so a
+          // flood of concurrent guesses gets `maxFailuresPerToken` flights and the rest of it is
+          // refused by this check alone (the same one a throttled id meets above).
+          const guessed = !provenDigests.has(digest)
+          if (guessed && !admitGuess(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
           const deferred = yield* Deferred.make<Principal, InvalidToken | StoreUnavailable>()
           inflight.set(digest, deferred)
           runDetached(
             verifyCold(parsed, digest, nowMs, startedAt).pipe(
               Effect.exit,
-              Effect.flatMap((exit) => Deferred.done(deferred, exit)),
+              Effect.flatMap((exit) => {
+                // Only a wrong secret stays counted: a right one, an unknown id, a revoked token
+                // or a store failure was not a failed guess.
+                if (guessed && !isWrongSecret(exit)) forgiveGuess(parsed.tokenId)
+                return Deferred.done(deferred, exit)
+              }),
               Effect.ensuring(Effect.sync(() => inflight.delete(digest)))
             )
           )

@@ -17,6 +17,7 @@ import {
   RevocationFeed,
   SecretHasher,
   SecureRandomWebCrypto,
+  StoreUnavailable,
   TokenStore,
   toEnvelope
 } from "@ibex/domain"
@@ -397,6 +398,79 @@ layer(costServices, { excludeTestServices: true })("validator costs after the TT
         JSON.stringify(toEnvelope(new InvalidToken({ reason: "unknown" }), "x"))
       )
       expect((yield* validator.validate(orgB.token)).orgId).toBe(orgB.orgId)
+    })
+  )
+})
+
+// A store whose lookup takes time, as a database's does: concurrent validations all start
+// before the first lookup answers.
+const slowLookups = { count: 0, down: false }
+const SlowLookupTokenStore = Layer.effect(
+  TokenStore,
+  Effect.map(TokenStore, (inner) =>
+    TokenStore.of({
+      ...inner,
+      findCredential: (id) =>
+        Effect.suspend(() => {
+          slowLookups.count += 1
+          if (slowLookups.down) return Effect.fail(new StoreUnavailable({ operation: "test: database down" }))
+          return Effect.zipRight(Effect.sleep("20 millis"), inner.findCredential(id))
+        })
+    })
+  )
+).pipe(Layer.provideMerge(TokenStoreMemory))
+const slowLookupServices = TokenValidatorLive().pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(
+      Layer.succeed(RevocationFeed, { subscribe: Stream.never }),
+      SlowLookupTokenStore,
+      AgentStoreMemory,
+      OrgStoreMemory,
+      SecretHasherMemory,
+      TokenDigestMemory,
+      AuditLogMemory,
+      SecureRandomWebCrypto
+    ).pipe(Layer.provideMerge(MemoryDatabaseLive))
+  )
+)
+
+layer(slowLookupServices, { excludeTestServices: true })("a concurrent flood of guesses on a slow store", (it) => {
+  it.effect("is counted at admission: a handful of lookups and hashes for the id, not one per guess", () =>
+    Effect.gen(function* () {
+      const { orgA } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const calls = yield* SecretHasherCalls
+      const raw = Redacted.value(orgA.tokens.readOnly.token)
+      const l0 = slowLookups.count
+      const v0 = calls.verify
+      const guesses = Array.from({ length: 200 }, (_, i) =>
+        Redacted.make(`${raw.slice(0, -6)}${i.toString().padStart(5, "A")}A`)
+      )
+      const errors = yield* Effect.forEach(guesses, (g) => Effect.flip(validator.validate(g)), {
+        concurrency: "unbounded"
+      })
+      expect(errors.every((e) => e._tag === "InvalidToken" && e.reason === "wrong_secret")).toBe(true)
+      const limit = defaultTokenValidatorOptions.maxFailuresPerToken
+      expect(slowLookups.count - l0).toBeLessThanOrEqual(limit)
+      expect(calls.verify - v0).toBeLessThanOrEqual(limit)
+      // Another token of the same org, never seen, is untouched by the throttle on that id.
+      expect((yield* validator.validate(orgA.tokens.full.token)).orgId).toBe(orgA.orgId)
+    })
+  )
+
+  it.effect("a lookup that fails is not a guess: the real holder is not throttled by a database outage", () =>
+    Effect.gen(function* () {
+      const { orgB } = yield* setupTwoOrgs()
+      const validator = yield* TokenValidator
+      const real = orgB.tokens.chatOnly
+      slowLookups.down = true
+      const failures = yield* Effect.forEach(
+        Array.from({ length: defaultTokenValidatorOptions.maxFailuresPerToken * 3 }, () => real.token),
+        (t) => Effect.flip(validator.validate(t)),
+        { concurrency: 1 }
+      ).pipe(Effect.ensuring(Effect.sync(() => (slowLookups.down = false))))
+      expect(failures.every((e) => e._tag === "StoreUnavailable")).toBe(true)
+      expect((yield* validator.validate(real.token)).tokenId).toBe(real.info.id)
     })
   )
 })
