@@ -19,10 +19,10 @@ import {
   Clock,
   Context,
   Deferred,
-  Duration,
   Effect,
   Either,
   Exit,
+  FiberId,
   FiberRef,
   FiberSet,
   Layer,
@@ -128,14 +128,17 @@ interface Attempts {
 
 // Counters by outcome, tagged once (tagging per call allocates a new metric key on the hot path).
 const outcomeCounters = new Map<ValidationOutcome, Metric.Metric.Counter<number>>()
-const countOutcome = (outcome: ValidationOutcome) => {
+const counterFor = (outcome: ValidationOutcome) => {
   let counter = outcomeCounters.get(outcome)
   if (counter === undefined) {
     counter = Metric.tagged(validationOutcomes, "outcome", outcome)
     outcomeCounters.set(outcome, counter)
   }
-  return Metric.increment(counter)
+  return counter
 }
+const countOutcome = (outcome: ValidationOutcome) => Metric.increment(counterFor(outcome))
+/** The same count, outside any Effect (answers decided from memory). */
+const countNow = (outcome: ValidationOutcome): void => counterFor(outcome).unsafeUpdate(1, [])
 
 /**
  * Why this exists (DESIGN.md, "Argon2id cost"): Argon2id costs 36–250 ms here and the budget is
@@ -250,7 +253,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const refusalFloor = () => (options.refusalInitialFloorMs <= 0 ? 0 : (coldMedian ?? options.refusalInitialFloorMs))
     /** Pads a refusal that began at `startedAt` (performance.now()) to the floor. */
     const padRefusal = (startedAt: number) =>
-      Effect.flatMap(FiberRef.get(ReplyDeadline), (deadline) => {
+      Effect.withFiberRuntime<void>((fiber) => {
+        const deadline = fiber.getFiberRef(ReplyDeadline)
         const untilFloor = startedAt + refusalFloor() - performance.now()
         const now = Date.now()
         const budget = deadline === null ? Number.POSITIVE_INFINITY : deadline - (now - (performance.now() - startedAt))
@@ -383,9 +387,6 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         )
       })
 
-    const fail = (outcome: ValidationOutcome, reason: InvalidTokenReason) =>
-      Effect.zipRight(countOutcome(outcome), Effect.fail(new InvalidToken({ reason })))
-
     const inflight = new Map<string, Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>>()
 
     const verifyCold = (claimed: ParsedPat, digest: string, nowMs: number, startedAt: number) =>
@@ -425,90 +426,129 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         return principal
       })
 
-    const validateOnce = (token: Redacted.Redacted<string>, startedAt: number) =>
-      Effect.gen(function* () {
-        const nowMs = yield* Clock.currentTimeMillis
-        const digest = digester.digest(token)
-        if (trusted) {
-          const hit = positive.get(digest)
-          if (hit !== undefined) {
-            if (hit.expiresAtMs > nowMs) {
-              yield* countOutcome("cache_hit")
-              return hit.principal
-            }
-            positive.delete(digest)
-          }
-        }
-        const negativeUntil = negative.get(digest)
-        if (negativeUntil !== undefined) {
-          if (negativeUntil > nowMs) return yield* fail("negative_cache", "wrong_secret")
-          negative.delete(digest)
-        }
-        // Parsed once here; the cold path below reuses it.
-        const claimed = parsePat(Redacted.value(token))
-        if (Either.isLeft(claimed)) return yield* fail("malformed", "malformed")
-        const parsed = claimed.right
-        // Refused before the database and Argon2id: a flood costs a parse and an HMAC (DESIGN.md).
-        if (throttled(parsed.tokenId, nowMs) && !provenDigests.has(digest))
-          return yield* fail("throttled", "wrong_secret")
-        // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
-        if (revokedIds.has(parsed.tokenId)) return yield* fail("revoked", "revoked")
-        const unknownUntil = unknownIds.get(parsed.tokenId)
-        if (unknownUntil !== undefined) {
-          if (unknownUntil > nowMs) return yield* fail("negative_cache", "unknown")
-          unknownIds.delete(parsed.tokenId)
-        }
-        // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
-        // caller's deadline. It runs detached (in the layer's scope) and fills the cache even if the
-        // caller gave up, so the retry is a hit instead of another doomed Argon2id; concurrent
-        // callers share it.
-        let flight = inflight.get(digest)
-        if (flight === undefined) {
-          // A new flight is a guess at the id's secret unless this very token proved itself before:
-          // counted here, at admission, before the lookup and before any fiber of its own, so a
-          // flood of concurrent guesses gets `maxFailuresPerToken` flights and the rest of it is
-          // refused by this check alone (the same one a throttled id meets above).
-          const guessed = !provenDigests.has(digest)
-          if (guessed && !admitGuess(parsed.tokenId, nowMs)) return yield* fail("throttled", "wrong_secret")
-          const deferred = yield* Deferred.make<Principal, InvalidToken | StoreUnavailable>()
-          inflight.set(digest, deferred)
-          runDetached(
-            verifyCold(parsed, digest, nowMs, startedAt).pipe(
-              Effect.exit,
-              Effect.flatMap((exit) => {
-                // Only a wrong secret stays counted: a right one, an unknown id, a revoked token
-                // or a store failure was not a failed guess.
-                if (guessed && !isWrongSecret(exit)) forgiveGuess(parsed.tokenId)
-                return Deferred.done(deferred, exit)
-              }),
-              Effect.ensuring(Effect.sync(() => inflight.delete(digest)))
-            )
-          )
-          flight = deferred
-        }
-        const principal = yield* Deferred.await(flight)
-        yield* countOutcome("verified")
-        return principal
-      })
+    type Flight = Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>
+    /** What memory alone decides: a cached verdict, a refusal, or the flight (lookup + Argon2id) to wait on. */
+    type Decision =
+      | { readonly _tag: "Hit"; readonly principal: Principal }
+      | { readonly _tag: "Refuse"; readonly outcome: ValidationOutcome; readonly reason: InvalidTokenReason }
+      | { readonly _tag: "Await"; readonly flight: Flight }
+    const refuse = (outcome: ValidationOutcome, reason: InvalidTokenReason): Decision => ({
+      _tag: "Refuse",
+      outcome,
+      reason
+    })
 
-    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
-      Effect.suspend(() => {
-        const startedAt = performance.now()
-        // No well-formed token is refused sooner than a cold verification takes: an unknown id, a
-        // throttled guess or a cached refusal would otherwise tell which ids exist (each caller pads
-        // its own wait; a malformed token says nothing about any id).
-        return validateOnce(token, startedAt).pipe(
-          Effect.tapError((e) =>
-            e._tag === "InvalidToken" && padded.has(e.reason) ? padRefusal(startedAt) : Effect.void
-          )
+    /**
+     * Synchronous: no fiber, no Effect per step. A flood is answered mostly from here (throttled
+     * guesses, cached refusals), and every refusal made with Effect machinery was ~100 µs of the
+     * auth process's CPU, so 1,000 concurrent guesses kept another tenant's validation waiting
+     * behind them for 100–170 ms.
+     */
+    const decide = (token: Redacted.Redacted<string>, digest: string, nowMs: number, startedAt: number): Decision => {
+      if (trusted) {
+        const hit = positive.get(digest)
+        if (hit !== undefined) {
+          if (hit.expiresAtMs > nowMs) return { _tag: "Hit", principal: hit.principal }
+          positive.delete(digest)
+        }
+      }
+      const negativeUntil = negative.get(digest)
+      if (negativeUntil !== undefined) {
+        if (negativeUntil > nowMs) return refuse("negative_cache", "wrong_secret")
+        negative.delete(digest)
+      }
+      // Parsed once here; the cold path below reuses it.
+      const claimed = parsePat(Redacted.value(token))
+      if (Either.isLeft(claimed)) return refuse("malformed", "malformed")
+      const parsed = claimed.right
+      // Refused before the database and Argon2id: a flood costs a parse and an HMAC (DESIGN.md).
+      if (throttled(parsed.tokenId, nowMs) && !provenDigests.has(digest)) return refuse("throttled", "wrong_secret")
+      // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
+      if (revokedIds.has(parsed.tokenId)) return refuse("revoked", "revoked")
+      const unknownUntil = unknownIds.get(parsed.tokenId)
+      if (unknownUntil !== undefined) {
+        if (unknownUntil > nowMs) return refuse("negative_cache", "unknown")
+        unknownIds.delete(parsed.tokenId)
+      }
+      // Single flight, run to completion: a cold verification (lookup + Argon2id) can outlast the
+      // caller's deadline. It runs detached (in the layer's scope) and fills the cache even if the
+      // caller gave up, so the retry is a hit instead of another doomed Argon2id; concurrent
+      // callers share it.
+      const existing = inflight.get(digest)
+      if (existing !== undefined) return { _tag: "Await", flight: existing }
+      // A new flight is a guess at the id's secret unless this very token proved itself before:
+      // counted here, at admission, before the lookup and before any fiber of its own, so a flood
+      // of concurrent guesses gets `maxFailuresPerToken` flights and the rest of it is refused by
+      // this check alone (the same one a throttled id meets above).
+      const guessed = !provenDigests.has(digest)
+      if (guessed && !admitGuess(parsed.tokenId, nowMs)) return refuse("throttled", "wrong_secret")
+      const flight: Flight = Deferred.unsafeMake(FiberId.none)
+      inflight.set(digest, flight)
+      runDetached(
+        verifyCold(parsed, digest, nowMs, startedAt).pipe(
+          Effect.exit,
+          Effect.flatMap((exit) => {
+            // Only a wrong secret stays counted: a right one, an unknown id, a revoked token or a
+            // store failure was not a failed guess.
+            if (guessed && !isWrongSecret(exit)) forgiveGuess(parsed.tokenId)
+            return Deferred.done(flight, exit)
+          }),
+          Effect.ensuring(Effect.sync(() => inflight.delete(digest)))
         )
-      }).pipe(
-        Effect.timed,
-        Effect.tap(([elapsed]) => Metric.update(validationLatency, Duration.toSeconds(elapsed))),
-        Effect.map(([, principal]) => principal),
+      )
+      return { _tag: "Await", flight }
+    }
+
+    const observeLatency = (startedAt: number) =>
+      validationLatency.unsafeUpdate((performance.now() - startedAt) / 1000, [])
+
+    /**
+     * No well-formed token is refused sooner than a cold verification takes: an unknown id, a
+     * throttled guess or a cached refusal would otherwise tell which ids exist (each caller pads
+     * its own wait; a malformed token says nothing about any id).
+     */
+    const padIfNeeded = <A>(startedAt: number, self: Effect.Effect<A, InvalidToken | StoreUnavailable>) =>
+      Effect.tapError(self, (e) =>
+        e._tag === "InvalidToken" && padded.has(e.reason) ? padRefusal(startedAt) : Effect.void
+      )
+
+    const awaitFlight = (flight: Flight, startedAt: number) =>
+      padIfNeeded(
+        startedAt,
+        Effect.tap(Deferred.await(flight), () => countOutcome("verified"))
+      ).pipe(
+        Effect.ensuring(Effect.sync(() => observeLatency(startedAt))),
         // No call-site capture: an Error per validation on the hot path, for a span whose site never changes.
         Effect.withSpan("TokenValidator.validate", { captureStackTrace: false })
       )
+
+    /**
+     * Answers from memory need no span of their own (the RPC's span covers them) and count their
+     * outcome without an Effect; a flight, where a lookup and Argon2id happen, is traced.
+     */
+    const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
+      Effect.clockWith((clock) => {
+        const startedAt = performance.now()
+        const decision = decide(token, digester.digest(token), clock.unsafeCurrentTimeMillis(), startedAt)
+        switch (decision._tag) {
+          case "Hit":
+            countNow("cache_hit")
+            observeLatency(startedAt)
+            return Effect.succeed(decision.principal)
+          case "Refuse": {
+            countNow(decision.outcome)
+            const refused = Effect.failSync(() => {
+              observeLatency(startedAt)
+              // Typed already (a literal of InvalidTokenReason): the constructor's own schema check
+              // is skipped, as it was a visible part of a refusal's cost under a flood.
+              return new InvalidToken({ reason: decision.reason }, true)
+            })
+            return padded.has(decision.reason) ? Effect.zipRight(padRefusal(startedAt), refused) : refused
+          }
+          case "Await":
+            return awaitFlight(decision.flight, startedAt)
+        }
+      })
 
     return TokenValidator.of({
       validate,
