@@ -468,7 +468,13 @@ layer(slowLookupServices, { excludeTestServices: true })("a concurrent flood of 
         Array.from({ length: defaultTokenValidatorOptions.maxFailuresPerToken * 3 }, () => real.token),
         (t) => Effect.flip(validator.validate(t)),
         { concurrency: 1 }
-      ).pipe(Effect.ensuring(Effect.sync(() => (slowLookups.down = false))))
+      ).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            slowLookups.down = false
+          })
+        )
+      )
       expect(failures.every((e) => e._tag === "StoreUnavailable")).toBe(true)
       expect((yield* validator.validate(real.token)).tokenId).toBe(real.info.id)
     })
