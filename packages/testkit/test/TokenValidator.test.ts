@@ -214,22 +214,33 @@ layer(services, { excludeTestServices: true })("token management use cases", (it
   )
 })
 
+/**
+ * The validator over the in-memory stores with a feed and a token store of the test's choosing
+ * (the stores a row counts or slows down).
+ */
+const validatorWith = (
+  feed: Stream.Stream<RevocationEvent>,
+  tokenStore: Layer.Layer<TokenStore, never, MemoryDatabase>,
+  options = defaultTokenValidatorOptions
+) =>
+  TokenValidatorLive(options).pipe(
+    Layer.provideMerge(
+      Layer.mergeAll(
+        Layer.succeed(RevocationFeed, { subscribe: feed }),
+        tokenStore,
+        AgentStoreMemory,
+        OrgStoreMemory,
+        SecretHasherMemory,
+        TokenDigestMemory,
+        AuditLogMemory,
+        SecureRandomWebCrypto
+      ).pipe(Layer.provideMerge(MemoryDatabaseLive))
+    )
+  )
+
 // A feed the test drives by hand, to show what the validator does when notices may be lost.
 const controlledFeed = Effect.runSync(PubSub.unbounded<RevocationEvent>())
-const controlledServices = TokenValidatorLive().pipe(
-  Layer.provideMerge(
-    Layer.mergeAll(
-      Layer.succeed(RevocationFeed, { subscribe: Stream.fromPubSub(controlledFeed) }),
-      TokenStoreMemory,
-      AgentStoreMemory,
-      OrgStoreMemory,
-      SecretHasherMemory,
-      TokenDigestMemory,
-      AuditLogMemory,
-      SecureRandomWebCrypto
-    ).pipe(Layer.provideMerge(MemoryDatabaseLive))
-  )
-)
+const controlledServices = validatorWith(Stream.fromPubSub(controlledFeed), TokenStoreMemory)
 
 layer(controlledServices, { excludeTestServices: true })("validator and the revocation feed's connection", (it) => {
   it.effect("caches no verdict until connected (Argon2id still runs once), and drops everything on a disconnect", () =>
@@ -335,20 +346,10 @@ const CountingTokenStore = Layer.effect(
     })
   )
 ).pipe(Layer.provideMerge(TokenStoreMemory))
-const costServices = TokenValidatorLive({ ...defaultTokenValidatorOptions, ttlMs: 50 }).pipe(
-  Layer.provideMerge(
-    Layer.mergeAll(
-      Layer.succeed(RevocationFeed, { subscribe: Stream.fromPubSub(costFeed) }),
-      CountingTokenStore,
-      AgentStoreMemory,
-      OrgStoreMemory,
-      SecretHasherMemory,
-      TokenDigestMemory,
-      AuditLogMemory,
-      SecureRandomWebCrypto
-    ).pipe(Layer.provideMerge(MemoryDatabaseLive))
-  )
-)
+const costServices = validatorWith(Stream.fromPubSub(costFeed), CountingTokenStore, {
+  ...defaultTokenValidatorOptions,
+  ttlMs: 50
+})
 
 layer(costServices, { excludeTestServices: true })("validator costs after the TTL and after a revocation", (it) => {
   const publish = (e: RevocationEvent) => Effect.zipRight(PubSub.publish(costFeed, e), Effect.sleep("10 millis"))
@@ -419,20 +420,7 @@ const SlowLookupTokenStore = Layer.effect(
     })
   )
 ).pipe(Layer.provideMerge(TokenStoreMemory))
-const slowLookupServices = TokenValidatorLive().pipe(
-  Layer.provideMerge(
-    Layer.mergeAll(
-      Layer.succeed(RevocationFeed, { subscribe: Stream.never }),
-      SlowLookupTokenStore,
-      AgentStoreMemory,
-      OrgStoreMemory,
-      SecretHasherMemory,
-      TokenDigestMemory,
-      AuditLogMemory,
-      SecureRandomWebCrypto
-    ).pipe(Layer.provideMerge(MemoryDatabaseLive))
-  )
-)
+const slowLookupServices = validatorWith(Stream.never, SlowLookupTokenStore)
 
 layer(slowLookupServices, { excludeTestServices: true })("a concurrent flood of guesses on a slow store", (it) => {
   it.effect("is counted at admission: a handful of lookups and hashes for the id, not one per guess", () =>
