@@ -60,9 +60,12 @@ interface Destination {
  */
 const destinationOf = (() => {
   const known = new Map<string, Destination>()
-  return (url: string): Destination => {
+  return (url: string): Destination | undefined => {
     let d = known.get(url)
     if (d === undefined) {
+      // The routing table admits only http(s) base URLs; a URL that still does not parse is the
+      // attempt's connect failure, not a throw in the caller's callback.
+      if (!URL.canParse(url)) return undefined
       const parsed = new URL(url)
       d = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` }
       if (known.size >= 256) known.clear()
@@ -125,7 +128,13 @@ export const makeUpstreamHttp = (): UpstreamHttp => {
       clearTimeout(total)
       req.signal.removeEventListener("abort", onClientGone)
     }
-    const { origin, path } = destinationOf(req.url)
+    const destination = destinationOf(req.url)
+    if (destination === undefined) {
+      release()
+      done(Either.left(new UpstreamConnectFailed({ providerId: req.providerId, detail: "invalid URL" })))
+      return () => {}
+    }
+    const { origin, path } = destination
     // The dispatcher's callback form: no promise and no microtask per call.
     agentFor(req.timeouts.connectMs).request(
       {
