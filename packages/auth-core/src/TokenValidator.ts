@@ -541,7 +541,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
               observeLatency(startedAt)
               // Typed already (a literal of InvalidTokenReason): the constructor's own schema check
               // is skipped, as it was a visible part of a refusal's cost under a flood.
-              return new InvalidToken({ reason: decision.reason }, true)
+              return new InvalidToken({ reason: decision.reason }, { disableValidation: true })
             })
             return padded.has(decision.reason) ? Effect.zipRight(padRefusal(startedAt), refused) : refused
           }
