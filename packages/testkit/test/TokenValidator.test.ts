@@ -329,24 +329,38 @@ layer(slowServices, { excludeTestServices: true })("validator under a caller dea
   )
 })
 
+/** What a row sees of, and does to, the token store's lookups. */
+interface LookupProbe {
+  count: number
+  /** Every lookup fails as the store being unavailable. */
+  down: boolean
+  /** How long a lookup takes (0: at once). */
+  readonly delayMs: number
+}
+
+/** The in-memory token store, its lookups counted, slowed or failed through `probe`. */
+const probedTokenStore = (probe: LookupProbe) =>
+  Layer.effect(
+    TokenStore,
+    Effect.map(TokenStore, (inner) =>
+      TokenStore.of({
+        ...inner,
+        findCredential: (id) =>
+          Effect.suspend(() => {
+            probe.count += 1
+            if (probe.down) return Effect.fail(new StoreUnavailable({ operation: "test: database down" }))
+            const lookup = inner.findCredential(id)
+            return probe.delayMs > 0 ? Effect.zipRight(Effect.sleep(probe.delayMs), lookup) : lookup
+          })
+      })
+    )
+  ).pipe(Layer.provideMerge(TokenStoreMemory))
+
 // A feed driven by hand and a store that counts lookups: what a validation costs after the TTL
 // and after a revocation pushed from another instance.
 const costFeed = Effect.runSync(PubSub.unbounded<RevocationEvent>())
-const lookups = { count: 0 }
-const CountingTokenStore = Layer.effect(
-  TokenStore,
-  Effect.map(TokenStore, (inner) =>
-    TokenStore.of({
-      ...inner,
-      findCredential: (id) =>
-        Effect.suspend(() => {
-          lookups.count += 1
-          return inner.findCredential(id)
-        })
-    })
-  )
-).pipe(Layer.provideMerge(TokenStoreMemory))
-const costServices = validatorWith(Stream.fromPubSub(costFeed), CountingTokenStore, {
+const lookups: LookupProbe = { count: 0, down: false, delayMs: 0 }
+const costServices = validatorWith(Stream.fromPubSub(costFeed), probedTokenStore(lookups), {
   ...defaultTokenValidatorOptions,
   ttlMs: 50
 })
@@ -405,22 +419,8 @@ layer(costServices, { excludeTestServices: true })("validator costs after the TT
 
 // A store whose lookup takes time, as a database's does: concurrent validations all start
 // before the first lookup answers.
-const slowLookups = { count: 0, down: false }
-const SlowLookupTokenStore = Layer.effect(
-  TokenStore,
-  Effect.map(TokenStore, (inner) =>
-    TokenStore.of({
-      ...inner,
-      findCredential: (id) =>
-        Effect.suspend(() => {
-          slowLookups.count += 1
-          if (slowLookups.down) return Effect.fail(new StoreUnavailable({ operation: "test: database down" }))
-          return Effect.zipRight(Effect.sleep("20 millis"), inner.findCredential(id))
-        })
-    })
-  )
-).pipe(Layer.provideMerge(TokenStoreMemory))
-const slowLookupServices = validatorWith(Stream.never, SlowLookupTokenStore)
+const slowLookups: LookupProbe = { count: 0, down: false, delayMs: 20 }
+const slowLookupServices = validatorWith(Stream.never, probedTokenStore(slowLookups))
 
 layer(slowLookupServices, { excludeTestServices: true })("a concurrent flood of guesses on a slow store", (it) => {
   it.effect("is counted at admission: a handful of lookups and hashes for the id, not one per guess", () =>
