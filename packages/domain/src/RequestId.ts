@@ -29,5 +29,29 @@ export const uuidv7 = (unixMillis: number, random: Uint8Array): RequestId => {
   return RequestId.make(uuidFromBytes(bytes, 7))
 }
 
+const variantDigits = "89ab"
+let lastMillis = -1
+let lastPrefix = ""
+
+/**
+ * `uuidv7(unixMillis, random)` with the random bytes given as their 20 lowercase hex digits: the
+ * same id, built from text. The proxy mints one per request from a pool of random hex, where
+ * bytes, a Uint8Array and digit-by-digit formatting were a measurable part of a request's cost.
+ */
+export const uuidv7FromHex = (unixMillis: number, randomHex: string): RequestId => {
+  const ms = Math.max(0, Math.floor(unixMillis))
+  if (ms !== lastMillis) {
+    const t = ms.toString(16).padStart(12, "0")
+    lastPrefix = `${t.slice(0, 8)}-${t.slice(8, 12)}-7`
+    lastMillis = ms
+  }
+  const variant = variantDigits[Number.parseInt(randomHex.charAt(4), 16) & 3]
+  return RequestId.make(
+    `${lastPrefix}${randomHex.slice(1, 4)}-${variant}${randomHex.slice(5, 8)}-${randomHex.slice(8, 20)}`,
+    // Well-formed by construction (a test holds it equal to `uuidv7`); the schema check cost more than the rest.
+    { disableValidation: true }
+  )
+}
+
 /** The millisecond timestamp inside a UUIDv7. */
 export const uuidv7Millis = (id: string): number => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)

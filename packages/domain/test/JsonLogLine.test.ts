@@ -1,10 +1,30 @@
-import { Effect, Logger } from "effect"
+import { Cause, Effect, FiberId, FiberRefs, HashMap, List, Logger, LogLevel } from "effect"
 import { describe, expect, it } from "vitest"
 import { jsonLogLine } from "../src/observability/JsonLogLine.js"
 
 const line = (message: unknown) => JSON.parse(Logger.test(jsonLogLine, message)) as Record<string, unknown>
 
+/** The line for `message` logged at `date` (Logger.test stamps the current time). */
+const lineAt = (date: Date) =>
+  JSON.parse(
+    jsonLogLine.log({
+      fiberId: FiberId.none,
+      logLevel: LogLevel.Info,
+      message: { message: "m" },
+      cause: Cause.empty,
+      context: FiberRefs.empty(),
+      spans: List.empty(),
+      annotations: HashMap.empty(),
+      date
+    })
+  ) as Record<string, unknown>
+
 describe("jsonLogLine", () => {
+  it("each line carries its own date's time, lines in the same millisecond the same", () => {
+    const dates = [0, 1, 1, 1_700_000_000_123, 1_700_000_000_123, 1_700_000_000_124, 5].map((ms) => new Date(ms))
+    for (const date of dates) expect(lineAt(date).time).toBe(date.toISOString())
+  })
+
   it("a flat object message is spread into the line as is", () => {
     const out = line({ message: "request", status: 200, org_id: null, ok: true })
     expect(out).toMatchObject({ message: "request", status: 200, org_id: null, ok: true, level: "INFO" })

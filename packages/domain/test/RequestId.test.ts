@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Option } from "effect"
 import fc from "fast-check"
 import { uuidFromBytes } from "../src/ids.js"
-import { parseInboundRequestId, uuidv7, uuidv7Millis } from "../src/RequestId.js"
+import { parseInboundRequestId, uuidv7, uuidv7FromHex, uuidv7Millis } from "../src/RequestId.js"
 
 const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 })
 const dashAt = [8, 13, 18, 23]
@@ -120,6 +120,17 @@ describe("request ids", () => {
         const id = uuidv7(ms, r)
         expect(Option.getOrThrow(parseInboundRequestId(id))).toBe(id)
         expect(uuidv7Millis(id)).toBe(ms)
+      })
+    )
+  })
+
+  it("builds the same v7 id from the random bytes' hex digits as from the bytes", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 47 }), fc.uint8Array({ minLength: 10, maxLength: 10 }), (ms, r) => {
+        const hex = Buffer.from(r).toString("hex")
+        // Twice: the second call reuses the millisecond's cached prefix.
+        expect(uuidv7FromHex(ms, hex)).toBe(uuidv7(ms, r))
+        expect(uuidv7FromHex(ms, hex)).toBe(uuidv7(ms, r))
       })
     )
   })

@@ -3,6 +3,18 @@ import { Cause, Context, FiberRef, FiberRefs, HashMap, List, Logger, Tracer } fr
 const replacer = (_key: string, value: unknown) =>
   typeof value === "bigint" ? value.toString() : value instanceof Error ? { name: value.name } : value
 
+// Under load many lines share a millisecond (the access line on every request): format it once.
+let lastMillis = Number.NaN
+let lastIso = ""
+const isoTime = (date: Date): string => {
+  const ms = date.getTime()
+  if (ms !== lastMillis) {
+    lastIso = date.toISOString()
+    lastMillis = ms
+  }
+  return lastIso
+}
+
 /**
  * One JSON object per log line: `time`, `level`, the message (an object message, such as an
  * audit record, is spread into the line; anything else goes to `message`), the current
@@ -14,7 +26,7 @@ const replacer = (_key: string, value: unknown) =>
  */
 export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
   ({ logLevel, message, annotations, cause, spans, date, context }) => {
-    const line: Record<string, unknown> = { time: date.toISOString(), level: logLevel.label }
+    const line: Record<string, unknown> = { time: isoTime(date), level: logLevel.label }
     const span = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
     if (span._tag === "Some") {
       line.trace_id = span.value.traceId

@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, randomBytes } from "node:crypto"
+import { hash, randomBytes } from "node:crypto"
 import {
   type AgentId,
   type AgentVerdict,
@@ -93,10 +93,11 @@ type MissReason = "untrusted" | "expired" | "absent" | "refresh"
 export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defaultAuthorizationCacheOptions) =>
   Effect.gen(function* () {
     const remote = yield* AuthGateway
-    // A KeyObject, not the bytes: createHmac would import a Buffer key again on every request.
-    const key = createSecretKey(randomBytes(32))
-    const digest = (token: Redacted.Redacted<string>) =>
-      createHmac("sha256", key).update(Redacted.value(token)).digest("base64")
+    // A keyed digest: SHA3-256 over a 256-bit process-local secret, then the token. SHA-3 has no
+    // length extension, so a secret prefix makes it a MAC (the construction KMAC builds on), at
+    // under half of an HMAC's cost here: Node builds and keys a new Hmac object on every call.
+    const key = randomBytes(32).toString("base64url")
+    const digest = (token: Redacted.Redacted<string>) => hash("sha3-256", key + Redacted.value(token), "base64")
 
     const failureBudget = new FailureBudget(options.failuresPerMinute, options.failuresPerMinute, options.maxEntries)
     const principals = new BoundedMap<string, PrincipalEntry>(options.maxEntries)

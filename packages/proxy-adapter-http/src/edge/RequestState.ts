@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto"
-import { type RateLimitDecision, uuidv7 } from "@ibex/domain"
+import { type RateLimitDecision, uuidv7FromHex } from "@ibex/domain"
 
 /** What the stages learn about one request, read by the response headers, the access log and metrics. */
 export interface RequestState {
@@ -19,19 +19,22 @@ export interface RequestState {
   logFields: Record<string, unknown> | undefined
 }
 
-const randomPool = { buf: Buffer.alloc(0), offset: 0 }
-const randomSlice = (n: number): Uint8Array => {
-  if (randomPool.offset + n > randomPool.buf.length) {
-    randomPool.buf = randomBytes(4096)
-    randomPool.offset = 0
+// Random hex digits drawn from the OS in blocks: a request takes its ids as slices of one string.
+const HEX_BLOCK_BYTES = 4096
+let randomHex = ""
+let hexOffset = 0
+const randomDigits = (n: number): string => {
+  if (hexOffset + n > randomHex.length) {
+    randomHex = randomBytes(HEX_BLOCK_BYTES).toString("hex")
+    hexOffset = 0
   }
-  const out = randomPool.buf.subarray(randomPool.offset, randomPool.offset + n)
-  randomPool.offset += n
+  const out = randomHex.slice(hexOffset, hexOffset + n)
+  hexOffset += n
   return out
 }
 
-export const newRequestId = (): string => uuidv7(Date.now(), randomSlice(10))
-export const randomTraceId = (): string => Buffer.from(randomSlice(16)).toString("hex")
+export const newRequestId = (): string => uuidv7FromHex(Date.now(), randomDigits(20))
+export const randomTraceId = (): string => randomDigits(32)
 
 export const newRequestState = (requestId: string, method: string, started: number): RequestState => ({
   requestId,
