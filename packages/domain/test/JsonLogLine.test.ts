@@ -1,28 +1,48 @@
 import { Cause, Effect, FiberId, FiberRefs, HashMap, List, Logger, LogLevel } from "effect"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { jsonLogLine } from "../src/observability/JsonLogLine.js"
 
 const line = (message: unknown) => JSON.parse(Logger.test(jsonLogLine, message)) as Record<string, unknown>
 
-/** The line for `message` logged at `date` (Logger.test stamps the current time). */
-const lineAt = (date: Date) =>
-  JSON.parse(
-    jsonLogLine.log({
-      fiberId: FiberId.none,
-      logLevel: LogLevel.Info,
-      message: { message: "m" },
-      cause: Cause.empty,
-      context: FiberRefs.empty(),
-      spans: List.empty(),
-      annotations: HashMap.empty(),
-      date
-    })
-  ) as Record<string, unknown>
+/** The text logged for `message` at `date`, outside any span (Logger.test stamps the current time). */
+const textAt = (date: Date, message: unknown = { message: "m" }) =>
+  jsonLogLine.log({
+    fiberId: FiberId.none,
+    logLevel: LogLevel.Info,
+    message,
+    cause: Cause.empty,
+    context: FiberRefs.empty(),
+    spans: List.empty(),
+    annotations: HashMap.empty(),
+    date
+  })
+const lineAt = (date: Date) => JSON.parse(textAt(date)) as Record<string, unknown>
 
 describe("jsonLogLine", () => {
   it("each line carries its own date's time, lines in the same millisecond the same", () => {
     const dates = [0, 1, 1, 1_700_000_000_123, 1_700_000_000_123, 1_700_000_000_124, 5].map((ms) => new Date(ms))
     for (const date of dates) expect(lineAt(date).time).toBe(date.toISOString())
+  })
+
+  it("a flat object's line is the object spread behind time and level, text for text (any keys, time and level included)", () => {
+    const value = fc.oneof(
+      fc.string(),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined)
+    )
+    const key = fc.oneof(fc.string(), fc.constantFrom("time", "level", "message", "__proto__x", 'a"b', "\u2028"))
+    fc.assert(
+      fc.property(fc.dictionary(key, value, { maxKeys: 8 }), fc.integer({ min: 0, max: 2 ** 42 }), (message, ms) => {
+        const date = new Date(ms)
+        const expected = JSON.stringify(Object.assign({ time: date.toISOString(), level: "INFO" }, message))
+        expect(textAt(date, message)).toBe(expected)
+      })
+    )
+    expect(textAt(new Date(0), {})).toBe('{"time":"1970-01-01T00:00:00.000Z","level":"INFO"}')
   })
 
   it("a flat object message is spread into the line as is", () => {

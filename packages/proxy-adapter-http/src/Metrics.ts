@@ -1,5 +1,6 @@
 import type { Usage } from "@ibex/domain"
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
+import { makeRequestMetrics } from "./RequestMetrics.js"
 
 /**
  * The proxy's Prometheus metrics, on a registry of its own (one per server, so several
@@ -27,8 +28,6 @@ export interface ProxyMetrics {
   readonly usageAdmission: (outcome: string) => void
 }
 
-const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-
 export const makeProxyMetrics = (options: {
   readonly processMetrics: boolean
   /** Per-org token and cost counters (`ibex_proxy_org_*`); off by default: one series per tenant. */
@@ -36,31 +35,7 @@ export const makeProxyMetrics = (options: {
 }): ProxyMetrics => {
   const registry = new Registry()
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: "ibex_proxy_" })
-  const requests = new Counter({
-    name: "ibex_proxy_http_requests_total",
-    help: "HTTP requests by method, route template and status.",
-    labelNames: ["method", "route", "status"] as const,
-    registers: [registry]
-  })
-  const latency = new Histogram({
-    name: "ibex_proxy_http_request_duration_seconds",
-    help: "HTTP request latency by method, route template and status.",
-    labelNames: ["method", "route", "status"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry]
-  })
-  const auth = new Counter({
-    name: "ibex_proxy_auth_outcomes_total",
-    help: "Outcomes of the protected-route chain: ok, or the error code that stopped it.",
-    labelNames: ["outcome"] as const,
-    registers: [registry]
-  })
-  const rateLimit = new Counter({
-    name: "ibex_proxy_ratelimit_decisions_total",
-    help: "Rate-limit decisions: allowed, denied, or fail_open when the limiter was unavailable.",
-    labelNames: ["decision"] as const,
-    registers: [registry]
-  })
+  const perRequest = makeRequestMetrics(registry)
   const dependency = new Gauge({
     name: "ibex_dependency_up",
     help: "Whether a dependency answered its last /ready probe (1 up, 0 down), by dependency name.",
@@ -158,13 +133,9 @@ export const makeProxyMetrics = (options: {
         orgTokens.inc({ org, provider, model, kind: "completion" }, usage.completionTokens)
       }
     },
-    observeRequest: (method, route, status, seconds) => {
-      const labels = { method: knownMethods.has(method) ? method : "OTHER", route, status: String(status) }
-      requests.inc(labels)
-      latency.observe(labels, seconds)
-    },
-    authOutcome: (outcome) => auth.inc({ outcome }),
-    rateLimitDecision: (decision) => rateLimit.inc({ decision }),
+    observeRequest: perRequest.observeRequest,
+    authOutcome: perRequest.authOutcome,
+    rateLimitDecision: perRequest.rateLimitDecision,
     dependencyUp: (name, up) => {
       if (up === null) dependency.remove({ dependency: name })
       else dependency.set({ dependency: name }, up ? 1 : 0)

@@ -26,8 +26,24 @@ const isoTime = (date: Date): string => {
  */
 export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
   ({ logLevel, message, annotations, cause, spans, date, context }) => {
-    const line: Record<string, unknown> = { time: isoTime(date), level: logLevel.label }
     const span = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    // The common line (the access line on every request): one flat object and nothing else. Its
+    // own JSON, behind `time` and `level`, is the same text as the general path's, without copying
+    // it into a new object first.
+    if (
+      span._tag === "None" &&
+      isFlatRecord(message) &&
+      !Object.hasOwn(message, "time") &&
+      !Object.hasOwn(message, "level") &&
+      HashMap.size(annotations) === 0 &&
+      !List.isCons(spans) &&
+      Cause.isEmpty(cause)
+    ) {
+      const head = `{"time":"${isoTime(date)}","level":${JSON.stringify(logLevel.label)}`
+      const own = JSON.stringify(message)
+      return own === "{}" ? `${head}}` : `${head},${own.slice(1)}`
+    }
+    const line: Record<string, unknown> = { time: isoTime(date), level: logLevel.label }
     if (span._tag === "Some") {
       line.trace_id = span.value.traceId
       line.span_id = span.value.spanId
@@ -51,6 +67,13 @@ export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
     return JSON.stringify(line, flat(line) ? undefined : replacer)
   }
 )
+
+const isFlatRecord = (message: unknown): message is Record<string, unknown> =>
+  message !== null &&
+  typeof message === "object" &&
+  !Array.isArray(message) &&
+  Object.getPrototypeOf(message) === Object.prototype &&
+  flat(message as Record<string, unknown>)
 
 /**
  * A line of strings, numbers, booleans and nulls (the access line, most lines) needs no replacer,
