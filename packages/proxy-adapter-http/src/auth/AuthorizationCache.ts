@@ -16,6 +16,7 @@ import {
 } from "@ibex/domain"
 import { Deferred, Effect, Either, FiberId, FiberRef, FiberSet, Layer, Option, Random, Redacted, Stream } from "effect"
 import { ClientAddress, FailureBudget } from "./FailureBudget.js"
+import { StallClock } from "./StallClock.js"
 
 export interface AuthorizationCacheOptions {
   /** Hard backstop on how long a principal or an agent's authorization is reused. Default 10 s. */
@@ -112,25 +113,16 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     const runDetached = yield* FiberSet.runtime(detached)<never>()
 
     const verdictKey = (orgId: string, agentId: string) => `${orgId}/${agentId}`
-    // A busy event loop is not a silent auth (the brief: load must never flip a decision). Timers
-    // run once per loop turn; while a turn runs long, auth's heartbeats wait unread in the socket,
-    // so the time since the timer last ran is this process's own stall, granted on top of the
-    // bound. A dead auth is still caught: heartbeats stop arriving even when turns are short.
-    const TICK_MS = 10
-    let lastTick = performance.now()
-    yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        setInterval(() => {
-          lastTick = performance.now()
-        }, TICK_MS).unref()
-      ),
-      (timer) => Effect.sync(() => clearInterval(timer))
+    // A busy event loop is not a silent auth: its own stall is granted on top of the bound (see
+    // StallClock). A dead auth is still caught: heartbeats stop arriving even when turns are short.
+    const clock = yield* Effect.acquireRelease(
+      Effect.sync(() => new StallClock(10, 100)),
+      (c) => Effect.sync(() => c.close())
     )
     const isTrusted = () => {
       if (!trusted) return false
       const now = performance.now()
-      const ownStall = Math.max(0, now - lastTick - TICK_MS)
-      return now - lastHeard <= options.staleAfterMs + ownStall
+      return now - lastHeard <= options.staleAfterMs + clock.stall(now)
     }
 
     const reset = () => {
@@ -192,7 +184,8 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
         for (;;) {
           yield* Effect.sleep(Math.max(1, Math.round(options.reconnectAfterMs / 4)))
           const now = performance.now()
-          const ownStall = Math.max(0, now - lastTick - TICK_MS)
+          // Watching silence alone does not keep the clock running (an idle proxy is not stalled).
+          const ownStall = clock.peek(now)
           // `apply` stamps `lastHeard` on every event; this subscription is judged from its start.
           const heardAt = Math.max(lastHeard, subscribedAt)
           if (now - heardAt > options.reconnectAfterMs + ownStall) return yield* new AuthUnavailable()
