@@ -425,7 +425,8 @@ export const makeProxyServer: Effect.Effect<
     )
     drain.begin()
     // One listener per request for both: 'close' follows 'finish' for an answer that completed.
-    res.once("close", () => {
+    // `on`, not `once`: a response closes once, and `once` wraps the listener on every request.
+    res.on("close", () => {
       drain.end()
       if (res.writableFinished)
         metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
