@@ -423,6 +423,10 @@ const main = async () => {
     return r
   }
 
+  // One target at c16 for the load duration, after the warm-up: most rows below.
+  const runC16 = (label: string, target: Target) =>
+    run(label, "loadgen", { targets: [target], connections: 16, durationSec: T.load, warmupSec: T.warm })
+
   // ---- 1 + 2: baseline and full chain ----
   const baseline: Record<string, LoadResult> = {}
   const chain: Record<string, LoadResult> = {}
@@ -495,20 +499,9 @@ const main = async () => {
     // This machine's speed drifts by tens of percent within minutes (bare c16 has measured 28k to
     // 56k req/s across runs): rows 2b and 3c are compared with bare node:http measured right
     // before each of them, not with row 1 measured minutes earlier.
-    const bareNow = (label: string) =>
-      run(`1 baseline c16, again, before ${label}`, "loadgen", {
-        targets: [bareTarget],
-        connections: 16,
-        durationSec: T.load,
-        warmupSec: T.warm
-      })
+    const bareNow = (label: string) => runC16(`1 baseline c16, again, before ${label}`, bareTarget)
     const bareBeforeEdge = await bareNow("2b")
-    const edgeC16 = await run("2b edge only (fakes) c16", "loadgen", {
-      targets: [edgeTarget],
-      connections: 16,
-      durationSec: T.load,
-      warmupSec: T.warm
-    })
+    const edgeC16 = await runC16("2b edge only (fakes) c16", edgeTarget)
     results.edgeOnly = {
       c16: { ...edgeC16, throughputRatio: ratio(edgeC16.rps, bareBeforeEdge.rps), baseline: bareBeforeEdge }
     }
@@ -528,20 +521,10 @@ const main = async () => {
       body: chatBody
     }
     await warmUp(fwdTarget, 200)
-    const bareForwarder = await run("3a bare forwarder, chat 4 KB, c16", "loadgen", {
-      targets: [fwdTarget],
-      connections: 16,
-      durationSec: T.load,
-      warmupSec: T.warm
-    })
+    const bareForwarder = await runC16("3a bare forwarder, chat 4 KB, c16", fwdTarget)
     await bareFwd?.stop()
     await warmUp(chatTarget, 200)
-    const chat = await run("3 chat 4 KB forwarded, c16", "loadgen", {
-      targets: [chatTarget],
-      connections: 16,
-      durationSec: T.load,
-      warmupSec: T.warm
-    })
+    const chat = await runC16("3 chat 4 KB forwarded, c16", chatTarget)
     // ---- 3b: the same, for an org with a token limit and a budget (reserve + settle in Redis) ----
     const meteredTarget: Target = {
       ...chatTarget,
@@ -552,12 +535,7 @@ const main = async () => {
       }
     }
     await warmUp(meteredTarget, 200)
-    const meteredChat = await run("3b chat 4 KB forwarded, org with limits, c16", "loadgen", {
-      targets: [meteredTarget],
-      connections: 16,
-      durationSec: T.load,
-      warmupSec: T.warm
-    })
+    const meteredChat = await runC16("3b chat 4 KB forwarded, org with limits, c16", meteredTarget)
     // ---- 3c: the same body refused after validation (issue 11's "chat 4 KB → 501" row, written
     // before any model was routable): token, agent, limiter, body, validation, routing lookup,
     // then 404 MODEL_NOT_FOUND. Compared with bare node:http, as the issue asks.
@@ -567,12 +545,7 @@ const main = async () => {
     }
     await warmUp(refusedTarget, 404)
     const bareBeforeRefused = await bareNow("3c")
-    const refusedChat = await run("3c chat 4 KB refused after validation (404), c16", "loadgen", {
-      targets: [refusedTarget],
-      connections: 16,
-      durationSec: T.load,
-      warmupSec: T.warm
-    })
+    const refusedChat = await runC16("3c chat 4 KB refused after validation (404), c16", refusedTarget)
     results.forwarding = {
       refused: {
         c16: {
