@@ -32,9 +32,7 @@ export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
     // it into a new object first.
     if (
       span._tag === "None" &&
-      isFlatRecord(message) &&
-      !Object.hasOwn(message, "time") &&
-      !Object.hasOwn(message, "level") &&
+      isPlainLine(message) &&
       HashMap.size(annotations) === 0 &&
       !List.isCons(spans) &&
       Cause.isEmpty(cause)
@@ -68,12 +66,22 @@ export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
   }
 )
 
-const isFlatRecord = (message: unknown): message is Record<string, unknown> =>
-  message !== null &&
-  typeof message === "object" &&
-  !Array.isArray(message) &&
-  Object.getPrototypeOf(message) === Object.prototype &&
-  flat(message as Record<string, unknown>)
+/**
+ * A plain object of flat values that `JSON.stringify` writes in its own key order behind the
+ * line's `time` and `level`: none of its keys is one of those two, `__proto__` (which the general
+ * path's copy turns into a prototype) or integer-like (which an object serializes first).
+ */
+const isPlainLine = (message: unknown): message is Record<string, unknown> => {
+  if (message === null || typeof message !== "object" || Object.getPrototypeOf(message) !== Object.prototype)
+    return false
+  for (const key in message) {
+    const first = key.charCodeAt(0)
+    if ((first >= 48 && first <= 57) || key === "time" || key === "level" || key === "__proto__") return false
+    const value = (message as Record<string, unknown>)[key]
+    if ((value !== null && typeof value === "object") || typeof value === "bigint") return false
+  }
+  return true
+}
 
 /**
  * A line of strings, numbers, booleans and nulls (the access line, most lines) needs no replacer,
