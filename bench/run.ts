@@ -855,68 +855,62 @@ const fiveXx = (statuses: Record<string, number> | undefined): number =>
 
 // biome-ignore lint/suspicious/noExplicitAny: the results object is assembled above, read back here
 const targetsOf = (r: any): Array<TargetRow> => {
-  const row = (name: string, value: number | null, unit: string, target: string, ok: (v: number) => boolean) => ({
+  // A goal's text and its test come from one bound, so the two cannot disagree.
+  interface Goal {
+    readonly unit: string
+    readonly target: string
+    readonly ok: (v: number) => boolean
+  }
+  const atLeast = (bound: number, unit: string): Goal => ({ unit, target: `≥ ${bound} ${unit}`, ok: (v) => v >= bound })
+  const atMost = (bound: number, unit: string, note = ""): Goal => ({
+    unit,
+    target: `≤ ${bound} ${unit}${note}`,
+    ok: (v) => v <= bound
+  })
+  const exactly = (n: number, target: string): Goal => ({ unit: "", target, ok: (v) => v === n })
+  const row = (name: string, value: number | null, goal: Goal) => ({
     name,
     value,
-    unit,
-    target,
-    met: value !== null && ok(value)
+    unit: goal.unit,
+    target: goal.target,
+    met: value !== null && goal.ok(value)
   })
   const over = r.limiter.bursts.reduce((n: number, b: { overAdmissions: number }) => n + b.overAdmissions, 0)
   const total = r.slowStreams.streams * r.slowStreams.waves
+  const streams = r.slowStreams.streams.toLocaleString("en-US")
   return [
-    row("full chain c16 throughput ÷ baseline", r.fullChain.c16.throughputRatio * 100, "%", "≥ 25 %", (v) => v >= 25),
-    row("full chain c64 throughput ÷ baseline", r.fullChain.c64.throughputRatio * 100, "%", "≥ 25 %", (v) => v >= 25),
-    row("added latency c16 p50", r.fullChain.c16.addedP50Ms, "ms", "≤ 1 ms", (v) => v <= 1),
-    row("added latency c16 p99", r.fullChain.c16.addedP99Ms, "ms", "≤ 3 ms", (v) => v <= 3),
-    row("full chain c64 5xx answers", fiveXx(r.fullChain.c64.statuses), "", "0", (v) => v === 0),
-    row(
-      "edge only c16 throughput ÷ bare c16 just before",
-      r.edgeOnly.c16.throughputRatio * 100,
-      "%",
-      "≥ 40 %",
-      (v) => v >= 40
-    ),
+    row("full chain c16 throughput ÷ baseline", r.fullChain.c16.throughputRatio * 100, atLeast(25, "%")),
+    row("full chain c64 throughput ÷ baseline", r.fullChain.c64.throughputRatio * 100, atLeast(25, "%")),
+    row("added latency c16 p50", r.fullChain.c16.addedP50Ms, atMost(1, "ms")),
+    row("added latency c16 p99", r.fullChain.c16.addedP99Ms, atMost(3, "ms")),
+    row("full chain c64 5xx answers", fiveXx(r.fullChain.c64.statuses), exactly(0, "0")),
+    row("edge only c16 throughput ÷ bare c16 just before", r.edgeOnly.c16.throughputRatio * 100, atLeast(40, "%")),
     row(
       "full chain + forwarding c16 throughput ÷ bare forwarder",
       r.forwarding.chain.c16.throughputRatio * 100,
-      "%",
-      "≥ 40 %",
-      (v) => v >= 40
+      atLeast(40, "%")
     ),
     row(
       "chat 4 KB refused after validation c16 throughput ÷ bare c16 just before",
       r.forwarding.refused.c16.throughputRatio * 100,
-      "%",
-      "≥ 20 %",
-      (v) => v >= 20
+      atLeast(20, "%")
     ),
     row(
       "metering and limits: throughput lost by an org with limits",
       (1 - r.forwarding.metered.c16.throughputRatioToUnmetered) * 100,
-      "%",
-      "≤ 10 %",
-      (v) => v <= 10
+      atMost(10, "%")
     ),
-    row("ValidateToken warm p99 (gRPC)", r.validateToken.warmSequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
-    row("revocation → first 401 p99", r.revocation.revokeToFirst401.p99, "ms", "≤ 100 ms (SLA 300)", (v) => v <= 100),
-    row("limiter over-admissions", over, "", "0", (v) => v === 0),
-    row("limiter cost p99", r.limiter.cost.sequential.p99, "ms", "≤ 1 ms", (v) => v <= 1),
-    row("proxy RSS growth over the steady run", r.memory.growthPct, "%", "≤ 10 %", (v) => v <= 10),
-    row("streaming: added time to first chunk p99", r.streaming.addedP99Ms, "ms", "≤ 2 ms", (v) => v <= 2),
+    row("ValidateToken warm p99 (gRPC)", r.validateToken.warmSequential.p99, atMost(1, "ms")),
+    row("revocation → first 401 p99", r.revocation.revokeToFirst401.p99, atMost(100, "ms", " (SLA 300)")),
+    row("limiter over-admissions", over, exactly(0, "0")),
+    row("limiter cost p99", r.limiter.cost.sequential.p99, atMost(1, "ms")),
+    row("proxy RSS growth over the steady run", r.memory.growthPct, atMost(10, "%")),
+    row("streaming: added time to first chunk p99", r.streaming.addedP99Ms, atMost(2, "ms")),
+    row(`${streams} slow streams: RSS growth wave 1 → wave 2`, r.slowStreams.growthWave1To2Pct, atMost(10, "%")),
     row(
-      `${r.slowStreams.streams.toLocaleString("en-US")} slow streams: RSS growth wave 1 → wave 2`,
-      r.slowStreams.growthWave1To2Pct,
-      "%",
-      "≤ 10 %",
-      (v) => v <= 10
-    ),
-    row(
-      `${r.slowStreams.streams.toLocaleString("en-US")} slow streams: streams completed (of ${total.toLocaleString("en-US")})`,
+      `${streams} slow streams: streams completed (of ${total.toLocaleString("en-US")})`,
       r.slowStreams.completed,
-      "",
-      `all ${total.toLocaleString("en-US")}`,
-      (v) => v === total
+      exactly(total, `all ${total.toLocaleString("en-US")}`)
     )
   ]
 }

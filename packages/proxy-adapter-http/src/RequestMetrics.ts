@@ -41,7 +41,7 @@ class SeriesHistogram extends Histogram<RequestLabel> {
   constructor(
     private readonly metric: { readonly name: string; readonly help: string },
     private readonly bounds: ReadonlyArray<number>,
-    private readonly series: () => Iterable<RequestSeries>
+    private readonly series: ReadonlyArray<RequestSeries>
   ) {
     super({ ...metric, labelNames: ["method", "route", "status"], buckets: [...bounds], registers: [] })
   }
@@ -52,7 +52,7 @@ class SeriesHistogram extends Histogram<RequestLabel> {
     const bucketName = `${name}_bucket`
     const bucket = (labels: Record<string, string | number>, value: number) =>
       values.push({ labels, value, metricName: bucketName })
-    for (const s of this.series()) {
+    for (const s of this.series) {
       let cumulative = 0
       this.bounds.forEach((le, i) => {
         cumulative += s.buckets[i] ?? 0
@@ -144,7 +144,7 @@ export const makeRequestMetrics = (registry: Registry): RequestMetrics => {
         help: "HTTP request latency by method, route template and status."
       },
       bounds,
-      () => all
+      all
     )
   )
 

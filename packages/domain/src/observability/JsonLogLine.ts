@@ -77,8 +77,7 @@ const isPlainLine = (message: unknown): message is Record<string, unknown> => {
   for (const key in message) {
     const first = key.charCodeAt(0)
     if ((first >= 48 && first <= 57) || key === "time" || key === "level" || key === "__proto__") return false
-    const value = (message as Record<string, unknown>)[key]
-    if ((value !== null && typeof value === "object") || typeof value === "bigint") return false
+    if (!isFlatValue((message as Record<string, unknown>)[key])) return false
   }
   return true
 }
@@ -88,13 +87,13 @@ const isPlainLine = (message: unknown): message is Record<string, unknown> => {
  * and a replacer function makes JSON.stringify call back into JavaScript for every key.
  */
 const flat = (line: Record<string, unknown>): boolean => {
-  for (const key in line) {
-    const value = line[key]
-    if (value !== null && typeof value === "object") return false
-    if (typeof value === "bigint") return false
-  }
+  for (const key in line) if (!isFlatValue(line[key])) return false
   return true
 }
+
+/** What JSON.stringify writes as is: no object (or array) to descend into, no bigint to convert. */
+const isFlatValue = (value: unknown): boolean =>
+  (value === null || typeof value !== "object") && typeof value !== "bigint"
 
 /** The JSON line logger in place of Effect's default, each line handed to `write` (stdout in the apps). */
 export const jsonLoggerTo = (write: (line: string) => void) =>
