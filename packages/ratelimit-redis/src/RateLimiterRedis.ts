@@ -14,6 +14,7 @@ import {
 import { Context, Effect, Either, Layer, type Scope } from "effect"
 import { Redis } from "ioredis"
 import { type CircuitState, makeCircuitBreaker } from "./CircuitBreaker.js"
+import { corkPerTurn } from "./corkPerTurn.js"
 import { GCRA_LUA, GCRA_SHA } from "./gcraScript.js"
 import { USAGE_LUA, USAGE_SHA } from "./usageScript.js"
 
@@ -106,10 +107,8 @@ const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
     connectTimeout: 1000,
     retryStrategy: (times) => Math.min(times * 50, maxDelay),
     lazyConnect: false,
-    // Commands issued in one event-loop turn leave in one write: under load a write(2) per
-    // request's EVALSHA was the largest single cost in the proxy's profile (19 % at c16).
-    // Each script still runs atomically in Redis; only the syscalls are shared.
-    enableAutoPipelining: true
+    // Batched by `corkPerTurn` instead (see there for why not ioredis's auto-pipelining).
+    enableAutoPipelining: false
   })
 }
 
@@ -143,6 +142,8 @@ export const makeRateLimiterRedis = (
     })
 
     let client: RedisLike
+    // A caller-owned client batches (or not) as its owner configured it.
+    let beforeCommand = () => {}
     if (options.client !== undefined) {
       client = options.client
     } else {
@@ -166,15 +167,19 @@ export const makeRateLimiterRedis = (
         owned.once("ready", done)
       })
       client = owned
+      beforeCommand = corkPerTurn(owned)
     }
 
     const run = async (sha: string, lua: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) => {
       try {
+        beforeCommand()
         return await client.evalsha(sha, keys.length, ...keys, ...args)
       } catch (e) {
         if (!isNoScript(e)) throw e
         // The script cache was flushed (restart, failover, SCRIPT FLUSH): load it again and retry once.
+        beforeCommand()
         await client.script("LOAD", lua)
+        beforeCommand()
         return await client.evalsha(sha, keys.length, ...keys, ...args)
       }
     }
