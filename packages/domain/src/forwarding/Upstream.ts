@@ -1,4 +1,5 @@
 import { Context, type Effect, type Either, type Option, type Redacted, Schema, type Stream } from "effect"
+import type { AbortSignalLike } from "./AbortLatch.js"
 
 /**
  * What the proxy hands a provider adapter and what it gets back. Every adapter speaks OpenAI's
@@ -39,7 +40,7 @@ export interface UpstreamRequest {
   /** Already allowlisted by the edge: request id, trace context, correlation id. */
   readonly headers: Readonly<Record<string, string>>
   /** Fires when the client goes away: the upstream request is aborted at once. */
-  readonly signal: AbortSignal
+  readonly signal: AbortSignalLike
 }
 
 export interface Usage {

@@ -10,6 +10,7 @@ import {
   ValidationFailed
 } from "../errors.js"
 import { FieldError } from "../FieldError.js"
+import type { AbortSignalLike } from "./AbortLatch.js"
 import { Routing } from "./Routing.js"
 import {
   type CooldownPolicy,
@@ -37,7 +38,7 @@ export interface ForwardRequest {
   readonly body: Readonly<Record<string, unknown>>
   readonly stream: boolean
   readonly headers: Readonly<Record<string, string>>
-  readonly signal: AbortSignal
+  readonly signal: AbortSignalLike
 }
 
 /** Hooks for metrics and spans at the edge; the use case itself knows no metrics library. */

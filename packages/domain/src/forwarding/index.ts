@@ -1,3 +1,4 @@
+export * from "./AbortLatch.js"
 export * from "./forwardChatCompletion.js"
 export * from "./Routing.js"
 export * from "./RoutingTable.js"

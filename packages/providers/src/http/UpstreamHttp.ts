@@ -1,4 +1,11 @@
-import { type TargetTimeouts, UpstreamAborted, UpstreamConnectFailed, UpstreamTimedOut } from "@ibex/domain"
+import {
+  AbortLatch,
+  type AbortSignalLike,
+  type TargetTimeouts,
+  UpstreamAborted,
+  UpstreamConnectFailed,
+  UpstreamTimedOut
+} from "@ibex/domain"
 import { Effect, Either, Option } from "effect"
 import { Agent, type Dispatcher } from "undici"
 
@@ -18,7 +25,7 @@ export interface UpstreamPost {
   readonly headers: Record<string, string>
   readonly body: string
   readonly timeouts: TargetTimeouts
-  readonly signal: AbortSignal
+  readonly signal: AbortSignalLike
 }
 
 /** Why we aborted a request ourselves; compared by identity so an error from the body says which. */
@@ -91,7 +98,7 @@ export const makeUpstreamHttp = (): UpstreamHttp => {
     }
     return agent
   }
-  const reasons = new WeakMap<UpstreamExchange["body"], AbortSignal>()
+  const reasons = new WeakMap<UpstreamExchange["body"], AbortLatch>()
 
   const classify = (providerId: string, abortReason: unknown, error: unknown): TransportFailure => {
     if (abortReason === CLIENT_GONE) return new UpstreamAborted({ providerId })
@@ -117,10 +124,10 @@ export const makeUpstreamHttp = (): UpstreamHttp => {
       done(Either.left(new UpstreamAborted({ providerId: req.providerId })))
       return () => {}
     }
-    const controller = new AbortController()
-    const onClientGone = () => controller.abort(CLIENT_GONE)
+    const latch = new AbortLatch()
+    const onClientGone = () => latch.abort(CLIENT_GONE)
     req.signal.addEventListener("abort", onClientGone, { once: true })
-    const total = setTimeout(() => controller.abort(TOTAL_ELAPSED), req.timeouts.totalMs)
+    const total = setTimeout(() => latch.abort(TOTAL_ELAPSED), req.timeouts.totalMs)
     let released = false
     const release = () => {
       if (released) return
@@ -143,24 +150,25 @@ export const makeUpstreamHttp = (): UpstreamHttp => {
         method: "POST",
         headers: req.headers,
         body: req.body,
-        signal: controller.signal,
+        // undici reads only `aborted`, `reason` and the "abort" listeners of a signal (EventTarget-shaped).
+        signal: latch as unknown as AbortSignal,
         headersTimeout: req.timeouts.firstByteMs,
         bodyTimeout: req.timeouts.idleMs
       },
       (error, res) => {
         if (error === null) {
-          reasons.set(res.body, controller.signal)
+          reasons.set(res.body, latch)
           done(Either.right({ status: res.statusCode, headers: res.headers, body: res.body, release }))
         } else {
           release()
-          done(Either.left(classify(req.providerId, controller.signal.reason, error)))
+          done(Either.left(classify(req.providerId, latch.reason, error)))
         }
       }
     )
     return () => {
       if (!released) {
         release()
-        controller.abort(CLIENT_GONE)
+        latch.abort(CLIENT_GONE)
       }
     }
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import {
+  AbortLatch,
   annotateSpanWhenTraced,
   type ForwardError,
   type Forwarded,
@@ -59,12 +60,12 @@ export const prepareForward = (
   meter: Meter,
   metrics: ProxyMetrics
 ): ForwardContext => {
-  const controller = new AbortController()
+  const latch = new AbortLatch()
   // Gone already (while the request waited for a limiter): nothing is sent upstream, nothing is spent.
-  if (res.destroyed) controller.abort()
+  if (res.destroyed) latch.abort()
   else
     res.once("close", () => {
-      if (!res.writableFinished) controller.abort()
+      if (!res.writableFinished) latch.abort()
     })
   const { upstream, correlationId } = upstreamHeaders(req.headers, state, spanId)
   addHeader(state, "X-Correlation-ID", correlationId)
@@ -75,7 +76,7 @@ export const prepareForward = (
       body: intent.body,
       stream: intent.stream,
       headers: upstream,
-      signal: controller.signal
+      signal: latch
     },
     observer: {
       attempt: (target, outcome, ms) => {
