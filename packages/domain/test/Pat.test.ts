@@ -79,6 +79,37 @@ describe("PAT format", () => {
     expect(outcomes.refused).toBeGreaterThan(0)
   })
 
+  it("a secret is accepted exactly when it decodes to 32 bytes that encode back to it (canonical base64url)", () => {
+    const id = uuidFromBytes(new Uint8Array(16).fill(3), 4)
+    const outcomes = { accepted: 0, refused: 0 }
+    fc.assert(
+      fc.property(
+        // Alphabet-only strings (a quarter of them canonical: the last character decides), and the same with one odd character.
+        fc.oneof(
+          fc.array(fc.constantFrom(...base64url), { minLength: 43, maxLength: 43 }).map((cs) => cs.join("")),
+          fc
+            .tuple(
+              fc.array(fc.constantFrom(...base64url), { minLength: 43, maxLength: 43 }),
+              fc.nat({ max: 42 }),
+              fc.constantFrom(...odd)
+            )
+            .map(([cs, at, c]) => cs.map((x, i) => (i === at ? c : x)).join(""))
+        ),
+        (secret) => {
+          const bytes = decodeBase64Url(secret)
+          const canonical = bytes !== undefined && bytes.length === 32 && encodeBase64Url(bytes) === secret
+          const r = parsePat(`${PAT_PREFIX}${id}_${secret}`)
+          expect(Either.isRight(r)).toBe(canonical)
+          if (canonical) outcomes.accepted++
+          else outcomes.refused++
+        }
+      ),
+      { numRuns: 2_000 }
+    )
+    expect(outcomes.accepted).toBeGreaterThan(0)
+    expect(outcomes.refused).toBeGreaterThan(0)
+  })
+
   it("a valid PAT with one character out of its part's alphabet is refused with that part's reason", () => {
     fc.assert(
       fc.property(validPat, fc.nat({ max: PAT_LENGTH - 1 }), fc.nat(), (pat, at, pick) => {
