@@ -58,7 +58,13 @@ describe("Argon2id flood against one real token id (real Argon2id, default param
   const runtime = ManagedRuntime.make(services)
   afterAll(() => runtime.dispose())
   let orgB: OrgId
+  // As auth's process runs (apps/auth/src/main.ts, skipStackTraces): no stack captured per error.
+  const stackTraceLimit = Error.stackTraceLimit
+  afterAll(() => {
+    Error.stackTraceLimit = stackTraceLimit
+  })
   beforeAll(async () => {
+    Error.stackTraceLimit = 0
     orgB = (await runtime.runPromise(createOrg())).id
   }, 60_000)
 
@@ -185,6 +191,9 @@ describe("Argon2id flood against one real token id (real Argon2id, default param
       `[argon2 flood] Argon2id runs during the flood: ${hashesDuring} (org A's id: ${orgAHashes}, bound ${HANDFUL}); ` +
         `store lookups of org A's id: ${lookups.get(victimId) ?? 0}; flood refused as wrong_secret ${wrongSecret}/${FLOOD}; ` +
         `org-B validations started before the flood settled: ${measured.samples.filter((s) => s.inFlood).length}/${N}; ` +
+        `org B under the unknown ids, ms: ${ms(volume.samples)
+          .map((x) => x.toFixed(0))
+          .join(" ")}; ` +
         `org B under the flood, ms: ${ms(measured.samples)
           .map((x) => x.toFixed(0))
           .join(" ")}`

@@ -32,6 +32,7 @@ import {
   Redacted,
   Stream
 } from "effect"
+import { makeRefusalPacer } from "./RefusalPacer.js"
 import { findCredential } from "./validateToken.js"
 
 export interface TokenValidatorShape {
@@ -82,6 +83,8 @@ export interface TokenValidatorOptions {
    * 0 disables the padding.
    */
   readonly refusalInitialFloorMs: number
+  /** Padded refusals woken per turn of the event loop at most (RefusalPacer: why). */
+  readonly refusalWakeBatch: number
 }
 
 export const defaultTokenValidatorOptions: TokenValidatorOptions = {
@@ -93,7 +96,8 @@ export const defaultTokenValidatorOptions: TokenValidatorOptions = {
   failureWindowMs: 10_000,
   hashConcurrency: 2,
   maxQueuedHashes: 64,
-  refusalInitialFloorMs: 30
+  refusalInitialFloorMs: 30,
+  refusalWakeBatch: 32
 }
 
 export type ValidationOutcome =
@@ -155,7 +159,9 @@ const countNow = (outcome: ValidationOutcome): void => counterFor(outcome).unsaf
  * Timing: an unknown token id fails before any hashing (hashing it would reopen the flood), but
  * its refusal is padded with a sleep to the median duration of recent cold verifications, so an
  * unknown id and a throttled or repeated guess take as long as a wrong secret for a known id.
- * Revoked, expired and disabled-org refusals are answered at once (see `padded`).
+ * Revoked, expired and disabled-org refusals are answered at once (see `padded`). The sleeping
+ * refusals wait in one RefusalPacer, which wakes them a batch per turn of the event loop, so a
+ * flood's refusals never all wake ahead of another tenant's finished hash.
  *
  * Argon2id is the scarce resource, so it is bounded three ways: guesses for a token id are
  * counted when admitted (a flood of concurrent wrong secrets gets `maxFailuresPerToken` hashes,
@@ -194,15 +200,6 @@ export const replyMarginMs = (budgetMs: number): number => Math.max(10, budgetMs
 /** How many recent cold verifications the unknown-id floor is the median of. */
 const FLOOR_SAMPLES = 31
 
-/** A wall-clock sleep (not the Clock service: the padding is about real time, under a test clock too), interruptible. */
-const sleepWall = (ms: number): Effect.Effect<void> =>
-  ms <= 0
-    ? Effect.void
-    : Effect.async<void>((resume) => {
-        const timer = setTimeout(() => resume(Effect.void), ms)
-        return Effect.sync(() => clearTimeout(timer))
-      })
-
 export const makeTokenValidator = (options: TokenValidatorOptions = defaultTokenValidatorOptions) =>
   Effect.gen(function* () {
     const store = yield* TokenStore
@@ -212,6 +209,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     // Cold verifications outlive their callers (below); they live in this layer's scope.
     const detached = yield* FiberSet.make()
     const runDetached = yield* FiberSet.runtime(detached)<never>()
+    // Wall-clock time (not the Clock service): the padding is about real time, under a test clock too.
+    const pacer = yield* makeRefusalPacer(options.refusalWakeBatch)
 
     const byToken = new Map<TokenId, Set<string>>()
     const positive = new BoundedMap<string, Entry>(options.maxEntries, (digest, entry) =>
@@ -228,7 +227,18 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     // so without this anyone could keep a real holder locked out by guessing secrets for its id.
     // Only possession is remembered; validity is still read from the store every time. Kept
     // across feed drops, because possession of a secret does not change with the feed.
-    const provenDigests = new BoundedMap<string, true>(options.maxEntries)
+    const provenDigests = new BoundedMap<string, TokenId>(options.maxEntries, (_, tokenId) => unprove(tokenId))
+    /** How many proven digests each token id has (in step with `provenDigests`). */
+    const provenIds = new Map<TokenId, number>()
+    const unprove = (tokenId: TokenId) => {
+      const left = (provenIds.get(tokenId) ?? 1) - 1
+      if (left > 0) provenIds.set(tokenId, left)
+      else provenIds.delete(tokenId)
+    }
+    const prove = (digest: string, tokenId: TokenId) => {
+      if (!provenDigests.has(digest)) provenIds.set(tokenId, (provenIds.get(tokenId) ?? 0) + 1)
+      provenDigests.set(digest, tokenId)
+    }
     /** Token ids known to be revoked; no TTL (revocation is final), bounded. */
     const revokedIds = new BoundedMap<TokenId, true>(options.maxNegativeEntries)
     /** One Argon2id per token id at a time: the tail of each id's chain of hashes. */
@@ -259,7 +269,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         const now = Date.now()
         const budget = deadline === null ? Number.POSITIVE_INFINITY : deadline - (now - (performance.now() - startedAt))
         const untilDeadline = deadline === null ? Number.POSITIVE_INFINITY : deadline - replyMarginMs(budget) - now
-        return sleepWall(Math.round(Math.min(untilFloor, untilDeadline)))
+        const ms = Math.round(Math.min(untilFloor, untilDeadline))
+        return ms <= 0 ? Effect.void : pacer.sleepUntil(performance.now() + ms)
       })
 
     const forgetToken = (tokenId: TokenId) => {
@@ -416,7 +427,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
           const ok = yield* hashOnce(parsed.tokenId, credential.secretHash, parsed.secret)
           recordCold(performance.now() - startedAt)
           if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
-          provenDigests.set(digest, true)
+          prove(digest, parsed.tokenId)
           verifiedHash.set(digest, credential.secretHash)
         }
         const principal = yield* checkTokenUsable(credential, new Date(yield* Clock.currentTimeMillis)).pipe(
@@ -444,7 +455,16 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
      * auth process's CPU, so 1,000 concurrent guesses kept another tenant's validation waiting
      * behind them for 100–170 ms.
      */
-    const decide = (token: Redacted.Redacted<string>, digest: string, nowMs: number, startedAt: number): Decision => {
+    const decide = (token: Redacted.Redacted<string>, nowMs: number, startedAt: number): Decision => {
+      // Parsed once here; the cold path below reuses it. A malformed token is in no cache.
+      const claimed = parsePat(Redacted.value(token))
+      if (Either.isLeft(claimed)) return refuse("malformed", "malformed")
+      const parsed = claimed.right
+      // A guess for a throttled id that no secret was ever proven for here is refused on the id
+      // alone, before the HMAC: with no proven digest, the id has no cached verdict to find either
+      // (the HMAC was a quarter of a throttled guess's CPU and its one native handle for the GC).
+      if (!provenIds.has(parsed.tokenId) && throttled(parsed.tokenId, nowMs)) return refuse("throttled", "wrong_secret")
+      const digest = digester.digest(token)
       if (trusted) {
         const hit = positive.get(digest)
         if (hit !== undefined) {
@@ -457,11 +477,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (negativeUntil > nowMs) return refuse("negative_cache", "wrong_secret")
         negative.delete(digest)
       }
-      // Parsed once here; the cold path below reuses it.
-      const claimed = parsePat(Redacted.value(token))
-      if (Either.isLeft(claimed)) return refuse("malformed", "malformed")
-      const parsed = claimed.right
-      // Refused before the database and Argon2id: a flood costs a parse and an HMAC (DESIGN.md).
+      // Refused before the database and Argon2id: a flood costs a parse, at most an HMAC (DESIGN.md).
       if (throttled(parsed.tokenId, nowMs) && !provenDigests.has(digest)) return refuse("throttled", "wrong_secret")
       // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
       if (revokedIds.has(parsed.tokenId)) return refuse("revoked", "revoked")
@@ -529,7 +545,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const validate = (token: Redacted.Redacted<string>): Effect.Effect<Principal, InvalidToken | StoreUnavailable> =>
       Effect.clockWith((clock) => {
         const startedAt = performance.now()
-        const decision = decide(token, digester.digest(token), clock.unsafeCurrentTimeMillis(), startedAt)
+        const decision = decide(token, clock.unsafeCurrentTimeMillis(), startedAt)
         switch (decision._tag) {
           case "Hit":
             countNow("cache_hit")
