@@ -426,7 +426,11 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (!known) {
           const ok = yield* hashOnce(parsed.tokenId, credential.secretHash, parsed.secret)
           recordCold(performance.now() - startedAt)
-          if (!ok) return yield* Effect.tapError(Effect.fail(new InvalidToken({ reason: "wrong_secret" })), onFailure)
+          if (!ok)
+            return yield* Effect.tapError(
+              Effect.fail(new InvalidToken({ reason: "wrong_secret" }, { disableValidation: true })),
+              onFailure
+            )
           prove(digest, parsed.tokenId)
           verifiedHash.set(digest, credential.secretHash)
         }
