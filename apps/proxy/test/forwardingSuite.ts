@@ -1,3 +1,4 @@
+import { Socket } from "node:net"
 import { makeRoutingState, Routing, type RoutingState } from "@ibex/domain"
 import { setupOrg, type TestOrgContext } from "@ibex/testkit"
 import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
@@ -259,6 +260,31 @@ export const forwardingSuite = (tracing: boolean) => {
         })
       })
     }
+
+    it("a stream's headers leave in one write with the chunks that came with the provider's headers", async () => {
+      // Every socket write of this process, as text: the proxy's answer is the one carrying X-IBEX-Provider.
+      const writes: Array<string> = []
+      const proto = Socket.prototype as unknown as {
+        _writeGeneric: (writev: boolean, data: unknown, encoding: string, cb: unknown) => unknown
+      }
+      const original = proto._writeGeneric
+      proto._writeGeneric = function (this: Socket, writev, data, encoding, cb) {
+        const parts = writev ? (data as Array<{ chunk: unknown }>).map((d) => d.chunk) : [data]
+        writes.push(parts.map((c) => (typeof c === "string" ? c : Buffer.from(c as Uint8Array).toString())).join(""))
+        return original.call(this, writev, data, encoding, cb)
+      }
+      try {
+        const res = await raw("/v1/chat/completions", { body: { model: "gpt-4o-mini", messages: hello, stream: true } })
+        expect(await res.text()).toContain("data: [DONE]")
+      } finally {
+        proto._writeGeneric = original
+      }
+      // The mock sends its headers and every frame in one write; the proxy's headers went out
+      // alone (a syscall and a wake-up of the client) before it corked them until the check phase.
+      const head = writes.find((w) => w.startsWith("HTTP/1.1 200") && w.includes("X-IBEX-Provider"))
+      expect(head).toBeDefined()
+      expect(head).toContain("data: {")
+    })
 
     it("the usage chunk reaches only clients that asked for it (the proxy always asks upstream)", async () => {
       const streamed = await collect("gpt-4o-mini", false)

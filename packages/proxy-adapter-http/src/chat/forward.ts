@@ -161,7 +161,13 @@ export const makeAnswerStage =
       else if (Option.isSome(outcome.usage)) yield* annotateSpanWhenTraced(usageAttributes(outcome.usage.value))
     })
 
-/** A stream's response headers, sent before its first chunk. */
+/**
+ * A stream's response headers, sent in this turn of the event loop whether or not a chunk has
+ * come (a client sees its 200 as soon as the provider's), and in one write with the chunks that
+ * arrived with the provider's headers: the socket is corked until the check phase. The first
+ * chunk of an upstream usually shares the read that brought its headers; written apart, they were
+ * two syscalls and two wake-ups of the client before it had the chunk it waits for.
+ */
 export const startStream = (responder: Responder, res: ServerResponse, state: RequestState, forwarded: Forwarded) => {
   noteTarget(state, forwarded)
   state.status = 200
@@ -170,9 +176,13 @@ export const startStream = (responder: Responder, res: ServerResponse, state: Re
   headers["Content-Type"] = "text/event-stream; charset=utf-8"
   headers["Cache-Control"] = "no-cache"
   headers["X-Accel-Buffering"] = "no"
+  res.cork()
   res.writeHead(200, headers)
   res.flushHeaders()
+  setImmediate(uncorkResponse, res)
 }
+
+const uncorkResponse = (res: ServerResponse) => res.uncork()
 
 export const streamOptions = (intent: ChatIntent, state: RequestState) => ({
   wantsUsageChunk: intent.wantsUsageChunk,
