@@ -11,6 +11,10 @@
 //   --profile   only the baseline and the full chain at c16, with `--cpu-prof` on one proxy and one
 //               auth instance; writes bench/results/profile-*.cpuprofile and prints the top
 //               self-time functions of each (bench/profile.ts).
+//   --hold      start everything, warm proxy 1's cache, write the ports, pids and the probe's
+//               headers to <logs>/stack.json (0600: it holds the bench's own token), and wait for
+//               Ctrl-C, which cleans up as usual: a live stack to measure by hand (strace, trace
+//               flags, a second proxy with proxy 1's environment from /proc/<pid>/environ).
 import { execSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -43,6 +47,7 @@ const QUICK = argv.includes("--quick")
 // `--profile=chat` profiles the forwarded chat (row 3's load) instead of the auth probe.
 const PROFILE_CHAT = argv.includes("--profile=chat")
 const PROFILE = argv.includes("--profile") || PROFILE_CHAT
+const HOLD = argv.includes("--hold")
 const T = QUICK
   ? {
       load: 2,
@@ -416,6 +421,23 @@ const main = async () => {
       }
     : probe1
   if (PROFILE_CHAT) await warmUp(profiled, 200)
+  if (HOLD) {
+    const stackFile = join(logDir, "stack.json")
+    const pids = {
+      proxy1: proxy1.pid,
+      proxy2: proxy2?.pid,
+      authA: authA.pid,
+      mock: mock.pid,
+      bareForwarder: bareFwd?.pid
+    }
+    const ports = { bare: barePort, mock: mockPort, bareForwarder: fwdPort, authA: authAPort, authB: authBPort }
+    const proxies = { proxy1: proxy1Port, proxy2: proxy2Port, edge: edgePort }
+    writeFileSync(stackFile, `${JSON.stringify({ ports: { ...ports, ...proxies }, pids, probeHeaders }, null, 2)}\n`, {
+      mode: 0o600
+    })
+    log(`holding: the stack is described in ${stackFile}; Ctrl-C stops it`)
+    await new Promise<never>(() => {})
+  }
 
   const results: Record<string, unknown> = {}
   const run = async (label: string, name: string, spec: Parameters<typeof load>[1]) => {
