@@ -1,4 +1,5 @@
-import { Metric } from "effect"
+import { labelledUpdate } from "@ibex/domain"
+import { Effect, Metric } from "effect"
 
 /**
  * The management and RPC counters of the auth service. Validation outcomes and latency
@@ -31,15 +32,16 @@ export const grpcRequestsTotal = Metric.counter("ibex_auth_grpc_requests_total",
   incremental: true
 })
 
-// Tagged once per (method, status) and kept: tagging on every call built two new metric keys per RPC.
-const rpcCounters = new Map<string, Metric.Metric.Counter<number>>()
+// One labelled update per (method, status), made once (labelledUpdate: why not Metric.tagged).
+const rpcCounters = new Map<string, (n: number) => void>()
 /** `ibex_auth_grpc_requests_total{method, code}` + 1, for either service. */
-export const countRpc = (method: string, code: string) => {
-  const key = `${method}\u0000${code}`
-  let counter = rpcCounters.get(key)
-  if (counter === undefined) {
-    counter = Metric.tagged(Metric.tagged(grpcRequestsTotal, "method", method), "code", code)
-    rpcCounters.set(key, counter)
-  }
-  return Metric.increment(counter)
-}
+export const countRpc = (method: string, code: string) =>
+  Effect.sync(() => {
+    const key = `${method}\u0000${code}`
+    let count = rpcCounters.get(key)
+    if (count === undefined) {
+      count = labelledUpdate(grpcRequestsTotal, { method, code })
+      rpcCounters.set(key, count)
+    }
+    count(1)
+  })
