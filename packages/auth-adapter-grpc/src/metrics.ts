@@ -1,4 +1,4 @@
-import { labelledUpdate } from "@ibex/domain"
+import { labelledUpdates } from "@ibex/domain"
 import { Effect, Metric } from "effect"
 
 /**
@@ -32,16 +32,7 @@ export const grpcRequestsTotal = Metric.counter("ibex_auth_grpc_requests_total",
   incremental: true
 })
 
-// One labelled update per (method, status), made once (labelledUpdate: why not Metric.tagged).
-const rpcCounters = new Map<string, (n: number) => void>()
+// labelledUpdates: why not Metric.tagged.
+const rpcCounter = labelledUpdates(grpcRequestsTotal, "method", "code")
 /** `ibex_auth_grpc_requests_total{method, code}` + 1, for either service. */
-export const countRpc = (method: string, code: string) =>
-  Effect.sync(() => {
-    const key = `${method}\u0000${code}`
-    let count = rpcCounters.get(key)
-    if (count === undefined) {
-      count = labelledUpdate(grpcRequestsTotal, { method, code })
-      rpcCounters.set(key, count)
-    }
-    count(1)
-  })
+export const countRpc = (method: string, code: string) => Effect.sync(() => rpcCounter(method, code)(1))

@@ -3,7 +3,7 @@ import {
   checkTokenUsable,
   InvalidToken,
   type InvalidTokenReason,
-  labelledUpdate,
+  labelledUpdates,
   type OrgId,
   type ParsedPat,
   type Principal,
@@ -131,17 +131,10 @@ interface Attempts {
   windowStartMs: number
 }
 
-// One labelled update per outcome, made once (labelledUpdate: why not Metric.tagged).
-const outcomeCounters = new Map<ValidationOutcome, (n: number) => void>()
+// labelledUpdates: why not Metric.tagged.
+const outcomeCounter = labelledUpdates(validationOutcomes, "outcome")
 /** `ibex_auth_validation_total{outcome}` + 1, outside any Effect (answers decided from memory). */
-const countNow = (outcome: ValidationOutcome): void => {
-  let count = outcomeCounters.get(outcome)
-  if (count === undefined) {
-    count = labelledUpdate(validationOutcomes, { outcome })
-    outcomeCounters.set(outcome, count)
-  }
-  count(1)
-}
+const countNow = (outcome: ValidationOutcome): void => outcomeCounter(outcome)(1)
 const countOutcome = (outcome: ValidationOutcome) => Effect.sync(() => countNow(outcome))
 
 /**
@@ -467,7 +460,8 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       // A guess for a throttled id that no secret was ever proven for here is refused on the id
       // alone, before the HMAC: with no proven digest, the id has no cached verdict to find either
       // (the HMAC was a quarter of a throttled guess's CPU and its one native handle for the GC).
-      if (!provenIds.has(parsed.tokenId) && throttled(parsed.tokenId, nowMs)) return refuse("throttled", "wrong_secret")
+      const isThrottled = throttled(parsed.tokenId, nowMs)
+      if (isThrottled && !provenIds.has(parsed.tokenId)) return refuse("throttled", "wrong_secret")
       const digest = digester.digest(token)
       if (trusted) {
         const hit = positive.get(digest)
@@ -482,7 +476,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         negative.delete(digest)
       }
       // Refused before the database and Argon2id: a flood costs a parse, at most an HMAC (DESIGN.md).
-      if (throttled(parsed.tokenId, nowMs) && !provenDigests.has(digest)) return refuse("throttled", "wrong_secret")
+      if (isThrottled && !provenDigests.has(digest)) return refuse("throttled", "wrong_secret")
       // Known revoked (pushed by the feed, or revoked here): no lookup, no hashing.
       if (revokedIds.has(parsed.tokenId)) return refuse("revoked", "revoked")
       const unknownUntil = unknownIds.get(parsed.tokenId)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import fc from "fast-check"
-import { labelledUpdate } from "../src/observability/labelledMetric.js"
+import { labelledUpdate, labelledUpdates } from "../src/observability/labelledMetric.js"
 
 describe("labelledUpdate", () => {
   it("updates the same series as Metric.tagged with the same labels, in any mix and order", () =>
@@ -11,9 +11,11 @@ describe("labelledUpdate", () => {
         (ops) => {
           const name = `labelled_${Math.random().toString(36).slice(2)}_total`
           const base = Metric.counter(name, { incremental: true })
+          // One series through labelledUpdate, the other through the memoised labelledUpdates.
+          const byValues = labelledUpdates(base, "method", "code")
           const direct = {
             a: labelledUpdate(base, { method: "M", code: "a" }),
-            b: labelledUpdate(base, { method: "M", code: "b" })
+            b: (n: number) => byValues("M", "b")(n)
           }
           const tagged = {
             a: Metric.tagged(Metric.tagged(base, "method", "M"), "code", "a"),

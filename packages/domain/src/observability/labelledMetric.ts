@@ -15,3 +15,23 @@ export const labelledUpdate = <Type, In, Out>(
   const fixed = Object.entries(labels).map(([key, value]) => MetricLabel.make(key, value))
   return (input) => metric.unsafeUpdate(input, fixed)
 }
+
+/**
+ * `labelledUpdate` for a metric whose label names are fixed and whose values vary by call site
+ * (an outcome, a method and a status): each distinct set of values is made once and kept.
+ */
+export const labelledUpdates = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  ...names: ReadonlyArray<string>
+): ((...values: ReadonlyArray<string>) => (input: In) => void) => {
+  const made = new Map<string, (input: In) => void>()
+  return (...values) => {
+    const key = values.join("\u0000")
+    let update = made.get(key)
+    if (update === undefined) {
+      update = labelledUpdate(metric, Object.fromEntries(names.map((name, i) => [name, values[i] ?? ""])))
+      made.set(key, update)
+    }
+    return update
+  }
+}
