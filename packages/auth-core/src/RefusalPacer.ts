@@ -17,7 +17,7 @@ import { Effect, type Scope } from "effect"
 export interface RefusalPacer {
   /** Suspends until `atMs` (performance.now() time) has passed and this waiter's batch comes; interruptible. */
   readonly sleepUntil: (atMs: number) => Effect.Effect<void>
-  /** Waiters parked now (interrupted ones leave at once). */
+  /** Waiters parked now (interrupted ones leave at once); counts the heap, for tests and diagnostics. */
   readonly parked: () => number
 }
 
@@ -37,6 +37,12 @@ class WaiterHeap {
   }
   peek(): Waiter | undefined {
     return this.items[0]
+  }
+  /** Waiters still to wake (interrupted ones stay in the heap until their time, without a wake). */
+  live(): number {
+    let n = 0
+    for (const w of this.items) if (w.wake !== undefined) n++
+    return n
   }
   push(w: Waiter) {
     const a = this.items
@@ -76,7 +82,6 @@ export const makeRefusalPacer = (batch: number): Effect.Effect<RefusalPacer, nev
     if (!(batch >= 1)) return yield* Effect.dieMessage("RefusalPacer needs a batch of at least 1")
     const heap = new WaiterHeap()
     let seq = 0
-    let live = 0
     let timer: ReturnType<typeof setTimeout> | undefined
     let timerAt = Number.POSITIVE_INFINITY
     let drainQueued = false
@@ -109,7 +114,6 @@ export const makeRefusalPacer = (batch: number): Effect.Effect<RefusalPacer, nev
         const wake = next.wake
         if (wake === undefined) continue
         next.wake = undefined
-        live--
         woken++
         wake()
       }
@@ -135,14 +139,11 @@ export const makeRefusalPacer = (batch: number): Effect.Effect<RefusalPacer, nev
       Effect.async<void>((resume) => {
         const waiter: Waiter = { atMs, seq: seq++, wake: () => resume(Effect.void) }
         heap.push(waiter)
-        live++
         arm()
         return Effect.sync(() => {
-          if (waiter.wake === undefined) return
           waiter.wake = undefined
-          live--
         })
       })
 
-    return { sleepUntil, parked: () => live }
+    return { sleepUntil, parked: () => heap.live() }
   })
