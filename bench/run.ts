@@ -393,6 +393,13 @@ const main = async () => {
   log("services ready")
 
   const probeHeaders = { authorization: `Bearer ${primary.admin.token}`, "x-ibex-agent-id": primary.agentId }
+  /** A chat completion POSTed to `port` with `headers` (the probe's, or none for the bare forwarder and the mock). */
+  const chatTo = (port: number, headers: Record<string, string>, body: string): Target => ({
+    url: url(port, "/v1/chat/completions"),
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+    body
+  })
   const probe1: Target = { url: url(proxy1Port, "/v1/internal/auth-probe"), headers: probeHeaders }
   const bareTarget: Target = { url: url(barePort, "/") }
   // The first validation of a token runs Argon2id (plus connection set-up and JIT) and may exceed
@@ -412,14 +419,7 @@ const main = async () => {
     throw new Error(`${target.url} did not answer ${expected}: ${last}`)
   }
   await warmUp(probe1, 200)
-  const profiled: Target = PROFILE_CHAT
-    ? {
-        url: url(proxy1Port, "/v1/chat/completions"),
-        method: "POST",
-        headers: { ...probeHeaders, "content-type": "application/json" },
-        body: chatBody
-      }
-    : probe1
+  const profiled: Target = PROFILE_CHAT ? chatTo(proxy1Port, probeHeaders, chatBody) : probe1
   if (PROFILE_CHAT) await warmUp(profiled, 200)
   if (HOLD) {
     const stackFile = join(logDir, "stack.json")
@@ -430,9 +430,17 @@ const main = async () => {
       mock: mock.pid,
       bareForwarder: bareFwd?.pid
     }
-    const ports = { bare: barePort, mock: mockPort, bareForwarder: fwdPort, authA: authAPort, authB: authBPort }
-    const proxies = { proxy1: proxy1Port, proxy2: proxy2Port, edge: edgePort }
-    writeFileSync(stackFile, `${JSON.stringify({ ports: { ...ports, ...proxies }, pids, probeHeaders }, null, 2)}\n`, {
+    const ports = {
+      bare: barePort,
+      mock: mockPort,
+      bareForwarder: fwdPort,
+      authA: authAPort,
+      authB: authBPort,
+      proxy1: proxy1Port,
+      proxy2: proxy2Port,
+      edge: edgePort
+    }
+    writeFileSync(stackFile, `${JSON.stringify({ ports, pids, probeHeaders }, null, 2)}\n`, {
       mode: 0o600
     })
     log(`holding: the stack is described in ${stackFile}; Ctrl-C stops it`)
@@ -532,18 +540,8 @@ const main = async () => {
     await edge?.stop()
 
     // ---- 3: forwarding a chat completion (the full chain) against a bare forwarder, same mock ----
-    const fwdTarget: Target = {
-      url: url(fwdPort, "/v1/chat/completions"),
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: chatBody
-    }
-    const chatTarget: Target = {
-      url: url(proxy1Port, "/v1/chat/completions"),
-      method: "POST",
-      headers: { ...probeHeaders, "content-type": "application/json" },
-      body: chatBody
-    }
+    const fwdTarget = chatTo(fwdPort, {}, chatBody)
+    const chatTarget = chatTo(proxy1Port, probeHeaders, chatBody)
     await warmUp(fwdTarget, 200)
     const bareForwarder = await runC16("3a bare forwarder, chat 4 KB, c16", fwdTarget)
     await bareFwd?.stop()
@@ -714,14 +712,8 @@ const main = async () => {
     // 2,000 sequential streams (--trace-opt: ~800 functions marked and optimized per 450 streams
     // on the third round, ~100 on the sixth). The 50 sequential warm-up streams measured that
     // compilation, not the path: a few seconds of concurrent streams first, to both targets alike.
-    const streamTarget = (port: number, headers: Record<string, string>): Target => ({
-      url: url(port, "/v1/chat/completions"),
-      method: "POST",
-      headers: { ...headers, "content-type": "application/json" },
-      body: streamingChatBody
-    })
     await load("loadgen", {
-      targets: [streamTarget(mockPort, {}), streamTarget(proxy1Port, probeHeaders)],
+      targets: [chatTo(mockPort, {}, streamingChatBody), chatTo(proxy1Port, probeHeaders, streamingChatBody)],
       connections: 16,
       durationSec: T.streamWarmSec
     })
