@@ -53,7 +53,12 @@ export const ProxyServiceLive = <E>(
     | Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth>
     | Layer.Layer<RateLimiter | UsageLimiter> = Option.match(config.redisUrl, {
     onNone: () => Layer.merge(RateLimiterMemory, UsageLimiterMemory),
-    onSome: (url) => RateLimiterRedis({ url: Redacted.value(url), commandTimeoutMs: config.redisCommandTimeoutMs })
+    onSome: (url) =>
+      RateLimiterRedis({
+        url: Redacted.value(url),
+        commandTimeoutMs: config.redisCommandTimeoutMs,
+        leaseMaxUnits: config.redisLeaseMaxUnits
+      })
   })
   const readiness = Layer.effect(
     ProxyConfig,

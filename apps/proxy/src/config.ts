@@ -97,6 +97,13 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     secret: false,
     description: "Budget of one limiter call before failing open."
   },
+  {
+    name: "REDIS_LEASE_MAX_UNITS",
+    default: "64",
+    secret: false,
+    description:
+      "Units one limiter call may take for an org whose limit is at least 120,000/min, admitted without a round trip (docs/SECURITY.md, leases). 1: off."
+  },
   { name: "LOG_LEVEL", default: "Info", secret: false, description: "Minimum log level (Trace … Fatal, None)." },
   {
     name: "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -198,6 +205,7 @@ export interface ProxyAppConfig {
   readonly authTimeoutMs: number
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
   readonly redisCommandTimeoutMs: number
+  readonly redisLeaseMaxUnits: number
   readonly authCache: AuthorizationCacheOptions
   readonly logLevel: LogLevel.LogLevel
   readonly routing: RoutingSourceConfig
@@ -227,6 +235,7 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
   authTimeoutMs: positiveInt("AUTH_TIMEOUT_MS", DEFAULT_DEADLINE_MS),
   redisUrl: Config.option(Config.redacted("REDIS_URL")),
   redisCommandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS", 25),
+  redisLeaseMaxUnits: positiveInt("REDIS_LEASE_MAX_UNITS", 64),
   authCache: Config.all({
     ttlMs: positiveInt("PROXY_AUTH_CACHE_TTL_MS", defaultAuthorizationCacheOptions.ttlMs),
     negativeTtlMs: positiveInt("PROXY_AUTH_CACHE_NEGATIVE_TTL_MS", defaultAuthorizationCacheOptions.negativeTtlMs),

@@ -48,6 +48,7 @@ export const startProxyStack = async (
           authTimeoutMs: 2_000,
           redisUrl: Option.none(),
           redisCommandTimeoutMs: 25,
+          redisLeaseMaxUnits: 64,
           authCache: defaultAuthorizationCacheOptions,
           logLevel: LogLevel.Info,
           usageBufferMax: 10_000,

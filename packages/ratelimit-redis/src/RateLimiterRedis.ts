@@ -16,6 +16,7 @@ import { Redis } from "ioredis"
 import { type CircuitState, makeCircuitBreaker } from "./CircuitBreaker.js"
 import { corkPerTurn } from "./corkPerTurn.js"
 import { GCRA_LUA, GCRA_SHA } from "./gcraScript.js"
+import { defaultLeaseOptions, type Grant, leaseUnits, makeLeaseBook } from "./LeaseBook.js"
 import { USAGE_LUA, USAGE_SHA } from "./usageScript.js"
 
 /** The commands the adapter uses; a `Redis` or a `Cluster` from ioredis both qualify. */
@@ -58,6 +59,11 @@ export interface RateLimiterRedisOptions {
   readonly reconnectMaxDelayMs?: number
   /** How long layer construction waits for an owned client's first connection (never fails). Default 1000 ms. */
   readonly startupWaitMs?: number
+  /**
+   * Units one script call may take for an org with a high limit, admitted here without a round
+   * trip (see LeaseBook.ts). Default 64; 1 turns leases off.
+   */
+  readonly leaseMaxUnits?: number
 }
 
 export interface RateLimiterRedisHealthShape {
@@ -92,6 +98,13 @@ const toDecision = (reply: unknown, limit: number): RateLimitDecision => {
   if (!Array.isArray(reply) || reply.length < 4) throw new Error("unexpected script reply")
   const [allowed, remaining, resetAtMs, retryAfterMs] = reply.map(Number) as [number, number, number, number]
   return { allowed: allowed === 1, limit, remaining, resetAtMs, retryAfterMs }
+}
+
+const toGrant = (reply: unknown, limit: number): Grant => {
+  const decision = toDecision(reply, limit)
+  const granted = Number((reply as Array<unknown>)[4])
+  if (decision.allowed && !(Number.isInteger(granted) && granted >= 1)) throw new Error("unexpected grant")
+  return { decision, granted: decision.allowed ? granted : 0 }
 }
 
 const ownedClient = (url: string, options: RateLimiterRedisOptions) => {
@@ -278,29 +291,24 @@ export const makeRateLimiterRedis = (
     ): Effect.Effect<A, RateLimiterUnavailable> =>
       Effect.async<A, RateLimiterUnavailable>((resume) => judge(sha, lua, keys, args, read, (r) => resume(r)))
 
-    const consume = (
-      orgId: OrgId,
-      policy: RateLimitPolicy
-    ): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> => {
-      const limit = Math.max(1, Math.floor(policy.limit))
-      const windowMs = Math.max(1, Math.floor(policy.windowMs))
-      return judged(GCRA_SHA, GCRA_LUA, [rateLimitKey(prefix, orgId)], [limit, windowMs], (reply) =>
-        toDecision(reply, limit)
-      )
-    }
+    const leaseOptions = { ...defaultLeaseOptions, maxUnits: Math.max(1, options.leaseMaxUnits ?? 64) }
+    const leases = makeLeaseBook({
+      ...leaseOptions,
+      grant: (key, limit, windowMs, want, done) =>
+        judge(GCRA_SHA, GCRA_LUA, [key], [limit, windowMs, want], (reply) => toGrant(reply, limit), done)
+    })
 
     const consumeNow: NonNullable<RateLimiterShape["consumeNow"]> = (orgId, policy, done) => {
       const limit = Math.max(1, Math.floor(policy.limit))
       const windowMs = Math.max(1, Math.floor(policy.windowMs))
-      judge(
-        GCRA_SHA,
-        GCRA_LUA,
-        [rateLimitKey(prefix, orgId)],
-        [limit, windowMs],
-        (reply) => toDecision(reply, limit),
-        done
-      )
+      const key = rateLimitKey(prefix, orgId)
+      const want = leaseUnits(limit, windowMs, leaseOptions)
+      if (want > 1) leases.take(key, limit, windowMs, want, done)
+      else judge(GCRA_SHA, GCRA_LUA, [key], [limit, windowMs], (reply) => toDecision(reply, limit), done)
     }
+
+    const consume = (orgId: OrgId, policy: RateLimitPolicy): Effect.Effect<RateLimitDecision, RateLimiterUnavailable> =>
+      Effect.async<RateLimitDecision, RateLimiterUnavailable>((resume) => consumeNow(orgId, policy, resume))
 
     const usageKeys = (orgId: string, month: string) => [
       `${prefix}tokens:{${orgId}}`,

@@ -1,3 +1,4 @@
 export * from "./CircuitBreaker.js"
 export * from "./gcraScript.js"
+export * from "./LeaseBook.js"
 export * from "./RateLimiterRedis.js"

@@ -4,10 +4,34 @@ import { describeRealInfra } from "@ibex/testkit/infra"
 import { Effect, Either } from "effect"
 import fc from "fast-check"
 import { Redis } from "ioredis"
-import { GCRA_LUA, GCRA_SHA, makeCircuitBreaker, makeRateLimiterRedis, rateLimitKey } from "../src/index.js"
+import {
+  GCRA_LUA,
+  GCRA_SHA,
+  makeCircuitBreaker,
+  makeRateLimiterRedis,
+  type RedisLike,
+  rateLimitKey
+} from "../src/index.js"
 import { clusterKeySlot, crc16, redisServerBinary, throwawayRedis } from "./redisTestSupport.js"
 
 const org = () => crypto.randomUUID() as OrgId
+
+/** A real client that counts the limiter's script calls and the units Redis granted. */
+const countingClient = (redis: Redis) => {
+  const stats = { calls: 0, granted: 0 }
+  const client: RedisLike = {
+    evalsha: async (sha, numKeys, ...args) => {
+      stats.calls++
+      const reply = await redis.evalsha(sha, numKeys, ...args)
+      if (Array.isArray(reply) && Number(reply[0]) === 1) stats.granted += Number(reply[4] ?? 1)
+      return reply
+    },
+    get: (key) => redis.get(key),
+    script: (subcommand, script) => redis.script(subcommand, script),
+    ping: () => redis.ping()
+  }
+  return { client, stats }
+}
 
 describe("CircuitBreaker", () => {
   it("opens after N consecutive failures, half-opens one probe after the cool-down, closes on success", () => {
@@ -208,5 +232,75 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
         expect((yield* limiter.consume(id, perMinute(2))).allowed).toBe(true)
         expect((yield* limiter.consume(id, perMinute(2))).allowed).toBe(false)
       })
+  )
+
+  it.scopedLive("a grant takes what the burst still holds, never more, and the first unit is judged as before", () =>
+    Effect.gen(function* () {
+      const redis = yield* Effect.acquireRelease(
+        Effect.promise(() => throwawayRedis()),
+        (r) => Effect.promise(() => r.stop())
+      )
+      const c = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis(redis.url)),
+        (r) => Effect.sync(() => r.disconnect())
+      )
+      yield* Effect.promise(() => c.script("LOAD", GCRA_LUA))
+      // 100 an hour: one unit comes back every 36 s, so nothing refills while the test runs.
+      const limit = 100
+      const windowMs = 3_600_000
+      const key = rateLimitKey("ibex:rl:", org())
+      const call = (want: number) =>
+        Effect.promise(() => c.evalsha(GCRA_SHA, 1, key, limit, windowMs, want)).pipe(
+          Effect.map((reply) => (reply as Array<number>).map(Number))
+        )
+      expect((yield* call(95))[4], "a fresh key: 95 of 100").toBe(95)
+      const [allowed, remaining, , , granted] = yield* call(8)
+      expect([allowed, remaining, granted], "5 were left: 5 granted, none remaining").toEqual([1, 0, 5])
+      const refused = yield* call(8)
+      expect(refused[0]).toBe(0)
+      expect(refused[3], "retry after about one interval").toBeGreaterThan(30_000)
+      expect(yield* Effect.promise(() => c.evalsha(GCRA_SHA, 1, key, limit, windowMs)), "no ARGV[3]: one unit").toEqual(
+        [0, 0, expect.any(Number), expect.any(Number), 0]
+      )
+    })
+  )
+
+  it.scopedLive("leases: two limiters at concurrency admit only what Redis granted, in far fewer script calls", () =>
+    Effect.gen(function* () {
+      const redis = yield* Effect.acquireRelease(
+        Effect.promise(() => throwawayRedis()),
+        (r) => Effect.promise(() => r.stop())
+      )
+      const connect = Effect.acquireRelease(
+        Effect.sync(() => new Redis(redis.url)),
+        (r) => Effect.sync(() => r.disconnect())
+      ).pipe(Effect.map(countingClient))
+      const a = yield* connect
+      const b = yield* connect
+      const limiterA = yield* makeRateLimiterRedis({ client: a.client })
+      const limiterB = yield* makeRateLimiterRedis({ client: b.client })
+      const id = org()
+      // 1,000,000 a minute: 16 units a grant (one millisecond of the org's rate).
+      const policy = perMinute(1_000_000)
+      const requests = 4_000
+      const decisions = yield* Effect.forEach(
+        Array.from({ length: requests }, (_, i) => i),
+        (i) => (i % 2 === 0 ? limiterA : limiterB).consume(id, policy),
+        { concurrency: 128 }
+      )
+      const admitted = decisions.filter((d) => d.allowed).length
+      expect(admitted, "far from the limit: every request admitted").toBe(requests)
+      const granted = a.stats.granted + b.stats.granted
+      expect(granted, "every admission was counted in Redis first").toBeGreaterThanOrEqual(admitted)
+      // What is left unused: at most two generations of 16 per limiter.
+      expect(granted - admitted).toBeLessThanOrEqual(2 * 2 * 16)
+      expect(a.stats.calls + b.stats.calls, "leases: a script call per several requests").toBeLessThan(requests / 4)
+      expect(limiterA.circuit()).toBe("closed")
+
+      // An ordinary limit never leases: one script call per request, as before.
+      const before = a.stats.calls
+      for (let i = 0; i < 20; i++) yield* limiterA.consume(id, perMinute(100_000))
+      expect(a.stats.calls - before).toBe(20)
+    })
   )
 })
