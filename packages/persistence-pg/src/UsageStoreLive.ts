@@ -41,24 +41,30 @@ interface LimitsRow {
   readonly monthly_budget_micro_usd: string | null
 }
 
-const toRow = (r: UsageRecord) => ({
-  org_id: r.orgId,
-  request_id: r.requestId,
-  agent_id: r.agentId,
-  token_id: r.tokenId,
-  model: r.model,
-  provider: r.provider,
-  upstream_model: r.upstreamModel,
-  prompt_tokens: r.promptTokens,
-  completion_tokens: r.completionTokens,
-  cached_tokens: r.cachedTokens,
-  estimated: r.estimated,
-  cost_micro_usd: r.costMicroUsd,
-  status: r.status,
-  latency_ms: r.latencyMs,
-  ttft_ms: r.timeToFirstTokenMs,
-  stream: r.stream,
-  created_at: r.createdAt
+/**
+ * One org's records as one array per column, for `INSERT … SELECT FROM unnest(…)`: 17 parameters
+ * whatever the batch's size. A VALUES list bound 17 per record (8,500 for a full batch), which
+ * Postgres parsed and planned afresh each time: 17–20 µs of its CPU per record against 10–13, and
+ * the statement's text rebuilt in auth for every batch (measured with 500-record batches).
+ */
+const columnsOf = (rows: ReadonlyArray<UsageRecord>) => ({
+  orgId: rows.map((r) => r.orgId),
+  requestId: rows.map((r) => r.requestId),
+  agentId: rows.map((r) => r.agentId),
+  tokenId: rows.map((r) => r.tokenId),
+  model: rows.map((r) => r.model),
+  provider: rows.map((r) => r.provider),
+  upstreamModel: rows.map((r) => r.upstreamModel),
+  promptTokens: rows.map((r) => r.promptTokens),
+  completionTokens: rows.map((r) => r.completionTokens),
+  cachedTokens: rows.map((r) => r.cachedTokens),
+  estimated: rows.map((r) => r.estimated),
+  costMicroUsd: rows.map((r) => r.costMicroUsd),
+  status: rows.map((r) => r.status),
+  latencyMs: rows.map((r) => r.latencyMs),
+  ttftMs: rows.map((r) => r.timeToFirstTokenMs),
+  stream: rows.map((r) => r.stream),
+  createdAt: rows.map((r) => r.createdAt.toISOString())
 })
 
 /**
@@ -108,8 +114,17 @@ export const UsageStoreLive = Layer.effect(
               let inserted = 0
               for (const [orgId, rows] of byOrg(records)) {
                 yield* sql`SELECT set_config('app.current_org_id', ${orgId}, true)`
+                const c = columnsOf(rows)
                 const stored = yield* sql<{ request_id: string }>`
-                  INSERT INTO ibex_core.usage_records ${sql.insert(rows.map(toRow))}
+                  INSERT INTO ibex_core.usage_records (org_id, request_id, agent_id, token_id, model, provider,
+                    upstream_model, prompt_tokens, completion_tokens, cached_tokens, estimated, cost_micro_usd,
+                    status, latency_ms, ttft_ms, stream, created_at)
+                  SELECT * FROM unnest(${c.orgId}::uuid[], ${c.requestId}::text[], ${c.agentId}::uuid[],
+                    ${c.tokenId}::uuid[], ${c.model}::text[], ${c.provider}::text[], ${c.upstreamModel}::text[],
+                    ${c.promptTokens}::integer[], ${c.completionTokens}::integer[], ${c.cachedTokens}::integer[],
+                    ${c.estimated}::boolean[], ${c.costMicroUsd}::bigint[], ${c.status}::integer[],
+                    ${c.latencyMs}::integer[], ${c.ttftMs}::integer[], ${c.stream}::boolean[],
+                    ${c.createdAt}::timestamptz[])
                   ON CONFLICT (org_id, request_id) DO NOTHING
                   RETURNING request_id`
                 inserted += stored.length
