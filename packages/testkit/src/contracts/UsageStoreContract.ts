@@ -84,30 +84,32 @@ export const usageStoreContract = <E>(
       })
     )
 
-    it.effect("names and request ids with quotes, backslashes, commas, braces or the word NULL are stored as sent", () =>
-      Effect.gen(function* () {
-        const org = yield* createOrg()
-        const store = yield* UsageStore
-        // The characters an array literal or a VALUES list would have to escape, and nulls beside values.
-        const names = ['a"b', "c\\d", "e,f{g}", "NULL", "", "  spaced  ", "ünï 模型 🦙", "'quoted'"]
-        const records = names.map((name, i) =>
-          usageRecord(org.id, {
-            requestId: `req ${name} ${i}`,
-            model: name,
-            provider: name,
-            upstreamModel: name,
-            timeToFirstTokenMs: i % 2 === 0 ? null : i,
-            stream: i % 2 === 1
+    it.effect(
+      "names and request ids with quotes, backslashes, commas, braces or the word NULL are stored as sent",
+      () =>
+        Effect.gen(function* () {
+          const org = yield* createOrg()
+          const store = yield* UsageStore
+          // The characters an array literal or a VALUES list would have to escape, and nulls beside values.
+          const names = ['a"b', "c\\d", "e,f{g}", "NULL", "", "  spaced  ", "ünï 模型 🦙", "'quoted'"]
+          const records = names.map((name, i) =>
+            usageRecord(org.id, {
+              requestId: `req ${name} ${i}`,
+              model: name,
+              provider: name,
+              upstreamModel: name,
+              timeToFirstTokenMs: i % 2 === 0 ? null : i,
+              stream: i % 2 === 1
+            })
+          )
+          expect(yield* store.record(records)).toEqual({ inserted: names.length, duplicates: 0 })
+          const keys = (yield* store.totals(org.id, { ...MARCH, groupBy: "model" })).map((r) => r.key)
+          expect([...keys].sort()).toEqual([...names].sort())
+          expect(yield* store.record(records), "the same request ids, read back as the same keys").toEqual({
+            inserted: 0,
+            duplicates: names.length
           })
-        )
-        expect(yield* store.record(records)).toEqual({ inserted: names.length, duplicates: 0 })
-        const keys = (yield* store.totals(org.id, { ...MARCH, groupBy: "model" })).map((r) => r.key)
-        expect([...keys].sort()).toEqual([...names].sort())
-        expect(yield* store.record(records), "the same request ids, read back as the same keys").toEqual({
-          inserted: 0,
-          duplicates: names.length
         })
-      })
     )
 
     it.effect("group-by sums are exact per model, agent, UTC day and provider", () =>
