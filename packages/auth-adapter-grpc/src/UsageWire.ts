@@ -62,7 +62,7 @@ export const usageRecordToWire = (r: UsageRecord): UsageRecordMessage => ({
  * (field names are the wire's, prefixed with `prefix`). The rest of the record's rules (lengths,
  * canonical UUIDs, integer ranges, a valid timestamp) are auth-core's `usageRecordProblems`, which
  * `recordUsage` applies to every record before anything is stored, so the record is built here
- * without checking them twice: the schema's own pass was a third of auth's CPU per record.
+ * without checking them twice (the schema's pass was ~7 µs of the ~32 µs auth spent per record).
  */
 export const usageRecordFromWire = (
   m: UsageRecordMessage,
