@@ -77,9 +77,20 @@ export interface LeaseBook {
 }
 
 export const makeLeaseBook = (
-  options: LeaseOptions & { readonly grant: GrantCall; readonly now?: () => number }
+  options: LeaseOptions & {
+    readonly grant: GrantCall
+    readonly now?: () => number
+    /** Where a throwing callback's error goes. Default: thrown again in a microtask of its own. */
+    readonly reportError?: (error: unknown) => void
+  }
 ): LeaseBook => {
   const now = options.now ?? (() => performance.now())
+  const reportError =
+    options.reportError ??
+    ((error: unknown) =>
+      queueMicrotask(() => {
+        throw error
+      }))
   // Keyed by policy too: a changed limit starts a new entry; the old one's units expire unused.
   const entries = new BoundedMap<string, Entry>(options.maxEntries)
 
@@ -103,6 +114,18 @@ export const makeLeaseBook = (
     }
   }
 
+  /**
+   * One waiter's answer. A callback that throws must not leave the waiters after it unanswered
+   * (their requests would hang): its error is reported on its own, once the rest are answered.
+   */
+  const answer = (w: DecisionCallback, result: Either.Either<RateLimitDecision, RateLimiterUnavailable>): void => {
+    try {
+      w(result)
+    } catch (error) {
+      reportError(error)
+    }
+  }
+
   const startGrant = (e: Entry): void => {
     e.granting = true
     options.grant(e.key, e.limit, e.windowMs, e.want, (result) => {
@@ -111,12 +134,12 @@ export const makeLeaseBook = (
       e.waiters = []
       if (Either.isLeft(result)) {
         // The grant's failure is the evidence each waiter's fail-open rests on (see `judge`).
-        for (const w of waiting) w(Either.left(result.left))
+        for (const w of waiting) answer(w, Either.left(result.left))
         return
       }
       const { decision, granted } = result.right
       if (!decision.allowed) {
-        for (const w of waiting) w(Either.right(decision))
+        for (const w of waiting) answer(w, Either.right(decision))
         return
       }
       const t = now()
@@ -130,7 +153,7 @@ export const makeLeaseBook = (
       e.resetAtMs = decision.resetAtMs
       let served = 0
       while (served < waiting.length && held(e, now()) > 0)
-        (waiting[served++] as DecisionCallback)(Either.right(use(e)))
+        answer(waiting[served++] as DecisionCallback, Either.right(use(e)))
       if (served < waiting.length) {
         // The burst held fewer units than were waiting: the rest wait for the next grant, ahead
         // of anyone who arrived while these were answered.

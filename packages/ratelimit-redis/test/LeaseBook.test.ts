@@ -182,6 +182,31 @@ describe("LeaseBook", () => {
     expect(g.admitted(), "1 + 7 + 1, then the second grant's 1 and the third's 16").toBe(26)
   })
 
+  it("a waiter whose callback throws does not leave the ones after it unanswered", () => {
+    const errors: Array<unknown> = []
+    const pending: Array<Parameters<GrantCall>[4]> = []
+    const book = makeLeaseBook({
+      ...defaultLeaseOptions,
+      now: () => 0,
+      reportError: (e) => errors.push(e),
+      grant: (_key, _limit, _windowMs, _want, done) => pending.push(done)
+    })
+    const answered: Array<number> = []
+    for (let i = 0; i < 3; i++)
+      book.take("k", 1_000_000, 60_000, 16, () => {
+        answered.push(i)
+        if (i === 0) throw new Error("boom")
+      })
+    pending[0]?.(
+      Either.right({
+        decision: { allowed: true, limit: 1_000_000, remaining: 9, resetAtMs: 0, retryAfterMs: 0 },
+        granted: 16
+      })
+    )
+    expect(answered).toEqual([0, 1, 2])
+    expect(errors.map((e) => (e as Error).message)).toEqual(["boom"])
+  })
+
   it("a grant smaller than the queue answers what it can and asks again for the rest", () => {
     const h = harness()
     h.take(5)
