@@ -23,7 +23,7 @@ import { addHeader, addLogField, type RequestState } from "../edge/RequestState.
 import type { Responder } from "../edge/Responder.js"
 import type { ProxyMetrics } from "../Metrics.js"
 import type { ChatIntent } from "./chatRequest.js"
-import { appendDelivered, completionText, estimateUsage } from "./estimateUsage.js"
+import { completionText, estimateUsage } from "./estimateUsage.js"
 import type { Meter } from "./metering.js"
 import { upstreamHeaders } from "./upstreamHeaders.js"
 import { type StreamOutcome, writeStream } from "./writeStream.js"
@@ -217,7 +217,7 @@ export const streamEnded = (
 
 /** A stream's usage the provider did not report, estimated from the request and what was delivered. */
 export const estimateStreamUsage = (intent: ChatIntent, meter: Meter, outcome: StreamOutcome): Effect.Effect<void> =>
-  Effect.map(estimateUsage(intent, outcome.delivered.reduce(appendDelivered, "")), (usage) => {
+  Effect.map(estimateUsage(intent, outcome.deliveredText()), (usage) => {
     meter.usage = Option.some(usage)
     meter.estimated = true
   })

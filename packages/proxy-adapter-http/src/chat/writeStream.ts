@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http"
 import type { ChunkEvent, ChunkPuller, EnvelopeJson, UpstreamFailure, Usage } from "@ibex/domain"
 import { type Chunk, Effect, Either, Option, Stream } from "effect"
+import { appendDelivered } from "./estimateUsage.js"
 
 export interface StreamOutcome {
   readonly usage: Option.Option<Usage>
@@ -8,12 +9,20 @@ export interface StreamOutcome {
   readonly firstChunkMs: number | undefined
   readonly failure: Option.Option<UpstreamFailure>
   readonly clientGone: boolean
-  /** The chunks written while no usage had arrived (bounded): what an estimate counts if none comes. */
-  readonly delivered: ReadonlyArray<string>
+  /**
+   * The text (content and tool-call arguments) of the chunks written while no usage had arrived,
+   * bounded: what an estimate counts if none comes.
+   */
+  readonly deliveredText: () => string
 }
 
-/** Enough for any answer's estimate; past it the count is a lower bound (and marked estimated anyway). */
-const MAX_KEPT_CHARS = 2_000_000
+/**
+ * Chunks are held as JSON until this many characters, then only their text is kept. A stream's
+ * chunks used to be held whole until it ended (up to 2,000,000 characters each, ~2 MB): a
+ * thousand long streams could hold gigabytes for an estimate that providers reporting usage never
+ * need. The JSON envelope is most of a chunk; the text is the part an estimate counts.
+ */
+const FOLD_AT_CHARS = 32_768
 
 interface WriteOptions {
   readonly wantsUsageChunk: boolean
@@ -27,18 +36,28 @@ interface WriteOptions {
  * HTTP status any more: it is sent as an `error` event (what OpenAI's SDKs raise from) and the
  * stream ends without `[DONE]`.
  */
-const makeStreamWriter = (res: ServerResponse, options: WriteOptions) => {
+export const makeStreamWriter = (res: ServerResponse, options: WriteOptions) => {
   const started = performance.now()
   let usage: Option.Option<Usage> = Option.none()
   let firstChunkMs: number | undefined
-  const delivered: Array<string> = []
-  let kept = 0
+  let pending: Array<string> = []
+  let pendingChars = 0
+  let text = ""
+  const fold = () => {
+    for (const json of pending) text = appendDelivered(text, json)
+    pending = []
+    pendingChars = 0
+  }
+  const deliveredText = () => {
+    fold()
+    return text
+  }
   const outcome = (failure: Option.Option<UpstreamFailure>, clientGone: boolean): StreamOutcome => ({
     usage,
     firstChunkMs,
     failure,
     clientGone,
-    delivered
+    deliveredText
   })
   return {
     /**
@@ -51,9 +70,10 @@ const makeStreamWriter = (res: ServerResponse, options: WriteOptions) => {
       let corked = false
       for (const event of events) {
         if (Option.isSome(event.usage)) usage = event.usage
-        else if (kept < MAX_KEPT_CHARS) {
-          delivered.push(event.json)
-          kept += event.json.length
+        else {
+          pending.push(event.json)
+          pendingChars += event.json.length
+          if (pendingChars >= FOLD_AT_CHARS) fold()
         }
         if (event.usageOnly && !options.wantsUsageChunk) continue
         if (!corked) {
