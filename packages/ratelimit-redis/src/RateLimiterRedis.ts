@@ -291,7 +291,10 @@ export const makeRateLimiterRedis = (
     ): Effect.Effect<A, RateLimiterUnavailable> =>
       Effect.async<A, RateLimiterUnavailable>((resume) => judge(sha, lua, keys, args, read, (r) => resume(r)))
 
-    const leaseOptions = { ...defaultLeaseOptions, maxUnits: Math.max(1, options.leaseMaxUnits ?? 64) }
+    const leaseOptions = {
+      ...defaultLeaseOptions,
+      maxUnits: Math.max(1, options.leaseMaxUnits ?? defaultLeaseOptions.maxUnits)
+    }
     const leases = makeLeaseBook({
       ...leaseOptions,
       grant: (key, limit, windowMs, want, done) =>
