@@ -91,7 +91,8 @@ export const makeLeaseBook = (
       queueMicrotask(() => {
         throw error
       }))
-  // Keyed by policy too: a changed limit starts a new entry; the old one's units expire unused.
+  // By the org's key; a changed policy replaces the entry (its units are dropped; a grant in
+  // flight still answers the requests waiting on it).
   const entries = new BoundedMap<string, Entry>(options.maxEntries)
 
   /** Units usable at `t`; lapsed ones are dropped on the way. */
@@ -164,9 +165,8 @@ export const makeLeaseBook = (
   }
 
   const take = (key: string, limit: number, windowMs: number, want: number, done: DecisionCallback): void => {
-    const id = `${limit}:${windowMs}:${key}`
-    let e = entries.get(id)
-    if (e === undefined) {
+    let e = entries.get(key)
+    if (e === undefined || e.limit !== limit || e.windowMs !== windowMs) {
       e = {
         key,
         limit,
@@ -181,7 +181,7 @@ export const makeLeaseBook = (
         granting: false,
         waiters: []
       }
-      entries.set(id, e)
+      entries.set(key, e)
     }
     const t = now()
     if (held(e, t) > 0) {
