@@ -39,6 +39,11 @@ const CountingTokenStore = Layer.effect(
         Effect.suspend(() => {
           lookups.set(tokenId, (lookups.get(tokenId) ?? 0) + 1)
           return store.findCredential(tokenId)
+        }),
+      findCredentials: (tokenIds) =>
+        Effect.suspend(() => {
+          for (const id of tokenIds) lookups.set(id, (lookups.get(id) ?? 0) + 1)
+          return store.findCredentials(tokenIds)
         })
     })
   )

@@ -11,6 +11,7 @@ import {
   RevocationFeed,
   SecretHasher,
   StoreUnavailable,
+  type TokenCredential,
   TokenDigest,
   type TokenId,
   TokenStore
@@ -33,8 +34,8 @@ import {
   Redacted,
   Stream
 } from "effect"
+import { type LookupResult, makeCredentialBatch } from "./CredentialBatch.js"
 import { makeRefusalPacer } from "./RefusalPacer.js"
-import { findCredential } from "./validateToken.js"
 
 export interface TokenValidatorShape {
   readonly validate: (token: Redacted.Redacted<string>) => Effect.Effect<Principal, InvalidToken | StoreUnavailable>
@@ -86,6 +87,10 @@ export interface TokenValidatorOptions {
   readonly refusalInitialFloorMs: number
   /** Padded refusals woken per turn of the event loop at most (RefusalPacer: why). */
   readonly refusalWakeBatch: number
+  /** Token ids looked up in one `findCredentials` call at most (CredentialBatch: why). */
+  readonly maxLookupBatch: number
+  /** `findCredentials` calls out at once; cold lookups arriving past it wait and go in one batch. */
+  readonly lookupsInFlight: number
 }
 
 export const defaultTokenValidatorOptions: TokenValidatorOptions = {
@@ -98,7 +103,9 @@ export const defaultTokenValidatorOptions: TokenValidatorOptions = {
   hashConcurrency: 2,
   maxQueuedHashes: 64,
   refusalInitialFloorMs: 30,
-  refusalWakeBatch: 32
+  refusalWakeBatch: 32,
+  maxLookupBatch: 256,
+  lookupsInFlight: 4
 }
 
 export type ValidationOutcome =
@@ -204,6 +211,10 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
     const runDetached = yield* FiberSet.runtime(detached)<never>()
     // Wall-clock time (not the Clock service): the padding is about real time, under a test clock too.
     const pacer = yield* makeRefusalPacer(options.refusalWakeBatch)
+    const lookups = yield* makeCredentialBatch(store.findCredentials, {
+      maxBatch: options.maxLookupBatch,
+      maxInFlight: options.lookupsInFlight
+    })
 
     const byToken = new Map<TokenId, Set<string>>()
     const positive = new BoundedMap<string, Entry>(options.maxEntries, (digest, entry) =>
@@ -393,21 +404,16 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
 
     const inflight = new Map<string, Deferred.Deferred<Principal, InvalidToken | StoreUnavailable>>()
 
-    const verifyCold = (claimed: ParsedPat, digest: string, nowMs: number, startedAt: number) =>
+    /** The rest of a cold verification, once the store has found the token's row. */
+    const verifyFound = (
+      parsed: ParsedPat,
+      credential: TokenCredential,
+      digest: string,
+      nowMs: number,
+      startedAt: number,
+      startEpoch: number
+    ) =>
       Effect.gen(function* () {
-        const startEpoch = epoch
-        const { parsed, credential } = yield* findCredential(claimed).pipe(
-          Effect.provideService(TokenStore, store),
-          Effect.tapError((e) =>
-            Effect.zipRight(
-              Effect.sync(() => {
-                if (e._tag === "InvalidToken" && e.reason === "unknown")
-                  unknownIds.set(claimed.tokenId, nowMs + options.negativeTtlMs)
-              }),
-              countOutcome(e._tag === "InvalidToken" ? e.reason : "store_unavailable")
-            )
-          )
-        )
         const onFailure = (e: InvalidToken) =>
           Effect.andThen(
             Effect.sync(() => negative.set(digest, nowMs + options.negativeTtlMs)),
@@ -498,18 +504,33 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       if (guessed && !admitGuess(parsed.tokenId, nowMs)) return refuse("throttled", "wrong_secret")
       const flight: Flight = Deferred.unsafeMake(FiberId.none)
       inflight.set(digest, flight)
-      runDetached(
-        verifyCold(parsed, digest, nowMs, startedAt).pipe(
-          Effect.exit,
-          Effect.flatMap((exit) => {
-            // Only a wrong secret stays counted: a right one, an unknown id, a revoked token or a
-            // store failure was not a failed guess.
-            if (guessed && !isWrongSecret(exit)) forgiveGuess(parsed.tokenId)
-            return Deferred.done(flight, exit)
-          }),
-          Effect.ensuring(Effect.sync(() => inflight.delete(digest)))
+      const startEpoch = epoch
+      const settle = (exit: Exit.Exit<Principal, InvalidToken | StoreUnavailable>) => {
+        // Only a wrong secret stays counted: a right one, an unknown id, a revoked token or a
+        // store failure was not a failed guess.
+        if (guessed && !isWrongSecret(exit)) forgiveGuess(parsed.tokenId)
+        if (inflight.get(digest) === flight) inflight.delete(digest)
+        Deferred.unsafeDone(flight, exit)
+      }
+      // The lookup goes out with the others of this instant (CredentialBatch); only a token whose
+      // row exists gets a fiber, for Argon2id. An unknown id is refused from the callback.
+      lookups.lookup(parsed.tokenId, (found: LookupResult) => {
+        if (Exit.isFailure(found)) {
+          if (!Cause.isInterruptedOnly(found.cause)) countNow("store_unavailable")
+          return settle(Exit.failCause(found.cause))
+        }
+        if (found.value === undefined) {
+          unknownIds.set(parsed.tokenId, nowMs + options.negativeTtlMs)
+          countNow("unknown")
+          // A literal reason: the constructor's schema check is skipped (a flood of unknown ids pays it per id).
+          return settle(Exit.fail(new InvalidToken({ reason: "unknown" }, { disableValidation: true })))
+        }
+        runDetached(
+          Effect.onExit(verifyFound(parsed, found.value, digest, nowMs, startedAt, startEpoch), (exit) =>
+            Effect.sync(() => settle(exit))
+          )
         )
-      )
+      })
       return { _tag: "Await", flight }
     }
 

@@ -55,6 +55,18 @@ export const TokenStoreLive = Layer.effect(
           storeOperation("TokenStore.findCredential")
         ),
 
+      // The same narrow function, once per id, in one statement: no wider pre-tenant read exists.
+      findCredentials: (tokenIds) =>
+        tokenIds.length === 0
+          ? Effect.succeed([]).pipe(storeOperation("TokenStore.findCredentials"))
+          : withoutOrg(
+              sql<CredentialRow>`
+                SELECT c.* FROM unnest(${tokenIds}::uuid[]) AS ids(id),
+                  LATERAL ibex_core.find_token_credential(ids.id) AS c`.pipe(
+                Effect.map((rows): ReadonlyArray<TokenCredential> => rows.map(credentialFromRow))
+              )
+            ).pipe(provide, storeOperation("TokenStore.findCredentials")),
+
       insert: (token) =>
         withOrg(
           token.orgId,

@@ -34,6 +34,7 @@ for (const backend of backends) {
           const orgs = yield* OrgStore
           const exits: ReadonlyArray<readonly [string, Exit.Exit<unknown, unknown>]> = [
             ["TokenStore.findCredential", yield* Effect.exit(tokens.findCredential(randomUUID() as TokenId))],
+            ["TokenStore.findCredentials", yield* Effect.exit(tokens.findCredentials([randomUUID() as TokenId]))],
             ["OrgStore.find", yield* Effect.exit(orgs.find(randomUUID() as OrgId))]
           ]
           for (const [operation, exit] of exits) {

@@ -331,35 +331,41 @@ layer(slowServices, { excludeTestServices: true })("validator under a caller dea
 
 /** What a row sees of, and does to, the token store's lookups. */
 interface LookupProbe {
+  /** Token ids looked up. */
   count: number
+  /** Calls made to the store (a batch is one). */
+  calls: number
   /** Every lookup fails as the store being unavailable. */
   down: boolean
   /** How long a lookup takes (0: at once). */
   readonly delayMs: number
 }
 
-/** The in-memory token store, its lookups counted, slowed or failed through `probe`. */
-const probedTokenStore = (probe: LookupProbe) =>
-  Layer.effect(
+/** The in-memory token store, its lookups (token ids looked up) counted, slowed or failed through `probe`. */
+const probedTokenStore = (probe: LookupProbe) => {
+  const probed = <A>(ids: number, lookup: Effect.Effect<A, StoreUnavailable>) =>
+    Effect.suspend(() => {
+      probe.count += ids
+      probe.calls += 1
+      if (probe.down) return Effect.fail(new StoreUnavailable({ operation: "test: database down" }))
+      return probe.delayMs > 0 ? Effect.zipRight(Effect.sleep(probe.delayMs), lookup) : lookup
+    })
+  return Layer.effect(
     TokenStore,
     Effect.map(TokenStore, (inner) =>
       TokenStore.of({
         ...inner,
-        findCredential: (id) =>
-          Effect.suspend(() => {
-            probe.count += 1
-            if (probe.down) return Effect.fail(new StoreUnavailable({ operation: "test: database down" }))
-            const lookup = inner.findCredential(id)
-            return probe.delayMs > 0 ? Effect.zipRight(Effect.sleep(probe.delayMs), lookup) : lookup
-          })
+        findCredential: (id) => probed(1, inner.findCredential(id)),
+        findCredentials: (ids) => probed(ids.length, inner.findCredentials(ids))
       })
     )
   ).pipe(Layer.provideMerge(TokenStoreMemory))
+}
 
 // A feed driven by hand and a store that counts lookups: what a validation costs after the TTL
 // and after a revocation pushed from another instance.
 const costFeed = Effect.runSync(PubSub.unbounded<RevocationEvent>())
-const lookups: LookupProbe = { count: 0, down: false, delayMs: 0 }
+const lookups: LookupProbe = { count: 0, calls: 0, down: false, delayMs: 0 }
 const costServices = validatorWith(Stream.fromPubSub(costFeed), probedTokenStore(lookups), {
   ...defaultTokenValidatorOptions,
   ttlMs: 50
@@ -419,7 +425,7 @@ layer(costServices, { excludeTestServices: true })("validator costs after the TT
 
 // A store whose lookup takes time, as a database's does: concurrent validations all start
 // before the first lookup answers.
-const slowLookups: LookupProbe = { count: 0, down: false, delayMs: 20 }
+const slowLookups: LookupProbe = { count: 0, calls: 0, down: false, delayMs: 20 }
 const slowLookupServices = validatorWith(Stream.never, probedTokenStore(slowLookups))
 
 layer(slowLookupServices, { excludeTestServices: true })("a concurrent flood of guesses on a slow store", (it) => {
@@ -444,6 +450,34 @@ layer(slowLookupServices, { excludeTestServices: true })("a concurrent flood of 
       // Another token of the same org, never seen, is untouched by the throttle on that id.
       expect((yield* validator.validate(orgA.tokens.full.token)).orgId).toBe(orgA.orgId)
     })
+  )
+
+  it.effect(
+    "random unknown ids go to the store in batches: a handful of calls for 500 ids, and a real token among them works",
+    () =>
+      Effect.gen(function* () {
+        const { orgB } = yield* setupTwoOrgs()
+        const validator = yield* TokenValidator
+        const real = orgB.tokens.chatOnly
+        const c0 = slowLookups.calls
+        const l0 = slowLookups.count
+        const unknown = Array.from({ length: 500 }, () =>
+          Redacted.make(`ibex_pat_${crypto.randomUUID()}_${Redacted.value(real.token).slice(-43)}`)
+        )
+        const [refusals, principal] = yield* Effect.all(
+          [
+            Effect.forEach(unknown, (t) => Effect.flip(validator.validate(t)), { concurrency: "unbounded" }),
+            Effect.zipRight(Effect.sleep("5 millis"), validator.validate(real.token))
+          ],
+          { concurrency: "unbounded" }
+        )
+        expect(refusals.every((e) => e._tag === "InvalidToken" && e.reason === "unknown")).toBe(true)
+        expect(principal.tokenId).toBe(real.info.id)
+        expect(slowLookups.count - l0).toBe(501)
+        // The first `lookupsInFlight` go alone, at once; the rest wait for a free slot and go together.
+        const { lookupsInFlight, maxLookupBatch } = defaultTokenValidatorOptions
+        expect(slowLookups.calls - c0).toBeLessThanOrEqual(lookupsInFlight + Math.ceil(501 / maxLookupBatch) + 1)
+      })
   )
 
   it.effect("a lookup that fails is not a guess: the real holder is not throttled by a database outage", () =>

@@ -23,6 +23,14 @@ export interface TokenStoreShape {
    */
   readonly findCredential: (tokenId: TokenId) => Effect.Effect<Option.Option<TokenCredential>, StoreUnavailable>
   /**
+   * The same read for many ids in one round trip: the credentials found, in no particular order
+   * (an unknown id is simply absent). The validator batches its cold lookups through it, so a
+   * flood of random token ids costs the database a query per batch, not one per id.
+   */
+  readonly findCredentials: (
+    tokenIds: ReadonlyArray<TokenId>
+  ) => Effect.Effect<ReadonlyArray<TokenCredential>, StoreUnavailable>
+  /**
    * A child (`parentTokenId` set) gets at most its parent's expiry; a parent that is revoked,
    * missing or of another org is refused (a failure; the use cases never ask for one).
    */

@@ -68,6 +68,26 @@ export const tokenStoreContract = <E>(name: string, services: Layer.Layer<StoreS
       })
     )
 
+    it.effect(
+      "findCredentials finds every org's tokens at once, each as findCredential does, and leaves unknown ids out",
+      () =>
+        Effect.gen(function* () {
+          const store = yield* TokenStore
+          const [orgA, orgB] = [yield* createOrg(), yield* createOrg()]
+          const a = yield* bootstrapAdminToken(orgA.id)
+          const b = yield* bootstrapAdminToken(orgB.id)
+          const unknown = randomId<TokenId>()
+          const found = yield* store.findCredentials([unknown, b.info.id, a.info.id, a.info.id])
+          const byId = new Map(found.map((c) => [c.info.id, c]))
+          // Duplicates may come back once or twice; what matters is that each found row is the row.
+          expect(new Set(found.map((c) => c.info.id))).toEqual(new Set([a.info.id, b.info.id]))
+          for (const id of [a.info.id, b.info.id])
+            expect(byId.get(id)).toEqual(Option.getOrThrow(yield* store.findCredential(id)))
+          expect(yield* store.findCredentials([])).toEqual([])
+          expect(yield* store.findCredentials([randomId<TokenId>(), randomId<TokenId>()])).toEqual([])
+        })
+    )
+
     it.effect("permissions round-trip every bit up to 63", () =>
       Effect.gen(function* () {
         const org = yield* createOrg()

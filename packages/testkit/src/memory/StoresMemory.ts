@@ -56,22 +56,29 @@ export const TokenStoreMemory = Layer.effect(
   TokenStore,
   Effect.gen(function* () {
     const db = yield* MemoryDatabase
+    const credentialOf = (tokenId: TokenId): TokenCredential | undefined => {
+      const row = db.tokens.get(tokenId)
+      const org = row === undefined ? undefined : db.orgs.get(row.orgId)
+      if (row === undefined || org === undefined) return undefined
+      return {
+        info: toInfo(row),
+        secretHash: row.secretHash,
+        orgStatus: org.status,
+        orgRateLimitPerMinute: org.rateLimitPerMinute,
+        orgTokensPerMinute: db.orgLimits.get(org.id)?.tokensPerMinute ?? null,
+        orgMonthlyBudgetMicroUsd: db.orgLimits.get(org.id)?.monthlyBudgetMicroUsd ?? null
+      }
+    }
     return TokenStore.of({
       findCredential: (tokenId) =>
-        guard(db, "TokenStore.findCredential", () => {
-          const row = db.tokens.get(tokenId)
-          if (row === undefined) return Option.none<TokenCredential>()
-          const org = db.orgs.get(row.orgId)
-          if (org === undefined) return Option.none<TokenCredential>()
-          return Option.some({
-            info: toInfo(row),
-            secretHash: row.secretHash,
-            orgStatus: org.status,
-            orgRateLimitPerMinute: org.rateLimitPerMinute,
-            orgTokensPerMinute: db.orgLimits.get(org.id)?.tokensPerMinute ?? null,
-            orgMonthlyBudgetMicroUsd: db.orgLimits.get(org.id)?.monthlyBudgetMicroUsd ?? null
+        guard(db, "TokenStore.findCredential", () => Option.fromNullable(credentialOf(tokenId))),
+      findCredentials: (tokenIds) =>
+        guard(db, "TokenStore.findCredentials", () =>
+          tokenIds.flatMap((id) => {
+            const found = credentialOf(id)
+            return found === undefined ? [] : [found]
           })
-        }),
+        ),
       insert: (token) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           guard(db, "TokenStore.insert", () => {
