@@ -20,7 +20,8 @@ const timing = [
  * Issue 11's acceptance measurements under load (two auth instances and two proxies under c16
  * with silent blackholes, a 1,000-guess Argon2id flood). Not part of `npm test`: the revocation
  * rows pass (about 3 minutes), the flood row has met its bound in 31 of the 37 runs since the refusal pacer
- * (docs/PERFORMANCE.md, "Seventh" to "Eleventh session"). Run them with `npm run test:acceptance` on a quiet machine.
+ * on a fast machine and about half the time on a slow one (docs/PERFORMANCE.md, "Seventh" to "Twelfth
+ * session"). Run them with `npm run test:acceptance` on a quiet machine.
  */
 const acceptance = ["packages/auth-adapter-grpc/test/argon2Flood.test.ts", "apps/stack/test/edgeRevocation.test.ts"]
 const all = ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"]
