@@ -293,6 +293,49 @@ describe("AuthorizationCache", () => {
   )
 
   it.scopedLive(
+    "a token auth accepted here is not charged: past its TTL it still works from an address a flood has spent, until it is revoked",
+    () =>
+      Effect.gen(function* () {
+        const { cache, stream, state } = yield* setup({
+          ...defaultAuthorizationCacheOptions,
+          failuresPerMinute: 5,
+          ttlMs: 30
+        })
+        yield* heartbeat(stream)
+        yield* from("10.0.0.5")(cache.gateway.authorize(tokenA, Option.none()))
+        // A neighbour behind the same address spends its budget.
+        const flood = yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => i),
+          (i) => Effect.flip(from("10.0.0.5")(cache.gateway.authorize(unknownToken(200 + i), Option.none()))),
+          { concurrency: "unbounded" }
+        )
+        expect(flood.filter((e) => e._tag === "AuthFailuresThrottled")).toHaveLength(45)
+        // Token A's entry expires (idle past the TTL); its next requests need auth again, and get it.
+        for (let i = 0; i < 3; i++) {
+          yield* Effect.sleep("40 millis")
+          yield* heartbeat(stream)
+          const calls = state.calls
+          const again = yield* from("10.0.0.5")(cache.gateway.authorize(tokenA, Option.none()))
+          expect(again.principal.tokenId).toBe(tokenIdA)
+          expect(state.calls, "asked auth: the entry had expired").toBe(calls + 1)
+        }
+        // A token never accepted here (B) is still throttled on that address.
+        const b = yield* Effect.flip(from("10.0.0.5")(cache.gateway.authorize(tokenB, Option.none())))
+        expect(b._tag).toBe("AuthFailuresThrottled")
+        // Revoked: forgotten as proven, so its polls are charged (and throttled) like any refusal.
+        yield* Queue.offer(stream, AuthInvalidation.TokenRevoked({ tokenId: tokenIdA }))
+        state.revoked.add(Redacted.value(tokenA))
+        yield* Effect.sleep("5 millis")
+        const revoked = yield* Effect.flip(from("10.0.0.5")(cache.gateway.authorize(tokenA, Option.none())))
+        expect(revoked._tag).toBe("InvalidToken")
+        yield* Effect.sleep(`${defaultAuthorizationCacheOptions.negativeTtlMs + 50} millis`)
+        yield* heartbeat(stream)
+        const polled = yield* Effect.flip(from("10.0.0.5")(cache.gateway.authorize(tokenA, Option.none())))
+        expect(polled._tag).toBe("AuthFailuresThrottled")
+      })
+  )
+
+  it.scopedLive(
     "while auth's stream is silent a refusal is still remembered and served: a revoked token polled from one address is asked about once, never throttled",
     () =>
       Effect.gen(function* () {

@@ -12,10 +12,11 @@ import {
   InvalidToken,
   type Principal,
   parsePat,
-  type ServiceDegraded
+  type ServiceDegraded,
+  type TokenId
 } from "@ibex/domain"
 import { Deferred, Effect, Either, FiberId, FiberRef, FiberSet, Layer, Option, Random, Redacted, Stream } from "effect"
-import { ClientAddress, FailureBudget } from "./FailureBudget.js"
+import { ClientAddress, FailureBudget, notCharged } from "./FailureBudget.js"
 import { StallClock } from "./StallClock.js"
 
 export interface AuthorizationCacheOptions {
@@ -104,6 +105,12 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     const principals = new BoundedMap<string, PrincipalEntry>(options.maxEntries)
     const refusedTokens = new BoundedMap<string, number>(options.maxEntries)
     const verdicts = new BoundedMap<string, VerdictEntry>(options.maxEntries)
+    // Tokens auth has accepted here, by key: their lookups are not charged to the client's address.
+    // The budget is for failures, and a token auth accepted is not a guess: without this, a client
+    // whose entry had merely expired (idle past the TTL) got 429 for as long as a neighbour behind
+    // the same address kept that address's budget spent. Possession is all it records (validity is
+    // still asked of auth on every miss); a revocation or a change of the token forgets it.
+    const proven = new BoundedMap<string, TokenId>(options.maxEntries)
     let trusted = false
     let lastHeard = 0
     let epoch = 0
@@ -152,11 +159,13 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
             refusedTokens.set(key, refusedUntil)
             return true
           })
+          proven.deleteWhere((tokenId) => tokenId === event.tokenId)
           return
         }
         case "TokenChanged":
           epoch++
           principals.deleteWhere((e) => e.principal.tokenId === event.tokenId)
+          proven.deleteWhere((tokenId) => tokenId === event.tokenId)
           return
         case "AgentChanged":
           epoch++
@@ -210,6 +219,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       if (epoch !== startEpoch) return
       // Accepted by auth with no invalidation since the lookup began: any refusal remembered is outdated.
       refusedTokens.delete(tokenKey)
+      proven.set(tokenKey, answer.principal.tokenId)
       if (!isTrusted()) return
       const now = Date.now()
       const tokenExpiry = answer.principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY
@@ -259,7 +269,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           // Not a PAT at all: auth would refuse it too; asking would only let garbage cost a round trip.
           if (Either.isLeft(parsePat(Redacted.value(token))))
             return Effect.fail(new InvalidToken({ reason: "malformed" }))
-          const charge = failureBudget.admit(address, Date.now())
+          const charge = proven.has(tokenKey) ? notCharged : failureBudget.admit(address, Date.now())
           if (typeof charge === "number") return Effect.fail(new AuthFailuresThrottled({ retryAfterMs: charge }))
           const startEpoch = epoch
           const mine = Deferred.unsafeMake<Authorization, LookupError>(FiberId.none)
@@ -276,6 +286,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
               Effect.tapErrorTag("InvalidToken", () =>
                 Effect.sync(() => {
                   charge.spend()
+                  proven.delete(tokenKey)
                   // Remembered even while the stream is silent: a refusal cannot go stale into a
                   // bypass, and a token polled while auth is degraded is not asked about again.
                   if (epoch === startEpoch) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)

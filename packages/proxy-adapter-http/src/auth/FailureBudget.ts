@@ -15,7 +15,8 @@ export interface FailureCharge {
   readonly refund: () => void
 }
 
-const noCharge: FailureCharge = { spend: () => {}, refund: () => {} }
+/** What a lookup that is not charged holds (no address, no limit, or a token auth accepted before). */
+export const notCharged: FailureCharge = { spend: () => {}, refund: () => {} }
 
 interface Bucket {
   /** Failures the address may still cause now, fractional while refilling. */
@@ -47,7 +48,7 @@ export class FailureBudget {
 
   /** A charge for one lookup from `address`, or the milliseconds until one is available. */
   admit(address: string | null, now: number): FailureCharge | number {
-    if (address === null || this.perMinute <= 0) return noCharge
+    if (address === null || this.perMinute <= 0) return notCharged
     const bucket = this.buckets.get(address) ?? { tokens: this.burst, updatedAt: now }
     bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.updatedAt) * this.perMs)
     bucket.updatedAt = now
