@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { type AddressInfo, createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -259,6 +260,42 @@ describe("npm start (embedded default) and npm run smoke", () => {
       await stop(second)
     }
   }, 240_000)
+})
+
+describe("npm start under a burst of cold lookups (embedded PGlite)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "ibex-burst-"))
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+  it("40 unknown tokens at once are each refused with 401, never 503, the real token works, and SIGTERM still exits", async () => {
+    const s = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
+    let exit: number | null = null
+    try {
+      expect((await curlLike(s)).status).toBe(200)
+      // Distinct token ids, so each one is a database lookup of its own (no cache can answer it).
+      const unknown = Array.from({ length: 40 }, () =>
+        fetch(`${s.proxyUrl}/v1/chat/completions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ibex_pat_${randomUUID()}_${"A".repeat(43)}`,
+            "x-ibex-agent-id": s.agentId,
+            "content-type": "application/json"
+          },
+          body: JSON.stringify({ model: "ibex-mock", messages: [{ role: "user", content: "hello" }] })
+        }).then(async (r) => {
+          await r.arrayBuffer()
+          return r.status
+        })
+      )
+      const [statuses, real] = await Promise.all([Promise.all(unknown), curlLike(s)])
+      expect(statuses).toEqual(statuses.map(() => 401))
+      expect(real.status).toBe(200)
+    } finally {
+      exit = await stop(s)
+    }
+    // Before the embedded pool had one connection, two of the lookups never answered (503 at the
+    // proxy) and the process waited on them forever after SIGTERM (killed by `stop` at 15 s).
+    expect(exit, "graceful shutdown exits 0 on SIGTERM").toBe(0)
+  }, 120_000)
 })
 
 describe("a first start that cannot bind its proxy port", () => {

@@ -55,7 +55,8 @@ export const appUrlFromOwnerUrl = (ownerUrl: string, role: string = APP_ROLE): s
 export const platformConfigFor = (config: PgConnectionConfig): PgConnectionConfig =>
   config.platform ??
   (config.appRole !== null && config.appRole !== undefined
-    ? { url: config.url, appRole: PLATFORM_ROLE, maxConnections: 2, applicationName: "ibex-platform" }
+    ? // The role assumed per transaction is the embedded PGlite: one connection (embedded.ts: why).
+      { url: config.url, appRole: PLATFORM_ROLE, maxConnections: 1, applicationName: "ibex-platform" }
     : {
         url: Redacted.make(appUrlFromOwnerUrl(Redacted.value(config.url), PLATFORM_ROLE)),
         appRole: null,

@@ -208,7 +208,13 @@ export const startEmbedded = (options: EmbeddedOptions = {}) =>
       })
     return EmbeddedPostgres.of({
       ownerUrl: Redacted.make(url),
-      app: { url: Redacted.make(url), appRole: APP_ROLE, maxConnections: 4, applicationName: "ibex" },
+      // One connection: PGlite runs one statement at a time whatever the pool, and pglite-socket
+      // interleaves its connections' messages, holding the others while one is inside a
+      // transaction (every tenant query is one here: SET LOCAL ROLE). With four, a burst of
+      // concurrent lookups (20 unknown tokens at once through `npm start`) left queries that never
+      // answered: 503s at the proxy, and a SIGTERM that waited on them forever. One connection
+      // queues in the pool instead, in order.
+      app: { url: Redacted.make(url), appRole: APP_ROLE, maxConnections: 1, applicationName: "ibex" },
       migrations,
       dataDir,
       pglite: started.pglite
