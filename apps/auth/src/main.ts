@@ -1,5 +1,6 @@
 import { NodeRuntime } from "@effect/platform-node"
 import {
+  exitAfterShutdownDeadline,
   JsonLoggerLive,
   loadDotEnv,
   logStopped,
@@ -28,6 +29,8 @@ const program = Effect.gen(function* () {
       telemetry: telemetryConfig("ibex-auth", AUTH_VERSION)
     })
   )
+  // gRPC's drain (5 s) and the finalizers, with room to spare; past it the process exits anyway.
+  exitAfterShutdownDeadline("auth", 20_000)
   if (tls._tag !== "Mtls")
     yield* Effect.logWarning({
       event: "auth_grpc_plaintext",

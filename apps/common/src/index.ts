@@ -1,6 +1,7 @@
 export * from "./EnvVar.js"
 export * from "./grpcTls.js"
 export * from "./logging.js"
+export * from "./shutdownDeadline.js"
 export * from "./stackTraces.js"
 export * from "./startup.js"
 export * from "./telemetry.js"

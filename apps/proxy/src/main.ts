@@ -1,5 +1,6 @@
 import { NodeRuntime } from "@effect/platform-node"
 import {
+  exitAfterShutdownDeadline,
   JsonLoggerLive,
   loadDotEnv,
   logStopped,
@@ -23,6 +24,8 @@ const program = Effect.gen(function* () {
   const { config, tls, telemetry } = yield* readConfig(
     Config.all({ config: ProxyAppConfig, tls: ProxyTlsConfig, telemetry: telemetryConfig("ibex-proxy", "0.1.0") })
   )
+  // The drain's own deadline, then the finalizers, with room to spare; past it the process exits anyway.
+  exitAfterShutdownDeadline("proxy", (config.http.drainTimeoutMs ?? 30_000) + 15_000)
   if (tls._tag !== "Mtls")
     yield* Effect.logWarning({
       event: "auth_grpc_plaintext",

@@ -1,5 +1,6 @@
 import { NodeRuntime } from "@effect/platform-node"
 import {
+  exitAfterShutdownDeadline,
   JsonLoggerLive,
   loadDotEnv,
   logStopped,
@@ -25,6 +26,8 @@ const newToken = process.argv.includes("--new-token")
 const program = Effect.gen(function* () {
   // A configuration failure is one `config_invalid` line naming every variable (logStopped below).
   const config = yield* loadStackConfig()
+  // The proxy's drain deadline, then auth's and the database's finalizers, with room to spare.
+  exitAfterShutdownDeadline("stack", (config.proxy.http.drainTimeoutMs ?? 30_000) + 20_000)
   const announce = Layer.effectDiscard(
     Effect.flatMap(Stack, (info) => Effect.sync(() => writeStdoutLine(banner(info))))
   )
