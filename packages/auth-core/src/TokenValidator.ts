@@ -512,8 +512,9 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
         if (inflight.get(digest) === flight) inflight.delete(digest)
         Deferred.unsafeDone(flight, exit)
       }
-      // The lookup goes out with the others of this instant (CredentialBatch); only a token whose
-      // row exists gets a fiber, for Argon2id. An unknown id is refused from the callback.
+      // The lookup goes out at once, or with the others waiting for a free slot (CredentialBatch);
+      // only a token whose row exists gets a fiber, for Argon2id. An unknown id is refused from
+      // the callback (on the in-memory store, before this function returns).
       lookups.lookup(parsed.tokenId, (found: LookupResult) => {
         if (Exit.isFailure(found)) {
           if (!Cause.isInterruptedOnly(found.cause)) countNow("store_unavailable")
