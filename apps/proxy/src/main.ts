@@ -9,7 +9,7 @@ import {
   TelemetryLive,
   telemetryConfig
 } from "@ibex/app-common"
-import { ProxyServer } from "@ibex/proxy-adapter-http"
+import { makeProxyConfig, ProxyServer } from "@ibex/proxy-adapter-http"
 import { Config, Effect, Layer, Logger, Option } from "effect"
 import { ProxyAppConfig, ProxyTlsConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
@@ -25,7 +25,7 @@ const program = Effect.gen(function* () {
     Config.all({ config: ProxyAppConfig, tls: ProxyTlsConfig, telemetry: telemetryConfig("ibex-proxy", "0.1.0") })
   )
   // The drain's own deadline, then the finalizers, with room to spare; past it the process exits anyway.
-  exitAfterShutdownDeadline("proxy", (config.http.drainTimeoutMs ?? 30_000) + 15_000)
+  exitAfterShutdownDeadline("proxy", makeProxyConfig(config.http).drainTimeoutMs + 15_000)
   if (tls._tag !== "Mtls")
     yield* Effect.logWarning({
       event: "auth_grpc_plaintext",

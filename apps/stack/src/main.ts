@@ -8,6 +8,7 @@ import {
   TelemetryLive,
   writeStdoutLine
 } from "@ibex/app-common"
+import { makeProxyConfig } from "@ibex/proxy-adapter-http"
 import { Effect, Layer, Logger, Option } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"
@@ -27,7 +28,7 @@ const program = Effect.gen(function* () {
   // A configuration failure is one `config_invalid` line naming every variable (logStopped below).
   const config = yield* loadStackConfig()
   // The proxy's drain deadline, then auth's and the database's finalizers, with room to spare.
-  exitAfterShutdownDeadline("stack", (config.proxy.http.drainTimeoutMs ?? 30_000) + 20_000)
+  exitAfterShutdownDeadline("stack", makeProxyConfig(config.proxy.http).drainTimeoutMs + 20_000)
   const announce = Layer.effectDiscard(
     Effect.flatMap(Stack, (info) => Effect.sync(() => writeStdoutLine(banner(info))))
   )

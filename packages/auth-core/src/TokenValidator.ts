@@ -34,7 +34,7 @@ import {
   Redacted,
   Stream
 } from "effect"
-import { type LookupResult, makeCredentialBatch } from "./CredentialBatch.js"
+import { makeCredentialBatch } from "./CredentialBatch.js"
 import { makeRefusalPacer } from "./RefusalPacer.js"
 
 export interface TokenValidatorShape {
@@ -515,7 +515,7 @@ export const makeTokenValidator = (options: TokenValidatorOptions = defaultToken
       // The lookup goes out at once, or with the others waiting for a free slot (CredentialBatch);
       // only a token whose row exists gets a fiber, for Argon2id. An unknown id is refused from
       // the callback (on the in-memory store, before this function returns).
-      lookups.lookup(parsed.tokenId, (found: LookupResult) => {
+      lookups.lookup(parsed.tokenId, (found) => {
         if (Exit.isFailure(found)) {
           if (!Cause.isInterruptedOnly(found.cause)) countNow("store_unavailable")
           return settle(Exit.failCause(found.cause))
