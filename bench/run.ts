@@ -668,6 +668,7 @@ const main = async () => {
     log(`5 revocation, ${revocationTokens.length} trials …`)
     const revocation = await worker<{
       revokeToFirst401: Summary
+      answerToFirst401: Summary
       revokeAck: Summary
       missed: number
       notWarm: number
@@ -685,7 +686,10 @@ const main = async () => {
       },
       300_000
     )
-    log(`5 revoke → first 401 p50 ${revocation.revokeToFirst401.p50} p99 ${revocation.revokeToFirst401.p99}`)
+    log(
+      `5 RevokeToken's answer → first 401 p50 ${revocation.answerToFirst401.p50} p99 ${revocation.answerToFirst401.p99}; ` +
+        `sent → first 401 p50 ${revocation.revokeToFirst401.p50} p99 ${revocation.revokeToFirst401.p99}`
+    )
     results.revocation = {
       setup: "revoke through auth A; probe proxy 2, whose auth is instance B (LISTEN/NOTIFY)",
       ...revocation
@@ -941,7 +945,11 @@ const targetsOf = (r: any): Array<TargetRow> => {
       atMost(10, "%")
     ),
     row("ValidateToken warm p99 (gRPC)", r.validateToken.warmSequential.p99, atMost(1, "ms")),
-    row("revocation → first 401 p99", r.revocation.revokeToFirst401.p99, atMost(100, "ms", " (SLA 300)")),
+    row(
+      "revocation: RevokeToken's answer → first 401 p99",
+      r.revocation.answerToFirst401.p99,
+      atMost(100, "ms", " (SLA 300)")
+    ),
     row("limiter over-admissions", over, exactly(0, "0")),
     row("limiter cost p99", r.limiter.cost.sequential.p99, atMost(1, "ms")),
     row("proxy RSS growth over the steady run", r.memory.growthPct, atMost(10, "%")),
@@ -1047,11 +1055,18 @@ const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
   ])
   const rv = r.revocation
   lines.push([
-    `5 revoke → first 401, n=${rv.revokeToFirst401.n} (missed ${rv.missed})`,
+    `5 RevokeToken's answer → first 401, n=${rv.answerToFirst401.n} (missed ${rv.missed})`,
+    "",
+    fmt(rv.answerToFirst401.p50),
+    fmt(rv.answerToFirst401.p99),
+    `revoke RPC p50 ${rv.revokeAck.p50} p99 ${rv.revokeAck.p99}`
+  ])
+  lines.push([
+    "5 RevokeToken sent → first 401 (includes the RPC)",
     "",
     fmt(rv.revokeToFirst401.p50),
     fmt(rv.revokeToFirst401.p99),
-    `revoke RPC p50 ${rv.revokeAck.p50}`
+    ""
   ])
   for (const [i, b] of r.limiter.bursts.entries())
     lines.push([
