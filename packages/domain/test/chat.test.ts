@@ -203,6 +203,21 @@ describe("chat completion request: unknown fields are kept for forwarding", () =
     const nested = JSON.parse(`{"model":"m","messages":[{"role":"user","content":"x","__proto__":{"name":5}}]}`)
     expect(fields(nested)).toEqual(["body"])
   })
+
+  it("finds a __proto__ key past the first thousand objects, and ends on an in-process cycle", () => {
+    const many = Array.from({ length: 3_000 }, (_, i) => ({ i }))
+    const deepInside = JSON.parse(
+      JSON.stringify({ ...base, extra: many }).replace('{"i":0}', '{"i":0,"__proto__":{"stream":"yes"}}')
+    )
+    expect(fields(deepInside)).toEqual(["body"])
+    expect(Either.isRight(decodeChatCompletionRequest({ ...base, extra: many }))).toBe(true)
+    const cyclic: Record<string, unknown> = { ...base }
+    cyclic.self = cyclic
+    expect(Either.isRight(decodeChatCompletionRequest(cyclic))).toBe(true)
+    const cyclicWithKey: Record<string, unknown> = { ...base, hidden: JSON.parse(`{"__proto__":{}}`) }
+    cyclicWithKey.self = { back: cyclicWithKey }
+    expect(fields(cyclicWithKey)).toEqual(["body"])
+  })
 })
 
 describe("chat completion request: malformed fields give field errors at the right path", () => {

@@ -1,5 +1,6 @@
 import { SchemaAST as AST, Either, ParseResult, Predicate, Schema } from "effect"
 import { FieldError } from "../FieldError.js"
+import { compileGuard, type Guard, GuardId } from "./compileGuard.js"
 
 /**
  * The OpenAI Chat Completions request body (POST /v1/chat/completions), as the proxy accepts it.
@@ -50,8 +51,11 @@ const NonEmptyStr = Schema.String.pipe(Schema.filter((s) => s.length > 0)).annot
 )
 const Bool = Schema.Boolean.annotations(expected("must be a boolean"))
 
+/** A guard annotation for a declaration whose predicate is the whole rule. */
+const guardedBy = (guard: Guard) => ({ [GuardId]: () => guard })
+
 /** A JSON object passed through as-is (not copied, not inspected). */
-const JsonObject = Schema.declare(isJsonObject, expected("must be an object"))
+const JsonObject = Schema.declare(isJsonObject, { ...expected("must be an object"), ...guardedBy(isJsonObject) })
 
 const numberBetween = (min: number, max: number) =>
   Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) && n >= min && n <= max)).annotations(
@@ -115,10 +119,21 @@ const discriminated = <const M extends Readonly<Record<string, Schema.Schema.Any
       }
       return member(input, options)
     }
+  const guard = (compile: (ast: AST.AST) => Guard): Guard => {
+    const guards = new Map(
+      tags.map((tag) => [tag, compile(AST.typeAST((members[tag] as Schema.Schema.AnyNoContext).ast))] as const)
+    )
+    return (u) => {
+      if (!isJsonObject(u) || !Object.hasOwn(u, key)) return false
+      const tag = u[key]
+      const member = typeof tag === "string" ? guards.get(tag) : undefined
+      return member?.(u) === true
+    }
+  }
   return Schema.declare<A, I, readonly []>(
     [],
     { decode: () => dispatch<A>(decoders), encode: () => dispatch<I>(encoders) },
-    expected(message)
+    { ...expected(message), [GuardId]: guard }
   )
 }
 
@@ -328,13 +343,12 @@ export type ResponseFormat = typeof ResponseFormat.Type
 
 const Stop = Schema.Union(Str, Schema.Array(Str).pipe(Schema.maxItems(4)))
 
-const LogitBias = Schema.declare(
-  (u): u is Readonly<Record<string, number>> =>
-    isJsonObject(u) && Object.values(u).every((v) => typeof v === "number" && v >= -100 && v <= 100)
-)
-const Metadata = Schema.declare(
-  (u): u is Readonly<Record<string, string>> => isJsonObject(u) && Object.values(u).every((v) => typeof v === "string")
-)
+const isLogitBias = (u: unknown): u is Readonly<Record<string, number>> =>
+  isJsonObject(u) && Object.values(u).every((v) => typeof v === "number" && v >= -100 && v <= 100)
+const LogitBias = Schema.declare(isLogitBias, guardedBy(isLogitBias))
+const isMetadata = (u: unknown): u is Readonly<Record<string, string>> =>
+  isJsonObject(u) && Object.values(u).every((v) => typeof v === "string")
+const Metadata = Schema.declare(isMetadata, guardedBy(isMetadata))
 
 // ---------------------------------------------------------------------------------------------
 // The request
@@ -494,51 +508,76 @@ const collect = (
   }
 }
 
+const isSet = (input: Readonly<Record<string, unknown>>, key: string): boolean =>
+  Object.hasOwn(input, key) && input[key] !== null && input[key] !== undefined
+
+const noErrors: ReadonlyArray<{ field: string; message: string }> = []
+
 /** Rules that span fields, checked on the raw body so they are reported next to all other errors. */
-const crossFieldErrors = (input: unknown): Array<{ field: string; message: string }> => {
-  if (!isJsonObject(input)) return []
+const crossFieldErrors = (input: unknown): ReadonlyArray<{ field: string; message: string }> => {
+  if (!isJsonObject(input)) return noErrors
+  const streamOptions = isSet(input, "stream_options") && input.stream !== true
+  const topLogprobs = isSet(input, "top_logprobs") && input.logprobs !== true
+  if (!streamOptions && !topLogprobs) return noErrors
   const errors: Array<{ field: string; message: string }> = []
-  const set = (key: string) => Object.hasOwn(input, key) && input[key] !== null && input[key] !== undefined
-  if (set("stream_options") && input.stream !== true) {
-    errors.push({ field: "stream_options", message: "is only allowed when stream is true" })
-  }
-  if (set("top_logprobs") && input.logprobs !== true) {
-    errors.push({ field: "top_logprobs", message: "is only allowed when logprobs is true" })
-  }
+  if (streamOptions) errors.push({ field: "stream_options", message: "is only allowed when stream is true" })
+  if (topLogprobs) errors.push({ field: "top_logprobs", message: "is only allowed when logprobs is true" })
   return errors
 }
+
+/** Objects a walk without a visited set goes through before it assumes a cycle and starts over with one. */
+const walkWithoutSet = 1_024
 
 /**
  * No OpenAI field is called `__proto__`, and an own `__proto__` key turns into a prototype swap
  * as soon as some later code copies the object with assignment (`Object.assign`, naive merges),
  * smuggling in fields nobody validated. Such a body is refused here, at the boundary.
- * Iterative, so a deeply nested body cannot overflow the stack; cycles (impossible in JSON, possible
- * from in-process callers) are cut by the visited set.
+ * Iterative, so a deeply nested body cannot overflow the stack. JSON has no cycles, so a request
+ * body's walk needs no visited set (allocated per request, it was most of this check's cost); an
+ * in-process value with a cycle, or a very large body, outgrows `walkWithoutSet` and is walked
+ * again with one.
  */
 const hasProtoKey = (input: unknown): boolean => {
   if (typeof input !== "object" || input === null) return false
-  const stack: Array<object> = [input]
-  const seen = new Set<object>()
+  const answer = protoKeyWalk(input, walkWithoutSet)
+  return answer === "unknown" ? protoKeyWalk(input, Number.POSITIVE_INFINITY, new Set()) === "yes" : answer === "yes"
+}
+
+const protoKeyWalk = (root: object, budget: number, seen?: Set<object>): "yes" | "no" | "unknown" => {
+  const stack: Array<object> = [root]
+  let visited = 0
   while (stack.length > 0) {
-    const value = stack.pop()
-    if (value === undefined || seen.has(value)) continue
-    seen.add(value)
-    if (!Array.isArray(value) && Object.hasOwn(value, "__proto__")) return true
+    const value = stack.pop() as object
+    if (seen !== undefined) {
+      if (seen.has(value)) continue
+      seen.add(value)
+    }
+    if (++visited > budget) return "unknown"
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const child: unknown = value[i]
+        if (typeof child === "object" && child !== null) stack.push(child)
+      }
+      continue
+    }
+    if (Object.hasOwn(value, "__proto__")) return "yes"
     for (const key in value) {
       if (!Object.hasOwn(value, key)) continue
       const child: unknown = (value as Record<string, unknown>)[key]
       if (typeof child === "object" && child !== null) stack.push(child)
     }
   }
-  return false
+  return "no"
 }
 
 /**
  * Every schema above only checks (none transforms), so a value that passes is already the
  * request: it is returned as is, not copied. That is what keeps unknown fields, at every level,
- * for forwarding; and it is faster than having Effect rebuild the object key by key.
+ * for forwarding; and it is faster than having Effect rebuild the object key by key. The guard
+ * is compiled from the schema (`compileGuard.ts`); only a refused body runs Effect's parser, for
+ * its field errors.
  */
-const isRequest = Schema.is(ChatCompletionRequest)
+const isRequest = compileGuard(ChatCompletionRequest.ast) as (u: unknown) => u is ChatCompletionRequest
 const decodeAll = ParseResult.decodeUnknownEither(ChatCompletionRequest, { errors: "all", exact: true })
 
 const toFieldErrors = (raw: ReadonlyArray<{ field: string; message: string }>): ReadonlyArray<FieldError> => {
