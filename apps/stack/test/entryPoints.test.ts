@@ -195,6 +195,26 @@ describe("start-up failures", () => {
       await new Promise((ok) => busy.close(ok))
     }
   }, 60_000)
+
+  it("npm start: a routes file that cannot be loaded is a line naming the file and every reason", async () => {
+    const dir = workDir()
+    const routes = join(dir, "routes.json")
+    writeFileSync(routes, '{"providers": [{"id": "p", "kind": "nope"}], "models": []}')
+    const r = await run("stack", {
+      IBEX_ROUTES_FILE: routes,
+      PROXY_PORT: "0",
+      AUTH_GRPC_PORT: "0",
+      AUTH_HTTP_PORT: "0"
+    })
+    expect(r.code).toBe(1)
+    const stopped = r.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === "stack_stopped")
+    const startError = stopped?.start_error as Record<string, unknown> | undefined
+    expect(startError?.tag).toBe("RoutingLoadFailed")
+    expect(startError?.source).toBe(`file:${routes}`)
+    expect(startError?.message).toMatch(/providers\.0\.kind/)
+  }, 60_000)
 })
 
 describe(".env in the working directory is loaded, the environment taking precedence", () => {

@@ -14,13 +14,20 @@ export const formatOfPath = (path: string): TextFormat => {
 
 const firstLine = (s: string): string => s.split("\n", 1)[0] ?? s
 
+/**
+ * V8 quotes the text around an unexpected token (`Unexpected token 's', "…sk-live-…" is not valid
+ * JSON`); the reason is logged and shown in `/admin/routing`, and a key pasted into the file by
+ * mistake must not travel with it. The position-based messages quote nothing.
+ */
+const withoutQuotedSource = (message: string): string =>
+  message.replace(/^(Unexpected token '.+?'), (?:"|\.\.\.).* is not valid JSON$/su, "$1 (not valid JSON)")
+
 const parseJson = (text: string): Either.Either<unknown, ReadonlyArray<FieldError>> => {
   try {
     return Either.right(JSON.parse(text) as unknown)
   } catch (e) {
-    return Either.left([
-      configError("config", `invalid JSON: ${firstLine(e instanceof Error ? e.message : String(e))}`)
-    ])
+    const message = withoutQuotedSource(e instanceof Error ? e.message : String(e))
+    return Either.left([configError("config", `invalid JSON: ${firstLine(message)}`)])
   }
 }
 

@@ -73,6 +73,18 @@ describe("RoutingFileLive", () => {
     })
   )
 
+  it.scopedLive("a JSON syntax error does not quote the file's text (a key pasted into it stays out of logs)", () =>
+    Effect.gen(function* () {
+      const dir = yield* scratch
+      const path = join(dir, "routes.json")
+      yield* Effect.promise(() => writeFile(path, '{"providers": [{"api_key": sk-live-0123456789abcdef}]}'))
+      const exit = yield* Effect.exit(Effect.scoped(routingAt({ path })))
+      const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
+      expect(failure?.errors.map((e) => e.message)).toEqual(["invalid JSON: Unexpected token 's' (not valid JSON)"])
+      expect(failure?.message).not.toContain("0123456789")
+    })
+  )
+
   it.scopedLive("a missing file fails at startup", () =>
     Effect.gen(function* () {
       const dir = yield* scratch
