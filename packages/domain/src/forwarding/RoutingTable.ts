@@ -24,7 +24,13 @@ const TimeoutsWire = Schema.Struct({
 
 const ProviderWire = Schema.Struct({
   id: NonEmpty,
-  kind: ProviderKind,
+  // One message for the union, not one per kind it is not.
+  kind: ProviderKind.annotations({
+    message: () => ({
+      message: `must be one of ${ProviderKind.literals.map((k) => JSON.stringify(k)).join(", ")}`,
+      override: true
+    })
+  }),
   base_url: NonEmpty,
   api_key_env: opt(NonEmpty),
   api_version: opt(NonEmpty),
