@@ -327,9 +327,10 @@ export const forwardingSuite = (tracing: boolean) => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(900)
     })
 
-    it("5xx on every attempt: 502 UPSTREAM_ERROR", async () => {
+    it("5xx on every attempt: 502 UPSTREAM_ERROR, naming the target that gave it", async () => {
       const e = await errorOf("broken")
       expect([e.status, JSON.parse(e.text).error.code]).toEqual([502, "UPSTREAM_ERROR"])
+      expect([e.headers.get("x-ibex-provider"), e.headers.get("x-ibex-model")]).toEqual(["oai", "mock-502"])
     })
 
     it("a provider that never answers: 504 UPSTREAM_TIMEOUT after first_byte_ms", async () => {
@@ -388,6 +389,7 @@ export const forwardingSuite = (tracing: boolean) => {
       expect(body.error.code).toBe("UPSTREAM_REJECTED")
       expect(body.error.message).toContain("maximum context length")
       expect(mock.requests).toHaveLength(1)
+      expect([e.headers.get("x-ibex-provider"), e.headers.get("x-ibex-model")]).toEqual(["oai", "mock-400"])
     })
 
     it("a client abort reaches the provider within 1 s", async () => {

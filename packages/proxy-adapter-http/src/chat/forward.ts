@@ -81,6 +81,7 @@ export const prepareForward = (
     observer: {
       attempt: (target, outcome, ms) => {
         meter.target = target
+        noteAttempt(state, target)
         metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000)
       },
       retry: (target) => metrics.upstreamRetry(target.provider.id, target.model),
@@ -89,14 +90,21 @@ export const prepareForward = (
   }
 }
 
-/** Where the answer came from, on the response and in the access line. */
-const noteTarget = (state: RequestState, forwarded: Forwarded) => {
-  const { target, response } = forwarded
+/**
+ * Where the latest attempt went, on the response and in the access line: an error answered after
+ * attempts (a provider's 400, a 502 once every target failed) names the target that gave it.
+ */
+const noteAttempt = (state: RequestState, target: Forwarded["target"]) => {
   addHeader(state, "X-IBEX-Provider", target.provider.id)
   addHeader(state, "X-IBEX-Model", target.model)
-  Option.map(response.providerRequestId, (id) => addHeader(state, "X-IBEX-Provider-Request-ID", id))
   addLogField(state, "provider", target.provider.id)
   addLogField(state, "upstream_model", target.model)
+  addLogField(state, "attempts", ((state.logFields?.attempts as number | undefined) ?? 0) + 1)
+}
+
+/** Where the answer came from (its attempt was noted already) and the provider's own request id. */
+const noteTarget = (state: RequestState, forwarded: Forwarded) => {
+  Option.map(forwarded.response.providerRequestId, (id) => addHeader(state, "X-IBEX-Provider-Request-ID", id))
   addLogField(state, "attempts", forwarded.attempts)
 }
 
