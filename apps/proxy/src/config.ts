@@ -138,6 +138,13 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     description: "How long a refused token or agent is refused without asking auth."
   },
   {
+    name: "PROXY_AUTH_CACHE_STALE_IF_ERROR_MS",
+    default: String(defaultAuthorizationCacheOptions.staleIfErrorMs),
+    secret: false,
+    description:
+      "How long past its TTL a cached authorization may still answer when auth's answer is late while its stream is heard from (0: never)."
+  },
+  {
     name: "PROXY_AUTH_CACHE_MAX_ENTRIES",
     default: String(defaultAuthorizationCacheOptions.maxEntries),
     secret: false,
@@ -246,7 +253,11 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
       "PROXY_AUTH_FAILURES_PER_MINUTE",
       defaultAuthorizationCacheOptions.failuresPerMinute
     ),
-    refreshDeadlineMs: Config.succeed(defaultAuthorizationCacheOptions.refreshDeadlineMs)
+    refreshDeadlineMs: Config.succeed(defaultAuthorizationCacheOptions.refreshDeadlineMs),
+    staleIfErrorMs: nonNegativeInt(
+      "PROXY_AUTH_CACHE_STALE_IF_ERROR_MS",
+      defaultAuthorizationCacheOptions.staleIfErrorMs
+    )
   }),
   logLevel: Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info)),
   routing: RoutingSourceConfig,

@@ -13,7 +13,7 @@ import {
   ServiceDegraded,
   type TokenId
 } from "@ibex/domain"
-import { Deferred, Effect, Either, Logger, Option, Queue, Redacted, Stream } from "effect"
+import { Deferred, Effect, Either, Fiber, Logger, Option, Queue, Redacted, Stream } from "effect"
 import { defaultAuthorizationCacheOptions, makeAuthorizationCache } from "../src/auth/AuthorizationCache.js"
 import { ClientAddress } from "../src/auth/FailureBudget.js"
 
@@ -46,7 +46,8 @@ const scriptedRemote = Effect.gen(function* () {
     revoked: new Set<string>(),
     gate: undefined as Deferred.Deferred<void> | undefined,
     degraded: false,
-    deadlines: [] as Array<number | undefined>
+    deadlines: [] as Array<number | undefined>,
+    tokenExpiresAt: null as Date | null
   }
   const gateway = AuthGateway.of({
     ...authGatewayFromChecks({
@@ -65,7 +66,10 @@ const scriptedRemote = Effect.gen(function* () {
           state.revoked.has(raw) || (raw !== Redacted.value(tokenA) && raw !== Redacted.value(tokenB))
             ? Either.left(new InvalidToken({ reason: "unknown" }))
             : Either.right({
-                principal: raw === Redacted.value(tokenA) ? principal(orgA, tokenIdA) : principal(orgB, tokenIdB),
+                principal: {
+                  ...(raw === Redacted.value(tokenA) ? principal(orgA, tokenIdA) : principal(orgB, tokenIdB)),
+                  expiresAt: state.tokenExpiresAt
+                },
                 agent: Option.map(agentId, () => AgentVerdict.Authorized())
               })
         if (state.gate !== undefined) yield* Deferred.await(state.gate)
@@ -402,7 +406,11 @@ describe("AuthorizationCache", () => {
         const failures = () => lines.filter((l) => l.event === "auth_lookup_failed")
         // The cache's detached lookups log from its own fibers: the logger is installed before it is made.
         yield* Effect.gen(function* () {
-          const { cache, stream, state } = yield* setup({ ...defaultAuthorizationCacheOptions, ttlMs: 60 })
+          const { cache, stream, state } = yield* setup({
+            ...defaultAuthorizationCacheOptions,
+            ttlMs: 60,
+            staleIfErrorMs: 0
+          })
           state.degraded = true
           yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
           yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
@@ -446,5 +454,62 @@ describe("AuthorizationCache", () => {
       state.gate = undefined
       expect((yield* miss.await.pipe(Effect.flatten)).principal.tokenId).toBe(tokenIdA)
     })
+  )
+
+  it.scopedLive(
+    "auth late on an expired entry: the entry answers while the stream is heard, inside its grace, never after an invalidation",
+    () =>
+      Effect.gen(function* () {
+        const options = { ...defaultAuthorizationCacheOptions, ttlMs: 100, staleIfErrorMs: 300 }
+        const { cache, stream, state } = yield* setup(options)
+        const beating = yield* Effect.forkScoped(Effect.forever(heartbeat(stream)))
+        yield* Effect.sleep("10 millis")
+        const late = () => Effect.either(cache.gateway.authorize(tokenA, Option.some(agentA)))
+
+        yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+        yield* Effect.sleep("150 millis")
+        state.degraded = true
+        const stale = yield* late()
+        expect(Either.isRight(stale) && stale.right.principal.tokenId, "past the TTL, inside the grace").toBe(tokenIdA)
+        expect(state.calls, "auth was asked first").toBe(2)
+        expect(cache.stats().staleAnswers).toBe(1)
+
+        yield* Effect.sleep("300 millis")
+        const beyond = yield* late()
+        expect(Either.isLeft(beyond) && beyond.left._tag, "past TTL + grace").toBe("ServiceDegraded")
+
+        // A change notice removes the entry: nothing is left to answer from.
+        state.degraded = false
+        yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+        yield* Effect.sleep("150 millis")
+        yield* Queue.offer(stream, AuthInvalidation.TokenChanged({ tokenId: tokenIdA }))
+        yield* Effect.sleep("10 millis")
+        state.degraded = true
+        const changed = yield* late()
+        expect(Either.isLeft(changed) && changed.left._tag, "invalidated: never stale").toBe("ServiceDegraded")
+
+        // A token past its own expiry is never answered, whatever the grace.
+        state.degraded = false
+        state.tokenExpiresAt = new Date(Date.now() + 120)
+        yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+        yield* Effect.sleep("150 millis")
+        state.degraded = true
+        const tokenExpired = yield* late()
+        expect(Either.isLeft(tokenExpired) && tokenExpired.left._tag, "the token itself expired").toBe(
+          "ServiceDegraded"
+        )
+        state.tokenExpiresAt = null
+
+        // A silent stream withdraws trust: a late answer is a 503 again.
+        state.degraded = false
+        yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+        yield* Effect.sleep("110 millis")
+        yield* Fiber.interrupt(beating)
+        yield* Effect.sleep("150 millis")
+        state.degraded = true
+        const silent = yield* late()
+        expect(Either.isLeft(silent) && silent.left._tag, "stream silent: never stale").toBe("ServiceDegraded")
+        expect(cache.stats().staleAnswers).toBe(1)
+      })
   )
 })
