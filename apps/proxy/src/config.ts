@@ -142,7 +142,7 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
     default: String(defaultAuthorizationCacheOptions.staleIfErrorMs),
     secret: false,
     description:
-      "How long past its TTL a cached authorization may still answer when auth's answer is late while its stream is heard from (0: never)."
+      "How long past its TTL a cached authorization may still answer when auth gives no answer while its stream is heard from (0: never)."
   },
   {
     name: "PROXY_AUTH_CACHE_MAX_ENTRIES",

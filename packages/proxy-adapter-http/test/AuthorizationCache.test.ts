@@ -47,7 +47,9 @@ const scriptedRemote = Effect.gen(function* () {
     gate: undefined as Deferred.Deferred<void> | undefined,
     degraded: false,
     deadlines: [] as Array<number | undefined>,
-    tokenExpiresAt: null as Date | null
+    tokenExpiresAt: null as Date | null,
+    /** Calls released by the gate answer ServiceDegraded (auth gave no answer after all). */
+    degradeAfterGate: false
   }
   const gateway = AuthGateway.of({
     ...authGatewayFromChecks({
@@ -73,6 +75,7 @@ const scriptedRemote = Effect.gen(function* () {
                 agent: Option.map(agentId, () => AgentVerdict.Authorized())
               })
         if (state.gate !== undefined) yield* Deferred.await(state.gate)
+        if (state.degradeAfterGate) return yield* new ServiceDegraded()
         return yield* answer
       })
   })
@@ -511,5 +514,32 @@ describe("AuthorizationCache", () => {
         expect(Either.isLeft(silent) && silent.left._tag, "stream silent: never stale").toBe("ServiceDegraded")
         expect(cache.stats().staleAnswers).toBe(1)
       })
+  )
+
+  it.scopedLive("auth's refusal of a token outranks a stale answer for it, even from a lookup already in flight", () =>
+    Effect.gen(function* () {
+      const options = { ...defaultAuthorizationCacheOptions, ttlMs: 100, staleIfErrorMs: 5_000 }
+      const { cache, stream, state } = yield* setup(options)
+      yield* Effect.forkScoped(Effect.forever(heartbeat(stream)))
+      yield* Effect.sleep("10 millis")
+      yield* cache.gateway.authorize(tokenA, Option.some(agentA))
+      yield* Effect.sleep("150 millis")
+      // (token, agent) asks auth and is held there; meanwhile the token alone is refused by auth
+      // (revoked through another auth instance, its notice not here yet).
+      const held = yield* Deferred.make<void>()
+      state.gate = held
+      const inFlight = yield* Effect.fork(Effect.either(cache.gateway.authorize(tokenA, Option.some(agentA))))
+      yield* Effect.sleep("10 millis")
+      state.gate = undefined
+      state.revoked.add(Redacted.value(tokenA))
+      const refused = yield* Effect.either(cache.gateway.authorize(tokenA, Option.none()))
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("InvalidToken")
+      // The held lookup then gets no answer: the entry must not answer for it.
+      state.degradeAfterGate = true
+      yield* Deferred.succeed(held, undefined)
+      const answer = yield* Fiber.join(inFlight)
+      expect(Either.isLeft(answer) && answer.left._tag).toBe("ServiceDegraded")
+      expect(cache.stats().staleAnswers).toBe(0)
+    })
   )
 })

@@ -42,12 +42,14 @@ export interface AuthorizationCacheOptions {
    */
   readonly refreshDeadlineMs: number
   /**
-   * How long past its TTL an accepted entry may still answer when auth's answer to its refresh
-   * is late (`ServiceDegraded`) while auth's stream is heard from: heartbeats prove auth alive
-   * and every invalidation still arrives, so the entry is as current as the stream says; only the
-   * TTL's backstop is stretched, never trust. Never past the token's own expiry. 0: off. Default
-   * 10 s. Without it, the first burst after an idle spell (a wave of 1,000 streams opening on a
-   * busy 2-core machine) asked auth under the 50 ms budget and 5 % of the burst got 503.
+   * How long past its TTL an accepted entry may still answer when auth gives no answer to its
+   * lookup (`ServiceDegraded`: late past the budget, or auth unable to read its store) while
+   * auth's stream is heard from: heartbeats prove auth and its change feed alive and every
+   * invalidation still arrives, so the entry is as current as the stream says; only the TTL's
+   * backstop is stretched, never trust. Never past the token's own expiry, never after auth
+   * refused the token. 0: off. Default 10 s. Without it, the first burst after an idle spell (a
+   * wave of 1,000 streams opening on a busy 2-core machine) asked auth under the 50 ms budget and
+   * 5 % of the burst got 503.
    */
   readonly staleIfErrorMs: number
 }
@@ -307,6 +309,8 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
                 Effect.sync(() => {
                   charge.spend()
                   proven.delete(tokenKey)
+                  // Auth's refusal outranks what the cache held: no stale answer may follow it.
+                  principals.delete(tokenKey)
                   // Remembered even while the stream is silent: a refusal cannot go stale into a
                   // bypass, and a token polled while auth is degraded is not asked about again.
                   if (epoch === startEpoch) refusedTokens.set(tokenKey, Date.now() + options.negativeTtlMs)
@@ -411,11 +415,14 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           : asked
       })
 
-    // Auth's answer was late: an accepted entry inside its grace answers, judged now (trust and
-    // presence: an invalidation meanwhile removed the entry, a silent stream withdrew trust).
+    // Auth gave no answer: an accepted entry inside its grace answers, judged now (trust, presence
+    // and refusals: an invalidation or a refusal by auth meanwhile removed the entry or marked the
+    // token refused, a silent stream withdrew trust).
     const staleOr = (tokenKey: string, agentId: Option.Option<AgentId>, late: ServiceDegraded) =>
       Effect.suspend(() => {
-        const stale = isTrusted() ? held(tokenKey, agentId, Date.now(), options.staleIfErrorMs) : undefined
+        const now = Date.now()
+        const refused = (refusedTokens.get(tokenKey) ?? 0) > now
+        const stale = isTrusted() && !refused ? held(tokenKey, agentId, now, options.staleIfErrorMs) : undefined
         if (stale === undefined || !accepted(stale.answer)) return Effect.fail(late)
         staleAnswers++
         return Effect.succeed(stale.answer)
