@@ -96,6 +96,33 @@ describe("decodeRoutingConfig", () => {
     expect(JSON.stringify(Either.isLeft(bad) ? bad.left : [])).not.toContain("a-key")
   })
 
+  it("never repeats a value that may be a key pasted into the wrong field", () => {
+    const pasted = "sk-live-0123456789abcdef"
+    const azureLike = "0123456789abcdef0123456789abcdef"
+    const bad = decodeRoutingConfig(
+      {
+        providers: [
+          { id: "a", kind: "openai", base_url: "https://x", api_key_env: pasted },
+          { id: "b", kind: "openai", base_url: "https://x", api_key_env: azureLike },
+          { id: "c", kind: "openai", base_url: "https://x", api_key_env: "MISSING_KEY" }
+        ],
+        models: []
+      },
+      env
+    )
+    const text = JSON.stringify(Either.isLeft(bad) ? bad.left : [])
+    expect(text).not.toContain(pasted)
+    expect(text).not.toContain(azureLike)
+    expect(text, "a conventional name is named").toContain("environment variable MISSING_KEY is not set")
+    const wrongType = decodeRoutingConfig(
+      { providers: [{ id: "a", kind: "openai", base_url: pasted, timeouts: pasted }], models: [] },
+      env
+    )
+    const wrongText = JSON.stringify(Either.isLeft(wrongType) ? wrongType.left : [])
+    expect(wrongText).toContain("providers.0.timeouts")
+    expect(wrongText).not.toContain(pasted)
+  })
+
   it("refuses unknown fields and wrong types", () => {
     const bad = decodeRoutingConfig({ providers: [], models: [], extra: 1 }, env)
     expect(Either.isLeft(bad)).toBe(true)

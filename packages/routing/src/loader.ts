@@ -39,8 +39,9 @@ export interface RoutingLoader {
   readonly serialized: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /**
    * Offers one candidate: a valid config swaps in, anything else keeps the table and counts as
-   * rejected. One warning per refused load, with the field errors (never an env value: decoding
-   * names variables, it does not print them); one info line per new revision.
+   * rejected. One warning per refused load, with the field errors (never a value from the file or
+   * the environment: messages name fields and conventional variable names, they do not repeat
+   * values); one info line per new revision.
    */
   readonly apply: (candidate: Candidate) => Effect.Effect<RoutingStatus>
 }

@@ -191,6 +191,19 @@ const revisionOf = (value: unknown): string => {
 const decodeWire = ParseResult.decodeUnknownEither(RoutingConfigWire, { errors: "all", onExcessProperty: "error" })
 
 /**
+ * Effect's messages end with the value found (`Expected …, actual "sk-live-…"`): these errors are
+ * logged, printed at startup and shown in `/admin/routing`, and a key pasted into the wrong field
+ * must not travel with them. What was expected is enough to fix the file.
+ */
+const withoutActual = (message: string): string => message.replace(/, actual [\s\S]*$/, "")
+
+/**
+ * Conventional variable names are echoed in errors; anything else may be a key pasted where its
+ * variable's name belongs (a 32-digit Azure key would pass a looser pattern than upper case).
+ */
+const looksLikeVariableName = (name: string): boolean => /^[A-Z_][A-Z0-9_]{0,127}$/.test(name)
+
+/**
  * Decodes and checks a whole routing config. `env` resolves `api_key_env` names (the process
  * environment in production): a named variable that is unset or empty is an error, so a typo
  * fails the load instead of sending unauthenticated requests.
@@ -206,7 +219,7 @@ export const decodeRoutingConfig = (
         (i) =>
           new FieldError({
             field: i.path.length === 0 ? "config" : i.path.map(String).join("."),
-            message: i.message
+            message: withoutActual(i.message)
           })
       )
     )
@@ -226,7 +239,12 @@ export const decodeRoutingConfig = (
     if (p.api_key_env !== undefined) {
       const value = env(p.api_key_env)
       if (value === undefined || value === "")
-        fail(`providers.${i}.api_key_env`, `environment variable ${p.api_key_env} is not set`)
+        fail(
+          `providers.${i}.api_key_env`,
+          looksLikeVariableName(p.api_key_env)
+            ? `environment variable ${p.api_key_env} is not set`
+            : "names an environment variable that is not set (not shown: it does not look like a variable name; is it the key itself?)"
+        )
       else apiKey = Option.some(Redacted.make(value))
     } else if (p.kind !== "openai") fail(`providers.${i}.api_key_env`, `is required for ${p.kind}`)
     providers.set(p.id, {
