@@ -96,6 +96,37 @@ describe("decodeRoutingConfig", () => {
     expect(JSON.stringify(Either.isLeft(bad) ? bad.left : [])).not.toContain("a-key")
   })
 
+  it("reports the shape's errors and the checks across fields in one load", () => {
+    const bad = decodeRoutingConfig(
+      {
+        providers: [
+          { id: "up", kind: "nope", base_url: "http://x", api_key_env: "NOT_SET_ANYWHERE" },
+          { id: "ok", kind: "openai", base_url: "http://x", api_key_env: "ALSO_NOT_SET" }
+        ],
+        models: [
+          { name: "x", targets: [{ provider: "ghost", model: "m" }] },
+          { name: "y", targets: [{ provider: "up", model: "m" }] },
+          { name: "z", targets: [] }
+        ],
+        orgs: [{ org_id: orgA, models: ["z", "nope"] }],
+        extra: 1
+      },
+      env
+    )
+    const fields = Either.isLeft(bad) ? bad.left.map((e) => e.field) : []
+    expect([...fields].sort()).toEqual(
+      [
+        "extra",
+        "providers.0.kind",
+        "providers.0.api_key_env",
+        "providers.1.api_key_env",
+        "models.0.targets.0.provider",
+        "models.2.targets",
+        "orgs.0.models.1"
+      ].sort()
+    )
+  })
+
   it("never repeats a value that may be a key pasted into the wrong field", () => {
     const pasted = "sk-live-0123456789abcdef"
     const azureLike = "0123456789abcdef0123456789abcdef"

@@ -188,7 +188,27 @@ const revisionOf = (value: unknown): string => {
   return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")
 }
 
-const decodeWire = ParseResult.decodeUnknownEither(RoutingConfigWire, { errors: "all", onExcessProperty: "error" })
+const wireOptions = { errors: "all", onExcessProperty: "error" } as const
+
+/**
+ * The config's outline, its lists' elements decoded one by one: a provider with a bad field does
+ * not hide the other providers' and models' errors, nor the checks across fields (unset key
+ * variables, unknown providers) of everything that did decode. One load reports all of it.
+ */
+const OutlineWire = Schema.Struct({
+  providers: Schema.Array(Schema.Unknown),
+  models: Schema.Array(Schema.Unknown),
+  orgs: opt(Schema.Array(Schema.Unknown)),
+  retry: opt(RetryWire),
+  cooldown: opt(CooldownWire),
+  default_timeouts: opt(TimeoutsWire)
+})
+const decodeOutline = ParseResult.decodeUnknownEither(OutlineWire, wireOptions)
+/** The outline again, unknown top-level keys aside: those are reported, and the rest still checked. */
+const decodeOutlineLeniently = ParseResult.decodeUnknownEither(OutlineWire, { errors: "all" })
+const decodeProvider = ParseResult.decodeUnknownEither(ProviderWire, wireOptions)
+const decodeModel = ParseResult.decodeUnknownEither(ModelWire, wireOptions)
+const decodeOrg = ParseResult.decodeUnknownEither(OrgWire, wireOptions)
 
 /**
  * Effect's messages end with the value found (`Expected …, actual "sk-live-…"`): these errors are
@@ -196,6 +216,25 @@ const decodeWire = ParseResult.decodeUnknownEither(RoutingConfigWire, { errors: 
  * must not travel with them. What was expected is enough to fix the file.
  */
 const withoutActual = (message: string): string => message.replace(/, actual [\s\S]*$/, "")
+
+const issuesAt = (prefix: ReadonlyArray<PropertyKey>, issue: ParseResult.ParseIssue): Array<FieldError> =>
+  ParseResult.ArrayFormatter.formatIssueSync(issue).map((i) => {
+    const path = [...prefix, ...i.path]
+    return new FieldError({
+      field: path.length === 0 ? "config" : path.map(String).join("."),
+      message: withoutActual(i.message)
+    })
+  })
+
+/** The string values of `key` in a list's object elements, decoded or not. */
+const namesIn = (list: ReadonlyArray<unknown>, key: string): ReadonlySet<string> =>
+  new Set(
+    list.flatMap((e) =>
+      typeof e === "object" && e !== null && typeof (e as Record<string, unknown>)[key] === "string"
+        ? [(e as Record<string, unknown>)[key] as string]
+        : []
+    )
+  )
 
 /**
  * Conventional variable names are echoed in errors; anything else may be a key pasted where its
@@ -212,25 +251,56 @@ export const decodeRoutingConfig = (
   input: unknown,
   env: (name: string) => string | undefined
 ): Either.Either<RoutingTable, ReadonlyArray<FieldError>> => {
-  const decoded = decodeWire(input)
-  if (Either.isLeft(decoded)) {
-    return Either.left(
-      ParseResult.ArrayFormatter.formatIssueSync(decoded.left).map(
-        (i) =>
-          new FieldError({
-            field: i.path.length === 0 ? "config" : i.path.map(String).join("."),
-            message: withoutActual(i.message)
-          })
-      )
-    )
-  }
-  const wire = decoded.right
-  const errors: Array<FieldError> = []
+  const strict = decodeOutline(input)
+  const outline = Either.isRight(strict) ? strict : decodeOutlineLeniently(input)
+  if (Either.isLeft(outline)) return Either.left(issuesAt([], Either.isLeft(strict) ? strict.left : outline.left))
+  const errors: Array<FieldError> = Either.isLeft(strict) ? issuesAt([], strict.left) : []
   const fail = (field: string, message: string) => errors.push(new FieldError({ field, message }))
+  const each = <A>(
+    list: ReadonlyArray<unknown>,
+    name: string,
+    decode: (u: unknown) => Either.Either<A, ParseResult.ParseIssue>
+  ): Array<readonly [A, number]> =>
+    list.flatMap((element, i) => {
+      const one = decode(element)
+      if (Either.isRight(one)) return [[one.right, i] as const]
+      errors.push(...issuesAt([name, i], one.left))
+      return []
+    })
+  const unsetKeyVariable = (i: number, name: string) =>
+    fail(
+      `providers.${i}.api_key_env`,
+      looksLikeVariableName(name)
+        ? `environment variable ${name} is not set`
+        : "names an environment variable that is not set (not shown: it does not look like a variable name; is it the key itself?)"
+    )
+  const decodedProviders = each(outline.right.providers, "providers", decodeProvider)
+  // A provider that did not decode still has its key variable checked, when it names one.
+  const decodedAt = new Set(decodedProviders.map(([, i]) => i))
+  outline.right.providers.forEach((p, i) => {
+    const name = typeof p === "object" && p !== null ? (p as Record<string, unknown>).api_key_env : undefined
+    if (!decodedAt.has(i) && typeof name === "string" && name !== "" && (env(name) ?? "") === "")
+      unsetKeyVariable(i, name)
+  })
+  const decodedModels = each(outline.right.models, "models", decodeModel)
+  const decodedOrgs = each(outline.right.orgs ?? [], "orgs", decodeOrg)
+  // Names carried by elements that failed to decode: a reference to one is not also "unknown".
+  const providerIds = namesIn(outline.right.providers, "id")
+  const modelNames = namesIn(outline.right.models, "name")
+  // The decoded config, keys in the schema's order as a whole decode gives them (the revision hashes it).
+  const given = outline.right
+  const wire: RoutingConfigWire = {
+    providers: decodedProviders.map(([p]) => p),
+    models: decodedModels.map(([m]) => m),
+    ...(given.orgs === undefined ? {} : { orgs: decodedOrgs.map(([o]) => o) }),
+    ...(given.retry === undefined ? {} : { retry: given.retry }),
+    ...(given.cooldown === undefined ? {} : { cooldown: given.cooldown }),
+    ...(given.default_timeouts === undefined ? {} : { default_timeouts: given.default_timeouts })
+  }
   const base = timeoutsOf(wire.default_timeouts, defaultTimeouts)
 
   const providers = new Map<string, ProviderSpec>()
-  wire.providers.forEach((p, i) => {
+  decodedProviders.forEach(([p, i]) => {
     if (providers.has(p.id)) fail(`providers.${i}.id`, `duplicate provider id "${p.id}"`)
     if (!isHttpUrl(p.base_url)) fail(`providers.${i}.base_url`, "must be an http(s) URL without credentials")
     if (p.kind === "azure-openai" && p.api_version === undefined)
@@ -238,13 +308,7 @@ export const decodeRoutingConfig = (
     let apiKey: Option.Option<Redacted.Redacted<string>> = Option.none()
     if (p.api_key_env !== undefined) {
       const value = env(p.api_key_env)
-      if (value === undefined || value === "")
-        fail(
-          `providers.${i}.api_key_env`,
-          looksLikeVariableName(p.api_key_env)
-            ? `environment variable ${p.api_key_env} is not set`
-            : "names an environment variable that is not set (not shown: it does not look like a variable name; is it the key itself?)"
-        )
+      if (value === undefined || value === "") unsetKeyVariable(i, p.api_key_env)
       else apiKey = Option.some(Redacted.make(value))
     } else if (p.kind !== "openai") fail(`providers.${i}.api_key_env`, `is required for ${p.kind}`)
     providers.set(p.id, {
@@ -259,13 +323,14 @@ export const decodeRoutingConfig = (
   })
 
   const models = new Map<string, ModelRoute>()
-  wire.models.forEach((m, i) => {
+  decodedModels.forEach(([m, i]) => {
     if (models.has(m.name)) fail(`models.${i}.name`, `duplicate model name "${m.name}"`)
     const targets: Array<RouteTarget> = []
     m.targets.forEach((t, j) => {
       const provider = providers.get(t.provider)
-      if (provider === undefined) fail(`models.${i}.targets.${j}.provider`, `unknown provider "${t.provider}"`)
-      else targets.push({ provider, model: t.model, priority: t.priority ?? j, weight: t.weight ?? 1 })
+      if (provider === undefined) {
+        if (!providerIds.has(t.provider)) fail(`models.${i}.targets.${j}.provider`, `unknown provider "${t.provider}"`)
+      } else targets.push({ provider, model: t.model, priority: t.priority ?? j, weight: t.weight ?? 1 })
     })
     models.set(m.name, {
       name: m.name,
@@ -279,10 +344,10 @@ export const decodeRoutingConfig = (
   })
 
   const orgModels = new Map<string, ReadonlySet<string>>()
-  ;(wire.orgs ?? []).forEach((o, i) => {
+  decodedOrgs.forEach(([o, i]) => {
     if (orgModels.has(o.org_id)) fail(`orgs.${i}.org_id`, "duplicate org")
     o.models.forEach((name, j) => {
-      if (!models.has(name)) fail(`orgs.${i}.models.${j}`, `unknown model "${name}"`)
+      if (!models.has(name) && !modelNames.has(name)) fail(`orgs.${i}.models.${j}`, `unknown model "${name}"`)
     })
     orgModels.set(o.org_id, new Set(o.models))
   })

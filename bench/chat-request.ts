@@ -1,0 +1,50 @@
+// Cost of validating one chat request, in process: time and bytes allocated per call for
+// JSON.parse, Effect's `Schema.is`, the compiled guard, and `decodeChatCompletionRequest` (what
+// the proxy runs), on the bench's ~4 KB streamed body. Used in docs/PERFORMANCE.md (thirteenth
+// session). Run: node --expose-gc --import tsx bench/chat-request.ts
+import { ChatCompletionRequest, compileGuard, decodeChatCompletionRequest } from "@ibex/domain"
+import { Schema } from "effect"
+
+const para =
+  "The quarterly report lists revenue by region, churn by plan and the support backlog; summarise the trends, " +
+  "flag anything unusual and propose two follow-up questions for the finance team. "
+const text = JSON.stringify({
+  model: "gpt-4o-mini",
+  messages: [
+    { role: "system", content: `You are a careful analyst. ${para.repeat(3)}` },
+    { role: "user", content: para.repeat(8) },
+    { role: "assistant", content: para.repeat(4) },
+    { role: "user", content: para.repeat(5) }
+  ],
+  temperature: 0.2,
+  top_p: 0.9,
+  max_tokens: 512,
+  user: "bench-user-1",
+  stream: true
+})
+const parsed: unknown = JSON.parse(text)
+const effectIs = Schema.is(ChatCompletionRequest)
+const compiled = compileGuard(ChatCompletionRequest.ast)
+const gc = (globalThis as { gc?: () => void }).gc
+
+const measure = (name: string, run: () => unknown) => {
+  for (let i = 0; i < 20_000; i++) run()
+  const n = 200_000
+  const t0 = performance.now()
+  for (let i = 0; i < n; i++) run()
+  const micros = ((performance.now() - t0) / n) * 1000
+  // Bytes: a short run with no collection in between (run with a large young generation).
+  gc?.()
+  const h0 = process.memoryUsage().heapUsed
+  const m = 2_000
+  for (let i = 0; i < m; i++) run()
+  const bytes = (process.memoryUsage().heapUsed - h0) / m
+  console.log(`${name.padEnd(30)} ${micros.toFixed(2).padStart(6)} µs/call ${bytes.toFixed(0).padStart(7)} B/call`)
+}
+
+if (gc === undefined) console.log("(run with --expose-gc for the bytes column)")
+console.log(`body: ${Buffer.byteLength(text)} B`)
+measure("JSON.parse", () => JSON.parse(text))
+measure("Schema.is (Effect)", () => effectIs(parsed))
+measure("compiled guard", () => compiled(parsed))
+measure("decodeChatCompletionRequest", () => decodeChatCompletionRequest(parsed))
