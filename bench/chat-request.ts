@@ -1,27 +1,12 @@
 // Cost of validating one chat request, in process: time and bytes allocated per call for
 // JSON.parse, Effect's `Schema.is`, the compiled guard, and `decodeChatCompletionRequest` (what
-// the proxy runs), on the bench's ~4 KB streamed body. Used in docs/PERFORMANCE.md (thirteenth
+// the proxy runs), on the bench's 4 KB chat body, streamed (`bench/chatBody.ts`). Used in docs/PERFORMANCE.md (thirteenth
 // session). Run: node --expose-gc --import tsx bench/chat-request.ts
 import { ChatCompletionRequest, compileGuard, decodeChatCompletionRequest } from "@ibex/domain"
 import { Schema } from "effect"
+import { streamingChatBody } from "./chatBody.js"
 
-const para =
-  "The quarterly report lists revenue by region, churn by plan and the support backlog; summarise the trends, " +
-  "flag anything unusual and propose two follow-up questions for the finance team. "
-const text = JSON.stringify({
-  model: "gpt-4o-mini",
-  messages: [
-    { role: "system", content: `You are a careful analyst. ${para.repeat(3)}` },
-    { role: "user", content: para.repeat(8) },
-    { role: "assistant", content: para.repeat(4) },
-    { role: "user", content: para.repeat(5) }
-  ],
-  temperature: 0.2,
-  top_p: 0.9,
-  max_tokens: 512,
-  user: "bench-user-1",
-  stream: true
-})
+const text = streamingChatBody
 const parsed: unknown = JSON.parse(text)
 const effectIs = Schema.is(ChatCompletionRequest)
 const compiled = compileGuard(ChatCompletionRequest.ast)

@@ -24,6 +24,7 @@ import { credentials, Metadata } from "@grpc/grpc-js"
 import { AuthProto, ensureDevCertificates, readTlsFiles, type TlsFiles } from "@ibex/auth-adapter-grpc"
 import { withClient } from "@ibex/testkit/provision"
 import { benchToken } from "./benchToken.js"
+import { chatBody, streamingChatBody } from "./chatBody.js"
 import { summarizeProfile } from "./profile.js"
 import {
   cleanup,
@@ -204,36 +205,6 @@ const validateOnce = (target: string, token: string, tls: TlsFiles) =>
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 const ratio = (a: number, b: number) => Number((a / b).toFixed(3))
 const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(3)))
-
-/** A realistic ~4 KB chat completion request (system prompt, a few turns, sampling options). */
-const chatBody = (() => {
-  const para =
-    "The quarterly report lists revenue by region, churn by plan and the support backlog; summarise the trends, " +
-    "flag anything unusual and propose two follow-up questions for the finance team. "
-  const body = {
-    model: "gpt-4o-mini",
-    messages: [
-      { role: "system", content: `You are a careful analyst. ${para.repeat(3)}` },
-      { role: "user", content: para.repeat(8) },
-      { role: "assistant", content: para.repeat(4) },
-      { role: "user", content: para.repeat(7) }
-    ],
-    temperature: 0.2,
-    top_p: 0.9,
-    max_tokens: 512,
-    user: "bench-user-1"
-  }
-  let text = JSON.stringify(body)
-  // Trim to ~4 KB on the last message.
-  while (Buffer.byteLength(text) > 4096) {
-    body.messages[3] = { role: "user", content: (body.messages[3]?.content ?? "").slice(0, -16) }
-    text = JSON.stringify(body)
-  }
-  return text
-})()
-
-/** The same request, streamed. */
-const streamingChatBody = JSON.stringify({ ...JSON.parse(chatBody), stream: true })
 
 /**
  * The slow streams' request: one user message of ≥ 200 characters, so the mock's reply echoes the
