@@ -411,20 +411,29 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
         const why = missReason(tokenKey, agentId, now)
         const asked = lookup(token, agentId, tokenKey, why)
         return why === "expired" && options.staleIfErrorMs > 0
-          ? Effect.catchTag(asked, "ServiceDegraded", (late) => staleOr(tokenKey, agentId, late))
+          ? Effect.catchTag(asked, "ServiceDegraded", (late) => staleOr(token, agentId, tokenKey, late))
           : asked
       })
 
     // Auth gave no answer: an accepted entry inside its grace answers, judged now (trust, presence
     // and refusals: an invalidation or a refusal by auth meanwhile removed the entry or marked the
     // token refused, a silent stream withdrew trust).
-    const staleOr = (tokenKey: string, agentId: Option.Option<AgentId>, late: ServiceDegraded) =>
+    // A stale answer also starts a refresh on the refresh's longer deadline: a slow auth usually
+    // answers it, and the requests after it are served fresh instead of each burst waiting out
+    // the client's budget first.
+    const staleOr = (
+      token: Redacted.Redacted<string>,
+      agentId: Option.Option<AgentId>,
+      tokenKey: string,
+      late: ServiceDegraded
+    ) =>
       Effect.suspend(() => {
         const now = Date.now()
         const refused = (refusedTokens.get(tokenKey) ?? 0) > now
         const stale = isTrusted() && !refused ? held(tokenKey, agentId, now, options.staleIfErrorMs) : undefined
         if (stale === undefined || !accepted(stale.answer)) return Effect.fail(late)
         staleAnswers++
+        refreshAhead(token, agentId, tokenKey)
         return Effect.succeed(stale.answer)
       })
 
