@@ -16,13 +16,13 @@ const exactOptions: AST.ParseOptions = { exact: true }
 /**
  * The same answer as `Schema.is(schema)` (whose default is `exact: true`) for any value without
  * inherited enumerable properties (everything JSON.parse makes), compiled once into plain
- * closures. One difference for in-process values: a filter sees the value itself, where Effect
- * hands it the parsed struct (own keys only), so a field a prototype supplies is visible to it. Effect's guard runs the full parser, which builds an output object per struct
- * and an `Either` per node: ~12 KB of garbage and ~4 µs for a 4 KB chat request, on every
- * request the proxy forwards. Filters still run through the schema's own `filter`, so a
- * refinement's rule is never written twice. Node kinds the chat schema does not use fall back
- * to Effect's own guard for that node. `chatGuard.test.ts` holds the two answers equal on
- * generated near-valid requests.
+ * closures. Effect's guard runs the full parser, which builds an output object per struct and an
+ * `Either` per node: ~12 KB of garbage and ~4 µs for a 4 KB chat request, on every request the
+ * proxy forwards. Filters still run through the schema's own `filter`, so a refinement's rule is
+ * never written twice; for in-process values a filter sees the value itself where Effect hands it
+ * the parsed struct (own keys only), the one difference. Node kinds the chat schema does not use
+ * fall back to Effect's own guard for that node. `chatGuard.test.ts` holds the two answers equal
+ * on generated near-valid requests.
  */
 export const compileGuard = (root: AST.AST): Guard => {
   const memo = new Map<AST.AST, Guard>()

@@ -254,6 +254,7 @@ export const decodeRoutingConfig = (
   const strict = decodeOutline(input)
   const outline = Either.isRight(strict) ? strict : decodeOutlineLeniently(input)
   if (Either.isLeft(outline)) return Either.left(issuesAt([], Either.isLeft(strict) ? strict.left : outline.left))
+  const given = outline.right
   const errors: Array<FieldError> = Either.isLeft(strict) ? issuesAt([], strict.left) : []
   const fail = (field: string, message: string) => errors.push(new FieldError({ field, message }))
   const each = <A>(
@@ -274,21 +275,20 @@ export const decodeRoutingConfig = (
         ? `environment variable ${name} is not set`
         : "names an environment variable that is not set (not shown: it does not look like a variable name; is it the key itself?)"
     )
-  const decodedProviders = each(outline.right.providers, "providers", decodeProvider)
+  const decodedProviders = each(given.providers, "providers", decodeProvider)
   // A provider that did not decode still has its key variable checked, when it names one.
   const decodedAt = new Set(decodedProviders.map(([, i]) => i))
-  outline.right.providers.forEach((p, i) => {
+  given.providers.forEach((p, i) => {
     const name = typeof p === "object" && p !== null ? (p as Record<string, unknown>).api_key_env : undefined
     if (!decodedAt.has(i) && typeof name === "string" && name !== "" && (env(name) ?? "") === "")
       unsetKeyVariable(i, name)
   })
-  const decodedModels = each(outline.right.models, "models", decodeModel)
-  const decodedOrgs = each(outline.right.orgs ?? [], "orgs", decodeOrg)
+  const decodedModels = each(given.models, "models", decodeModel)
+  const decodedOrgs = each(given.orgs ?? [], "orgs", decodeOrg)
   // Names carried by elements that failed to decode: a reference to one is not also "unknown".
-  const providerIds = namesIn(outline.right.providers, "id")
-  const modelNames = namesIn(outline.right.models, "name")
+  const providerIds = namesIn(given.providers, "id")
+  const modelNames = namesIn(given.models, "name")
   // The decoded config, keys in the schema's order as a whole decode gives them (the revision hashes it).
-  const given = outline.right
   const wire: RoutingConfigWire = {
     providers: decodedProviders.map(([p]) => p),
     models: decodedModels.map(([m]) => m),

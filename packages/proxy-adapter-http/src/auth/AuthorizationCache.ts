@@ -415,12 +415,10 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           : asked
       })
 
-    // Auth gave no answer: an accepted entry inside its grace answers, judged now (trust, presence
-    // and refusals: an invalidation or a refusal by auth meanwhile removed the entry or marked the
-    // token refused, a silent stream withdrew trust).
-    // A stale answer also starts a refresh on the refresh's longer deadline: a slow auth usually
-    // answers it, and the requests after it are served fresh instead of each burst waiting out
-    // the client's budget first.
+    // Auth gave no answer: an accepted entry inside its grace answers, judged now (an invalidation
+    // or a refusal by auth meanwhile removed the entry or marked the token refused; a silent stream
+    // withdrew trust). It also starts a refresh on the refresh's longer deadline: a slow auth
+    // usually answers that, so the requests after it are served fresh, not each burst late first.
     const staleOr = (
       token: Redacted.Redacted<string>,
       agentId: Option.Option<AgentId>,

@@ -102,10 +102,9 @@ const noteAttempt = (state: RequestState, target: Forwarded["target"]) => {
   addLogField(state, "attempts", ((state.logFields?.attempts as number | undefined) ?? 0) + 1)
 }
 
-/** Where the answer came from (its attempt was noted already) and the provider's own request id. */
+/** The provider's own request id; where the answer came from, and after how many attempts, was noted per attempt. */
 const noteTarget = (state: RequestState, forwarded: Forwarded) => {
   Option.map(forwarded.response.providerRequestId, (id) => addHeader(state, "X-IBEX-Provider-Request-ID", id))
-  addLogField(state, "attempts", forwarded.attempts)
 }
 
 /**
