@@ -26,24 +26,38 @@ describe("jsonLogLine", () => {
   })
 
   it("a flat object's line is the object spread behind time and level, text for text (any keys: time, level, integer-like, __proto__)", () => {
+    // Binary strings: control characters, quotes, backslashes, lone and paired surrogates.
     const value = fc.oneof(
       fc.string(),
+      fc.string({ unit: "binary" }),
+      fc.constantFrom("\ud800", "a\udc00b", "\ud83d\ude00", '"\\', "\u0000\u001f\u007f"),
       fc.double(),
+      fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 1e21, 5e-7),
       fc.integer(),
       fc.boolean(),
       fc.constant(null),
-      fc.constant(undefined)
+      fc.constant(undefined),
+      fc.constantFrom(() => 1, Symbol("s"))
     )
     const key = fc.oneof(
       fc.string(),
+      fc.string({ unit: "binary" }),
       fc.constantFrom("time", "level", "message", "__proto__", "0", "12", "1a", 'a"b', "\u2028")
     )
     fc.assert(
-      fc.property(fc.dictionary(key, value, { maxKeys: 8 }), fc.integer({ min: 0, max: 2 ** 42 }), (message, ms) => {
+      fc.property(fc.dictionary(key, value, { maxKeys: 8 }), fc.integer({ min: 0, max: 2 ** 42 }), (dict, ms) => {
         const date = new Date(ms)
-        const expected = JSON.stringify(Object.assign({ time: date.toISOString(), level: "INFO" }, message))
-        expect(textAt(date, message)).toBe(expected)
-      })
+        // A plain object (what the access line is) as well as the dictionary as generated, which
+        // may have no prototype; `__proto__` stays an own key either way.
+        const plain: Record<string, unknown> = {}
+        for (const k of Object.keys(dict))
+          Object.defineProperty(plain, k, { value: dict[k], enumerable: true, writable: true, configurable: true })
+        for (const message of [plain, dict]) {
+          const expected = JSON.stringify(Object.assign({ time: date.toISOString(), level: "INFO" }, message))
+          expect(textAt(date, message)).toBe(expected)
+        }
+      }),
+      { numRuns: 1_000 }
     )
     expect(textAt(new Date(0), {})).toBe('{"time":"1970-01-01T00:00:00.000Z","level":"INFO"}')
   })

@@ -18,6 +18,7 @@ import {
   toAnthropicRequest
 } from "./anthropic/index.js"
 import { headerOf, readText, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import { jsonText } from "./jsonText.js"
 import { MAX_COMPLETION_BYTES, providerRequestId } from "./openaiDialect.js"
 import { type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
 
@@ -100,7 +101,7 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
             onSome: (key) => ({ "x-api-key": Redacted.value(key) })
           })
         },
-        body: JSON.stringify(translated.right),
+        body: jsonText(translated.right),
         timeouts: request.target.timeouts,
         signal: request.signal
       })

@@ -17,6 +17,7 @@ import {
   type UpstreamHttp,
   type UpstreamPost
 } from "./http/UpstreamHttp.js"
+import { jsonText } from "./jsonText.js"
 import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
 import {
   chunkStream,
@@ -50,7 +51,7 @@ const requestBody = (request: UpstreamRequest, sendModel: boolean): string => {
     const own = body.stream_options
     body.stream_options = { ...(typeof own === "object" && own !== null ? own : {}), include_usage: true }
   }
-  return JSON.stringify(body)
+  return jsonText(body)
 }
 
 export const providerRequestId = (exchange: UpstreamExchange, names: ReadonlyArray<string>): Option.Option<string> => {
