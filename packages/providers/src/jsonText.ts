@@ -1,14 +1,27 @@
+import { types } from "node:util"
+
 /**
  * `JSON.stringify`'s text for JSON data, for request bodies sent upstream. Node 20's V8 writes a
  * long string character by character (a 4 KB chat body: ~7 µs, three times `JSON.parse` of the
  * same text, and 8 µs of a forwarded request's CPU); here a string that needs no escaping is
- * found by one regular-expression scan and written as is. Anything that is not plain JSON data
- * (a class instance, a `toJSON`, a bigint, nesting past `MAX_DEPTH`) is handed to
- * `JSON.stringify` itself, so the text, and any error, is always what it would have written.
+ * found by one regular-expression scan and written as is. A value holding anything that is not
+ * plain JSON data (a `toJSON`, a boxed primitive, raw JSON, a bigint, nesting past `MAX_DEPTH`)
+ * is handed whole to `JSON.stringify`, so its text, or its error, is exactly what
+ * `JSON.stringify` gives. A top-level value JSON omits (a `toJSON` answering undefined) is "null".
  * The body is re-serialized rather than forwarded as received on purpose: the client's bytes
  * could hold duplicate keys, which the proxy and the provider might read differently.
  */
-export const jsonText = (value: object): string => write(value, 0) ?? "null"
+export const jsonText = (value: object): string => {
+  try {
+    return write(value, 0) ?? "null"
+  } catch (e) {
+    if (e !== notData) throw e
+    return (JSON.stringify(value) as string | undefined) ?? "null"
+  }
+}
+
+/** Thrown from inside the walk: the value is not plain JSON data, `JSON.stringify` takes it whole. */
+const notData: unique symbol = Symbol("jsonText.notData")
 
 /** A quote, a backslash, a control character or any surrogate (a lone one is escaped). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters JSON escapes
@@ -18,12 +31,11 @@ const MAX_DEPTH = 64
 
 const stringText = (text: string): string => (needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`)
 
-const hasToJson = (value: object): boolean => typeof (value as { toJSON?: unknown }).toJSON === "function"
-
-const isPlainObject = (value: object): boolean => {
-  const proto = Object.getPrototypeOf(value)
-  return (proto === Object.prototype || proto === null) && !hasToJson(value)
-}
+/** What JSON.stringify treats as more than its own keys and elements. */
+const isSpecial = (value: object): boolean =>
+  typeof (value as { toJSON?: unknown }).toJSON === "function" ||
+  types.isBoxedPrimitive(value) ||
+  (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON?.(value) === true
 
 /** The value's text, or undefined where JSON omits it (undefined, a function, a symbol). */
 const write = (value: unknown, depth: number): string | undefined => {
@@ -40,14 +52,15 @@ const write = (value: unknown, depth: number): string | undefined => {
       return undefined
     case "object": {
       if (value === null) return "null"
-      if (depth >= MAX_DEPTH) return JSON.stringify(value)
+      if (depth >= MAX_DEPTH || isSpecial(value)) throw notData
       if (Array.isArray(value)) {
-        if (hasToJson(value)) return JSON.stringify(value)
+        // Read once, as JSON.stringify does.
+        const length = value.length
         let out = "["
-        for (let i = 0; i < value.length; i++) out += `${i === 0 ? "" : ","}${write(value[i], depth + 1) ?? "null"}`
+        for (let i = 0; i < length; i++) out += `${i === 0 ? "" : ","}${write(value[i], depth + 1) ?? "null"}`
         return `${out}]`
       }
-      if (!isPlainObject(value)) return JSON.stringify(value)
+      // Own enumerable keys in their order, as JSON.stringify takes them, whatever the prototype.
       let out = "{"
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue
@@ -58,6 +71,6 @@ const write = (value: unknown, depth: number): string | undefined => {
     }
     default:
       // A bigint: JSON.stringify's own TypeError.
-      return JSON.stringify(value)
+      throw notData
   }
 }

@@ -91,9 +91,35 @@ describe("jsonText", () => {
       { deep },
       { inherited },
       { sparse },
-      { array: Object.assign([1, 2], { toJSON: () => "whole" }) }
+      { array: Object.assign([1, 2], { toJSON: () => "whole" }) },
+      // toJSON is called with its own key or index.
+      { a: { toJSON: (key: string) => key } },
+      { list: [{ toJSON: (key: string) => key }] },
+      // Boxed values whatever their prototype says.
+      { b: Object.setPrototypeOf(new Boolean(true), Object.prototype) },
+      { proxy: new Proxy({ x: 1, hidden: 2 }, { ownKeys: () => ["x"] }) }
     ])
       expect(jsonText(v)).toBe(JSON.stringify(v))
+    // A boxed number with no prototype: JSON.stringify throws, so does jsonText.
+    const noProto = { n: Object.setPrototypeOf(new Number(1), null) }
+    expect(() => JSON.stringify(noProto)).toThrow(TypeError)
+    expect(() => jsonText(noProto)).toThrow(TypeError)
+  })
+
+  it("reads an array's length once, as JSON.stringify does, so a toJSON that grows it cannot loop", () => {
+    const growing = () => {
+      const a: Array<unknown> = []
+      const x = {
+        toJSON() {
+          a.push(x)
+          return 1
+        }
+      }
+      a.push(x)
+      return { a }
+    }
+    expect(JSON.stringify(growing())).toBe('{"a":[1]}')
+    expect(jsonText(growing())).toBe('{"a":[1]}')
   })
 
   it("writes own keys only, as JSON.stringify does, even with Object.prototype polluted", () => {
