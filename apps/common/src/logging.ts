@@ -4,8 +4,6 @@ import { jsonLoggerTo } from "@ibex/domain"
 export interface LineBuffer {
   /** Queues one line (a newline is added); written within `everyMs`, or at once past `maxBytes`. */
   readonly writeLine: (line: string) => void
-  /** Everything queued, handed to `write` now (a no-op when nothing is). */
-  readonly flush: () => void
   /** What is queued and not yet written, joined (for a last synchronous write at exit). */
   readonly take: () => string
 }
@@ -47,20 +45,15 @@ export const makeLineBuffer = (
         timer.unref()
       }
     },
-    flush,
     take
   }
 }
 
-/** How long a log line may wait for company before it is written. */
-export const LOG_FLUSH_EVERY_MS = 10
+// A line waits at most ~10 ms for company (docs/OPERATIONS.md, Logs).
+const stdoutLines = makeLineBuffer((text) => process.stdout.write(text), { maxBytes: 64 * 1024, everyMs: 10 })
 
-const stdoutLines = makeLineBuffer((text) => process.stdout.write(text), {
-  maxBytes: 64 * 1024,
-  everyMs: LOG_FLUSH_EVERY_MS
-})
-
-// An orderly exit never loses a line: what is still queued is written synchronously.
+// On an orderly exit what this process still holds is written synchronously (a pipe may still
+// hold what Node already accepted: docs/OPERATIONS.md, Logs).
 process.once("exit", () => {
   const text = stdoutLines.take()
   if (text === "") return
