@@ -231,6 +231,8 @@ const validateOnce = (target: string, token: string, tls: TlsFiles) =>
   })
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
+const logLoad = (label: string, r: LoadResult) =>
+  log(`${label}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, statuses ${JSON.stringify(r.statuses)}`)
 const ratio = (a: number, b: number) => Number((a / b).toFixed(3))
 const diff = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(3)))
 
@@ -456,7 +458,7 @@ const main = async () => {
   const run = async (label: string, name: string, spec: Parameters<typeof load>[1]) => {
     log(`${label} …`)
     const r = await load(name, spec)
-    log(`${label}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, statuses ${JSON.stringify(r.statuses)}`)
+    logLoad(label, r)
     return r
   }
 
@@ -471,8 +473,7 @@ const main = async () => {
       sliceSec: T.slice
     })
     rows.forEach((r, i) => {
-      const x = out[i] as LoadResult
-      log(`${r.label}: ${x.rps} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms, statuses ${JSON.stringify(x.statuses)}`)
+      logLoad(r.label, out[i] as LoadResult)
     })
     return out
   }

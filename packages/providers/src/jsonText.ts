@@ -31,11 +31,12 @@ const MAX_DEPTH = 64
 
 const stringText = (text: string): string => (needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`)
 
+/** Node 22's raw JSON objects; absent on Node 20. */
+const isRawJson = (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON ?? (() => false)
+
 /** What JSON.stringify treats as more than its own keys and elements. */
 const isSpecial = (value: object): boolean =>
-  typeof (value as { toJSON?: unknown }).toJSON === "function" ||
-  types.isBoxedPrimitive(value) ||
-  (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON?.(value) === true
+  typeof (value as { toJSON?: unknown }).toJSON === "function" || types.isBoxedPrimitive(value) || isRawJson(value)
 
 /** The value's text, or undefined where JSON omits it (undefined, a function, a symbol). */
 const write = (value: unknown, depth: number): string | undefined => {
