@@ -39,7 +39,7 @@ import { makeDrain } from "./edge/drain.js"
 import { listModels, retrieveModel } from "./edge/models.js"
 import { newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
 import { makeResponder } from "./edge/Responder.js"
-import { ClientGone, declaredTooLarge, isJsonMediaType, readBody } from "./edge/readBody.js"
+import { ClientGone, declaredTooLarge, isJsonMediaType, keepsConnectionUnread, readBody } from "./edge/readBody.js"
 import { makeReadiness } from "./edge/readiness.js"
 import { hasCrLf, headerValue, parseTraceparent } from "./headers.js"
 import { makeProxyMetrics, type ProxyMetrics } from "./Metrics.js"
@@ -251,12 +251,9 @@ export const makeProxyServer: Effect.Effect<
       state.status = 499
       return
     }
-    // Refused before the body was read (size, type, or a caller refused on its headers): close
-    // rather than drain a body nobody will use, however long its sender keeps it coming.
-    const close =
-      error._tag === "PayloadTooLarge" || error._tag === "UnsupportedMediaType" || !req.complete
-        ? { Connection: "close" }
-        : undefined
+    // Refused before a large or undeclared body was read: close rather than drain a body nobody
+    // will use, however long its sender keeps it coming (`keepsConnectionUnread`).
+    const close = error._tag === "PayloadTooLarge" || !keepsConnectionUnread(req) ? { Connection: "close" } : undefined
     sendError(res, state, error, close)
   }
 

@@ -416,6 +416,60 @@ describe("chat completions: body rules, JSON, validation, 501", () => {
     expect(res.toLowerCase()).toContain("connection: close")
   })
 
+  // Writes `first`, then, once its whole answer came back (Content-Length framed), `then` on the
+  // same connection; resolves with both answers ("" for one that never came) once the socket closes.
+  const onOneConnection = (first: string, then: string) =>
+    new Promise<[string, string]>((resolve, reject) => {
+      const u = new URL(env.url)
+      const answers: Array<string> = []
+      let data = ""
+      const socket = connect(Number(u.port), u.hostname, () => socket.write(first))
+      socket.on("data", (d) => {
+        data += d.toString("latin1")
+        const headEnd = data.indexOf("\r\n\r\n")
+        const length = /\r\ncontent-length: (\d+)/i.exec(data)
+        if (headEnd === -1 || length === null || data.length < headEnd + 4 + Number(length[1])) return
+        answers.push(data.slice(0, headEnd + 4 + Number(length[1])))
+        data = ""
+        if (answers.length === 1) socket.write(then)
+        else socket.end()
+      })
+      socket.on("close", () => resolve([answers[0] ?? "", answers[1] ?? ""]))
+      socket.on("error", () => resolve([answers[0] ?? "", answers[1] ?? ""]))
+      setTimeout(() => reject(new Error(`timeout: ${answers.join("|")}${data}`)), 5_000)
+    })
+  const health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+  const chatWith = (headerLines: string, body: string) =>
+    `POST ${chat} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headerLines}\r\n${body}`
+
+  it("a refusal keeps the connection when the unread body is absent or small: the next request on it is answered", async () => {
+    const refusals = [
+      `GET ${probe} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n\r\n`,
+      `GET ${probe} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      chatWith("Authorization: Bearer x\r\n", validChat),
+      chatWith("", validChat),
+      // Just under the bound, unread: Node discards it before reading the next request.
+      chatWith("Authorization: Bearer x\r\n", "x".repeat(64 * 1024))
+    ]
+    for (const first of refusals) {
+      const [refused, next] = await onOneConnection(first, health)
+      expect(refused, first.slice(0, 60)).toMatch(/^HTTP\/1\.1 401/)
+      expect(refused.toLowerCase()).not.toContain("connection: close")
+      expect(next, first.slice(0, 60)).toMatch(/^HTTP\/1\.1 200/)
+      expect(next).toContain('"status":"ok"')
+    }
+  })
+
+  it("a refusal closes the connection when the unread body is declared large", async () => {
+    const [refused, next] = await onOneConnection(
+      chatWith("Authorization: Bearer x\r\n", "x".repeat(64 * 1024 + 1)),
+      health
+    )
+    expect(refused).toMatch(/^HTTP\/1\.1 401/)
+    expect(refused.toLowerCase()).toContain("connection: close")
+    expect(next).toBe("")
+  })
+
   it("a chunked body over the limit from an authorized caller is cut off with 413", async () => {
     const res = await sendChunked(
       `Authorization: Bearer ${orgs.orgA.tokens.full}\r\nX-IBEX-Agent-ID: ${orgs.orgA.agentId}\r\n`

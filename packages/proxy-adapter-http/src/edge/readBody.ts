@@ -13,6 +13,30 @@ export const declaredTooLarge = (req: IncomingMessage, limit: number): boolean =
 }
 
 /**
+ * The most a refusal sent before the body was read lets Node discard to keep the connection: a
+ * chat request's size, far below what a slow sender could hold a connection with for long.
+ */
+export const DRAINABLE_UNREAD_BODY_BYTES = 64 * 1024
+
+/**
+ * Whether a refusal sent before the body was read can keep the connection alive. Closing costs
+ * the client a new connection (a rate-limited SDK retrying reconnects every time, and a client
+ * flooded with 429s runs out of ports in TIME_WAIT); keeping it makes Node discard the unread
+ * body before the next request. So it is kept when there is no body or a small declared one, and
+ * closed when the body is undeclared (chunked) or large: a sender refused on its headers must not
+ * make the proxy drain an unbounded body.
+ */
+export const keepsConnectionUnread = (req: IncomingMessage): boolean => {
+  if (req.complete) return true
+  if (req.headers["transfer-encoding"] !== undefined) return false
+  const declared = headerValue(req.headers, "content-length")
+  // HTTP/1.1: a request with neither header has no body.
+  if (declared === undefined) return true
+  const bytes = Number(declared)
+  return Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= DRAINABLE_UNREAD_BODY_BYTES
+}
+
+/**
  * The whole body, up to `limit` bytes (a chunked body that grows past it stops being read),
  * through a callback; returns a canceller. A body declared above the limit is the caller's to
  * refuse first, on the headers (`declaredTooLarge`).
