@@ -71,6 +71,31 @@ export const forwardingSuite = (tracing: boolean) => {
       { name: "drop", targets: [{ provider: "oai", model: "mock-drop" }] },
       { name: "too-long", targets: [{ provider: "oai", model: "mock-400" }] },
       { name: "slow", targets: [{ provider: "oai", model: "mock-slow-100" }] },
+      { name: "stream-error", targets: [{ provider: "oai", model: "mock-stream-error" }] },
+      { name: "claude-stream-error", targets: [{ provider: "claude", model: "mock-stream-error" }] },
+      { name: "truncated", targets: [{ provider: "oai", model: "mock-truncate-2" }] },
+      { name: "claude-truncated", targets: [{ provider: "claude", model: "mock-truncate-3" }] },
+      {
+        name: "error-first",
+        targets: [
+          { provider: "oai", model: "mock-stream-error-0" },
+          { provider: "oai2", model: "gpt-4o-mini" }
+        ]
+      },
+      {
+        name: "claude-error-first",
+        targets: [
+          { provider: "claude", model: "mock-stream-error-0" },
+          { provider: "oai2", model: "gpt-4o-mini" }
+        ]
+      },
+      {
+        name: "empty-stream",
+        targets: [
+          { provider: "oai", model: "mock-truncate-0" },
+          { provider: "oai2", model: "gpt-4o-mini" }
+        ]
+      },
       // Every step inside first_byte_ms and idle_ms, the whole beyond total_ms.
       { name: "overlong", targets: [{ provider: "short", model: "mock-slow-150" }] }
     ],
@@ -376,6 +401,48 @@ export const forwardingSuite = (tracing: boolean) => {
         }
       }).rejects.toThrow()
     })
+
+    // An error event in the same read as the body's end once killed the process: undici's body,
+    // destroyed before its 'end' event, emitted an error with no listener left.
+    for (const model of ["stream-error", "claude-stream-error"])
+      it(`${model}: the chunks before a provider's in-stream error are delivered, then the error event; the proxy lives on`, async () => {
+        for (let i = 0; i < 3; i++) {
+          const res = await raw("/v1/chat/completions", { body: { model, messages: hello, stream: true } })
+          expect(res.status).toBe(200)
+          const events = (await res.text()).split("\n\n").filter((e) => e.startsWith("data: "))
+          const error = events.at(-1) ?? ""
+          expect(JSON.parse(error.slice(6)).error.code).toBe("UPSTREAM_ERROR")
+          const content = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)))
+          expect(content.length).toBeGreaterThanOrEqual(1)
+          for (const c of content) expect(c.object).toBe("chat.completion.chunk")
+          expect(events).not.toContain("data: [DONE]")
+        }
+        await new Promise((r) => setTimeout(r, 50))
+        const after = await raw("/v1/chat/completions", { body: { model: "gpt-4o-mini", messages: hello } })
+        expect(after.status).toBe(200)
+      })
+
+    for (const model of ["truncated", "claude-truncated"])
+      it(`${model}: a stream whose body ends before its own end is an error event, never a [DONE] the proxy made up`, async () => {
+        const res = await raw("/v1/chat/completions", { body: { model, messages: hello, stream: true } })
+        expect(res.status).toBe(200)
+        const text = await res.text()
+        expect(text).toContain("chat.completion.chunk")
+        expect(text).toContain('"code":"UPSTREAM_ERROR"')
+        expect(text).not.toContain("[DONE]")
+      })
+
+    for (const model of ["error-first", "claude-error-first", "empty-stream"])
+      it(`${model}: a stream that fails before its first chunk falls back to the next target (nothing reached the client)`, async () => {
+        const { data: stream, response } = await client.chat.completions
+          .create({ model, messages: hello, stream: true })
+          .withResponse()
+        let text = ""
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ""
+        expect(text.length).toBeGreaterThan(0)
+        expect(response.headers.get("x-ibex-provider")).toBe("oai2")
+        expect(mock.requests.map((r) => (r.body as { model?: string }).model).at(-1)).toBe("gpt-4o-mini")
+      })
 
     it("a dropped connection: 502 UPSTREAM_ERROR", async () => {
       const e = await errorOf("drop")

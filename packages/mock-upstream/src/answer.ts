@@ -74,6 +74,12 @@ export const respond = (
         if (stream) startStream(fault.afterChunks, defaultDelayMs, { kind: "error", frame: dialect.streamErrorFrame() })
         else fail({ reason: "stream-error" })
         break
+      case "truncate":
+        // The first N frames, then the body's clean end: what the stream itself says last never comes.
+        if (stream)
+          startStream(Math.min(fault.afterChunks, dialect.frames(p, ctx).length - 1), defaultDelayMs, complete)
+        else dropMidBody(ex, dialect, p, ctx)
+        break
     }
   }
 }

@@ -23,7 +23,7 @@ const statusModels: Record<string, MockFault> = {
 export const contextLengthModel = "mock-400"
 export const contextLimitTokens = 8
 
-const numbered = /^mock-(slow|delay|drop|stall)-(\d{1,9})$/
+const numbered = /^mock-(slow|delay|drop|stall|truncate|stream-error)-(\d{1,9})$/
 
 export const faultForModel = (model: string): MockFault | "context-length" | undefined => {
   if (!model.startsWith("mock-")) return undefined
@@ -40,6 +40,10 @@ export const faultForModel = (model: string): MockFault | "context-length" | und
       return { kind: "delay", ms: n }
     case "drop":
       return { kind: "drop", afterChunks: n }
+    case "truncate":
+      return { kind: "truncate", afterChunks: n }
+    case "stream-error":
+      return { kind: "stream-error", afterChunks: n }
     default:
       return { kind: "stall", afterChunks: n }
   }

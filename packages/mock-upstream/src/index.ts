@@ -36,7 +36,9 @@
  *  - `mock-slow`: 50 ms between chunks; `mock-slow-<ms>`: that many ms
  *  - `mock-delay-<ms>`: waits that long before headers
  *  - `mock-stream-error`: 2 chunks then the provider's in-stream error (Anthropic `event: error`
- *    overloaded_error; OpenAI `data: {"error": …}`); non-streaming: 529 / 500
+ *    overloaded_error; OpenAI `data: {"error": …}`); non-streaming: 529 / 500; `mock-stream-error-<n>`: after n
+ *  - `mock-truncate-<n>`: n chunks, then the body ends cleanly without the stream's own end
+ *    (`data: [DONE]`, `message_stop`); non-streaming: cut mid-body
  * Any other model name answers normally. A "chunk" is one SSE frame (`data: [DONE]` included).
  */
 export { startMockUpstream } from "./server.js"

@@ -37,6 +37,8 @@ export type MockFault =
   | { kind: "delay"; ms: number }
   /** Streaming: send N chunks, then the provider's in-stream error event, then end. Non-streaming: as the matching status error. */
   | { kind: "stream-error"; afterChunks: number }
+  /** Streaming: send N chunks, then end the body cleanly, before the stream's own end (OpenAI's `[DONE]`, Anthropic's `message_stop`). Non-streaming: as `drop` mid-body. */
+  | { kind: "truncate"; afterChunks: number }
 
 export interface MockUpstreamOptions {
   /** 0 (the default) picks a free port. */

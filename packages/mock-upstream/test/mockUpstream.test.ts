@@ -707,6 +707,24 @@ describe("model-name faults", () => {
     expect((await post("/v1/chat/completions", chat("mock-stream-error", "x"))).status).toBe(500)
   })
 
+  it("mock-stream-error-<n> and mock-truncate-<n>: the error after n chunks; n chunks and a clean end without [DONE] or message_stop", async () => {
+    const first = parseFrames(
+      await (await post("/v1/chat/completions", chat("mock-stream-error-0", hello, { stream: true }))).text()
+    )
+    expect(first).toHaveLength(1)
+    expect(json(first[0] as (typeof first)[0])).toMatchObject({ error: { type: "server_error" } })
+    const cut = await (await post("/v1/chat/completions", chat("mock-truncate-2", hello, { stream: true }))).text()
+    expect(parseFrames(cut)).toHaveLength(2)
+    expect(cut).not.toContain("[DONE]")
+    const claude = await (
+      await post("/v1/messages", message("mock-truncate-3", hello, { stream: true }), anthropicHeaders)
+    ).text()
+    expect(claude).toContain("message_start")
+    expect(claude).not.toContain("message_stop")
+    const nothing = await (await post("/v1/chat/completions", chat("mock-truncate-0", hello, { stream: true }))).text()
+    expect(nothing).toBe("")
+  })
+
   it("any other model name answers normally", async () => {
     for (const model of ["mock-unknown", "mock-slowly", "gpt-4o"]) {
       const res = await post("/v1/chat/completions", chat(model, "x"))

@@ -1,5 +1,4 @@
 import {
-  type ChunkEvent,
   type ProviderAdapter,
   scrubProviderMessage,
   type UpstreamFailure,
@@ -20,7 +19,7 @@ import {
 import { headerOf, readText, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { jsonText } from "./jsonText.js"
 import { MAX_COMPLETION_BYTES, providerRequestId } from "./openaiDialect.js"
-import { type SseTranslation, sseChunks, upstreamHttpError } from "./upstreamEvents.js"
+import { chunkStream, prime, type SseTranslation, ssePuller, upstreamHttpError } from "./upstreamEvents.js"
 
 const DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 
@@ -55,14 +54,12 @@ const anthropicEvents = (
 ): SseTranslation => {
   const translator = makeStreamTranslator(options)
   return {
-    onEvents: (events) => {
-      const out: Array<ChunkEvent> = []
+    onEvents: (events, out) => {
       for (const e of events) {
         const chunks = translator.push(e.event, e.data)
         if (Either.isLeft(chunks)) throw streamFailure(providerId, chunks.left)
         out.push(...chunks.right)
       }
-      return out
     },
     onEnd: () => {
       if (!translator.completed())
@@ -117,19 +114,19 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
           return yield* new UpstreamProtocolError({ providerId, detail: "a stream was asked for, not answered" })
         }
         const own = request.body.stream_options as { include_usage?: unknown } | undefined | null
-        return {
-          _tag: "Stream",
-          providerRequestId: requestId,
-          chunks: sseChunks(
+        const puller = yield* prime(
+          ssePuller(
             http,
             providerId,
             exchange,
-            anthropicEvents(providerId, {
-              clientModel,
-              created,
-              includeUsage: own?.include_usage === true
-            })
+            anthropicEvents(providerId, { clientModel, created, includeUsage: own?.include_usage === true })
           )
+        )
+        return {
+          _tag: "Stream",
+          providerRequestId: requestId,
+          chunks: chunkStream(puller),
+          puller
         } satisfies UpstreamResponse
       }
       const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)

@@ -23,9 +23,10 @@ import {
   chunkStream,
   httpErrorOf,
   MAX_ERROR_BYTES,
+  prime,
+  primeNow,
   pullerOf,
   type SseTranslation,
-  sseChunks,
   ssePuller,
   upstreamHttpError
 } from "./upstreamEvents.js"
@@ -65,13 +66,13 @@ export const providerRequestId = (exchange: UpstreamExchange, names: ReadonlyArr
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13
 
 /**
- * Whether some `"usage"` key in the chunk holds a value other than null. Inside a JSON string a
- * quote is escaped, so an unescaped `"usage"` is always a key; with include_usage every chunk
- * carries `"usage": null`, which needs no parse.
+ * Whether some `key` (quoted, as `'"usage"'`) in the chunk holds a value other than null. Inside a
+ * JSON string a quote is escaped, so an unescaped `"usage"` is always a key; with include_usage
+ * every chunk carries `"usage": null`, which needs no parse.
  */
-export const carriesUsage = (data: string): boolean => {
-  for (let at = data.indexOf('"usage"'); at !== -1; at = data.indexOf('"usage"', at + 7)) {
-    let i = at + 7
+const holdsValue = (data: string, key: string): boolean => {
+  for (let at = data.indexOf(key); at !== -1; at = data.indexOf(key, at + key.length)) {
+    let i = at + key.length
     while (isSpace(data.charCodeAt(i))) i++
     if (data.charCodeAt(i) !== 58) continue
     i++
@@ -80,6 +81,11 @@ export const carriesUsage = (data: string): boolean => {
   }
   return false
 }
+
+export const carriesUsage = (data: string): boolean => holdsValue(data, '"usage"')
+
+/** Whether a choice in the chunk has finished (a `finish_reason` other than null). */
+export const carriesFinish = (data: string): boolean => holdsValue(data, '"finish_reason"')
 
 const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure => {
   // Parsing every chunk would cost the stream's whole budget; only chunks carrying usage or
@@ -101,25 +107,32 @@ const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure
   return { json: data, usage, usageOnly }
 }
 
-/** OpenAI's stream: `data:` chunks until `[DONE]` (anything after it is ignored). */
+/**
+ * OpenAI's stream: `data:` chunks until `[DONE]` (anything after it is ignored). A body that ends
+ * before `[DONE]` is whole only if a choice had finished by then (a compatible server that omits
+ * `[DONE]`); otherwise it was cut short, and the proxy must not end it with a `[DONE]` of its own.
+ */
 const openAiEvents = (providerId: string): SseTranslation => {
   let done = false
+  let finished = false
   return {
-    onEvents: (events) => {
-      const out: Array<ChunkEvent> = []
+    onEvents: (events, out) => {
       for (const e of events) {
-        if (done) break
+        if (done) return
         if (e.data === "[DONE]") {
           done = true
-          break
+          return
         }
         const c = chunkOf(providerId, e.data)
         if ("_tag" in c) throw c
+        if (!finished && carriesFinish(e.data)) finished = true
         out.push(c)
       }
-      return out
     },
-    onEnd: () => []
+    onEnd: () => {
+      if (!done && !finished) throw new UpstreamProtocolError({ providerId, detail: "the stream ended before [DONE]" })
+      return []
+    }
   }
 }
 
@@ -176,12 +189,10 @@ export const callOpenAiWire = (
       return yield* upstreamHttpError(http, providerId, exchange, errorMessageOf)
     const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
     const contentType = headerOf(exchange, "content-type") ?? ""
-    if (request.stream && contentType.includes("text/event-stream"))
-      return {
-        _tag: "Stream",
-        providerRequestId: requestId,
-        chunks: sseChunks(http, providerId, exchange, openAiEvents(providerId))
-      }
+    if (request.stream && contentType.includes("text/event-stream")) {
+      const puller = yield* prime(ssePuller(http, providerId, exchange, openAiEvents(providerId)))
+      return { _tag: "Stream", providerRequestId: requestId, chunks: chunkStream(puller), puller }
+    }
     const whole = yield* completionOf(providerId, yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES))
     if (request.stream) {
       // Asked to stream, answered whole (some compatible servers do): replay it as one chunk.
@@ -215,8 +226,20 @@ export const callOpenAiWireNow = (
     }
     const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
     if (request.stream && (headerOf(exchange, "content-type") ?? "").includes("text/event-stream")) {
-      const puller = ssePuller(http, providerId, exchange, openAiEvents(providerId))
-      return done(Either.right({ _tag: "Stream", providerRequestId: requestId, chunks: chunkStream(puller), puller }))
+      primeNow(ssePuller(http, providerId, exchange, openAiEvents(providerId)), (primed) =>
+        done(
+          Either.map(
+            primed,
+            (puller): UpstreamResponse => ({
+              _tag: "Stream",
+              providerRequestId: requestId,
+              chunks: chunkStream(puller),
+              puller
+            })
+          )
+        )
+      )
+      return
     }
     readTextNow(http, providerId, exchange, MAX_COMPLETION_BYTES, (text) => {
       const whole = Either.flatMap(text, (t) => completionOf(providerId, t))

@@ -21,8 +21,16 @@ export interface SseEvent {
   readonly data: string
 }
 
+/**
+ * An event (or a line of one) grew past the parser's bound: an upstream sending one endless
+ * line would otherwise be buffered whole, however long it keeps sending.
+ */
+export class SseEventTooLarge extends Error {
+  readonly _tag = "SseEventTooLarge"
+}
+
 export interface SseParser {
-  /** The events completed by this piece of the stream, in order. */
+  /** The events completed by this piece of the stream, in order; throws `SseEventTooLarge` past the bound. */
   readonly push: (text: string) => Array<SseEvent>
   /**
    * The stream ended. Always empty: the spec discards an event not closed by a blank line (a
@@ -38,7 +46,10 @@ const COLON = 58
 const SPACE = 32
 const BOM = "\uFEFF"
 
-export const makeSseParser = (): SseParser => {
+/** Far above any chunk a provider streams (a few KB); a whole answer is bounded apart (16 MiB). */
+export const DEFAULT_MAX_SSE_EVENT_CHARS = 4 * 1024 * 1024
+
+export const makeSseParser = (maxEventChars: number = DEFAULT_MAX_SSE_EVENT_CHARS): SseParser => {
   /** The start of a line whose end has not arrived yet. */
   let pending = ""
   /** The previous push ended in CR: an LF at the start of this one belongs to it. */
@@ -64,6 +75,7 @@ export const makeSseParser = (): SseParser => {
     if (nameLength === 4 && line.startsWith("data")) {
       data = hasData ? `${data}\n${value}` : value
       hasData = true
+      if (data.length > maxEventChars) throw new SseEventTooLarge()
     } else if (nameLength === 5 && line.startsWith("event")) {
       eventType = value
     }
@@ -103,6 +115,7 @@ export const makeSseParser = (): SseParser => {
         next = nextLf + 1
       } else {
         pending = pending === "" ? text.slice(start) : pending + text.slice(start)
+        if (pending.length > maxEventChars) throw new SseEventTooLarge()
         return out
       }
       const piece = text.slice(start, end)

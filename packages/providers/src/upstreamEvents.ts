@@ -3,11 +3,12 @@ import {
   type ChunkPuller,
   scrubProviderMessage,
   type UpstreamFailure,
-  UpstreamHttpError
+  UpstreamHttpError,
+  UpstreamProtocolError
 } from "@ibex/domain"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { bodyReader, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
-import { makeSseParser, type SseEvent } from "./sse.js"
+import { makeSseParser, type SseEvent, SseEventTooLarge } from "./sse.js"
 
 export const MAX_ERROR_BYTES = 64 * 1024
 
@@ -41,15 +42,32 @@ export const httpErrorOf = (
 
 /** What a dialect does with the events of its stream; either may throw an `UpstreamFailure` to end it. */
 export interface SseTranslation {
-  readonly onEvents: (events: ReadonlyArray<SseEvent>) => ReadonlyArray<ChunkEvent>
+  /**
+   * Appends the chunks these events translate to. A failure is thrown where it occurs: what was
+   * appended before it still reaches the client, then the stream fails.
+   */
+  readonly onEvents: (events: ReadonlyArray<SseEvent>, out: Array<ChunkEvent>) => void
   /** The body ended: the last chunks (a usage chunk not sent yet), or a failure if the stream was cut short. */
   readonly onEnd: () => ReadonlyArray<ChunkEvent>
 }
 
+const isUpstreamFailure = (e: unknown): e is UpstreamFailure =>
+  typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string" && e._tag.startsWith("Upstream")
+
+/** What a throw while translating means for the stream: its own failure, else a broken stream. */
+const translationFailure = (providerId: string, e: unknown): UpstreamFailure =>
+  isUpstreamFailure(e)
+    ? e
+    : new UpstreamProtocolError({
+        providerId,
+        detail: e instanceof SseEventTooLarge ? "a stream event is too large" : "the stream could not be read"
+      })
+
 /**
  * A streamed body as chunks: decoded, split into server-sent events, translated by the dialect,
  * pulled on demand. Each pull is one batch (whatever the socket delivered since the last), so the
- * per-event cost is the parser's and the dialect's, not a stream stage's.
+ * per-event cost is the parser's and the dialect's, not a stream stage's. A failure in a batch
+ * comes after the chunks before it: they are delivered first, the failure on the next pull.
  */
 export const ssePuller = (
   http: UpstreamHttp,
@@ -60,17 +78,28 @@ export const ssePuller = (
   const parser = makeSseParser()
   const reader = bodyReader(http, providerId, exchange)
   let finished = false
+  let failed: UpstreamFailure | undefined
   const translate = (text: Option.Option<string>): Either.Either<ReadonlyArray<ChunkEvent> | null, UpstreamFailure> => {
+    const out: Array<ChunkEvent> = []
     try {
-      if (Option.isSome(text)) return Either.right(translation.onEvents(parser.push(text.value)))
-      finished = true
-      return Either.right([...translation.onEvents(parser.end()), ...translation.onEnd()])
+      if (Option.isSome(text)) translation.onEvents(parser.push(text.value), out)
+      else {
+        finished = true
+        translation.onEvents(parser.end(), out)
+        out.push(...translation.onEnd())
+      }
+      return Either.right(out)
     } catch (e) {
-      return Either.left(e as UpstreamFailure)
+      failed = translationFailure(providerId, e)
+      return out.length > 0 ? Either.right(out) : Either.left(failed)
     }
   }
   return {
     pull: (done) => {
+      if (failed !== undefined) {
+        done(Either.left(failed))
+        return () => {}
+      }
       if (finished) {
         done(Either.right(null))
         return () => {}
@@ -80,6 +109,58 @@ export const ssePuller = (
     release: reader.release
   }
 }
+
+/**
+ * The first batch that holds a chunk, read before the attempt counts as answered: a stream that
+ * fails or ends broken before its first chunk (an `error` event first, a connection cut after the
+ * headers) is a failed attempt, retried or passed to the next target while the client has been
+ * sent nothing. Costs no latency: the first chunk usually shares the read that brought the
+ * headers, and the client's headers wait for it. Hands back a puller that gives that batch first.
+ */
+export const primeNow = (
+  puller: ChunkPuller,
+  done: (primed: Either.Either<ChunkPuller, UpstreamFailure>) => void
+): (() => void) => {
+  let cancel: () => void = () => {}
+  // Settled (handed over or failed) or cancelled: the canceller has nothing left to stop.
+  let over = false
+  const next = () => {
+    cancel = puller.pull((batch) => {
+      if (over) return
+      if (Either.isLeft(batch)) {
+        over = true
+        puller.release()
+        return done(Either.left(batch.left))
+      }
+      if (batch.right !== null && batch.right.length === 0) return next()
+      over = true
+      let first: ReadonlyArray<ChunkEvent> | null | undefined = batch.right
+      done(
+        Either.right({
+          pull: (give) => {
+            if (first === undefined) return puller.pull(give)
+            const b = first
+            first = undefined
+            give(Either.right(b))
+            return () => {}
+          },
+          release: puller.release
+        })
+      )
+    })
+  }
+  next()
+  return () => {
+    if (over) return
+    over = true
+    cancel()
+    puller.release()
+  }
+}
+
+/** `primeNow` as an Effect; interrupted, it releases the puller. */
+export const prime = (puller: ChunkPuller): Effect.Effect<ChunkPuller, UpstreamFailure> =>
+  Effect.async<ChunkPuller, UpstreamFailure>((resume) => Effect.sync(primeNow(puller, (primed) => resume(primed))))
 
 /** A puller's chunks as a Stream (the fiber's way to read them); the puller is released when the stream ends. */
 export const chunkStream = (puller: ChunkPuller): Stream.Stream<ChunkEvent, UpstreamFailure> =>
@@ -112,12 +193,3 @@ export const pullerOf = (events: ReadonlyArray<ChunkEvent>): ChunkPuller => {
     release: () => {}
   }
 }
-
-/** `ssePuller` read as a Stream: each run reads the body from where it stands. */
-export const sseChunks = (
-  http: UpstreamHttp,
-  providerId: string,
-  exchange: UpstreamExchange,
-  translation: SseTranslation
-): Stream.Stream<ChunkEvent, UpstreamFailure> =>
-  Stream.suspend(() => chunkStream(ssePuller(http, providerId, exchange, translation)))

@@ -1,11 +1,17 @@
 import { PassThrough } from "node:stream"
-import { type ChunkEvent, UpstreamConnectFailed } from "@ibex/domain"
-import { Chunk, Effect, Exit, Fiber, Option, Stream } from "effect"
+import {
+  type ChunkEvent,
+  type ChunkPuller,
+  UpstreamConnectFailed,
+  type UpstreamFailure,
+  UpstreamProtocolError
+} from "@ibex/domain"
+import { Chunk, Effect, Either, Exit, Fiber, Option, Stream } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { UpstreamExchange, UpstreamHttp } from "../src/http/UpstreamHttp.js"
 import { carriesUsage } from "../src/openaiDialect.js"
-import { type SseTranslation, sseChunks } from "../src/upstreamEvents.js"
+import { chunkStream, primeNow, type SseTranslation, ssePuller } from "../src/upstreamEvents.js"
 
 const http: UpstreamHttp = {
   post: () => Effect.die("unused"),
@@ -31,20 +37,22 @@ const exchangeOf = (body: PassThrough) => {
 
 /** Every `data:` as one chunk, and one closing chunk at the end: enough to see order, batching and the end. */
 const echo: SseTranslation = {
-  onEvents: (events) => events.map((e) => ({ json: e.data, usage: Option.none(), usageOnly: false })),
+  onEvents: (events, out) => {
+    for (const e of events) out.push({ json: e.data, usage: Option.none(), usageOnly: false })
+  },
   onEnd: () => [{ json: "END", usage: Option.none(), usageOnly: false }]
 }
 
 const frames = (n: number) => Array.from({ length: n }, (_, i) => `data: {"n":${i},"t":"héllo ✓ ${i}"}\n\n`).join("")
 
-describe("sseChunks: an upstream body read in batches", () => {
+describe("ssePuller: an upstream body read in batches", () => {
   it("delivers every event once, in order, whatever the network splits (UTF-8 split inside a character included)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 30 }), async (cuts) => {
         const bytes = Buffer.from(frames(12), "utf8")
         const body = new PassThrough()
         const { exchange, released } = exchangeOf(body)
-        const collected = Effect.runPromise(Stream.runCollect(sseChunks(http, "p", exchange, echo)))
+        const collected = Effect.runPromise(Stream.runCollect(chunkStream(ssePuller(http, "p", exchange, echo))))
         let at = 0
         for (const cut of cuts) {
           if (at >= bytes.length) break
@@ -68,7 +76,9 @@ describe("sseChunks: an upstream body read in batches", () => {
     body.end()
     const batches: Array<number> = []
     await Effect.runPromise(
-      Stream.runForEachChunk(sseChunks(http, "p", exchange, echo), (c) => Effect.sync(() => batches.push(c.length)))
+      Stream.runForEachChunk(chunkStream(ssePuller(http, "p", exchange, echo)), (c) =>
+        Effect.sync(() => batches.push(c.length))
+      )
     )
     expect(batches.filter((n) => n > 0)).toEqual([5, 1])
   })
@@ -78,7 +88,7 @@ describe("sseChunks: an upstream body read in batches", () => {
     const { exchange, released } = exchangeOf(body)
     const seen: Array<string> = []
     const run = Effect.runPromiseExit(
-      Stream.runForEach(sseChunks(http, "p", exchange, echo), (c) => Effect.sync(() => seen.push(c.json)))
+      Stream.runForEach(chunkStream(ssePuller(http, "p", exchange, echo)), (c) => Effect.sync(() => seen.push(c.json)))
     )
     body.write(frames(2))
     await new Promise((r) => setTimeout(r, 5))
@@ -93,11 +103,69 @@ describe("sseChunks: an upstream body read in batches", () => {
     const body = new PassThrough()
     const { exchange, released } = exchangeOf(body)
     body.write(frames(1))
-    const fiber = Effect.runFork(Stream.runDrain(sseChunks(http, "p", exchange, echo)))
+    const fiber = Effect.runFork(Stream.runDrain(chunkStream(ssePuller(http, "p", exchange, echo))))
     await new Promise((r) => setTimeout(r, 5))
     await Effect.runPromise(Fiber.interrupt(fiber))
     expect(released()).toBe(1)
     expect(body.destroyed).toBe(true)
+  })
+})
+
+describe("ssePuller and primeNow: a failure inside a batch, a stream that fails before its first chunk", () => {
+  /** `echo`, failing at the event whose data is "boom". */
+  const failing: SseTranslation = {
+    onEvents: (events, out) => {
+      for (const e of events) {
+        if (e.data === "boom") throw new UpstreamProtocolError({ providerId: "p", detail: "boom" })
+        out.push({ json: e.data, usage: Option.none(), usageOnly: false })
+      }
+    },
+    onEnd: () => []
+  }
+  const pullAll = (puller: ChunkPuller) =>
+    new Promise<{ batches: Array<Array<string>>; failure: string | undefined }>((resolve) => {
+      const batches: Array<Array<string>> = []
+      const next = () =>
+        puller.pull((batch) => {
+          if (Either.isLeft(batch)) return resolve({ batches, failure: batch.left._tag })
+          if (batch.right === null) return resolve({ batches, failure: undefined })
+          // The read that brings the end may bring no chunk: an empty batch, not worth comparing.
+          if (batch.right.length > 0) batches.push(batch.right.map((c) => c.json))
+          next()
+        })
+      next()
+    })
+
+  it("delivers the chunks before a failure in the same read, then fails on the next pull", async () => {
+    const body = new PassThrough()
+    const { exchange } = exchangeOf(body)
+    body.end("data: a\n\ndata: b\n\ndata: boom\n\ndata: never\n\n")
+    const seen = await pullAll(ssePuller(http, "p", exchange, failing))
+    expect(seen).toEqual({ batches: [["a", "b"]], failure: "UpstreamProtocolError" })
+  })
+
+  it("primeNow fails an attempt whose first event is a failure, and releases the body", async () => {
+    const body = new PassThrough()
+    const { exchange, released } = exchangeOf(body)
+    body.end("data: boom\n\n")
+    const primed = await new Promise<Either.Either<ChunkPuller, UpstreamFailure>>((r) =>
+      primeNow(ssePuller(http, "p", exchange, failing), r)
+    )
+    expect(Either.isLeft(primed) && primed.left._tag).toBe("UpstreamProtocolError")
+    expect(released()).toBe(1)
+  })
+
+  it("primeNow waits past empty batches for the first chunk and hands it back first", async () => {
+    const body = new PassThrough()
+    const { exchange } = exchangeOf(body)
+    body.write(": a comment, no event\n\n")
+    const primed = new Promise<Either.Either<ChunkPuller, UpstreamFailure>>((r) =>
+      primeNow(ssePuller(http, "p", exchange, failing), r)
+    )
+    await new Promise((r) => setTimeout(r, 5))
+    body.end("data: first\n\ndata: second\n\n")
+    const puller = Either.getOrThrow(await primed)
+    expect(await pullAll(puller)).toEqual({ batches: [["first", "second"]], failure: undefined })
   })
 })
 

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { makeSseParser, type SseEvent } from "../src/sse.js"
+import { makeSseParser, type SseEvent, SseEventTooLarge } from "../src/sse.js"
 
 const parseAll = (...pieces: ReadonlyArray<string>): Array<SseEvent> => {
   const parser = makeSseParser()
@@ -111,6 +111,19 @@ describe("SSE parser: the event stream format", () => {
     // The LF completing "data: y\r" must not count as a second, blank line.
     expect(parser.push("\n")).toEqual([])
     expect(parser.push("\r\n")).toEqual([{ event: "x", data: "y" }])
+  })
+
+  it("refuses an event or a line that grows past its bound, however it is split", () => {
+    const whole = makeSseParser(1_000)
+    expect(() => whole.push(`data: ${"x".repeat(1_001)}\n`)).toThrow(SseEventTooLarge)
+    const lines = makeSseParser(1_000)
+    lines.push(`data: ${"x".repeat(600)}\n`)
+    expect(() => lines.push(`data: ${"x".repeat(600)}\n`)).toThrow(SseEventTooLarge)
+    const endless = makeSseParser(1_000)
+    for (let i = 0; i < 9; i++) endless.push("x".repeat(100))
+    expect(() => endless.push("x".repeat(200))).toThrow(SseEventTooLarge)
+    const within = makeSseParser(1_000)
+    expect(within.push(`data: ${"x".repeat(1_000)}\n\n`)).toHaveLength(1)
   })
 
   it("keeps a long data line whole across many small pushes", () => {

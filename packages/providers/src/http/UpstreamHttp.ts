@@ -257,9 +257,10 @@ export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: Ups
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
   const body = exchange.body
   // The body's own state says whether it ended or failed (`readableEnded`, `errored`); this
-  // listener only keeps an error between two pulls from being an unhandled 'error' event.
-  const keepError = () => {}
-  body.on("error", keepError)
+  // listener only keeps an error from being an unhandled 'error' event, which ends the process.
+  // It stays for the body's life: undici's `destroy()` of a body whose 'end' was not emitted yet
+  // (read to its last byte, the 'end' event still queued) emits an abort error of its own.
+  body.on("error", nothing)
 
   /** What is buffered now: text, the end, a failure, or undefined (nothing yet). */
   const take = (): Either.Either<Option.Option<string>, TransportFailure> | undefined => {
@@ -309,7 +310,6 @@ export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: Ups
     release: () => {
       if (released) return
       released = true
-      body.off("error", keepError)
       exchange.release()
       if (!body.destroyed) body.destroy()
     }
