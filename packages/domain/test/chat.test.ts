@@ -4,6 +4,7 @@ import fc from "fast-check"
 import {
   type ChatCompletionRequest,
   decodeChatCompletionRequest,
+  MAX_REQUEST_NESTING,
   normalizeChatCompletionRequest
 } from "../src/chat/ChatCompletionRequest.js"
 import type { FieldError } from "../src/FieldError.js"
@@ -202,6 +203,25 @@ describe("chat completion request: unknown fields are kept for forwarding", () =
     expect(reject(body)).toEqual([expect.objectContaining({ field: "body" })])
     const nested = JSON.parse(`{"model":"m","messages":[{"role":"user","content":"x","__proto__":{"name":5}}]}`)
     expect(fields(nested)).toEqual(["body"])
+  })
+
+  it("refuses a body nested deeper than MAX_REQUEST_NESTING anywhere (5,000 levels parse from 10 KB), accepts one at the bound", () => {
+    const nestedIn = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`
+    // The body is level 1, `extra`'s array level 2: MAX_REQUEST_NESTING - 1 arrays reach the bound.
+    const at = JSON.parse(
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"extra":${nestedIn(MAX_REQUEST_NESTING - 1)}}`
+    )
+    expect(Either.isRight(decodeChatCompletionRequest(at))).toBe(true)
+    const over = JSON.parse(
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"extra":${nestedIn(MAX_REQUEST_NESTING)}}`
+    )
+    expect(reject(over)).toEqual([
+      expect.objectContaining({ field: "body", message: expect.stringContaining("nested deeper") })
+    ])
+    const inTools = JSON.parse(
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"a":${nestedIn(5_000)}}}}]}`
+    )
+    expect(fields(inTools)).toEqual(["body"])
   })
 
   it("finds a __proto__ key past the first thousand objects, and ends on an in-process cycle", () => {
@@ -500,7 +520,7 @@ describe("chat completion request: totality", () => {
     )
   })
 
-  it("does not throw on a body nested 10,000 levels deep, wherever the nesting is", () => {
+  it("does not throw on a body nested 10,000 levels deep, wherever the nesting is (it is refused)", () => {
     let deep: unknown = {}
     let deepArray: unknown = []
     for (let i = 0; i < 10_000; i++) {
@@ -509,7 +529,8 @@ describe("chat completion request: totality", () => {
     }
     check(deep)
     check(deepArray)
-    expect(Either.isRight(decodeChatCompletionRequest({ ...base, extra: deep }))).toBe(true)
+    // Total, and refused: past MAX_REQUEST_NESTING, whatever field holds the nesting.
+    expect(fields({ ...base, extra: deep })).toEqual(["body"])
     check({ ...base, messages: deepArray })
     check({ ...base, messages: [{ role: "user", content: deepArray }] })
     check({ ...base, messages: [{ role: "user", content: deep }] })

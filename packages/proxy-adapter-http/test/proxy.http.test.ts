@@ -478,6 +478,18 @@ describe("chat completions: body rules, JSON, validation, 501", () => {
     expect(res).toContain("PAYLOAD_TOO_LARGE")
   })
 
+  it("a body nested 5,000 levels deep (10 KB) → 400 VALIDATION_FAILED, never a 500 from a recursion", async () => {
+    const deep = `${"[".repeat(5_000)}${"]".repeat(5_000)}`
+    for (const body of [
+      `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"metadata_x":${deep}}`,
+      `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"a":${deep}}}}]}`
+    ]) {
+      const o = await send(chatAs(orgs.orgA, body))
+      expect([o.status, errorCode(o)]).toEqual([400, "VALIDATION_FAILED"])
+      checkEnvelopeRules(o, secrets())
+    }
+  })
+
   it("malformed JSON → 400 INVALID_JSON envelope (after auth)", async () => {
     for (const body of ['{"model":', "", "[", "\u00ff{}"]) {
       const o = await send(chatAs(orgs.orgA, body))

@@ -529,45 +529,66 @@ const crossFieldErrors = (input: unknown): ReadonlyArray<{ field: string; messag
 const walkWithoutSet = 1_024
 
 /**
+ * Deeper than any request OpenAI defines (a tool's JSON schema included). A body nested deeper
+ * (JSON.parse takes 5,000 levels in 10 KB) is refused here, before code that recurses into the
+ * body (the upstream serializer, a dialect's translation) overflows the stack on it.
+ */
+export const MAX_REQUEST_NESTING = 100
+
+/**
  * No OpenAI field is called `__proto__`, and an own `__proto__` key turns into a prototype swap
  * as soon as some later code copies the object with assignment (`Object.assign`, naive merges),
- * smuggling in fields nobody validated. Such a body is refused here, at the boundary.
- * Iterative, so a deeply nested body cannot overflow the stack. JSON has no cycles, so a request
- * body's walk needs no visited set (allocated per request, it was most of this check's cost); an
- * in-process value with a cycle, or a very large body, outgrows `walkWithoutSet` and is walked
- * again with one.
+ * smuggling in fields nobody validated. Such a body is refused here, at the boundary, and so is
+ * one nested deeper than `MAX_REQUEST_NESTING`. Iterative, so a deeply nested body cannot
+ * overflow the stack. JSON has no cycles, so a request body's walk needs no visited set
+ * (allocated per request, it was most of this check's cost); an in-process value with a cycle, a
+ * very large body or a too deep one outgrows `walkWithoutSet` or the bound and is walked again
+ * with one.
  */
-const hasProtoKey = (input: unknown): boolean => {
-  if (typeof input !== "object" || input === null) return false
-  const answer = protoKeyWalk(input, walkWithoutSet)
-  return answer === "unknown" ? protoKeyWalk(input, Number.POSITIVE_INFINITY, new Set()) === "yes" : answer === "yes"
+const shapeOf = (input: unknown): Shape => {
+  if (typeof input !== "object" || input === null) return "plain"
+  const answer = shapeWalk(input, walkWithoutSet)
+  return answer === "unknown" ? shapeWalk(input, Number.POSITIVE_INFINITY, new Set()) : answer
 }
 
-const protoKeyWalk = (root: object, budget: number, seen?: Set<object>): "yes" | "no" | "unknown" => {
+type Shape = "plain" | "protoKey" | "tooDeep" | "unknown"
+
+const shapeWalk = (root: object, budget: number, seen?: Set<object>): Shape => {
   const stack: Array<object> = [root]
+  // The depth of each value on `stack`, the root being 1.
+  const depths: Array<number> = [1]
   let visited = 0
   while (stack.length > 0) {
     const value = stack.pop() as object
+    const depth = depths.pop() as number
     if (seen !== undefined) {
       if (seen.has(value)) continue
       seen.add(value)
     }
     if (++visited > budget) return "unknown"
+    // Without a visited set an in-process cycle looks endlessly deep too: only a walk with one can tell.
+    if (depth > MAX_REQUEST_NESTING) return seen === undefined ? "unknown" : "tooDeep"
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const child: unknown = value[i]
-        if (typeof child === "object" && child !== null) stack.push(child)
+        if (typeof child === "object" && child !== null) {
+          stack.push(child)
+          depths.push(depth + 1)
+        }
       }
       continue
     }
-    if (Object.hasOwn(value, "__proto__")) return "yes"
+    if (Object.hasOwn(value, "__proto__")) return "protoKey"
     for (const key in value) {
       if (!Object.hasOwn(value, key)) continue
       const child: unknown = (value as Record<string, unknown>)[key]
-      if (typeof child === "object" && child !== null) stack.push(child)
+      if (typeof child === "object" && child !== null) {
+        stack.push(child)
+        depths.push(depth + 1)
+      }
     }
   }
-  return "no"
+  return "plain"
 }
 
 /**
@@ -602,8 +623,13 @@ export const decodeChatCompletionRequest = (
   input: unknown
 ): Either.Either<ChatCompletionRequest, ReadonlyArray<FieldError>> => {
   try {
+    const shape = shapeOf(input)
+    if (shape === "tooDeep")
+      return Either.left([
+        new FieldError({ field: "body", message: `is nested deeper than ${MAX_REQUEST_NESTING} levels` })
+      ])
     const crossField = crossFieldErrors(input)
-    const protoKey = hasProtoKey(input)
+    const protoKey = shape === "protoKey"
     if (crossField.length === 0 && !protoKey && isRequest(input)) return Either.right(input)
     const raw: Array<{ field: string; message: string }> = []
     const decoded = decodeAll(input)
