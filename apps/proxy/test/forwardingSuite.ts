@@ -512,6 +512,44 @@ export const forwardingSuite = (tracing: boolean) => {
       }
     })
 
+    it("/admin/routing shows an org its own slice: its models, their providers, its allowlist; never another tenant's", async () => {
+      const other = "0190a0b0-0000-7000-8000-00000000beef"
+      await Effect.runPromise(
+        state.offer(
+          routes(mock.url, {
+            orgs: [
+              { org_id: org.orgId, models: ["claude"] },
+              { org_id: other, models: ["gpt-4o-mini", "azure-mini"] }
+            ]
+          })
+        )
+      )
+      try {
+        const res = await raw("/admin/routing", { method: "GET" })
+        expect(res.status).toBe(200)
+        const text = await res.text()
+        const report = JSON.parse(text) as {
+          models: Array<{ name: string }>
+          providers: Array<{ id: string }>
+          orgs: Array<{ org_id: string; models: Array<string> }>
+        }
+        expect(report.models.map((m) => m.name)).toEqual(["claude"])
+        expect(report.providers.map((p) => p.id)).toEqual(["claude"])
+        expect(report.orgs).toEqual([{ org_id: org.orgId, models: ["claude"] }])
+        expect(text).not.toContain(other)
+        expect(text).not.toContain("azure")
+      } finally {
+        await Effect.runPromise(state.offer(routes(mock.url)))
+      }
+      // Unrestricted: every model and provider, and no org entry (it has none).
+      const all = (await (await raw("/admin/routing", { method: "GET" })).json()) as {
+        models: Array<unknown>
+        orgs: Array<unknown>
+      }
+      expect(all.models.length).toBeGreaterThan(5)
+      expect(all.orgs).toEqual([])
+    })
+
     it("only allowlisted headers reach the provider; correlation ids are echoed", async () => {
       const res = await raw("/v1/chat/completions", {
         body: { model: "gpt-4o-mini", messages: hello },

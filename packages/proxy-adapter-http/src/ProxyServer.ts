@@ -223,12 +223,12 @@ export const makeProxyServer: Effect.Effect<
         )
       case "GET /admin/routing":
         return authorize(req, state, match.route, undefined).pipe(
-          Effect.zipRight(routingReport),
+          Effect.flatMap((a) => routingReport(a.principal.orgId)),
           Effect.map((report) => sendJson(res, state, 200, report))
         )
       case "POST /admin/routing/reload":
         return authorize(req, state, match.route, undefined).pipe(
-          Effect.zipRight(reloadRouting),
+          Effect.flatMap((a) => reloadRouting(a.principal.orgId)),
           Effect.map((report) => sendJson(res, state, report.last_error === null ? 200 : 422, report))
         )
       case "POST /v1/chat/completions":
