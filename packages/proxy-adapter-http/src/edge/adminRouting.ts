@@ -35,7 +35,12 @@ const describe = (status: RoutingStatus, table: RoutingTable, orgId: string) => 
       })),
     models: models.map((m) => ({
       name: m.name,
-      targets: m.targets.map((t) => ({ provider: t.provider.id, model: t.model, priority: t.priority, weight: t.weight }))
+      targets: m.targets.map((t) => ({
+        provider: t.provider.id,
+        model: t.model,
+        priority: t.priority,
+        weight: t.weight
+      }))
     })),
     orgs: own === undefined ? [] : [{ org_id: orgId, models: [...own] }]
   }
