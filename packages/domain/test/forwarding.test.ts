@@ -379,6 +379,38 @@ describe("forwardChatCompletion", () => {
     })
   )
 
+  it.live(
+    "every target cooling: 503 UPSTREAM_UNAVAILABLE with no call; when the cooldown ends one failure starts the next",
+    () =>
+      Effect.gen(function* () {
+        const calls: Array<string> = []
+        const { observer } = observed()
+        const conn = () => new UpstreamConnectFailed({ providerId: "b", detail: "ECONNREFUSED" })
+        const cooling = Either.getOrThrow(
+          decodeRoutingConfig({ ...config, cooldown: { failures: 2, period_ms: 60 } }, env)
+        )
+        const gateway = scripted({ "b/dep-2": [conn(), conn(), conn(), conn()] }, calls)
+        const layer = Layer.mergeAll(RoutingStatic(cooling), gateway, TargetHealthMemory)
+        const once = forwardChatCompletion(
+          { orgId: orgA, model: "m2", body: {}, stream: false, headers: {}, signal: new AbortController().signal },
+          observer,
+          () => 0
+        )
+        yield* Effect.gen(function* () {
+          expect((yield* Effect.flip(once))._tag).toBe("UpstreamError") // two attempts: the cooldown starts
+          expect(calls).toEqual(["b/dep-2", "b/dep-2"])
+          for (let i = 0; i < 3; i++) expect((yield* Effect.flip(once))._tag).toBe("UpstreamUnavailable")
+          expect(calls).toHaveLength(2)
+          yield* Effect.sleep("80 millis")
+          // On probation: one failure (not `failures` in a row) cools it again.
+          expect((yield* Effect.flip(once))._tag).toBe("UpstreamError")
+          expect(calls).toHaveLength(3)
+          expect((yield* Effect.flip(once))._tag).toBe("UpstreamUnavailable")
+          expect(calls).toHaveLength(3)
+        }).pipe(Effect.provide(layer))
+      })
+  )
+
   it.live("stream answers are returned as they are", () =>
     Effect.gen(function* () {
       const stream: UpstreamResponse = { _tag: "Stream", providerRequestId: Option.none(), chunks: Stream.empty }

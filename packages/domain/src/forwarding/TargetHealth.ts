@@ -18,9 +18,16 @@ export class TargetHealth extends Context.Tag("@ibex/domain/TargetHealth")<Targe
 interface Entry {
   failures: number
   until: number
+  /** Cooled down since its last success: when the cooldown ends it is on probation. */
+  tripped: boolean
 }
 
-/** Bounded: a table change can only add as many keys as it has targets, and healthy keys are removed. */
+/**
+ * Bounded: a table change can only add as many keys as it has targets, and healthy keys are
+ * removed. A target that cooled down and has not answered since is on probation when its
+ * cooldown ends (a circuit breaker's half-open state): its next failure starts another cooldown
+ * at once, rather than another `failures` in a row being spent on it.
+ */
 export const makeTargetHealth = (): TargetHealthShape => {
   const entries = new Map<string, Entry>()
   return {
@@ -32,11 +39,12 @@ export const makeTargetHealth = (): TargetHealthShape => {
       entries.delete(key)
     },
     recordFailure: (key, policy, nowMs) => {
-      const e = entries.get(key) ?? { failures: 0, until: 0 }
+      const e = entries.get(key) ?? { failures: 0, until: 0, tripped: false }
       e.failures += 1
       entries.set(key, e)
-      if (e.failures >= policy.failures && policy.periodMs > 0) {
+      if ((e.tripped || e.failures >= policy.failures) && policy.periodMs > 0) {
         e.failures = 0
+        e.tripped = true
         e.until = nowMs + policy.periodMs
         return true
       }

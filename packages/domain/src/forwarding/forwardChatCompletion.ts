@@ -139,7 +139,7 @@ export const toUpstreamTarget = (t: RouteTarget): UpstreamTarget => ({
 
 /** One request's plan, fixed when it starts: a hot reload never changes it midway. */
 export interface ForwardPlan {
-  /** The targets in the order they will be tried (healthy ones; the first one alone when all cool down). */
+  /** The targets in the order they will be tried: those not cooling down (none: 503 UPSTREAM_UNAVAILABLE). */
   readonly targets: ReadonlyArray<RouteTarget>
   readonly policy: RetryPolicy
   readonly cooldown: CooldownPolicy
@@ -158,14 +158,9 @@ export const planForward = (
   if (found._tag === "NotAllowed") return Either.left(new ModelNotAllowed())
   const now = Date.now()
   const ordered = orderTargets(found.route.targets, random)
+  // All cooling: no targets, and the request is refused (503 UPSTREAM_UNAVAILABLE) without
+  // reaching any. A target is tried again when its cooldown ends, on probation (TargetHealth).
   const healthy = ordered.filter((t) => health.coolingForMs(targetKey(t.provider.id, t.model), now) === 0)
-  // All cooling: probe the first once rather than refuse outright (a lone target recovers this way).
-  if (healthy.length === 0)
-    return Either.right({
-      targets: ordered.slice(0, 1),
-      policy: { ...table.retry, maxAttempts: 1 },
-      cooldown: table.cooldown
-    })
   return Either.right({ targets: healthy, policy: table.retry, cooldown: table.cooldown })
 }
 
@@ -216,10 +211,13 @@ const afterFailure = (
   const target = plan.targets[cursor.index] as RouteTarget
   observer.attempt(target, failure._tag, Date.now() - startedMs)
   const verdict = verdictFor(failure, plan.policy, cursor.attempt, random)
-  if (failure._tag !== "UpstreamRequestUnsupported" && failure._tag !== "UpstreamAborted")
+  const cooled =
+    failure._tag !== "UpstreamRequestUnsupported" &&
+    failure._tag !== "UpstreamAborted" &&
     health.recordFailure(targetKey(target.provider.id, target.model), plan.cooldown, Date.now())
   if (verdict._tag === "Stop") return { _tag: "Fail", error: toForwardError(failure) }
-  if (verdict._tag === "Retry") {
+  // A failure that started the target's cooldown ends its retries here too.
+  if (verdict._tag === "Retry" && !cooled) {
     observer.retry(target)
     return {
       _tag: "Attempt",
