@@ -76,8 +76,10 @@ describe.each([
   { tracing: true, path: "traced" },
   { tracing: false, path: "untraced, warm" }
 ])("graceful drain ($path)", ({ tracing }) => {
-  it("streams in flight complete; new connections are refused once draining", async () => {
-    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 10_000, tracing })
+  it("streams in flight complete; new connections are refused once draining; the operations listener answers /ready 503 until the end", async () => {
+    const stack = await startProxyStack({ routing: routing(), drainTimeoutMs: 10_000, tracing, adminListener: true })
+    const ops = stack.adminUrl as string
+    expect((await fetch(`${ops}/ready`)).status).toBe(200)
     const org = await stack.runtime.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
     const token = Redacted.value(org.token)
     await warmUp(stack.url, token, org.agentId)
@@ -92,6 +94,10 @@ describe.each([
       () => "refused"
     )
     expect(refused).toBe("refused")
+    // While the streams drain, the operations listener is still open: /ready says so, /metrics scrapes.
+    const ready = await fetch(`${ops}/ready`)
+    expect(ready.status).toBe(503)
+    expect((await fetch(`${ops}/metrics`)).status).toBe(200)
     const bodies = await Promise.all(streams.map((s) => s.rest))
     for (const body of bodies) {
       expect(body).toContain("data: [DONE]")

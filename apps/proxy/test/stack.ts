@@ -18,6 +18,8 @@ export const startProxyStack = async (
     readonly processMetrics?: boolean
     readonly routing?: Layer.Layer<Routing, unknown>
     readonly drainTimeoutMs?: number
+    /** An operations listener (PROXY_ADMIN_PORT) on a free port. */
+    readonly adminListener?: boolean
     /** Off: no span is built, and warm requests take the fiber-less paths. Default on. */
     readonly tracing?: boolean
   } = {}
@@ -42,7 +44,8 @@ export const startProxyStack = async (
             port: 0,
             processMetrics: options.processMetrics ?? false,
             tracing: options.tracing ?? true,
-            ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs })
+            ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+            ...(options.adminListener === true ? { adminPort: 0 } : {})
           },
           authTarget: server.address,
           authTimeoutMs: 2_000,
@@ -79,6 +82,7 @@ export const startProxyStack = async (
     logs,
     org,
     url: proxyServer.url,
+    adminUrl: proxyServer.adminUrl,
     usage,
     authAddress: authServer.address,
     close: () => runtime.dispose()

@@ -478,12 +478,11 @@ export const makeProxyServer: Effect.Effect<
     return server
   }
 
-  const server = newServer("main")
-  const port = yield* Effect.acquireRelease(listen(server, config.host, config.port), () => drain.run(server))
   let adminUrl: string | null = null
   if (config.adminPort !== null) {
     const admin = newServer("admin")
-    // Closed after the main listener drained: /ready keeps saying "draining" meanwhile.
+    // Acquired before the main listener, so released after it drained (a scope releases in
+    // reverse): /ready there says "draining" with 503, and /metrics is scraped, until the end.
     const adminPort = yield* Effect.acquireRelease(listen(admin, config.adminHost, config.adminPort), () =>
       Effect.async<void>((resume) => {
         admin.close(() => resume(Effect.void))
@@ -495,6 +494,8 @@ export const makeProxyServer: Effect.Effect<
       Effect.annotateLogs({ host: config.adminHost, port: adminPort })
     )
   }
+  const server = newServer("main")
+  const port = yield* Effect.acquireRelease(listen(server, config.host, config.port), () => drain.run(server))
 
   yield* Effect.logInfo("proxy listening").pipe(Effect.annotateLogs({ host: config.host, port }))
   return { host: config.host, port, url: urlOf(config.host, port), adminUrl, metrics }
