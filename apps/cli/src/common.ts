@@ -4,7 +4,7 @@ import { configInvalidRecord, readConfig } from "@ibex/app-common"
 import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"
 import { Data, Effect, Option } from "effect"
-import { CliEnv } from "./config.js"
+import { CliEnv, DEFAULT_AUTH_TARGET, UNSET_AUTH_TARGET } from "./config.js"
 import { type CliError, operationError, printError, usageError } from "./output.js"
 
 /** `--json` on every command: machine output on stdout instead of the human lines. */
@@ -20,7 +20,21 @@ export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: numb
  * theirs: one `config_invalid` JSON line naming every variable and the reason.
  */
 export const cliEnv = readConfig(CliEnv).pipe(
-  Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true }))
+  Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true })),
+  // AUTH_GRPC_TARGET unset: a stack running on the data folder says where its auth listens (it
+  // may run on other ports), as it does for the platform commands.
+  Effect.map(
+    (env): CliEnv =>
+      env.authTarget !== UNSET_AUTH_TARGET
+        ? env
+        : {
+            ...env,
+            authTarget: Option.match(readStackEndpoint(resolve(env.dataDir)), {
+              onNone: () => DEFAULT_AUTH_TARGET,
+              onSome: (endpoint) => endpoint.authGrpc
+            })
+          }
+  )
 )
 
 /** Runs a command body; a CliError is printed (as JSON with --json) and becomes its exit code. */

@@ -9,6 +9,8 @@ import { Config, Option, Redacted } from "effect"
 export type CliEnvVar = EnvVar
 
 export const DEFAULT_AUTH_TARGET = "127.0.0.1:9091"
+/** AUTH_GRPC_TARGET unset, before `cliEnv` resolves it. */
+export const UNSET_AUTH_TARGET = ""
 
 export const cliEnvVars: ReadonlyArray<CliEnvVar> = [
   {
@@ -35,7 +37,7 @@ export const cliEnvVars: ReadonlyArray<CliEnvVar> = [
     default: DEFAULT_AUTH_TARGET,
     secret: false,
     description:
-      "The auth service's gRPC address (host:port) for token commands (and platform commands with IBEX_ADMIN_TOKEN)."
+      "The auth service's gRPC address (host:port) for token, usage and budget commands (and platform commands with IBEX_ADMIN_TOKEN). Unset: where a running npm start on IBEX_DATA_DIR listens (its ibex-stack.json), else 127.0.0.1:9091."
   },
   ...grpcTlsEnvVars({
     certVar: "IBEX_CLI_TLS_CERT_FILE",
@@ -62,6 +64,7 @@ export interface CliEnv {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly databaseAppUrl: Option.Option<Redacted.Redacted<string>>
   readonly dataDir: string
+  /** AUTH_GRPC_TARGET; else a running stack's auth address on `dataDir`; else 127.0.0.1:9091 (`cliEnv`). */
   readonly authTarget: string
   readonly token: Option.Option<Redacted.Redacted<string>>
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
@@ -87,8 +90,9 @@ export const CliEnv: Config.Config<CliEnv> = Config.all({
       message: "AUTH_GRPC_TARGET must be host:port",
       validation: (s) => s === "" || /^[^\s:]+:\d{1,5}$/.test(s)
     }),
-    Config.withDefault(DEFAULT_AUTH_TARGET),
-    Config.map((s) => (s === "" ? DEFAULT_AUTH_TARGET : s))
+    Config.withDefault(""),
+    // Resolved by `cliEnv` when unset: it may look for a running stack.
+    Config.map((s) => (s === "" ? UNSET_AUTH_TARGET : s))
   ),
   token: nonEmpty("IBEX_TOKEN"),
   adminToken: nonEmpty("IBEX_ADMIN_TOKEN"),

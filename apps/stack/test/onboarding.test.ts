@@ -258,6 +258,13 @@ describe.each(environments)("onboarding on $name", (environment) => {
       const acme = await onboard(`acme-${suffix}`, cliEnv)
       const ok = await probe(stack.proxyUrl, acme.token, acme.agentId, `/v1/orgs/${acme.id}/auth-probe`)
       expect(ok.status, JSON.stringify(ok.body)).toBe(200)
+      if (cliEnv.DATABASE_URL === undefined) {
+        // The tenant's own token commands find the running stack's auth too, though it listens
+        // on ports of its own choosing, with no AUTH_GRPC_TARGET set.
+        const listed = await ibex(["token", "list", "--json"], { ...cliEnv, IBEX_TOKEN: acme.token })
+        expect(listed.code, listed.stderr).toBe(0)
+        expect(listed.stdout).toContain(acme.tokenId)
+      }
       expect(ok.body.org_id).toBe(acme.id)
 
       const disabled = await ibex(["org", "disable", acme.name], cliEnv)
