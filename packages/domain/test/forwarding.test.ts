@@ -96,6 +96,36 @@ describe("decodeRoutingConfig", () => {
     expect(JSON.stringify(Either.isLeft(bad) ? bad.left : [])).not.toContain("a-key")
   })
 
+  it("a bad optional section, an undecodable provider's URL and a duplicate id among undecodable providers are all reported with the rest", () => {
+    const bad = decodeRoutingConfig(
+      {
+        providers: [
+          { id: "dup", kind: "openaix", base_url: "http://x" },
+          { id: "dup", kind: "openai", base_url: "http://y" },
+          { id: "ftp", kind: "bogus", base_url: "ftp://a" }
+        ],
+        models: [{ name: "m", targets: [] }],
+        retry: { max_attempts: "two" },
+        cooldown: { failures: 0 },
+        default_timeouts: { idle_ms: -1 }
+      },
+      env
+    )
+    const fields = Either.isLeft(bad) ? bad.left.map((e) => e.field) : []
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        "retry.max_attempts",
+        "cooldown.failures",
+        "default_timeouts.idle_ms",
+        "providers.0.kind",
+        "providers.1.id",
+        "providers.2.kind",
+        "providers.2.base_url",
+        "models.0.targets"
+      ])
+    )
+  })
+
   it("reports the shape's errors and the checks across fields in one load", () => {
     const bad = decodeRoutingConfig(
       {

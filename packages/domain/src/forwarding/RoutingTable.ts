@@ -199,9 +199,9 @@ const OutlineWire = Schema.Struct({
   providers: Schema.Array(Schema.Unknown),
   models: Schema.Array(Schema.Unknown),
   orgs: opt(Schema.Array(Schema.Unknown)),
-  retry: opt(RetryWire),
-  cooldown: opt(CooldownWire),
-  default_timeouts: opt(TimeoutsWire)
+  retry: opt(Schema.Unknown),
+  cooldown: opt(Schema.Unknown),
+  default_timeouts: opt(Schema.Unknown)
 })
 const decodeOutline = ParseResult.decodeUnknownEither(OutlineWire, wireOptions)
 /** The outline again, unknown top-level keys aside: those are reported, and the rest still checked. */
@@ -209,6 +209,9 @@ const decodeOutlineLeniently = ParseResult.decodeUnknownEither(OutlineWire, { er
 const decodeProvider = ParseResult.decodeUnknownEither(ProviderWire, wireOptions)
 const decodeModel = ParseResult.decodeUnknownEither(ModelWire, wireOptions)
 const decodeOrg = ParseResult.decodeUnknownEither(OrgWire, wireOptions)
+const decodeRetry = ParseResult.decodeUnknownEither(RetryWire, wireOptions)
+const decodeCooldown = ParseResult.decodeUnknownEither(CooldownWire, wireOptions)
+const decodeTimeouts = ParseResult.decodeUnknownEither(TimeoutsWire, wireOptions)
 
 /**
  * Effect's messages end with the value found (`Expected …, actual "sk-live-…"`): these errors are
@@ -275,11 +278,35 @@ export const decodeRoutingConfig = (
         ? `environment variable ${name} is not set`
         : "names an environment variable that is not set (not shown: it does not look like a variable name; is it the key itself?)"
     )
+  /** An optional section decoded on its own: a bad one is reported beside everything else. */
+  const section = <A>(
+    value: unknown,
+    name: string,
+    decode: (u: unknown) => Either.Either<A, ParseResult.ParseIssue>
+  ) => {
+    if (value === undefined) return undefined
+    const one = decode(value)
+    if (Either.isRight(one)) return one.right
+    errors.push(...issuesAt([name], one.left))
+    return undefined
+  }
+  const retryWire = section(given.retry, "retry", decodeRetry)
+  const cooldownWire = section(given.cooldown, "cooldown", decodeCooldown)
+  const timeoutsWire = section(given.default_timeouts, "default_timeouts", decodeTimeouts)
   const decodedProviders = each(given.providers, "providers", decodeProvider)
-  // A provider that did not decode still has its key variable checked, when it names one.
+  // What can be checked of every provider, decoded or not: its id is not a duplicate, its URL is
+  // http(s), and (when it did not decode) the key variable it names is set.
   const decodedAt = new Set(decodedProviders.map(([, i]) => i))
+  const seenIds = new Set<string>()
   given.providers.forEach((p, i) => {
-    const name = typeof p === "object" && p !== null ? (p as Record<string, unknown>).api_key_env : undefined
+    const fields = typeof p === "object" && p !== null ? (p as Record<string, unknown>) : {}
+    if (typeof fields.id === "string") {
+      if (seenIds.has(fields.id)) fail(`providers.${i}.id`, `duplicate provider id "${fields.id}"`)
+      seenIds.add(fields.id)
+    }
+    if (typeof fields.base_url === "string" && !isHttpUrl(fields.base_url))
+      fail(`providers.${i}.base_url`, "must be an http(s) URL without credentials")
+    const name = fields.api_key_env
     if (!decodedAt.has(i) && typeof name === "string" && name !== "" && (env(name) ?? "") === "")
       unsetKeyVariable(i, name)
   })
@@ -293,16 +320,14 @@ export const decodeRoutingConfig = (
     providers: decodedProviders.map(([p]) => p),
     models: decodedModels.map(([m]) => m),
     ...(given.orgs === undefined ? {} : { orgs: decodedOrgs.map(([o]) => o) }),
-    ...(given.retry === undefined ? {} : { retry: given.retry }),
-    ...(given.cooldown === undefined ? {} : { cooldown: given.cooldown }),
-    ...(given.default_timeouts === undefined ? {} : { default_timeouts: given.default_timeouts })
+    ...(retryWire === undefined ? {} : { retry: retryWire }),
+    ...(cooldownWire === undefined ? {} : { cooldown: cooldownWire }),
+    ...(timeoutsWire === undefined ? {} : { default_timeouts: timeoutsWire })
   }
   const base = timeoutsOf(wire.default_timeouts, defaultTimeouts)
 
   const providers = new Map<string, ProviderSpec>()
   decodedProviders.forEach(([p, i]) => {
-    if (providers.has(p.id)) fail(`providers.${i}.id`, `duplicate provider id "${p.id}"`)
-    if (!isHttpUrl(p.base_url)) fail(`providers.${i}.base_url`, "must be an http(s) URL without credentials")
     if (p.kind === "azure-openai" && p.api_version === undefined)
       fail(`providers.${i}.api_version`, "is required for azure-openai")
     let apiKey: Option.Option<Redacted.Redacted<string>> = Option.none()
