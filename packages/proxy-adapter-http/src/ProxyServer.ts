@@ -41,7 +41,7 @@ import { newRequestId, newRequestState, type RequestState, randomTraceId } from 
 import { makeResponder } from "./edge/Responder.js"
 import { ClientGone, declaredTooLarge, isJsonMediaType, keepsConnectionUnread, readBody } from "./edge/readBody.js"
 import { makeReadiness } from "./edge/readiness.js"
-import { hasCrLf, headerValue, parseTraceparent } from "./headers.js"
+import { headerValue, parseTraceparent, refusedHeaders } from "./headers.js"
 import { makeProxyMetrics, type ProxyMetrics } from "./Metrics.js"
 import { ProxyConfig, type ProxyConfigShape } from "./ProxyConfig.js"
 import { matchRoute, type RouteMatch } from "./routes.js"
@@ -429,7 +429,7 @@ export const makeProxyServer: Effect.Effect<
         metrics.observeRequest(state.method, state.template, state.status, (performance.now() - started) / 1000)
     })
     res.on("error", ignoreError)
-    const match = hasCrLf(req.rawHeaders) ? undefined : matchOn(listener, req.method ?? "GET", req.url ?? "/")
+    const match = refusedHeaders(req.rawHeaders) ? undefined : matchOn(listener, req.method ?? "GET", req.url ?? "/")
     if (match !== undefined && answerWarm(req, res, state, match)) return
     runFork(handle(req, res, state, match)).addObserver((exit) => lastResort(res, state, exit))
   }

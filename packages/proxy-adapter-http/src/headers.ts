@@ -9,9 +9,19 @@ export const bearerToken = (authorization: string | undefined): Option.Option<Re
   return token === undefined || token === "" ? Option.none() : Option.some(Redacted.make(token))
 }
 
-/** True when any raw header name or value holds CR or LF (header injection); such requests are refused. */
-export const hasCrLf = (rawHeaders: ReadonlyArray<string>): boolean => {
-  for (const h of rawHeaders) if (h.includes("\r") || h.includes("\n")) return true
+/**
+ * True when the raw headers are refused (400 INVALID_HEADER): a name or value holding CR or LF
+ * (header injection), or more than one `Authorization`. Node keeps the first of those and drops
+ * the others, while a proxy in front may have read the last: which credential the request
+ * carries must not depend on who reads it.
+ */
+export const refusedHeaders = (rawHeaders: ReadonlyArray<string>): boolean => {
+  let authorization = 0
+  for (let i = 0; i < rawHeaders.length; i++) {
+    const h = rawHeaders[i] as string
+    if (h.includes("\r") || h.includes("\n")) return true
+    if (i % 2 === 0 && h.length === 13 && h.toLowerCase() === "authorization" && ++authorization > 1) return true
+  }
   return false
 }
 

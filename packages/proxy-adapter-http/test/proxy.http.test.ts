@@ -635,6 +635,28 @@ describe("hardening", () => {
     expect((await send({ path: "/health" })).status).toBe(200)
   })
 
+  it("two Authorization headers are refused as ambiguous (400 INVALID_HEADER), whichever org's tokens they carry", async () => {
+    const a = orgs.orgA.tokens.full
+    const b = orgs.orgB.tokens.full
+    for (const [first, second] of [
+      [a, b],
+      [a, a],
+      ["x", a]
+    ]) {
+      const res = await raw(
+        `GET ${probe} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${first}\r\nX-IBEX-Agent-ID: ${orgs.orgA.agentId}\r\n` +
+          `authorization: Bearer ${second}\r\nConnection: close\r\n\r\n`
+      )
+      expect(res).toMatch(/^HTTP\/1\.1 400/)
+      expect(res).toContain("INVALID_HEADER")
+      expect(res).not.toContain(a)
+    }
+    const one = await raw(
+      `GET ${probe} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a}\r\nX-IBEX-Agent-ID: ${orgs.orgA.agentId}\r\nConnection: close\r\n\r\n`
+    )
+    expect(one).toMatch(/^HTTP\/1\.1 200/)
+  })
+
   it("a defect answers 500 INTERNAL_ERROR without a stack, is logged without secrets, and the server keeps serving", async () => {
     const s = await startScriptedProxy(
       scriptedGateway({
