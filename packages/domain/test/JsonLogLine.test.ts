@@ -104,4 +104,26 @@ describe("jsonLogLine", () => {
     expect(outside).not.toHaveProperty("spans")
     expect(outside).not.toHaveProperty("request_id")
   })
+
+  it("a line logged in a span carries its ids; in a span with tracing off (a no-op span) it carries none", () => {
+    const lines: Array<string> = []
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      Logger.map(jsonLogLine, (l) => lines.push(l))
+    )
+    Effect.runSync(
+      Effect.logInfo("traced").pipe(
+        Effect.withSpan("Traced.op"),
+        Effect.zipRight(
+          Effect.logInfo("untraced").pipe(Effect.withSpan("Untraced.op"), Effect.withTracerEnabled(false))
+        ),
+        Effect.provide(logger)
+      )
+    )
+    const [traced, untraced] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(traced?.trace_id).toMatch(/^[0-9a-f]+$/)
+    expect(traced?.span_id).toMatch(/^[0-9a-f]+$/)
+    expect(untraced).not.toHaveProperty("trace_id")
+    expect(untraced).not.toHaveProperty("span_id")
+  })
 })

@@ -1,4 +1,4 @@
-import { Cause, Context, FiberRef, FiberRefs, HashMap, List, Logger, Tracer } from "effect"
+import { Cause, Context, FiberRef, FiberRefs, HashMap, List, Logger, Option, Tracer } from "effect"
 
 const replacer = (_key: string, value: unknown) =>
   typeof value === "bigint" ? value.toString() : value instanceof Error ? { name: value.name } : value
@@ -26,7 +26,9 @@ const isoTime = (date: Date): string => {
  */
 export const jsonLogLine: Logger.Logger<unknown, string> = Logger.make(
   ({ logLevel, message, annotations, cause, spans, date, context }) => {
-    const span = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    const current = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    // A span made while tracing is off is Effect's no-op span, whose ids read "noop": no trace to join.
+    const span = Option.isSome(current) && current.value.traceId === "noop" ? Option.none() : current
     // The common line (the access line on every request): one flat object and nothing else. Its
     // own JSON, behind `time` and `level`, is the same text as the general path's, without copying
     // it into a new object first.
