@@ -455,6 +455,8 @@ export const forwardingSuite = (tracing: boolean) => {
       const body = JSON.parse(e.text)
       expect(body.error.code).toBe("UPSTREAM_REJECTED")
       expect(body.error.message).toContain("maximum context length")
+      // The provider's own code too: clients branch on it to trim the conversation.
+      expect(body.error.provider_code).toBe("context_length_exceeded")
       expect(mock.requests).toHaveLength(1)
       expect([e.headers.get("x-ibex-provider"), e.headers.get("x-ibex-model")]).toEqual(["oai", "mock-400"])
     })

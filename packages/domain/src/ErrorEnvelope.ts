@@ -25,6 +25,8 @@ export interface EnvelopeJson {
     readonly type: string
     readonly request_id: string
     readonly field_errors?: ReadonlyArray<{ readonly field: string; readonly message: string }>
+    /** On `UPSTREAM_REJECTED` only: the provider's own error code, when it gave one. */
+    readonly provider_code?: string
   }
 }
 
@@ -33,9 +35,10 @@ export const toEnvelope = (error: DomainError, requestId: string): { status: num
   if (error._tag === "UpstreamRejected") {
     // The one envelope whose text is not ours: a provider's 4xx says what the client must change.
     const message = error.providerMessage === "" ? entry.message : error.providerMessage
+    const base = { code: entry.code, message, type: entry.type, request_id: requestId }
     return {
       status: error.status,
-      body: { error: { code: entry.code, message, type: entry.type, request_id: requestId } }
+      body: { error: error.providerCode === undefined ? base : { ...base, provider_code: error.providerCode } }
     }
   }
   const base = { code: entry.code, message: entry.message, type: entry.type, request_id: requestId }

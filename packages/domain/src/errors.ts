@@ -109,7 +109,9 @@ export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>
  */
 export class UpstreamRejected extends Schema.TaggedError<UpstreamRejected>()("UpstreamRejected", {
   status: Schema.Number,
-  providerMessage: Schema.String
+  providerMessage: Schema.String,
+  /** The provider's own code, passed on as `provider_code` (clients branch on `context_length_exceeded`). */
+  providerCode: Schema.optional(Schema.String)
 }) {}
 /** The org's tokens-per-minute limit would be passed by this request's reservation. */
 export class TokenRateLimited extends Schema.TaggedError<TokenRateLimited>()("TokenRateLimited", {

@@ -32,13 +32,40 @@ export const httpErrorOf = (
   exchange: UpstreamExchange,
   text: Option.Option<string>,
   messageOf: (text: string) => string
-): UpstreamHttpError =>
-  new UpstreamHttpError({
+): UpstreamHttpError => {
+  const code = Option.flatMap(text, providerCodeOf)
+  return new UpstreamHttpError({
     providerId,
     status: exchange.status,
     retryAfterMs: retryAfterMs(exchange, Date.now()),
-    message: scrubProviderMessage(Option.match(text, { onNone: () => "", onSome: messageOf }))
+    message: scrubProviderMessage(Option.match(text, { onNone: () => "", onSome: messageOf })),
+    ...(Option.isSome(code) ? { providerCode: code.value } : {})
   })
+}
+
+/** A code, never a sentence nor anything key-shaped: what an SDK would branch on. */
+const identifier = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/
+
+/**
+ * The provider's own error code: OpenAI's `error.code` (`context_length_exceeded`), else the
+ * error's `type` (Anthropic's `invalid_request_error`); only when it is identifier-shaped.
+ */
+export const providerCodeOf = (text: string): Option.Option<string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return Option.none()
+  }
+  const error = typeof json === "object" && json !== null ? (json as { error?: unknown }).error : undefined
+  if (typeof error !== "object" || error === null) return Option.none()
+  const { code, type } = error as { code?: unknown; type?: unknown }
+  const found = typeof code === "string" ? code : typeof type === "string" ? type : undefined
+  // Key-shaped (a key pasted where a code belongs) is dropped, as the message scrubs it.
+  return found !== undefined && identifier.test(found) && scrubProviderMessage(found) === found
+    ? Option.some(found)
+    : Option.none()
+}
 
 /** What a dialect does with the events of its stream; either may throw an `UpstreamFailure` to end it. */
 export interface SseTranslation {

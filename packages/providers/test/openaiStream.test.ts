@@ -11,7 +11,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { UpstreamExchange, UpstreamHttp } from "../src/http/UpstreamHttp.js"
 import { carriesUsage } from "../src/openaiDialect.js"
-import { chunkStream, primeNow, type SseTranslation, ssePuller } from "../src/upstreamEvents.js"
+import { chunkStream, primeNow, providerCodeOf, type SseTranslation, ssePuller } from "../src/upstreamEvents.js"
 
 const http: UpstreamHttp = {
   post: () => Effect.die("unused"),
@@ -186,5 +186,21 @@ describe("carriesUsage: which OpenAI chunks are worth parsing", () => {
       usage: null
     })
     expect(carriesUsage(chunk)).toBe(false)
+  })
+})
+
+describe("providerCodeOf: the provider's own error code, passed on as provider_code", () => {
+  it("reads OpenAI's error.code, else the error's type; only identifier-shaped and never key-shaped", () => {
+    const of = (body: unknown) => Option.getOrUndefined(providerCodeOf(JSON.stringify(body)))
+    expect(of({ error: { message: "too long", type: "invalid_request_error", code: "context_length_exceeded" } })).toBe(
+      "context_length_exceeded"
+    )
+    expect(of({ type: "error", error: { type: "invalid_request_error", message: "prompt is too long" } })).toBe(
+      "invalid_request_error"
+    )
+    expect(of({ error: { code: "a sentence, not a code" } })).toBeUndefined()
+    expect(of({ error: { code: `sk-proj-${"a1".repeat(24)}` } })).toBeUndefined()
+    expect(of({ error: "flat string" })).toBeUndefined()
+    expect(Option.isNone(providerCodeOf("not json"))).toBe(true)
   })
 })

@@ -103,7 +103,9 @@ export class UpstreamHttpError extends Schema.TaggedError<UpstreamHttpError>()("
   providerId: Schema.String,
   status: Schema.Number,
   retryAfterMs: Schema.OptionFromSelf(Schema.Number),
-  message: Schema.String
+  message: Schema.String,
+  /** The provider's own error code (`context_length_exceeded`), when it gave an identifier-shaped one. */
+  providerCode: Schema.optional(Schema.String)
 }) {}
 
 export const TimeoutPhase = Schema.Literal("connect", "first_byte", "idle", "total")

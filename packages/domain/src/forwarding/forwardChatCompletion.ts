@@ -122,7 +122,11 @@ const toForwardError = (failure: UpstreamFailure): ForwardError => {
       if (failure.status === 429 || failure.status === 529)
         return new UpstreamRateLimited({ retryAfterMs: Option.getOrElse(failure.retryAfterMs, () => 1_000) })
       if (failure.status >= 400 && failure.status < 500 && !configStatus(failure.status))
-        return new UpstreamRejected({ status: failure.status, providerMessage: failure.message })
+        return new UpstreamRejected({
+          status: failure.status,
+          providerMessage: failure.message,
+          ...(failure.providerCode === undefined ? {} : { providerCode: failure.providerCode })
+        })
       return new UpstreamError()
   }
 }
