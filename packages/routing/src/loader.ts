@@ -71,13 +71,14 @@ export const makeRoutingLoader = (options: {
             rejected: after.rejected,
             errors: logged(errors)
           })
-        else if (after.revision !== before.revision || Option.isSome(before.lastError))
-          yield* Effect.logInfo({
-            event: "Routing.applied",
-            source,
-            revision: after.revision,
-            previous: before.revision
-          })
+        else if (after.revision !== before.revision || Option.isSome(before.lastError)) {
+          const models = (yield* state.table).models.size
+          const line = { event: "Routing.applied", source, revision: after.revision, previous: before.revision, models }
+          // Valid, but every chat request now answers 501: worth a warning, not a refusal (an
+          // operator may mean it).
+          if (models === 0) yield* Effect.logWarning({ ...line, warning: "no model is routed: chat answers 501" })
+          else yield* Effect.logInfo(line)
+        }
         return after
       })
     return { state, serialized: lock.withPermits(1), apply }

@@ -94,6 +94,34 @@ describe("RoutingFileLive", () => {
     })
   )
 
+  it.scopedLive("a valid config that routes no model is applied with a warning (chat answers 501)", () =>
+    Effect.gen(function* () {
+      const dir = yield* scratch
+      const path = join(dir, "routes.json")
+      yield* Effect.promise(() => writeFile(path, config(["m"])))
+      const lines: Array<{ level: string; message: unknown }> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => lines.push({ level: logLevel.label, message }))
+      )
+      const routing = yield* Layer.build(RoutingFileLive({ env, path })).pipe(
+        Effect.map((ctx) => Context.get(ctx, Routing)),
+        Effect.provide(capture)
+      )
+      yield* Effect.promise(() => replaceFile(path, JSON.stringify({ providers: [], models: [] })))
+      yield* modelsWithin(routing, [], 3_000)
+      const applied = () =>
+        lines.find(
+          (l) =>
+            JSON.stringify(l.message).includes("Routing.applied") && JSON.stringify(l.message).includes('"models":0')
+        )
+      const until = Date.now() + 2_000
+      while (applied() === undefined && Date.now() < until) yield* Effect.sleep("20 millis")
+      expect(applied()?.level).toBe("WARN")
+      expect(JSON.stringify(applied()?.message)).toContain("no model is routed")
+    })
+  )
+
   it.scopedLive("a UTF-8 byte-order mark is ignored", () =>
     Effect.gen(function* () {
       const dir = yield* scratch
