@@ -350,6 +350,11 @@ export const forwardingSuite = (tracing: boolean) => {
       expect(e.headers.get("retry-after")).toBe("1")
       expect(mock.requests).toHaveLength(2)
       expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+      // The provider's status is on the error metric: a 429 is told from a 5xx.
+      const metrics = await (await fetch(`${stack.url}/metrics`)).text()
+      expect(metrics).toMatch(
+        /ibex_proxy_upstream_errors_total\{provider="oai",model="mock-429",error="http_429"\} [1-9]/
+      )
     })
 
     it("5xx on every attempt: 502 UPSTREAM_ERROR, naming the target that gave it", async () => {

@@ -331,13 +331,7 @@ describe("forwardChatCompletion", () => {
       expect(f.calls).toEqual(["a/up-1", "a/up-1", "b/dep-1"])
       expect(r.target.provider.id).toBe("b")
       expect(r.attempts).toBe(3)
-      expect(f.events).toEqual([
-        "attempt a UpstreamHttpError",
-        "retry a",
-        "attempt a UpstreamHttpError",
-        "fallback a",
-        "attempt b ok"
-      ])
+      expect(f.events).toEqual(["attempt a http_503", "retry a", "attempt a http_503", "fallback a", "attempt b ok"])
     })
   )
 

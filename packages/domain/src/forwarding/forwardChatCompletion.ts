@@ -41,9 +41,22 @@ export interface ForwardRequest {
   readonly signal: AbortSignalLike
 }
 
+/**
+ * How an attempt ended, as a bounded label: "ok", the failure's tag, or for a provider's error
+ * status `http_<status>` (400–599; anything else `http_other`), so a 429 is told from a 503.
+ */
+export type AttemptOutcome = "ok" | Exclude<UpstreamFailure["_tag"], "UpstreamHttpError"> | `http_${string}`
+
+export const attemptOutcomeOf = (failure: UpstreamFailure): AttemptOutcome =>
+  failure._tag !== "UpstreamHttpError"
+    ? failure._tag
+    : failure.status >= 400 && failure.status <= 599 && Number.isInteger(failure.status)
+      ? `http_${failure.status}`
+      : "http_other"
+
 /** Hooks for metrics and spans at the edge; the use case itself knows no metrics library. */
 export interface ForwardObserver {
-  readonly attempt: (target: RouteTarget, outcome: "ok" | UpstreamFailure["_tag"], durationMs: number) => void
+  readonly attempt: (target: RouteTarget, outcome: AttemptOutcome, durationMs: number) => void
   readonly retry: (target: RouteTarget) => void
   readonly fallback: (from: RouteTarget) => void
 }
@@ -213,7 +226,7 @@ const afterFailure = (
   random: () => number
 ): Step => {
   const target = plan.targets[cursor.index] as RouteTarget
-  observer.attempt(target, failure._tag, Date.now() - startedMs)
+  observer.attempt(target, attemptOutcomeOf(failure), Date.now() - startedMs)
   const verdict = verdictFor(failure, plan.policy, cursor.attempt, random)
   const cooled =
     failure._tag !== "UpstreamRequestUnsupported" &&
