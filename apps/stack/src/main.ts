@@ -9,7 +9,7 @@ import {
   writeStdoutLine
 } from "@ibex/app-common"
 import { makeProxyConfig } from "@ibex/proxy-adapter-http"
-import { Effect, Layer, Logger, Option } from "effect"
+import { Deferred, Effect, Layer, Logger, Option } from "effect"
 import { banner } from "./banner.js"
 import { loadStackConfig } from "./config.js"
 import { Stack, StackLive } from "./Stack.js"
@@ -29,8 +29,22 @@ const program = Effect.gen(function* () {
   const config = yield* loadStackConfig()
   // The proxy's drain deadline, then auth's and the database's finalizers, with room to spare.
   exitAfterShutdownDeadline("stack", makeProxyConfig(config.proxy.http).drainTimeoutMs + 20_000)
+  // A start that hangs (a data folder another process still holds, a dependency that never
+  // answers) says so every 30 s instead of staying silent; the banner ends it.
+  const started = yield* Deferred.make<void>()
+  yield* Effect.fork(
+    Effect.logWarning({
+      event: "stack_still_starting",
+      hint: "not ready yet: is another process using the data folder (IBEX_DATA_DIR) or a port, or is DATABASE_URL / REDIS_URL answering?"
+    }).pipe(Effect.delay("30 seconds"), Effect.forever, Effect.raceFirst(Deferred.await(started)))
+  )
   const announce = Layer.effectDiscard(
-    Effect.flatMap(Stack, (info) => Effect.sync(() => writeStdoutLine(banner(info))))
+    Effect.flatMap(Stack, (info) =>
+      Effect.zipRight(
+        Effect.sync(() => writeStdoutLine(banner(info))),
+        Deferred.succeed(started, undefined)
+      )
+    )
   )
   return yield* Layer.launch(
     announce.pipe(
