@@ -44,7 +44,7 @@ export const makeProxyMetrics = (options: {
   })
   const upstreamLatency = new Histogram({
     name: "ibex_proxy_upstream_duration_seconds",
-    help: "Time to a provider's answer per attempt (its headers; for a stream, its first chunk), by provider, upstream model and outcome.",
+    help: "Time of each attempt at a provider, to its whole answer or a stream's first chunk, by provider, upstream model and outcome.",
     labelNames: ["provider", "model", "outcome"] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry]
