@@ -74,6 +74,8 @@ export const forwardingSuite = (tracing: boolean) => {
       { name: "stream-error", targets: [{ provider: "oai", model: "mock-stream-error" }] },
       { name: "claude-stream-error", targets: [{ provider: "claude", model: "mock-stream-error" }] },
       { name: "truncated", targets: [{ provider: "oai", model: "mock-truncate-2" }] },
+      { name: "whole", targets: [{ provider: "oai", model: "mock-whole" }] },
+      { name: "claude-whole", targets: [{ provider: "claude", model: "mock-whole" }] },
       { name: "claude-truncated", targets: [{ provider: "claude", model: "mock-truncate-3" }] },
       {
         name: "error-first",
@@ -426,6 +428,23 @@ export const forwardingSuite = (tracing: boolean) => {
         const after = await raw("/v1/chat/completions", { body: { model: "gpt-4o-mini", messages: hello } })
         expect(after.status).toBe(200)
       })
+
+    it("a stream asked for and answered whole: replayed as chunks (OpenAI wire); a broken answer (Anthropic), and the proxy lives on", async () => {
+      for (let i = 0; i < 3; i++) {
+        const replayed = await raw("/v1/chat/completions", { body: { model: "whole", messages: hello, stream: true } })
+        expect(replayed.status).toBe(200)
+        expect(await replayed.text()).toContain("data: [DONE]")
+        const refused = await raw("/v1/chat/completions", {
+          body: { model: "claude-whole", messages: hello, stream: true }
+        })
+        expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([
+          502,
+          "UPSTREAM_ERROR"
+        ])
+      }
+      await new Promise((r) => setTimeout(r, 50))
+      expect((await raw("/v1/chat/completions", { body: { model: "gpt-4o-mini", messages: hello } })).status).toBe(200)
+    })
 
     for (const model of ["truncated", "claude-truncated"])
       it(`${model}: a stream whose body ends before its own end is an error event, never a [DONE] the proxy made up`, async () => {

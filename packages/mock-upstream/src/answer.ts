@@ -74,6 +74,9 @@ export const respond = (
         if (stream) startStream(fault.afterChunks, defaultDelayMs, { kind: "error", frame: dialect.streamErrorFrame() })
         else fail({ reason: "stream-error" })
         break
+      case "whole":
+        sendJson(ex.res, 200, dialect.headers(n), dialect.completion(p, ctx))
+        break
       case "truncate":
         // The first N frames, then the body's clean end: what the stream itself says last never comes.
         if (stream)

@@ -16,7 +16,8 @@ const statusModels: Record<string, MockFault> = {
   "mock-stall": { kind: "stall", afterChunks: 2 },
   "mock-drop": { kind: "drop" },
   "mock-slow": { kind: "slow", chunkDelayMs: 50 },
-  "mock-stream-error": { kind: "stream-error", afterChunks: 2 }
+  "mock-stream-error": { kind: "stream-error", afterChunks: 2 },
+  "mock-whole": { kind: "whole" }
 }
 
 /** The 400 whose message says the context window is exceeded; each dialect words it its provider's way. */

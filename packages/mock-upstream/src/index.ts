@@ -37,6 +37,7 @@
  *  - `mock-delay-<ms>`: waits that long before headers
  *  - `mock-stream-error`: 2 chunks then the provider's in-stream error (Anthropic `event: error`
  *    overloaded_error; OpenAI `data: {"error": …}`); non-streaming: 529 / 500; `mock-stream-error-<n>`: after n
+ *  - `mock-whole`: a streaming request answered whole, as JSON (some compatible servers do)
  *  - `mock-truncate-<n>`: n chunks, then the body ends cleanly without the stream's own end
  *    (`data: [DONE]`, `message_stop`); non-streaming: cut mid-body
  * Any other model name answers normally. A "chunk" is one SSE frame (`data: [DONE]` included).

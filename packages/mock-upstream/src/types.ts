@@ -39,6 +39,8 @@ export type MockFault =
   | { kind: "stream-error"; afterChunks: number }
   /** Streaming: send N chunks, then end the body cleanly, before the stream's own end (OpenAI's `[DONE]`, Anthropic's `message_stop`). Non-streaming: as `drop` mid-body. */
   | { kind: "truncate"; afterChunks: number }
+  /** A streaming request answered whole, as JSON (some compatible servers ignore `stream`). */
+  | { kind: "whole" }
 
 export interface MockUpstreamOptions {
   /** 0 (the default) picks a free port. */

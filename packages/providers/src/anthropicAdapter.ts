@@ -110,6 +110,8 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
       if (request.stream) {
         if (!(headerOf(exchange, "content-type") ?? "").includes("text/event-stream")) {
           exchange.release()
+          // undici's destroy() of a body whose 'end' is still queued emits an abort error: handled.
+          exchange.body.on("error", () => {})
           exchange.body.destroy()
           return yield* new UpstreamProtocolError({ providerId, detail: "a stream was asked for, not answered" })
         }
