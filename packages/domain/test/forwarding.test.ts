@@ -435,6 +435,42 @@ describe("forwardChatCompletion", () => {
       })
   )
 
+  it.live(
+    "a provider's 400 (the caller's fault) never cools a target: one tenant's bad requests do not take the model from the others",
+    () =>
+      Effect.gen(function* () {
+        const calls: Array<string> = []
+        const { observer } = observed()
+        const cooling = Either.getOrThrow(
+          decodeRoutingConfig({ ...config, cooldown: { failures: 1, period_ms: 60_000 } }, env)
+        )
+        const gateway = scripted({ "b/dep-2": [http(400), http(400), http(400)] }, calls)
+        const layer = Layer.mergeAll(RoutingStatic(cooling), gateway, TargetHealthMemory)
+        const once = forwardChatCompletion(
+          { orgId: orgA, model: "m2", body: {}, stream: false, headers: {}, signal: new AbortController().signal },
+          observer,
+          () => 0
+        )
+        yield* Effect.gen(function* () {
+          for (let i = 0; i < 3; i++) expect((yield* Effect.flip(once))._tag).toBe("UpstreamRejected")
+          const r = yield* once
+          expect(r.target.model).toBe("dep-2")
+          expect(calls).toHaveLength(4)
+        }).pipe(Effect.provide(layer))
+      })
+  )
+
+  it("probation lasts one period after a cooldown: a failure past it counts afresh", () => {
+    const health = makeTargetHealth()
+    const policy = { failures: 2, periodMs: 100 }
+    expect(health.recordFailure("t", policy, 0)).toBe(false)
+    expect(health.recordFailure("t", policy, 1)).toBe(true) // cools until 101
+    expect(health.coolingForMs("t", 50)).toBe(51)
+    expect(health.recordFailure("t", policy, 150)).toBe(true) // on probation (101–201): at once
+    expect(health.recordFailure("t", policy, 400)).toBe(false) // probation (250–350) over: counts afresh
+    expect(health.recordFailure("t", policy, 401)).toBe(true)
+  })
+
   it.live("stream answers are returned as they are", () =>
     Effect.gen(function* () {
       const stream: UpstreamResponse = { _tag: "Stream", providerRequestId: Option.none(), chunks: Stream.empty }

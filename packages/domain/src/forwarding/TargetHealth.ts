@@ -18,15 +18,16 @@ export class TargetHealth extends Context.Tag("@ibex/domain/TargetHealth")<Targe
 interface Entry {
   failures: number
   until: number
-  /** Cooled down since its last success: when the cooldown ends it is on probation. */
-  tripped: boolean
+  /** Until when, after its cooldown, the target is on probation (0: never cooled, or long ago). */
+  probationUntil: number
 }
 
 /**
  * Bounded: a table change can only add as many keys as it has targets, and healthy keys are
- * removed. A target that cooled down and has not answered since is on probation when its
- * cooldown ends (a circuit breaker's half-open state): its next failure starts another cooldown
- * at once, rather than another `failures` in a row being spent on it.
+ * removed. For one period after a cooldown ends the target is on probation (a circuit breaker's
+ * half-open state): a failure then starts another cooldown at once, rather than another
+ * `failures` in a row being spent on it. An answer clears it; past the probation it counts
+ * failures afresh.
  */
 export const makeTargetHealth = (): TargetHealthShape => {
   const entries = new Map<string, Entry>()
@@ -39,13 +40,14 @@ export const makeTargetHealth = (): TargetHealthShape => {
       entries.delete(key)
     },
     recordFailure: (key, policy, nowMs) => {
-      const e = entries.get(key) ?? { failures: 0, until: 0, tripped: false }
+      const e = entries.get(key) ?? { failures: 0, until: 0, probationUntil: 0 }
       e.failures += 1
       entries.set(key, e)
-      if ((e.tripped || e.failures >= policy.failures) && policy.periodMs > 0) {
+      const onProbation = nowMs >= e.until && nowMs < e.probationUntil
+      if ((onProbation || e.failures >= policy.failures) && policy.periodMs > 0) {
         e.failures = 0
-        e.tripped = true
         e.until = nowMs + policy.periodMs
+        e.probationUntil = e.until + policy.periodMs
         return true
       }
       return false

@@ -120,6 +120,24 @@ const verdictFor = (failure: UpstreamFailure, policy: RetryPolicy, attempt: numb
   }
 }
 
+/**
+ * Whether the failure says something about the target's health. A request the provider refused
+ * for what it asked (a 400 such as context length exceeded) does not: counted, one tenant's bad
+ * requests would cool a model down for every tenant. Nor does the client going away, or a
+ * request this kind of target cannot take.
+ */
+const blamesTarget = (failure: UpstreamFailure): boolean => {
+  switch (failure._tag) {
+    case "UpstreamAborted":
+    case "UpstreamRequestUnsupported":
+      return false
+    case "UpstreamHttpError":
+      return retryableStatus(failure.status) || configStatus(failure.status)
+    default:
+      return true
+  }
+}
+
 const toForwardError = (failure: UpstreamFailure): ForwardError => {
   switch (failure._tag) {
     case "UpstreamAborted":
@@ -229,8 +247,7 @@ const afterFailure = (
   observer.attempt(target, attemptOutcomeOf(failure), Date.now() - startedMs)
   const verdict = verdictFor(failure, plan.policy, cursor.attempt, random)
   const cooled =
-    failure._tag !== "UpstreamRequestUnsupported" &&
-    failure._tag !== "UpstreamAborted" &&
+    blamesTarget(failure) &&
     health.recordFailure(targetKey(target.provider.id, target.model), plan.cooldown, Date.now())
   if (verdict._tag === "Stop") return { _tag: "Fail", error: toForwardError(failure) }
   // A failure that started the target's cooldown ends its retries here too.
