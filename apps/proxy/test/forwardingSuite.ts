@@ -567,6 +567,27 @@ export const forwardingSuite = (tracing: boolean) => {
       } finally {
         await Effect.runPromise(state.offer(routes(mock.url)))
       }
+      // A refused load's errors about entries show where they are, not their messages (which can
+      // name another tenant's model or key variable); the file's own errors keep theirs.
+      const refused = await Effect.runPromise(
+        state.offer({
+          ...routes(mock.url),
+          providers: [
+            { id: "other-tenants", kind: "openai", base_url: "http://x", api_key_env: "OTHER_TENANT_KEY_VAR" }
+          ],
+          retry: { max_attempts: "two" }
+        })
+      )
+      expect(refused._tag).toBe("Left")
+      const withError = await (await raw("/admin/routing", { method: "GET" })).text()
+      expect(withError).not.toContain("OTHER_TENANT_KEY_VAR")
+      const lastError = (
+        JSON.parse(withError) as { last_error: { errors: Array<{ field: string; message?: string }> } }
+      ).last_error
+      expect(lastError.errors.find((e) => e.field === "providers.0.api_key_env")).toEqual({
+        field: "providers.0.api_key_env"
+      })
+      expect(lastError.errors.find((e) => e.field === "retry.max_attempts")?.message).toBeDefined()
       // Unrestricted: every model and provider, and no org entry (it has none).
       const all = (await (await raw("/admin/routing", { method: "GET" })).json()) as {
         models: Array<unknown>

@@ -112,9 +112,12 @@ const chunkOf = (providerId: string, data: string): ChunkEvent | UpstreamFailure
  * before `[DONE]` is whole only if a choice had finished by then (a compatible server that omits
  * `[DONE]`); otherwise it was cut short, and the proxy must not end it with a `[DONE]` of its own.
  */
-const openAiEvents = (providerId: string): SseTranslation => {
+export const openAiEvents = (providerId: string): SseTranslation => {
   let done = false
-  let finished = false
+  // The last two chunks (read only at the end): the finish_reason is in the last, or in the one
+  // before a usage-only chunk.
+  let last = ""
+  let beforeLast = ""
   return {
     onEvents: (events, out) => {
       for (const e of events) {
@@ -125,12 +128,14 @@ const openAiEvents = (providerId: string): SseTranslation => {
         }
         const c = chunkOf(providerId, e.data)
         if ("_tag" in c) throw c
-        if (!finished && carriesFinish(e.data)) finished = true
+        beforeLast = last
+        last = e.data
         out.push(c)
       }
     },
     onEnd: () => {
-      if (!done && !finished) throw new UpstreamProtocolError({ providerId, detail: "the stream ended before [DONE]" })
+      if (!done && !carriesFinish(last) && !carriesFinish(beforeLast))
+        throw new UpstreamProtocolError({ providerId, detail: "the stream ended before [DONE]" })
       return []
     }
   }

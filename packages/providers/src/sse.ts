@@ -30,7 +30,10 @@ export class SseEventTooLarge extends Error {
 }
 
 export interface SseParser {
-  /** The events completed by this piece of the stream, in order; throws `SseEventTooLarge` past the bound. */
+  /**
+   * The events completed by this piece of the stream, in order. Past the bound, the events before
+   * the one too large are still given; the next push (or the end) throws `SseEventTooLarge`.
+   */
   readonly push: (text: string) => Array<SseEvent>
   /**
    * The stream ended. Always empty: the spec discards an event not closed by a blank line (a
@@ -52,6 +55,8 @@ export const DEFAULT_MAX_SSE_EVENT_CHARS = 4 * 1024 * 1024
 export const makeSseParser = (maxEventChars: number = DEFAULT_MAX_SSE_EVENT_CHARS): SseParser => {
   /** The start of a line whose end has not arrived yet. */
   let pending = ""
+  /** An event outgrew the bound: every push and the end from now on throw `SseEventTooLarge`. */
+  let tooLarge = false
   /** The previous push ended in CR: an LF at the start of this one belongs to it. */
   let skipLeadingLf = false
   let atStreamStart = true
@@ -75,13 +80,14 @@ export const makeSseParser = (maxEventChars: number = DEFAULT_MAX_SSE_EVENT_CHAR
     if (nameLength === 4 && line.startsWith("data")) {
       data = hasData ? `${data}\n${value}` : value
       hasData = true
-      if (data.length > maxEventChars) throw new SseEventTooLarge()
+      if (data.length > maxEventChars) tooLarge = true
     } else if (nameLength === 5 && line.startsWith("event")) {
       eventType = value
     }
   }
 
   const push = (text: string): Array<SseEvent> => {
+    if (tooLarge) throw new SseEventTooLarge()
     const out: Array<SseEvent> = []
     let start = 0
     if (atStreamStart && text.length > 0) {
@@ -115,7 +121,7 @@ export const makeSseParser = (maxEventChars: number = DEFAULT_MAX_SSE_EVENT_CHAR
         next = nextLf + 1
       } else {
         pending = pending === "" ? text.slice(start) : pending + text.slice(start)
-        if (pending.length > maxEventChars) throw new SseEventTooLarge()
+        if (pending.length > maxEventChars) tooLarge = true
         return out
       }
       const piece = text.slice(start, end)
@@ -126,9 +132,17 @@ export const makeSseParser = (maxEventChars: number = DEFAULT_MAX_SSE_EVENT_CHAR
         pending = ""
       }
       start = next
+      // The events completed before the one that grew too large are given; the next push fails.
+      if (tooLarge) return out
     }
     return out
   }
 
-  return { push, end: () => [] }
+  return {
+    push,
+    end: () => {
+      if (tooLarge) throw new SseEventTooLarge()
+      return []
+    }
+  }
 }

@@ -43,8 +43,8 @@ export const httpErrorOf = (
   })
 }
 
-/** A code, never a sentence nor anything key-shaped: what an SDK would branch on. */
-const identifier = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/
+/** A code as providers write theirs (lower-case snake case), never a sentence nor a key. */
+const identifier = /^[a-z][a-z0-9_]{0,47}$/
 
 /**
  * The provider's own error code: OpenAI's `error.code` (`context_length_exceeded`), else the
@@ -152,7 +152,11 @@ export const primeNow = (
   // Settled (handed over or failed) or cancelled: the canceller has nothing left to stop.
   let over = false
   const next = () => {
-    cancel = puller.pull((batch) => {
+    // A pull may answer before it returns (and pull again from inside): only the canceller of a
+    // pull still waiting is kept, never a finished one's over a newer one.
+    let answered = false
+    const stop = puller.pull((batch) => {
+      answered = true
       if (over) return
       if (Either.isLeft(batch)) {
         over = true
@@ -175,6 +179,7 @@ export const primeNow = (
         })
       )
     })
+    if (!answered) cancel = stop
   }
   next()
   return () => {

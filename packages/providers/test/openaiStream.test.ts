@@ -10,7 +10,7 @@ import { Chunk, Effect, Either, Exit, Fiber, Option, Stream } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { UpstreamExchange, UpstreamHttp } from "../src/http/UpstreamHttp.js"
-import { carriesUsage } from "../src/openaiDialect.js"
+import { carriesUsage, openAiEvents } from "../src/openaiDialect.js"
 import { chunkStream, primeNow, providerCodeOf, type SseTranslation, ssePuller } from "../src/upstreamEvents.js"
 
 const http: UpstreamHttp = {
@@ -202,5 +202,51 @@ describe("providerCodeOf: the provider's own error code, passed on as provider_c
     expect(of({ error: { code: `sk-proj-${"a1".repeat(24)}` } })).toBeUndefined()
     expect(of({ error: "flat string" })).toBeUndefined()
     expect(Option.isNone(providerCodeOf("not json"))).toBe(true)
+  })
+})
+
+describe("openAiEvents: when an OpenAI stream counts as whole", () => {
+  const ended = async (text: string) => {
+    const body = new PassThrough()
+    const { exchange } = exchangeOf(body)
+    body.end(text)
+    const seen: Array<string> = []
+    const exit = await Effect.runPromiseExit(
+      Stream.runForEach(chunkStream(ssePuller(http, "p", exchange, openAiEvents("p"))), (c) =>
+        Effect.sync(() => seen.push(c.json))
+      )
+    )
+    return { seen: seen.length, failed: Exit.isFailure(exit) }
+  }
+  const content = 'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+  const finish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+  const usage = 'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+
+  it("whole: [DONE]; or, from a server that omits it, a finished choice last or before the usage chunk", async () => {
+    expect(await ended(`${content}${finish}${usage}data: [DONE]\n\n`)).toEqual({ seen: 3, failed: false })
+    expect(await ended(`${content}${finish}${usage}`)).toEqual({ seen: 3, failed: false })
+    expect(await ended(`${content}${finish}`)).toEqual({ seen: 2, failed: false })
+  })
+
+  it("cut short: content and no finish, or nothing at all, fails after the chunks it had", async () => {
+    expect(await ended(`${content}${content}`)).toEqual({ seen: 2, failed: true })
+    expect(await ended("")).toEqual({ seen: 0, failed: true })
+  })
+})
+
+describe("primeNow's canceller", () => {
+  it("stops the pull still waiting, even after a pull that answered at once with nothing", async () => {
+    const body = new PassThrough()
+    const { exchange } = exchangeOf(body)
+    // A comment: the first pull answers at once with no chunk, and a second pull waits.
+    body.write(": keep-alive\n\n")
+    await new Promise((r) => setImmediate(r))
+    const cancel = primeNow(ssePuller(http, "p", exchange, openAiEvents("p")), () => {
+      throw new Error("nothing should settle")
+    })
+    expect(body.listenerCount("readable")).toBe(1)
+    cancel()
+    expect(body.listenerCount("readable")).toBe(0)
+    expect(body.destroyed).toBe(true)
   })
 })

@@ -113,17 +113,26 @@ describe("SSE parser: the event stream format", () => {
     expect(parser.push("\r\n")).toEqual([{ event: "x", data: "y" }])
   })
 
-  it("refuses an event or a line that grows past its bound, however it is split", () => {
+  it("refuses an event or a line that grows past its bound, however it is split, after the events before it", () => {
     const whole = makeSseParser(1_000)
-    expect(() => whole.push(`data: ${"x".repeat(1_001)}\n`)).toThrow(SseEventTooLarge)
+    // The events completed before the one too large are given; the next push or the end throws.
+    expect(whole.push(`data: a\n\ndata: b\n\ndata: ${"x".repeat(1_001)}\n\ndata: c\n\n`)).toEqual([
+      { event: "message", data: "a" },
+      { event: "message", data: "b" }
+    ])
+    expect(() => whole.push("data: d\n\n")).toThrow(SseEventTooLarge)
+    expect(() => whole.end()).toThrow(SseEventTooLarge)
     const lines = makeSseParser(1_000)
     lines.push(`data: ${"x".repeat(600)}\n`)
-    expect(() => lines.push(`data: ${"x".repeat(600)}\n`)).toThrow(SseEventTooLarge)
+    expect(lines.push(`data: ${"x".repeat(600)}\n`)).toEqual([])
+    expect(() => lines.end()).toThrow(SseEventTooLarge)
     const endless = makeSseParser(1_000)
     for (let i = 0; i < 9; i++) endless.push("x".repeat(100))
-    expect(() => endless.push("x".repeat(200))).toThrow(SseEventTooLarge)
+    endless.push("x".repeat(200))
+    expect(() => endless.push("x")).toThrow(SseEventTooLarge)
     const within = makeSseParser(1_000)
     expect(within.push(`data: ${"x".repeat(1_000)}\n\n`)).toHaveLength(1)
+    expect(within.end()).toEqual([])
   })
 
   it("keeps a long data line whole across many small pushes", () => {

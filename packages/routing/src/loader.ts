@@ -74,9 +74,14 @@ export const makeRoutingLoader = (options: {
         else if (after.revision !== before.revision || Option.isSome(before.lastError)) {
           const models = (yield* state.table).models.size
           const line = { event: "Routing.applied", source, revision: after.revision, previous: before.revision, models }
-          // Valid, but every chat request now answers 501: worth a warning, not a refusal (an
-          // operator may mean it).
-          if (models === 0) yield* Effect.logWarning({ ...line, warning: "no model is routed: chat answers 501" })
+          // Valid, but every chat request is now refused: worth a warning, not a refusal of the
+          // config (an operator may mean it).
+          if (models === 0)
+            yield* Effect.logWarning({
+              ...line,
+              warning:
+                "no model is routed: chat answers 404 MODEL_NOT_FOUND (501 PROVIDER_NOT_CONFIGURED without providers)"
+            })
           else yield* Effect.logInfo(line)
         }
         return after

@@ -94,7 +94,7 @@ describe("RoutingFileLive", () => {
     })
   )
 
-  it.scopedLive("a valid config that routes no model is applied with a warning (chat answers 501)", () =>
+  it.scopedLive("a valid config that routes no model is applied with a warning (chat is refused)", () =>
     Effect.gen(function* () {
       const dir = yield* scratch
       const path = join(dir, "routes.json")

@@ -8,6 +8,13 @@ import { Effect, Option } from "effect"
  * providers behind them, and the org's own allowlist; never another org's id or allowlist.
  * Providers show where they point and which variable holds their key, never a key.
  */
+/**
+ * A field error about one provider, model or org entry: its message can name another tenant's
+ * model, provider or key variable, so a caller sees only where it is (the proxy's log has it
+ * whole). Errors of the file as a whole (syntax, `retry`, …) keep their message.
+ */
+const entryField = /^(providers|models|orgs)\./
+
 const describe = (status: RoutingStatus, table: RoutingTable, orgId: string) => {
   const models = modelsForOrg(table, orgId)
   const providers = new Set(models.flatMap((m) => m.targets.map((t) => t.provider.id)))
@@ -21,7 +28,9 @@ const describe = (status: RoutingStatus, table: RoutingTable, orgId: string) => 
       onNone: () => null,
       onSome: (e) => ({
         at: new Date(e.atMs).toISOString(),
-        errors: e.errors.map((f) => ({ field: f.field, message: f.message }))
+        errors: e.errors.map((f) =>
+          entryField.test(f.field) ? { field: f.field } : { field: f.field, message: f.message }
+        )
       })
     }),
     providers: [...table.providers.values()]
