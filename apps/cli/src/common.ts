@@ -19,6 +19,17 @@ export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: numb
  * The environment (cliEnvVars), a bad value being a usage error printed as the services print
  * theirs: one `config_invalid` JSON line naming every variable and the reason.
  */
+/** A stack killed without its finalizers leaves its ibex-stack.json: a pid no longer alive is no stack. */
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: alive, another user's (a reused pid; the call then fails on the TLS or the token).
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
 export const cliEnv = readConfig(CliEnv).pipe(
   Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true })),
   // AUTH_GRPC_TARGET unset: a stack running on the data folder says where its auth listens (it
@@ -29,10 +40,10 @@ export const cliEnv = readConfig(CliEnv).pipe(
         ? env
         : {
             ...env,
-            authTarget: Option.match(readStackEndpoint(resolve(env.dataDir)), {
-              onNone: () => DEFAULT_AUTH_TARGET,
-              onSome: (endpoint) => endpoint.authGrpc
-            })
+            authTarget: Option.match(
+              Option.filter(readStackEndpoint(resolve(env.dataDir)), (endpoint) => isAlive(endpoint.pid)),
+              { onNone: () => DEFAULT_AUTH_TARGET, onSome: (endpoint) => endpoint.authGrpc }
+            )
           }
   )
 )

@@ -7,7 +7,7 @@ import { type AuthConfig, authServiceOnDatabase } from "@ibex/app-auth"
 import { GRPC_INSECURE_VAR, TLS_CA_VAR, TLS_SERVER_NAME_VAR } from "@ibex/app-common"
 import { AuthGrpcServer, defaultArgon2Options, SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import type { OrgId } from "@ibex/domain"
-import { loadMigrations, migrationsKey, runMigrations, startEmbedded } from "@ibex/persistence-pg"
+import { loadMigrations, migrationsKey, runMigrations, startEmbedded, writeStackEndpoint } from "@ibex/persistence-pg"
 import { bootstrapAdminToken } from "@ibex/testkit"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import { Effect, Exit, Layer, Logger, LogLevel, ManagedRuntime, Option, Redacted, Scope } from "effect"
@@ -343,5 +343,34 @@ describe("onboarding and platform-admin credentials", () => {
       .map((l) => JSON.parse(l) as { audit: string; actor: string; operation: string })
     expect(audits.map((a) => a.operation)).toEqual(["CreateOrg", "CreateOrgToken", "CreateOrgAgent"])
     for (const a of audits) expect(a.actor).toMatch(/^database_owner:/)
+  })
+})
+
+describe("where the token commands dial auth when AUTH_GRPC_TARGET is unset", () => {
+  it("a running stack's recorded address; a stale record (its pid gone) is ignored for 127.0.0.1:9091", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "ibex-cli-stack-"))
+    try {
+      const record = (pid: number) =>
+        writeStackEndpoint(dataDir, {
+          pid,
+          authGrpc: "127.0.0.1:1",
+          databaseUrl: Redacted.make("postgres://postgres@/postgres?host=/nowhere"),
+          adminCredential: Redacted.make("unused")
+        })
+      const run = () =>
+        inProcess(["token", "list", "--json"], {
+          ...baseEnv(),
+          IBEX_DATA_DIR: dataDir,
+          AUTH_GRPC_INSECURE: "true",
+          IBEX_TOKEN: `ibex_pat_0190a0b0-0000-7000-8000-000000000001_${"A".repeat(43)}`
+        })
+      record(process.pid)
+      expect((await run()).stderr).toContain("127.0.0.1:1 did not answer")
+      // A pid that is no process: far above any pid_max.
+      record(2 ** 30)
+      expect((await run()).stderr).toContain("127.0.0.1:9091 did not answer")
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })
