@@ -76,7 +76,8 @@ export const ProxyServiceLive = <E>(
             Effect.orElseSucceed(() => false)
           )
         },
-        { name: "redis", check: Option.match(redis, { onNone: () => null, onSome: (r) => r.ping }) }
+        // Reported, not critical: without Redis the limiter fails open (budgets fail closed).
+        { name: "redis", check: Option.match(redis, { onNone: () => null, onSome: (r) => r.ping }), critical: false }
       ]
       return makeProxyConfig({ ...config.http, readiness: probes })
     })

@@ -6,6 +6,12 @@ export interface ReadinessProbe {
   readonly name: string
   /** Resolves true when the dependency answers; failures, defects and timeouts count as down. */
   readonly check: Effect.Effect<boolean> | null
+  /**
+   * Whether the instance is not ready while it is down (default true). A dependency the proxy
+   * serves without (Redis: the limiter fails open) is reported, but does not take the instance
+   * out of its load balancer: every instance would go at once, turning fail-open into an outage.
+   */
+  readonly critical?: boolean
 }
 
 /** Header names; all configurable (env PROXY_REQUEST_ID_HEADER etc.). Matching is case-insensitive. */

@@ -63,7 +63,19 @@ describe("public routes", () => {
         { name: "dying", check: Effect.die(new Error("boom")) }
       ]
     })
+    const degraded = await startScriptedProxy(scriptedGateway({}), {
+      readiness: [
+        { name: "auth_grpc", check: Effect.succeed(true) },
+        { name: "redis", check: Effect.succeed(false), critical: false }
+      ]
+    })
     try {
+      // A dependency the proxy serves without is reported down, and the instance stays ready.
+      const c = await call(degraded.url, { path: "/ready" })
+      expect([c.status, c.json]).toEqual([
+        200,
+        { status: "ready", checks: { auth_grpc: { status: "up" }, redis: { status: "down" } } }
+      ])
       const a = await call(up.url, { path: "/ready" })
       expect(a.status).toBe(200)
       expect(a.json).toEqual({
@@ -86,6 +98,7 @@ describe("public routes", () => {
     } finally {
       await up.close()
       await down.close()
+      await degraded.close()
     }
   })
 

@@ -7,7 +7,10 @@ export interface ReadinessReport {
   readonly body: { readonly status: string; readonly checks: Record<string, { status: string }> }
 }
 
-/** GET /ready: every probe within its budget; a draining instance is not ready whatever its dependencies say. */
+/**
+ * GET /ready: every probe within its budget; ready unless a critical one is down. A draining
+ * instance is not ready whatever its dependencies say.
+ */
 export const makeReadiness = (
   config: ProxyConfigShape,
   metrics: ProxyMetrics,
@@ -25,6 +28,7 @@ export const makeReadiness = (
           Effect.catchAllCause(() => Effect.succeed(false)),
           Effect.map((ok) => [probe.name, ok ? "up" : "down"] as const)
         )
+  const critical = new Set(config.readiness.filter((p) => p.critical !== false).map((p) => p.name))
   return Effect.gen(function* () {
     const results = yield* Effect.all(config.readiness.map(runProbe), { concurrency: "unbounded" })
     const checks: Record<string, { status: string }> = {}
@@ -33,7 +37,7 @@ export const makeReadiness = (
       metrics.dependencyUp(name, status === "disabled" ? null : status === "up")
     }
     if (draining()) return { status: 503, body: { status: "draining", checks } }
-    const isReady = results.every(([, status]) => status !== "down")
+    const isReady = results.every(([name, status]) => status !== "down" || !critical.has(name))
     return { status: isReady ? 200 : 503, body: { status: isReady ? "ready" : "not_ready", checks } }
   })
 }
