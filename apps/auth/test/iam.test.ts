@@ -256,6 +256,8 @@ for (const backend of ["memory" as const, ...backends]) {
           "org_admin",
           [
             ["POST", "/v1/admin/tokens", { name: "a", permissions: ["tokens:create", "chat:completions"] }, 201],
+            // A bit with no name yet would grant whatever it comes to mean later.
+            ["POST", "/v1/admin/tokens", { name: "r", permissions: ["chat:completions", "bit:63"] }, 400],
             ["POST", "/v1/admin/invitations", { email: uniqueEmail("inv"), role: "viewer" }, 201],
             ["PUT", "/v1/admin/budget", { tokens_per_minute: 10, monthly_budget_micro_usd: null }, 200],
             ["GET", "/v1/admin/audit", undefined, 200],

@@ -294,6 +294,9 @@ export const createOrgToken = (
   Effect.gen(function* () {
     const name = yield* checkName("name", input.name, MAX_TOKEN_NAME)
     const expiresAt = yield* checkExpiry(input.expiresAt)
+    // A bit without a name yet would silently grant whatever it comes to mean later.
+    if (!Permissions.isSubset(input.permissions, Permissions.all))
+      return yield* invalid("permissions", "sets a permission bit that names no permission")
     yield* requireOrg(orgId)
     const created = yield* issueToken({ orgId, name, permissions: input.permissions, expiresAt, createdBy: null })
     yield* audit(actor, "CreateOrgToken", orgId, created.info.id)
