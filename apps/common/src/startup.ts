@@ -69,13 +69,14 @@ export const configInvalidRecord = (service: string, error: ConfigInvalid) => ({
 })
 
 /**
- * Start-up failures (a port in use, a database that will not start, a refused migration, a
- * routing config that cannot be loaded) say what and where: their fields are hosts, ports, codes,
+ * Start-up failures (a port in use, a database that will not start or answer, a refused
+ * migration, a routing config that cannot be loaded) say what and where: their fields are hosts, ports, codes,
  * paths and our own messages, never request data or secrets, so they are printed whole.
  */
 const startFailure = (error: unknown): Record<string, unknown> | undefined => {
   if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined
-  if (!/ListenError|StartFailed|MigrationFailed|RoutingLoadFailed/.test(String(error._tag))) return undefined
+  if (!/ListenError|StartFailed|MigrationFailed|RoutingLoadFailed|StoreUnavailable/.test(String(error._tag)))
+    return undefined
   const fields: Record<string, unknown> = { tag: String(error._tag) }
   for (const [key, value] of Object.entries(error))
     if (key !== "_tag" && ["string", "number", "boolean"].includes(typeof value)) fields[key] = value

@@ -196,6 +196,29 @@ describe("start-up failures", () => {
     }
   }, 60_000)
 
+  it("auth: a database that does not answer is a line naming the operation and the driver's code", async () => {
+    const closed = createServer()
+    await new Promise<void>((ok) => closed.listen(0, "127.0.0.1", ok))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((ok) => closed.close(ok))
+    const r = await run("auth", {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      IBEX_TOKEN_PEPPER: "a-test-pepper-of-at-least-32-characters-long",
+      AUTH_GRPC_INSECURE: "true",
+      AUTH_GRPC_PORT: "0",
+      AUTH_HTTP_PORT: "0"
+    })
+    expect(r.code).toBe(1)
+    const stopped = r.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === "auth_stopped")
+    expect(stopped?.start_error).toMatchObject({
+      tag: "StoreUnavailable",
+      operation: "PgClient.connect",
+      detail: "ECONNREFUSED"
+    })
+  }, 60_000)
+
   it("npm start: a routes file that cannot be loaded is a line naming the file and every reason", async () => {
     const dir = workDir()
     const routes = join(dir, "routes.json")

@@ -60,7 +60,9 @@ export class AuthUnavailable extends Schema.TaggedError<AuthUnavailable>()("Auth
 
 /** A store (Postgres) failed. The operation name is for logs; SQL text and driver messages never travel. */
 export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
-  operation: Schema.String
+  operation: Schema.String,
+  /** The driver's error code (`ECONNREFUSED`, `3D000`, …): never its message, which can quote data. */
+  detail: Schema.optional(Schema.String)
 }) {}
 
 /** The rate limiter's backend failed; the proxy fails open on it (ADR-0015). */

@@ -69,6 +69,20 @@ export class PgAppRole extends Context.Reference<PgAppRole>()("@ibex/persistence
   defaultValue: (): { readonly role: string | null } => ({ role: null })
 }) {}
 
+/**
+ * The code of the error under a failed connect (a socket's `ECONNREFUSED`, Postgres's SQLSTATE
+ * such as `3D000` for a missing database or `28P01` for a refused password), so a start that
+ * fails says why; never the message, which can name users and hosts.
+ */
+const driverCode = (error: unknown): string | undefined => {
+  for (let e: unknown = error, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === "string" && /^[A-Z0-9_]{2,32}$/.test(code)) return code
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
 /** One `@effect/sql-pg` pool and its role setting, no platform pool. */
 const pool = (
   config: PgConnectionConfig
@@ -80,7 +94,12 @@ const pool = (
       idleTimeout: Duration.seconds(30),
       connectTimeout: Duration.seconds(5),
       applicationName: config.applicationName ?? "ibex"
-    }).pipe(Layer.mapError(() => new StoreUnavailable({ operation: "PgClient.connect" }))),
+    }).pipe(
+      Layer.mapError((error) => {
+        const code = driverCode(error)
+        return new StoreUnavailable({ operation: "PgClient.connect", ...(code === undefined ? {} : { detail: code }) })
+      })
+    ),
     Layer.succeed(PgAppRole, { role: config.appRole ?? null })
   )
 
