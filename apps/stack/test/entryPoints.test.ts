@@ -209,9 +209,7 @@ describe("start-up failures", () => {
       AUTH_HTTP_PORT: "0"
     })
     expect(r.code).toBe(1)
-    const stopped = r.lines
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.event === "auth_stopped")
+    const stopped = r.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === "auth_stopped")
     expect(stopped?.start_error).toMatchObject({
       tag: "StoreUnavailable",
       operation: "PgClient.connect",
