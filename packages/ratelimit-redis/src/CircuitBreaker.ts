@@ -8,6 +8,11 @@ export interface CircuitBreakerOptions {
   readonly failureThreshold: number
   readonly cooldownMs: number
   readonly now?: () => number
+  /**
+   * Called when the breaker opens from closed (the backend stopped answering) and when it closes
+   * again (it came back); not on the probes between, so an outage is two calls, not one a second.
+   */
+  readonly onChange?: (state: "open" | "closed") => void
 }
 
 export type CircuitState = "closed" | "open" | "half-open"
@@ -27,6 +32,7 @@ export const makeCircuitBreaker = (options: CircuitBreakerOptions): CircuitBreak
   let failures = 0
   let openUntil = 0
   const open = () => {
+    if (state === "closed") options.onChange?.("open")
     state = "open"
     openUntil = now() + options.cooldownMs
   }
@@ -40,6 +46,7 @@ export const makeCircuitBreaker = (options: CircuitBreakerOptions): CircuitBreak
       return false
     },
     onSuccess: () => {
+      if (state !== "closed") options.onChange?.("closed")
       state = "closed"
       failures = 0
     },

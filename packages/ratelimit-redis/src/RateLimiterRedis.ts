@@ -11,7 +11,7 @@ import {
   type UsageLimiterShape,
   type UsageReservation
 } from "@ibex/domain"
-import { Context, Effect, Either, Layer, type Scope } from "effect"
+import { Context, Effect, Either, Layer, Runtime, type Scope } from "effect"
 import { Redis } from "ioredis"
 import { type CircuitState, makeCircuitBreaker } from "./CircuitBreaker.js"
 import { corkPerTurn } from "./corkPerTurn.js"
@@ -149,9 +149,20 @@ export const makeRateLimiterRedis = (
   Effect.gen(function* () {
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
     const timeoutMs = options.commandTimeoutMs ?? 25
+    const runtime = yield* Effect.runtime<never>()
     const breaker = makeCircuitBreaker({
       failureThreshold: options.failureThreshold ?? 5,
-      cooldownMs: options.cooldownMs ?? 1000
+      cooldownMs: options.cooldownMs ?? 1000,
+      // An outage and its end, each once in the log: limits are off meanwhile (budgets refuse).
+      onChange: (state) =>
+        Runtime.runFork(runtime)(
+          state === "open"
+            ? Effect.logWarning({
+                event: "redis_unavailable",
+                effect: "request and token limits pass uncounted; orgs with a budget get 503 until Redis answers"
+              })
+            : Effect.logInfo({ event: "redis_available", effect: "limits are counted again" })
+        )
     })
 
     let client: RedisLike

@@ -59,6 +59,30 @@ describe("CircuitBreaker", () => {
     expect(b.state()).toBe("closed")
     expect(b.tryAcquire()).toBe(true)
   })
+
+  it("tells an outage's start and end once each, not each probe between", () => {
+    let now = 0
+    const changes: Array<string> = []
+    const b = makeCircuitBreaker({
+      failureThreshold: 2,
+      cooldownMs: 100,
+      now: () => now,
+      onChange: (s) => changes.push(s)
+    })
+    b.onFailure()
+    b.onFailure()
+    for (let i = 1; i <= 3; i++) {
+      now = i * 100
+      expect(b.tryAcquire()).toBe(true)
+      b.onFailure()
+    }
+    expect(changes).toEqual(["open"])
+    now = 400
+    b.tryAcquire()
+    b.onSuccess()
+    b.onSuccess()
+    expect(changes).toEqual(["open", "closed"])
+  })
 })
 
 describe("rateLimitKey", () => {
