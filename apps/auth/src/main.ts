@@ -4,6 +4,7 @@ import {
   JsonLoggerLive,
   loadDotEnv,
   logStopped,
+  logStoppedBySignal,
   readConfig,
   skipStackTraces,
   TelemetryLive,
@@ -46,6 +47,10 @@ const program = Effect.gen(function* () {
       Layer.provide(TelemetryLive(telemetry))
     )
   ).pipe(Logger.withMinimumLogLevel(config.logLevel))
-}).pipe(Effect.tapErrorCause(logStopped("auth", "auth_stopped")), Effect.provide(JsonLoggerLive))
+}).pipe(
+  logStoppedBySignal("auth_stopped"),
+  Effect.tapErrorCause(logStopped("auth", "auth_stopped")),
+  Effect.provide(JsonLoggerLive)
+)
 
 NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })

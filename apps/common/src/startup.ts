@@ -98,3 +98,12 @@ export const logStopped =
     const start = failure._tag === "Some" ? startFailure(failure.value) : undefined
     return Effect.logError(start === undefined ? { event } : { event, start_error: start }, cause)
   }
+
+/**
+ * An orderly stop (SIGTERM or SIGINT: the main fiber interrupted once everything drained and
+ * closed) as one INFO line, so a clean stop does not read like a crash in the logs.
+ */
+export const logStoppedBySignal =
+  (event: string) =>
+  <A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.onInterrupt(program, () => Effect.logInfo({ event, reason: "signal" }))

@@ -4,6 +4,7 @@ import {
   JsonLoggerLive,
   loadDotEnv,
   logStopped,
+  logStoppedBySignal,
   readConfig,
   skipStackTraces,
   TelemetryLive,
@@ -50,7 +51,7 @@ const program = Effect.gen(function* () {
       Layer.provide(TelemetryLive(telemetry))
     )
   )
-}).pipe(Effect.tapErrorCause(logStopped("proxy", "proxy_stopped")))
+}).pipe(logStoppedBySignal("proxy_stopped"), Effect.tapErrorCause(logStopped("proxy", "proxy_stopped")))
 
 NodeRuntime.runMain(program.pipe(Effect.provide(JsonLoggerLive)), {
   disableErrorReporting: true,

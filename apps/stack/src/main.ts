@@ -4,6 +4,7 @@ import {
   JsonLoggerLive,
   loadDotEnv,
   logStopped,
+  logStoppedBySignal,
   skipStackTraces,
   TelemetryLive,
   writeStdoutLine
@@ -67,6 +68,7 @@ const program = Effect.gen(function* () {
 }).pipe(
   // One JSON line: config_invalid naming every variable, or stack_stopped (with start_error
   // saying what and where when a port, the database or a migration failed).
+  logStoppedBySignal("stack_stopped"),
   Effect.tapErrorCause(logStopped("stack", "stack_stopped")),
   Effect.provide(JsonLoggerLive)
 )

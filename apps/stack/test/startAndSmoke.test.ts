@@ -235,6 +235,12 @@ describe("npm start (embedded default) and npm run smoke", () => {
       .filter((l) => l.startsWith("{"))
     expect(logLines.length).toBeGreaterThan(0)
     for (const l of logLines) expect(l.includes(first.token ?? "never")).toBe(false)
+    // An orderly stop says so as its last line, not silence that reads like a crash.
+    expect(JSON.parse(logLines.at(-1) ?? "{}")).toMatchObject({
+      level: "INFO",
+      event: "stack_stopped",
+      reason: "signal"
+    })
 
     const caBefore = readFileSync(join(dataDir, "tls", "ca.pem"), "utf8")
     const second = await start({ IBEX_DATA_DIR: join(dataDir, "pgdata") })
