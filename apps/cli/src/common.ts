@@ -1,10 +1,10 @@
 import { resolve } from "node:path"
 import { Options } from "@effect/cli"
-import { configInvalidRecord, readConfig } from "@ibex/app-common"
+import { configInvalidRecord, type GrpcTls, readConfig } from "@ibex/app-common"
 import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"
 import { Data, Effect, Option } from "effect"
-import { CliEnv, DEFAULT_AUTH_TARGET, UNSET_AUTH_TARGET } from "./config.js"
+import { CliEnv, CliTls, DEFAULT_AUTH_TARGET, UNSET_AUTH_TARGET } from "./config.js"
 import { type CliError, operationError, printError, usageError } from "./output.js"
 
 /** `--json` on every command: machine output on stdout instead of the human lines. */
@@ -72,11 +72,18 @@ export const stackTls = (tls: StackEndpointTls): Effect.Effect<TlsMaterial, CliE
  * `ibex-stack.json`; else plaintext when AUTH_GRPC_INSECURE=true; else refused before any
  * credential is sent.
  */
-export const grpcTls = (env: CliEnv): Effect.Effect<TlsMaterial | undefined, CliError> => {
-  if (env.tls._tag === "Mtls") return Effect.succeed(env.tls.material)
+export const grpcTls = (env: CliEnv): Effect.Effect<TlsMaterial | undefined, CliError> =>
+  Effect.flatMap(cliTls, (tls) => grpcTlsOf(env, tls))
+
+const cliTls = readConfig(CliTls).pipe(
+  Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true }))
+)
+
+const grpcTlsOf = (env: CliEnv, tls: GrpcTls): Effect.Effect<TlsMaterial | undefined, CliError> => {
+  if (tls._tag === "Mtls") return Effect.succeed(tls.material)
   const endpoint = readStackEndpoint(resolve(env.dataDir))
   if (Option.isSome(endpoint) && endpoint.value.tls !== undefined) return stackTls(endpoint.value.tls)
-  if (env.tls._tag === "Insecure") return Effect.succeed(undefined)
+  if (tls._tag === "Insecure") return Effect.succeed(undefined)
   return Effect.fail(
     usageError(
       "no client certificate for the auth service: set IBEX_CLI_TLS_CERT_FILE, IBEX_CLI_TLS_KEY_FILE and IBEX_TLS_CA_FILE (docs/CONFIGURATION.md), run npm start on IBEX_DATA_DIR, or set AUTH_GRPC_INSECURE=true for an auth that runs plaintext"

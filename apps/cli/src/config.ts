@@ -68,8 +68,6 @@ export interface CliEnv {
   readonly authTarget: string
   readonly token: Option.Option<Redacted.Redacted<string>>
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
-  /** Mutual TLS to auth: the configured certificate, plaintext by request, or unset (see grpcTls in common.ts). */
-  readonly tls: GrpcTls
 }
 
 /** An optional secret; set to "" counts as unset. */
@@ -95,6 +93,15 @@ export const CliEnv: Config.Config<CliEnv> = Config.all({
     Config.map((s) => (s === "" ? UNSET_AUTH_TARGET : s))
   ),
   token: nonEmpty("IBEX_TOKEN"),
-  adminToken: nonEmpty("IBEX_ADMIN_TOKEN"),
-  tls: grpcTlsConfig("IBEX_CLI_TLS_CERT_FILE", "IBEX_CLI_TLS_KEY_FILE", { required: false, client: true })
+  adminToken: nonEmpty("IBEX_ADMIN_TOKEN")
+})
+
+/**
+ * Mutual TLS to auth: the configured certificate, plaintext by request, or unset (see grpcTls in
+ * common.ts). Read only by the commands that dial auth: a database command runs in a shell whose
+ * environment holds a CA for the services (`IBEX_TLS_CA_FILE`) and no CLI certificate.
+ */
+export const CliTls: Config.Config<GrpcTls> = grpcTlsConfig("IBEX_CLI_TLS_CERT_FILE", "IBEX_CLI_TLS_KEY_FILE", {
+  required: false,
+  client: true
 })

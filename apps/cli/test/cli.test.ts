@@ -68,6 +68,21 @@ describe("cliEnvVars", () => {
 })
 
 describe("ibex db", () => {
+  it(
+    "a database command needs no CLI certificate, though the shell holds the services' TLS variables; a token command does",
+    { timeout: 120_000 },
+    async () => {
+      // A shell (or .env) shared with the services: their CA, no certificate of the CLI's own.
+      const shared = { ...dbEnv, IBEX_TLS_CA_FILE: "/nonexistent/ca.pem" }
+      const migrated = await inProcess(["db", "migrate", "--json"], shared)
+      expect(migrated.code, migrated.stderr).toBe(0)
+      const dialing = await inProcess(["token", "list", "--json"], { ...shared, IBEX_TOKEN: "x" })
+      expect(dialing.code).toBe(2)
+      expect(dialing.stderr).toContain("config_invalid")
+      expect(dialing.stderr).toContain("IBEX_TLS_CA_FILE")
+    }
+  )
+
   it("migrate twice on the provisioned database: up to date, exit 0", { timeout: 120_000 }, async () => {
     const [first, second] = await Promise.all([
       ibex(["db", "migrate"], dbEnv),
