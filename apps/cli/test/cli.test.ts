@@ -67,6 +67,25 @@ describe("cliEnvVars", () => {
   })
 })
 
+describe("ibex admin operator bootstrap", () => {
+  it(
+    "creates the console's first platform admin once, its password printed once; then creates nothing",
+    { timeout: 120_000 },
+    async () => {
+      const first = await inProcess(["admin", "operator", "bootstrap", "--email", "Ops@Example.test", "--json"], dbEnv)
+      expect(first.code, first.stderr).toBe(0)
+      const created = JSON.parse(first.stdout) as { created: boolean; email: string; password: string }
+      expect(created).toMatchObject({ created: true, email: "ops@example.test" })
+      expect(created.password.length).toBeGreaterThanOrEqual(12)
+      expect(first.stderr).not.toContain(created.password)
+      const again = await inProcess(["admin", "operator", "bootstrap", "--json"], dbEnv)
+      expect([again.code, JSON.parse(again.stdout)]).toEqual([0, { created: false }])
+      const bad = await inProcess(["admin", "operator", "bootstrap", "--email", "not-an-address"], dbEnv)
+      expect(bad.code).toBe(2)
+    }
+  )
+})
+
 describe("ibex db", () => {
   it(
     "a database command needs no CLI certificate, though the shell holds the services' TLS variables; a token command does",

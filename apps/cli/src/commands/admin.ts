@@ -1,15 +1,17 @@
 import { Args, Command, Options } from "@effect/cli"
 import { SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
-import { issuePlatformAdmin, revokePlatformAdmin } from "@ibex/auth-core"
+import { BOOTSTRAP_EMAIL, bootstrapPlatformAdmin, issuePlatformAdmin, revokePlatformAdmin } from "@ibex/auth-core"
 import {
+  isPlausibleEmail,
+  normalizeEmail,
   type PlatformActor,
   type PlatformAdmin,
   type PlatformAdminId,
   PlatformAdminStore,
   SecureRandomWebCrypto
 } from "@ibex/domain"
-import { PgClientLive, PlatformAdminStoreLive } from "@ibex/persistence-pg"
-import { Effect, Layer, Redacted } from "effect"
+import { type DatabaseTarget, IamStoresLive, PgClientLive, PlatformAdminStoreLive } from "@ibex/persistence-pg"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { cliEnv, handled, jsonOption } from "../common.js"
 import { openDatabase, unreachable } from "../database.js"
 import { emit, iso, operationError, table, usageError } from "../output.js"
@@ -135,9 +137,68 @@ const credentialCommand = Command.make("credential").pipe(
   Command.withSubcommands([createCommand, listCommand, revokeCommand])
 )
 
+/** The console's first platform admin, on the stores of the database the CLI opens. */
+const asConsole = <A, E>(body: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof consoleServices>>>) =>
+  Effect.gen(function* () {
+    const env = yield* cliEnv
+    const target = yield* openDatabase(env)
+    return yield* body.pipe(Effect.provide(consoleServices(target.app)))
+  }).pipe(Effect.scoped)
+
+const consoleServices = (app: DatabaseTarget["app"]) =>
+  IamStoresLive.pipe(
+    Layer.provide(PgClientLive({ ...app, maxConnections: 1, applicationName: "ibex-cli" })),
+    Layer.merge(Layer.mergeAll(SecretHasherArgon2(), SecureRandomWebCrypto))
+  )
+
+const bootstrapCommand = Command.make(
+  "bootstrap",
+  {
+    json: jsonOption,
+    email: Options.text("email").pipe(
+      Options.withDescription(`The platform admin's e-mail (sign-in name). Default ${BOOTSTRAP_EMAIL}.`),
+      Options.withDefault(BOOTSTRAP_EMAIL)
+    )
+  },
+  ({ json, email }) =>
+    handled(
+      json,
+      Effect.gen(function* () {
+        if (!isPlausibleEmail(email)) return yield* Effect.fail(usageError("--email must be an e-mail address"))
+        const created = yield* asConsole(bootstrapPlatformAdmin(normalizeEmail(email))).pipe(
+          Effect.catchTag("StoreUnavailable", () => Effect.fail(unreachable()))
+        )
+        if (Option.isNone(created))
+          return yield* emit(json, { created: false }, () => [
+            "An operator exists already: nothing created. Sign in at the console, or reset a lost password (docs/OPERATIONS.md)."
+          ])
+        const { operator, password } = created.value
+        yield* emit(
+          json,
+          { created: true, id: operator.id, email: operator.email, password: Redacted.value(password) },
+          () => [
+            `Created the console's platform admin ${operator.email} (${operator.id})`,
+            "",
+            "Password (shown once: only its Argon2id hash is stored). Sign in at the auth admin listener's /console/:",
+            `  ${Redacted.value(password)}`
+          ]
+        )
+      })
+    )
+).pipe(
+  Command.withDescription(
+    "Create the console's first platform admin when no operator exists yet (what `npm start` does on its first start), for auth run on its own; the password is printed once."
+  )
+)
+
+const operatorCommand = Command.make("operator").pipe(
+  Command.withDescription("Console operators (sign-in with e-mail, password and TOTP; docs/CONSOLE.md)."),
+  Command.withSubcommands([bootstrapCommand])
+)
+
 export const adminCommand = Command.make("admin").pipe(
   Command.withDescription(
     "Platform administration as the database owner (DATABASE_URL, or the embedded folder / running stack)."
   ),
-  Command.withSubcommands([credentialCommand])
+  Command.withSubcommands([credentialCommand, operatorCommand])
 )
