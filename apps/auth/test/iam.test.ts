@@ -392,6 +392,33 @@ for (const backend of ["memory" as const, ...backends]) {
       expect(platform.json.events.some((e: { action: string }) => e.action === "operator.bootstrap")).toBe(true)
     })
 
+    it("an org admin changes the roles of the org's own members only: another org's operator is not found, not added", async () => {
+      const orgA = await newOrg(admin)
+      const orgB = await newOrg(admin)
+      const adminA = await newMember(env, admin, orgA, "org_admin")
+      const outsider = await newMember(env, admin, orgB, "viewer")
+      const tried = await adminA.browser.call("PUT", `/v1/admin/assignments/${outsider.id}`, {
+        org: orgA,
+        body: { role: "org_admin" }
+      })
+      expect([tried.status, tried.json.error.code]).toEqual([404, "NOT_FOUND"])
+      expect(JSON.stringify(tried.json)).not.toContain(outsider.email)
+      expect(
+        (await outsider.browser.get("/v1/auth/me")).json.memberships.map((m: { org_id: string }) => m.org_id)
+      ).toEqual([orgB])
+      // Its own member's role it changes; a platform admin assigns anyone.
+      const member = await newMember(env, admin, orgA, "viewer")
+      const changed = await adminA.browser.call("PUT", `/v1/admin/assignments/${member.id}`, {
+        org: orgA,
+        body: { role: "member" }
+      })
+      expect(changed.status).toBe(200)
+      expect(
+        (await admin.call("PUT", `/v1/admin/assignments/${outsider.id}`, { org: orgA, body: { role: "viewer" } }))
+          .status
+      ).toBe(200)
+    })
+
     it("T7.3 assignment changes take effect on the very next request of an existing session", async () => {
       const orgId = await newOrg(admin)
       const op = await newMember(env, admin, orgId, "viewer")

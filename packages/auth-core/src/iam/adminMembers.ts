@@ -46,15 +46,24 @@ export const adminListAssignments = (ctx: AdminContext, orgId: OrgId) =>
     Effect.withSpan("AdminMembers.listAssignments")
   )
 
-/** Gives an existing operator a role in the org (or changes it): in force from the next request. */
+/**
+ * Changes a member's role in the org: in force from the next request. An org admin changes the
+ * roles of the org's own members only; someone new joins through an invitation, which they
+ * accept. Operators are global, so letting an org admin assign any operator id would put
+ * another org's operator into this org unasked and answer with that operator's e-mail. A
+ * platform admin may assign anyone.
+ */
 export const adminPutAssignment = (ctx: AdminContext, orgId: OrgId, operatorId: OperatorId, role: OrgRole) =>
   Effect.gen(function* () {
     yield* requireRight(ctx, orgId, "assignments:write")
+    const members = yield* MembershipStore
+    if (!ctx.principal.authz.platformAdmin && !(yield* members.list(orgId)).some((a) => a.operatorId === operatorId))
+      return yield* new ResourceNotFound({ resource: "operator" })
     const operator = yield* (yield* OperatorStore).find(operatorId)
     if (Option.isNone(operator)) return yield* new ResourceNotFound({ resource: "operator" })
     const org = yield* (yield* OrgStore).find(orgId)
     if (Option.isNone(org)) return yield* new ResourceNotFound({ resource: "org" })
-    const assignment = yield* (yield* MembershipStore).put(
+    const assignment = yield* members.put(
       new Assignment({ operatorId, orgId, role, createdAt: new Date(yield* Clock.currentTimeMillis) })
     )
     yield* audit(ctx, "assignment.put", orgId, operatorId, { role })
