@@ -69,8 +69,11 @@ describe("store failures [no server]", () => {
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         const failures = [...Cause.failures(exit.cause)]
-        expect(failures).toEqual([expect.objectContaining({ _tag: "StoreUnavailable", operation: "PgClient.connect" })])
-        expect(Cause.pretty(exit.cause)).not.toMatch(/ECONNREFUSED/)
+        // The driver's code says why (a start that fails logs it); never its message, nor the URL's host or user.
+        expect(failures).toEqual([
+          expect.objectContaining({ _tag: "StoreUnavailable", operation: "PgClient.connect", detail: "ECONNREFUSED" })
+        ])
+        expect(Cause.pretty(exit.cause)).not.toMatch(/127\.0\.0\.1|ibex_app|connect ECONNREFUSED/)
       }
     })
   )
