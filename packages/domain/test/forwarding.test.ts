@@ -403,22 +403,27 @@ describe("forwardChatCompletion", () => {
     })
   )
 
+  /** Model m2 (one target, b/dep-2) with this cooldown and script: one request as an Effect, and the calls made. */
+  const coolingM2 = (cooldown: { failures: number; period_ms: number }, script: Script) => {
+    const calls: Array<string> = []
+    const table = Either.getOrThrow(decodeRoutingConfig({ ...config, cooldown }, env))
+    const layer = Layer.mergeAll(RoutingStatic(table), scripted(script, calls), TargetHealthMemory)
+    const once = forwardChatCompletion(
+      { orgId: orgA, model: "m2", body: {}, stream: false, headers: {}, signal: new AbortController().signal },
+      observed().observer,
+      () => 0
+    )
+    return { calls, layer, once }
+  }
+
   it.live(
     "every target cooling: 503 UPSTREAM_UNAVAILABLE with no call; when the cooldown ends one failure starts the next",
     () =>
       Effect.gen(function* () {
-        const calls: Array<string> = []
-        const { observer } = observed()
         const conn = () => new UpstreamConnectFailed({ providerId: "b", detail: "ECONNREFUSED" })
-        const cooling = Either.getOrThrow(
-          decodeRoutingConfig({ ...config, cooldown: { failures: 2, period_ms: 60 } }, env)
-        )
-        const gateway = scripted({ "b/dep-2": [conn(), conn(), conn(), conn()] }, calls)
-        const layer = Layer.mergeAll(RoutingStatic(cooling), gateway, TargetHealthMemory)
-        const once = forwardChatCompletion(
-          { orgId: orgA, model: "m2", body: {}, stream: false, headers: {}, signal: new AbortController().signal },
-          observer,
-          () => 0
+        const { calls, layer, once } = coolingM2(
+          { failures: 2, period_ms: 60 },
+          { "b/dep-2": [conn(), conn(), conn(), conn()] }
         )
         yield* Effect.gen(function* () {
           expect((yield* Effect.flip(once))._tag).toBe("UpstreamError") // two attempts: the cooldown starts
@@ -439,17 +444,9 @@ describe("forwardChatCompletion", () => {
     "a provider's 400 (the caller's fault) never cools a target: one tenant's bad requests do not take the model from the others",
     () =>
       Effect.gen(function* () {
-        const calls: Array<string> = []
-        const { observer } = observed()
-        const cooling = Either.getOrThrow(
-          decodeRoutingConfig({ ...config, cooldown: { failures: 1, period_ms: 60_000 } }, env)
-        )
-        const gateway = scripted({ "b/dep-2": [http(400), http(400), http(400)] }, calls)
-        const layer = Layer.mergeAll(RoutingStatic(cooling), gateway, TargetHealthMemory)
-        const once = forwardChatCompletion(
-          { orgId: orgA, model: "m2", body: {}, stream: false, headers: {}, signal: new AbortController().signal },
-          observer,
-          () => 0
+        const { calls, layer, once } = coolingM2(
+          { failures: 1, period_ms: 60_000 },
+          { "b/dep-2": [http(400), http(400), http(400)] }
         )
         yield* Effect.gen(function* () {
           for (let i = 0; i < 3; i++) expect((yield* Effect.flip(once))._tag).toBe("UpstreamRejected")
