@@ -422,7 +422,9 @@ describe("forwardChatCompletion", () => {
       Effect.gen(function* () {
         const conn = () => new UpstreamConnectFailed({ providerId: "b", detail: "ECONNREFUSED" })
         const { calls, layer, once } = coolingM2(
-          { failures: 2, period_ms: 60 },
+          // Probation is one period after the cooldown: 250 ms into a 300 ms period's sleep leaves
+          // 250 ms of slack for a loaded machine.
+          { failures: 2, period_ms: 300 },
           { "b/dep-2": [conn(), conn(), conn(), conn()] }
         )
         yield* Effect.gen(function* () {
@@ -430,7 +432,7 @@ describe("forwardChatCompletion", () => {
           expect(calls).toEqual(["b/dep-2", "b/dep-2"])
           for (let i = 0; i < 3; i++) expect((yield* Effect.flip(once))._tag).toBe("UpstreamUnavailable")
           expect(calls).toHaveLength(2)
-          yield* Effect.sleep("80 millis")
+          yield* Effect.sleep("350 millis")
           // On probation: one failure (not `failures` in a row) cools it again.
           expect((yield* Effect.flip(once))._tag).toBe("UpstreamError")
           expect(calls).toHaveLength(3)
