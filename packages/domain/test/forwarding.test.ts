@@ -422,8 +422,8 @@ describe("forwardChatCompletion", () => {
       Effect.gen(function* () {
         const conn = () => new UpstreamConnectFailed({ providerId: "b", detail: "ECONNREFUSED" })
         const { calls, layer, once } = coolingM2(
-          // Probation is one period after the cooldown: 250 ms into a 300 ms period's sleep leaves
-          // 250 ms of slack for a loaded machine.
+          // The cooldown ends at 300 ms and probation at 600: waking at ~350 ms leaves a loaded
+          // machine 250 ms of slack.
           { failures: 2, period_ms: 300 },
           { "b/dep-2": [conn(), conn(), conn(), conn()] }
         )
