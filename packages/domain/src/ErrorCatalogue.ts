@@ -104,7 +104,7 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     httpStatus: 403,
     grpcStatus: GrpcStatus.PERMISSION_DENIED,
     type: "permission_error",
-    message: "The token may not act on this organization."
+    message: "This credential (token or session) may not act on this organization."
   },
   RateLimited: {
     code: "RATE_LIMITED",
