@@ -3,7 +3,7 @@ import { Options } from "@effect/cli"
 import { configInvalidRecord, type GrpcTls, readConfig } from "@ibex/app-common"
 import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"
-import { Data, Effect, Option } from "effect"
+import { type Config, Data, Effect, Option } from "effect"
 import { CliEnv, CliTls, DEFAULT_AUTH_TARGET, UNSET_AUTH_TARGET } from "./config.js"
 import { type CliError, operationError, printError, usageError } from "./output.js"
 
@@ -15,10 +15,6 @@ export const jsonOption = Options.boolean("json").pipe(
 /** Ends the run with this exit code after the error has been printed. */
 export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
 
-/**
- * The environment (cliEnvVars), a bad value being a usage error printed as the services print
- * theirs: one `config_invalid` JSON line naming every variable and the reason.
- */
 /** A stack killed without its finalizers leaves its ibex-stack.json: a pid no longer alive is no stack. */
 const isAlive = (pid: number): boolean => {
   try {
@@ -30,8 +26,14 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
-export const cliEnv = readConfig(CliEnv).pipe(
-  Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true })),
+/** A bad value is a usage error printed as the services print theirs: one `config_invalid` line naming every variable. */
+const readCliConfig = <A>(config: Config.Config<A>): Effect.Effect<A, CliError> =>
+  readConfig(config).pipe(
+    Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true }))
+  )
+
+/** The environment (cliEnvVars). */
+export const cliEnv = readCliConfig(CliEnv).pipe(
   // AUTH_GRPC_TARGET unset: a stack running on the data folder says where its auth listens (it
   // may run on other ports), as it does for the platform commands.
   Effect.map(
@@ -75,9 +77,7 @@ export const stackTls = (tls: StackEndpointTls): Effect.Effect<TlsMaterial, CliE
 export const grpcTls = (env: CliEnv): Effect.Effect<TlsMaterial | undefined, CliError> =>
   Effect.flatMap(cliTls, (tls) => grpcTlsOf(env, tls))
 
-const cliTls = readConfig(CliTls).pipe(
-  Effect.mapError((e) => usageError(JSON.stringify(configInvalidRecord("cli", e)), { preformatted: true }))
-)
+const cliTls = readCliConfig(CliTls)
 
 const grpcTlsOf = (env: CliEnv, tls: GrpcTls): Effect.Effect<TlsMaterial | undefined, CliError> => {
   if (tls._tag === "Mtls") return Effect.succeed(tls.material)

@@ -19,6 +19,17 @@ const textAt = (date: Date, message: unknown = { message: "m" }) =>
   })
 const lineAt = (date: Date) => JSON.parse(textAt(date)) as Record<string, unknown>
 
+/** The lines `effect` logs through the JSON logger, parsed. */
+const linesOf = (effect: Effect.Effect<unknown>): Array<Record<string, unknown>> => {
+  const lines: Array<string> = []
+  const logger = Logger.replace(
+    Logger.defaultLogger,
+    Logger.map(jsonLogLine, (l) => lines.push(l))
+  )
+  Effect.runSync(effect.pipe(Effect.provide(logger)))
+  return lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
 describe("jsonLogLine", () => {
   it("each line carries its own date's time, lines in the same millisecond the same", () => {
     const dates = [0, 1, 1, 1_700_000_000_123, 1_700_000_000_123, 1_700_000_000_124, 5].map((ms) => new Date(ms))
@@ -85,20 +96,13 @@ describe("jsonLogLine", () => {
   })
 
   it("annotations and open log spans go into the line; a line without them carries neither", () => {
-    const lines: Array<string> = []
-    const logger = Logger.replace(
-      Logger.defaultLogger,
-      Logger.map(jsonLogLine, (l) => lines.push(l))
-    )
-    Effect.runSync(
+    const [inside, outside] = linesOf(
       Effect.logInfo("inside").pipe(
         Effect.annotateLogs({ request_id: "r-1", org_id: "o-1" }),
         Effect.withLogSpan("Proxy.request"),
-        Effect.zipRight(Effect.logInfo("outside")),
-        Effect.provide(logger)
+        Effect.zipRight(Effect.logInfo("outside"))
       )
     )
-    const [inside, outside] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(inside).toMatchObject({ message: "inside", request_id: "r-1", org_id: "o-1", spans: ["Proxy.request"] })
     expect(outside).toMatchObject({ message: "outside" })
     expect(outside).not.toHaveProperty("spans")
@@ -106,21 +110,14 @@ describe("jsonLogLine", () => {
   })
 
   it("a line logged in a span carries its ids; in a span with tracing off (a no-op span) it carries none", () => {
-    const lines: Array<string> = []
-    const logger = Logger.replace(
-      Logger.defaultLogger,
-      Logger.map(jsonLogLine, (l) => lines.push(l))
-    )
-    Effect.runSync(
+    const [traced, untraced] = linesOf(
       Effect.logInfo("traced").pipe(
         Effect.withSpan("Traced.op"),
         Effect.zipRight(
           Effect.logInfo("untraced").pipe(Effect.withSpan("Untraced.op"), Effect.withTracerEnabled(false))
-        ),
-        Effect.provide(logger)
+        )
       )
     )
-    const [traced, untraced] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(traced?.trace_id).toMatch(/^[0-9a-f]+$/)
     expect(traced?.span_id).toMatch(/^[0-9a-f]+$/)
     expect(untraced).not.toHaveProperty("trace_id")

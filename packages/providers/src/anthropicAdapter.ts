@@ -16,10 +16,10 @@ import {
   statusOfAnthropicErrorType,
   toAnthropicRequest
 } from "./anthropic/index.js"
-import { headerOf, readText, type UpstreamHttp } from "./http/UpstreamHttp.js"
+import { discard, headerOf, readText, type UpstreamHttp } from "./http/UpstreamHttp.js"
 import { jsonText } from "./jsonText.js"
 import { MAX_COMPLETION_BYTES, providerRequestId } from "./openaiDialect.js"
-import { chunkStream, prime, type SseTranslation, ssePuller, upstreamHttpError } from "./upstreamEvents.js"
+import { prime, type SseTranslation, ssePuller, streamOf, upstreamHttpError } from "./upstreamEvents.js"
 
 const DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 
@@ -109,10 +109,7 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
       const created = Math.floor(Date.now() / 1000)
       if (request.stream) {
         if (!(headerOf(exchange, "content-type") ?? "").includes("text/event-stream")) {
-          exchange.release()
-          // undici's destroy() of a body whose 'end' is still queued emits an abort error: handled.
-          exchange.body.on("error", () => {})
-          exchange.body.destroy()
+          discard(exchange)
           return yield* new UpstreamProtocolError({ providerId, detail: "a stream was asked for, not answered" })
         }
         const own = request.body.stream_options as { include_usage?: unknown } | undefined | null
@@ -124,12 +121,7 @@ export const anthropicAdapter = (http: UpstreamHttp): ProviderAdapter => ({
             anthropicEvents(providerId, { clientModel, created, includeUsage: own?.include_usage === true })
           )
         )
-        return {
-          _tag: "Stream",
-          providerRequestId: requestId,
-          chunks: chunkStream(puller),
-          puller
-        } satisfies UpstreamResponse
+        return streamOf(requestId, puller)
       }
       const text = yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES)
       if (Option.isNone(text))

@@ -20,7 +20,6 @@ import {
 import { jsonText } from "./jsonText.js"
 import { errorMessageOf, usageFromOpenAi } from "./openaiWire.js"
 import {
-  chunkStream,
   httpErrorOf,
   MAX_ERROR_BYTES,
   prime,
@@ -28,6 +27,7 @@ import {
   pullerOf,
   type SseTranslation,
   ssePuller,
+  streamOf,
   upstreamHttpError
 } from "./upstreamEvents.js"
 
@@ -196,7 +196,7 @@ export const callOpenAiWire = (
     const contentType = headerOf(exchange, "content-type") ?? ""
     if (request.stream && contentType.includes("text/event-stream")) {
       const puller = yield* prime(ssePuller(http, providerId, exchange, openAiEvents(providerId)))
-      return { _tag: "Stream", providerRequestId: requestId, chunks: chunkStream(puller), puller }
+      return streamOf(requestId, puller)
     }
     const whole = yield* completionOf(providerId, yield* readText(http, providerId, exchange, MAX_COMPLETION_BYTES))
     if (request.stream) {
@@ -232,17 +232,7 @@ export const callOpenAiWireNow = (
     const requestId = providerRequestId(exchange, endpoint.requestIdHeaders)
     if (request.stream && (headerOf(exchange, "content-type") ?? "").includes("text/event-stream")) {
       primeNow(ssePuller(http, providerId, exchange, openAiEvents(providerId)), (primed) =>
-        done(
-          Either.map(
-            primed,
-            (puller): UpstreamResponse => ({
-              _tag: "Stream",
-              providerRequestId: requestId,
-              chunks: chunkStream(puller),
-              puller
-            })
-          )
-        )
+        done(Either.map(primed, (puller) => streamOf(requestId, puller)))
       )
       return
     }

@@ -4,7 +4,8 @@ import {
   scrubProviderMessage,
   type UpstreamFailure,
   UpstreamHttpError,
-  UpstreamProtocolError
+  UpstreamProtocolError,
+  type UpstreamResponse
 } from "@ibex/domain"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { bodyReader, readText, retryAfterMs, type UpstreamExchange, type UpstreamHttp } from "./http/UpstreamHttp.js"
@@ -211,6 +212,14 @@ export const chunkStream = (puller: ChunkPuller): Stream.Stream<ChunkEvent, Upst
       )
     )
   ).pipe(Stream.ensuring(Effect.sync(puller.release)))
+
+/** A stream answer read through `puller`: as a Stream for the fiber's way, the puller for the callback's. */
+export const streamOf = (providerRequestId: Option.Option<string>, puller: ChunkPuller): UpstreamResponse => ({
+  _tag: "Stream",
+  providerRequestId,
+  chunks: chunkStream(puller),
+  puller
+})
 
 /** Chunks already in hand (an answer asked to stream that came whole) as a puller: one batch, then the end. */
 export const pullerOf = (events: ReadonlyArray<ChunkEvent>): ChunkPuller => {

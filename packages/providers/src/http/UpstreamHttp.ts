@@ -252,6 +252,17 @@ export interface BodyReader {
 
 const nothing = () => {}
 
+/**
+ * Lets go of an answer not read to its end: the total-time bound ends and the upstream socket is
+ * released. undici's `destroy()` of a body whose 'end' is still queued emits an abort error of its
+ * own, which a listener must take (unhandled, it ends the process).
+ */
+export const discard = (exchange: UpstreamExchange): void => {
+  exchange.release()
+  exchange.body.on("error", nothing)
+  if (!exchange.body.destroyed) exchange.body.destroy()
+}
+
 export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: UpstreamExchange): BodyReader => {
   // The SSE parser skips a leading BOM itself (once, as the spec says); the decoder must not as well.
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true })
@@ -310,8 +321,7 @@ export const bodyReader = (http: UpstreamHttp, providerId: string, exchange: Ups
     release: () => {
       if (released) return
       released = true
-      exchange.release()
-      if (!body.destroyed) body.destroy()
+      discard(exchange)
     }
   }
 }
