@@ -18,6 +18,7 @@ import {
   RateLimiterMemory,
   RoutingStatic,
   type TokenId,
+  UsageLedger,
   UsageLimiterMemory,
   UsageSink
 } from "@ibex/domain"
@@ -78,8 +79,9 @@ Layer.launch(
         AuthGatewayCached().pipe(Layer.provide(auth)),
         limiter,
         RoutingStatic(table, "bench"),
-        UsageLimiterMemory,
-        // The edge's own cost: usage records go nowhere here (the full chain ships them to auth).
+        // The edge's own cost: usage records go nowhere here (the full chain ships them to auth),
+        // and the ledger is empty.
+        UsageLimiterMemory.pipe(Layer.provide(Layer.succeed(UsageLedger, { monthSpend: () => Effect.succeed(0) }))),
         Layer.succeed(UsageSink, { offer: () => {} }),
         ProviderGatewayLive,
         ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false, tracing: false })

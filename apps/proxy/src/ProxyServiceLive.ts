@@ -9,6 +9,7 @@ import {
   type RateLimiter,
   RateLimiterMemory,
   type Routing,
+  type UsageLedger,
   type UsageLimiter,
   UsageLimiterMemory,
   type UsageSink
@@ -25,6 +26,7 @@ import {
 import { RateLimiterRedis, RateLimiterRedisHealth } from "@ibex/ratelimit-redis"
 import { Effect, Layer, Option, Redacted } from "effect"
 import type { ProxyAppConfig } from "./config.js"
+import { UsageLedgerGrpc } from "./usageLedgerGrpc.js"
 import { UsageSinkGrpc } from "./usageSinkGrpc.js"
 
 /**
@@ -44,14 +46,18 @@ export const ProxyAuthGatewayLive = (client: AuthClientConfig, cache: Authorizat
 export const ProxyServiceLive = <E>(
   config: ProxyAppConfig,
   routing: Layer.Layer<Routing, E>,
-  /** Where usage records go; by default to auth's store over gRPC (tests collect them). */
-  usageSink: Layer.Layer<UsageSink> = UsageSinkGrpc({ maxBuffered: config.usageBufferMax }).pipe(
-    Layer.provide(UsageClientLive({ target: config.authTarget, tls: config.authTls }))
-  )
+  /**
+   * Where usage records go, and the ledger the usage limiter rebuilds a month from: by default
+   * auth's store over gRPC (tests collect them).
+   */
+  usage: Layer.Layer<UsageSink | UsageLedger> = Layer.merge(
+    UsageSinkGrpc({ maxBuffered: config.usageBufferMax }),
+    UsageLedgerGrpc
+  ).pipe(Layer.provide(UsageClientLive({ target: config.authTarget, tls: config.authTls })))
 ) => {
   const limiter:
-    | Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth>
-    | Layer.Layer<RateLimiter | UsageLimiter> = Option.match(config.redisUrl, {
+    | Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth, never, UsageLedger>
+    | Layer.Layer<RateLimiter | UsageLimiter, never, UsageLedger> = Option.match(config.redisUrl, {
     onNone: () => Layer.merge(RateLimiterMemory, UsageLimiterMemory),
     onSome: (url) =>
       RateLimiterRedis({
@@ -88,7 +94,7 @@ export const ProxyServiceLive = <E>(
   )
   return ProxyHttpLive.pipe(
     Layer.provide(readiness),
-    Layer.provideMerge(Layer.mergeAll(limiter, routing, ProviderGatewayLive, usageSink)),
+    Layer.provideMerge(Layer.mergeAll(limiter, routing, ProviderGatewayLive).pipe(Layer.provideMerge(usage))),
     Layer.provideMerge(auth)
   )
 }

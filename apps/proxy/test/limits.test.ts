@@ -9,6 +9,7 @@ import {
   RateLimiterMemory,
   RoutingStatic,
   type TokenId,
+  UsageLedger,
   UsageLimiter,
   type UsageRecord,
   UsageSink
@@ -17,7 +18,7 @@ import { ProviderGatewayLive } from "@ibex/providers"
 import { AuthGatewayCached, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
 import { makeRateLimiterRedis } from "@ibex/ratelimit-redis"
 import { describeRealInfra } from "@ibex/testkit/infra"
-import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
+import { ledgerOf, type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
 import { Effect, Either, Layer, Logger, ManagedRuntime, Schedule, Stream } from "effect"
 import { Redis } from "ioredis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -101,7 +102,9 @@ const startProxy = async (
           Layer.scoped(
             UsageLimiter,
             Effect.map(
-              makeRateLimiterRedis({ url: redisUrl ?? "", keyPrefix: prefix, commandTimeoutMs: 250 }),
+              makeRateLimiterRedis({ url: redisUrl ?? "", keyPrefix: prefix, commandTimeoutMs: 250 }).pipe(
+                Effect.provideService(UsageLedger, ledgerOf(records))
+              ),
               (l) => l.usage
             )
           ),
@@ -203,6 +206,33 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         const spent = records.reduce((s, r) => s + r.costMicroUsd, 0)
         expect(spent).toBeLessThanOrEqual(budget)
         expect(records).toHaveLength(ok.length)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    }, 60_000)
+
+    it("Redis restarted empty mid-month: the budget's count is rebuilt from the usage records, and the month's spend stays within it", async () => {
+      const unit = await oneRequest()
+      const budget = unit.cost * 10
+      const records: Array<UsageRecord> = []
+      const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
+      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
+      try {
+        for (let i = 0; i < 6; i++) expect((await fire([i % 2 === 0 ? a.url : b.url], 1))[0]?.status).toBe(200)
+        await new Promise((r) => setTimeout(r, 100))
+        expect(records).toHaveLength(6)
+        // Every count gone, as after a Redis restart without persistence.
+        const r = new Redis(redisUrl ?? "")
+        const keys = await r.keys(`${prefix}*`)
+        if (keys.length > 0) await r.del(...keys)
+        r.disconnect()
+        const results = await fire([a.url, b.url], 40)
+        const ok = results.filter((x) => x.status === 200)
+        expect(ok.length).toBeLessThanOrEqual(4)
+        expect(results.filter((x) => x.status === 429).length).toBe(40 - ok.length)
+        await new Promise((r) => setTimeout(r, 100))
+        expect(records.reduce((sum, x) => sum + x.costMicroUsd, 0)).toBeLessThanOrEqual(budget)
       } finally {
         await a.close()
         await b.close()

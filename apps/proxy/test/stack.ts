@@ -1,8 +1,17 @@
 import { NodeSdk } from "@effect/opentelemetry"
 import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
-import { emptyRoutingTable, jsonLoggerTo, type Routing, RoutingStatic, type UsageRecord, UsageSink } from "@ibex/domain"
+import {
+  emptyRoutingTable,
+  jsonLoggerTo,
+  type Routing,
+  RoutingStatic,
+  UsageLedger,
+  type UsageRecord,
+  UsageSink
+} from "@ibex/domain"
 import { defaultAuthorizationCacheOptions, ProxyServer } from "@ibex/proxy-adapter-http"
 import { authServicesMemory, setupOrg, type TestOrgContext } from "@ibex/testkit"
+import { ledgerOf } from "@ibex/testkit/upstream"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, LogLevel, ManagedRuntime, Option } from "effect"
 import { ProxyServiceLive } from "../src/index.js"
@@ -63,7 +72,10 @@ export const startProxyStack = async (
           }
         },
         options.routing ?? RoutingStatic(emptyRoutingTable, "none"),
-        Layer.succeed(UsageSink, { offer: (r) => usage.push(r) })
+        Layer.merge(
+          Layer.succeed(UsageSink, { offer: (r) => usage.push(r) }),
+          Layer.succeed(UsageLedger, ledgerOf(usage))
+        )
       )
     )
   )

@@ -13,7 +13,7 @@ import { type FaultProxy, faultProxy, urlThrough } from "@ibex/testkit/faults"
 import { describeRealInfra } from "@ibex/testkit/infra"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import { call, errorCode, percentile } from "@ibex/testkit/security"
-import { NoForwarding } from "@ibex/testkit/upstream"
+import { NoForwarding, UsageLedgerEmpty } from "@ibex/testkit/upstream"
 import { ConfigProvider, Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { type Load, type LoadResult, startLoad } from "./loadWorker.js"
@@ -112,7 +112,9 @@ onRealStack("edge revocation: 2 auth instances, 2 proxies, under c16 load", () =
         Layer.provideMerge(
           Layer.mergeAll(
             ProxyAuthGatewayLive({ target, deadlineMs: DEFAULT_DEADLINE_MS }, defaultAuthorizationCacheOptions),
-            RateLimiterRedis({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", keyPrefix }),
+            RateLimiterRedis({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379", keyPrefix }).pipe(
+              Layer.provide(UsageLedgerEmpty)
+            ),
             NoForwarding,
             ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
           )

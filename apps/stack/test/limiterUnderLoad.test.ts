@@ -6,7 +6,7 @@ import { RateLimiterRedis } from "@ibex/ratelimit-redis"
 import { authServicesMemory, setupOrg } from "@ibex/testkit"
 import { describeRealInfra } from "@ibex/testkit/infra"
 import { call, header, type Observed } from "@ibex/testkit/security"
-import { NoForwarding } from "@ibex/testkit/upstream"
+import { NoForwarding, UsageLedgerEmpty } from "@ibex/testkit/upstream"
 import { Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { type WorkerLink, workerLink } from "./loadWorker.js"
@@ -76,7 +76,7 @@ onRedis("rate limiter under load: 2 proxies on one Redis", () => {
           Layer.provideMerge(
             Layer.mergeAll(
               ProxyAuthGatewayLive({ target, deadlineMs: 2_000 }, defaultAuthorizationCacheOptions),
-              RateLimiterRedis({ url: through(redisLink), keyPrefix }),
+              RateLimiterRedis({ url: through(redisLink), keyPrefix }).pipe(Layer.provide(UsageLedgerEmpty)),
               NoForwarding,
               ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
             )

@@ -29,7 +29,7 @@ import {
 import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
 import { type ProvisionedDatabase, provisionDatabase } from "@ibex/testkit/provision"
 import type { SecurityEnvironment, WireOrg } from "@ibex/testkit/security"
-import { NoForwarding } from "@ibex/testkit/upstream"
+import { NoForwarding, UsageLedgerEmpty } from "@ibex/testkit/upstream"
 import { ConfigProvider, Effect, Exit, Layer, ManagedRuntime, Option, Redacted, Scope } from "effect"
 
 /** Auth answers within this in the matrix; the 50 ms production budget has its own test (failure injection). */
@@ -286,7 +286,7 @@ export const realEnvironment = async (options: EnvironmentOptions = {}): Promise
       keyPrefix,
       commandTimeoutMs: 250,
       cooldownMs: 200
-    }),
+    }).pipe(Layer.provide(UsageLedgerEmpty)),
     limiterControl: () => ({ stop: redisLink.stop, start: redisLink.start }),
     authDeadlineMs: options.authDeadlineMs ?? MATRIX_AUTH_DEADLINE_MS,
     authFailuresPerMinute: options.authFailuresPerMinute,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
-import { UsageSinkGrpc } from "@ibex/app-proxy"
+import { UsageLedgerGrpc, UsageSinkGrpc } from "@ibex/app-proxy"
 import { AuthGrpcServerLive, UsageClientLive } from "@ibex/auth-adapter-grpc"
 import {
   decodeRoutingConfig,
@@ -88,10 +88,15 @@ onPostgres("usage records across an auth restart [Postgres + gRPC + HTTP]", () =
           Layer.mergeAll(
             ProxyAuthGatewayLive({ target, deadlineMs: 2_000 }, defaultAuthorizationCacheOptions),
             RateLimiterMemory,
-            UsageLimiterMemory,
+            UsageLimiterMemory.pipe(
+              Layer.provideMerge(
+                Layer.merge(UsageSinkGrpc({ maxBuffered: 10_000 }), UsageLedgerGrpc).pipe(
+                  Layer.provide(UsageClientLive({ target }))
+                )
+              )
+            ),
             RoutingStatic(table),
             ProviderGatewayLive,
-            UsageSinkGrpc({ maxBuffered: 10_000 }).pipe(Layer.provide(UsageClientLive({ target }))),
             ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
           )
         ),

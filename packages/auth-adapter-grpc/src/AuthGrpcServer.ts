@@ -120,7 +120,7 @@ export interface AuthGrpcServerConfig {
 
 /** The RPCs only a proxy calls: refused to any other certificate under mTLS. */
 export const PROXY_ONLY_AUTH_RPCS = ["validateToken", "verifyAgent", "authorize", "watchInvalidations"] as const
-export const PROXY_ONLY_USAGE_RPCS = ["recordUsage"] as const
+export const PROXY_ONLY_USAGE_RPCS = ["recordUsage", "getMonthSpend"] as const
 
 export interface AuthGrpcServerShape {
   readonly host: string

@@ -19,7 +19,7 @@ import { bearerMetadata, callUnary, type UnaryMethod } from "./unaryClient.js"
 export interface UsageClientConfig {
   /** The auth server, `host:port`. */
   readonly target: string
-  /** RecordUsage's deadline. Default 5000 ms. */
+  /** RecordUsage's and GetMonthSpend's deadline. Default 5000 ms. */
   readonly recordDeadlineMs?: number | undefined
   /** Deadline of the other calls. Default 15 s (a platform-admin credential costs one Argon2id verification). */
   readonly deadlineMs?: number | undefined
@@ -51,6 +51,11 @@ export interface UsageClientShape {
   readonly record: (
     batch: ReadonlyArray<UsageRecord>
   ) => Effect.Effect<RecordedUsage, ValidationFailed | ServiceDegraded>
+  /**
+   * GetMonthSpend (no credential: the proxies' internal call): the org's recorded spend in the UTC
+   * month `YYYY-MM`, micro-USD. Any failure is ServiceDegraded: the caller cannot know the spend.
+   */
+  readonly monthSpend: (orgId: string, month: string) => Effect.Effect<number, ServiceDegraded>
   /** QueryUsage as `bearer` (a PAT with `usage:read`, or a platform-admin credential with `org`). */
   readonly query: (
     bearer: Redacted.Redacted<string>,
@@ -140,6 +145,12 @@ export const makeUsageClient = (config: UsageClientConfig) =>
                 attributes: { "ibex.usage.batch_size": batch.length }
               })
             ),
+      monthSpend: (orgId, month) =>
+        callUnary(client.getMonthSpend.bind(client), { orgId, month }, recordDeadlineMs, new Metadata()).pipe(
+          Effect.map((r) => Number(r.spendMicroUsd)),
+          Effect.mapError(() => new ServiceDegraded()),
+          Effect.withSpan("UsageClient.GetMonthSpend", { kind: "client" })
+        ),
       query: (bearer, args) =>
         call(
           "QueryUsage",

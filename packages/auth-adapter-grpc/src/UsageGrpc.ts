@@ -4,6 +4,7 @@ import {
   authenticatePlatformAdmin,
   getOrgLimits,
   MAX_USAGE_BATCH,
+  monthSpendOf,
   queryUsage,
   recordUsage,
   setOrgLimits,
@@ -27,6 +28,7 @@ import {
 import { Effect, Either, Metric, Option, Redacted, Tracer } from "effect"
 import { bearerToken, traceParentOf } from "./AuthGrpcServer.js"
 import type {
+  GetMonthSpendRequest,
   GetOrgLimitsRequest,
   QueryUsageRequest,
   RecordUsageRequest,
@@ -73,8 +75,9 @@ const decodeBatch = (request: RecordUsageRequest): Effect.Effect<ReadonlyArray<U
 }
 
 /**
- * ibex.auth.v1.UsageService. RecordUsage is the proxies' internal call (network trust, as
- * Authorize): it validates the whole batch, then stores it idempotently. The other RPCs
+ * ibex.auth.v1.UsageService. RecordUsage and GetMonthSpend are the proxies' internal calls
+ * (network trust, as Authorize): the first validates the whole batch, then stores it
+ * idempotently; the second reads the ledger a proxy rebuilds its spend counter from. The other RPCs
  * authenticate `authorization: Bearer …`: a platform-admin credential (`ibex_padm_…`) acts in the
  * org it names; any other bearer is validated as a PAT (through the caching validator) and acts in
  * its own org with the RPC's permission (auth-core's `usageOrg`). Failures map through the
@@ -159,6 +162,9 @@ export const makeUsageHandlers: Effect.Effect<UsageServiceServer, never, UsageSe
           )
         )
       )
+    ),
+    getMonthSpend: unary("GetMonthSpend", (request: GetMonthSpendRequest) =>
+      Effect.map(monthSpendOf(request.orgId, request.month), (spend) => ({ spendMicroUsd: BigInt(spend) }))
     ),
     queryUsage: unary(
       "QueryUsage",

@@ -20,7 +20,7 @@ import {
  * CLI. Each client certificate names its role in a URI subject alternative name,
  * `spiffe://ibex/proxy` or `spiffe://ibex/cli`; auth requires a client certificate signed by the
  * CA on every connection and refuses the proxy-only RPCs (ValidateToken, VerifyAgent, Authorize,
- * WatchInvalidations, RecordUsage) to any caller whose certificate does not say `proxy`.
+ * WatchInvalidations, RecordUsage, GetMonthSpend) to any caller whose certificate does not say `proxy`.
  */
 export interface TlsMaterial {
   /** PEM of the CA that signed the peer's certificate (auth: the clients'; a client: auth's). */

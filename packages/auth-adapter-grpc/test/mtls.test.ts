@@ -117,7 +117,7 @@ describe("mutual TLS between the proxy / CLI and auth (issue 14 item 1)", () => 
     expect(created.error?.code).toBe(grpc.status.UNAVAILABLE)
   })
 
-  it("a CLI certificate gets PERMISSION_DENIED on ValidateToken, Authorize, VerifyAgent, WatchInvalidations and RecordUsage, but may CreateToken with a valid bearer", async () => {
+  it("a CLI certificate gets PERMISSION_DENIED on ValidateToken, Authorize, VerifyAgent, WatchInvalidations, RecordUsage and GetMonthSpend, but may CreateToken with a valid bearer", async () => {
     const cli = authClient(readTlsFiles(certs.cli))
     const token = Redacted.value(orgA.token)
     const validate = await rawCall(cli.validateToken.bind(cli), { token })
@@ -142,6 +142,9 @@ describe("mutual TLS between the proxy / CLI and auth (issue 14 item 1)", () => 
     clients.push(usage)
     const recorded = await rawCall(usage.recordUsage.bind(usage), { records: [] })
     expect(recorded.error?.code).toBe(grpc.status.PERMISSION_DENIED)
+    const spend = await rawCall(usage.getMonthSpend.bind(usage), { orgId: orgA.orgId, month: "2026-01" })
+    expect(spend.error?.code).toBe(grpc.status.PERMISSION_DENIED)
+    expect(spend.response).toBeUndefined()
 
     const created = await rawCall(
       cli.createToken.bind(cli),
@@ -171,6 +174,9 @@ describe("mutual TLS between the proxy / CLI and auth (issue 14 item 1)", () => 
     clients.push(usage)
     const recorded = await rawCall(usage.recordUsage.bind(usage), { records: [] })
     expect(recorded.error).toBeNull()
+    const spend = await rawCall(usage.getMonthSpend.bind(usage), { orgId: orgA.orgId, month: "2026-01" })
+    expect(spend.error).toBeNull()
+    expect(spend.response?.spendMicroUsd).toBe(0n)
   })
 })
 

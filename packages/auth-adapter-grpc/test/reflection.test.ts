@@ -60,6 +60,7 @@ describe("gRPC reflection through buf curl", () => {
         "ibex.auth.v1.AuthService/RevokeToken",
         "ibex.auth.v1.AuthService/ListTokens",
         "ibex.auth.v1.UsageService/RecordUsage",
+        "ibex.auth.v1.UsageService/GetMonthSpend",
         "ibex.auth.v1.UsageService/QueryUsage",
         "ibex.auth.v1.UsageService/GetOrgLimits",
         "ibex.auth.v1.UsageService/SetOrgLimits",

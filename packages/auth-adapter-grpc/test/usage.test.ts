@@ -3,7 +3,7 @@ import { issuePlatformAdmin, issueToken, MAX_USAGE_BATCH } from "@ibex/auth-core
 import { type OrgId, Permissions, type UsageRecord } from "@ibex/domain"
 import { createOrg, setupOrg } from "@ibex/testkit"
 import { usageRecord } from "@ibex/testkit/contracts"
-import { Effect, type Layer, ManagedRuntime, Option, Redacted } from "effect"
+import { Effect, Either, type Layer, ManagedRuntime, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { UsageServiceClient } from "../src/gen/ibex/auth/v1/usage.js"
 import {
@@ -133,6 +133,37 @@ describe("UsageService: RecordUsage", () => {
     // The client reads a refusal as final (ValidationFailed), not as "try again".
     const viaClient = await usage((c) => c.record([{ ...recent(org.id), status: 42 } as UsageRecord]))
     expect(viaClient._tag === "Left" ? viaClient.left._tag : "stored").toBe("ValidationFailed")
+  })
+})
+
+describe("UsageService: GetMonthSpend", () => {
+  it("sums an org's records of one UTC month, nothing of another org's or month's; bad input is INVALID_ARGUMENT", async () => {
+    const org = await run(createOrg())
+    const other = await run(createOrg())
+    const now = new Date()
+    const month = now.toISOString().slice(0, 7)
+    const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) - 1)
+    await usage((c) =>
+      c.record([
+        recent(org.id, { costMicroUsd: 1_000 }),
+        recent(org.id, { costMicroUsd: 234 }),
+        usageRecord(org.id, { createdAt: lastMonth, costMicroUsd: 50_000 }),
+        recent(other.id, { costMicroUsd: 7 })
+      ])
+    )
+    expect(await usage((c) => c.monthSpend(org.id, month))).toEqual(Either.right(1_234))
+    expect(await usage((c) => c.monthSpend(org.id, lastMonth.toISOString().slice(0, 7)))).toEqual(Either.right(50_000))
+    expect(await usage((c) => c.monthSpend(other.id, month))).toEqual(Either.right(7))
+    expect(await usage((c) => c.monthSpend(crypto.randomUUID(), month))).toEqual(Either.right(0))
+    for (const [orgId, m] of [
+      ["not-a-uuid", month],
+      [org.id, "2026-13"],
+      [org.id, "2026-1"],
+      [org.id, ""]
+    ] as const) {
+      const answer = await rawCall(raw.getMonthSpend.bind(raw), { orgId, month: m })
+      expect(answer.error?.code).toBe(status.INVALID_ARGUMENT)
+    }
   })
 })
 

@@ -119,6 +119,24 @@ export const recordUsage = (
     return yield* store.record(records)
   }).pipe(Effect.withSpan("Usage.record", { attributes: { "ibex.usage.batch_size": records.length } }))
 
+const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/
+
+/**
+ * What an org's stored records say it spent in one UTC calendar month (`YYYY-MM`): the ledger a
+ * proxy rebuilds its admission counter from when that counter is gone. An unknown org spent 0.
+ */
+export const monthSpendOf = (
+  orgId: string,
+  month: string
+): Effect.Effect<number, ValidationFailed | StoreUnavailable, UsageStore> =>
+  Effect.gen(function* () {
+    if (!isCanonicalUuid(orgId)) return yield* invalid("org_id", "must be a UUID")
+    const parsed = MONTH.exec(month)
+    if (parsed === null) return yield* invalid("month", "must be YYYY-MM")
+    const monthStart = new Date(Date.UTC(Number(parsed[1]), Number(parsed[2]) - 1, 1))
+    return yield* (yield* UsageStore).monthSpend(orgId as OrgId, monthStart)
+  }).pipe(Effect.withSpan("Usage.monthSpend"))
+
 // ---------------------------------------------------------------------------------------------
 // Who may act in which org
 

@@ -1,12 +1,16 @@
+import { randomUUID } from "node:crypto"
 import {
+  type CounterAnswer,
+  makeSeededUsageLimiter,
   type OrgId,
   type RateLimitDecision,
   RateLimiter,
   type RateLimiterShape,
   RateLimiterUnavailable,
   type RateLimitPolicy,
+  type SpendCounter,
   tokensToCount,
-  type UsageAdmission,
+  UsageLedger,
   UsageLimiter,
   type UsageLimiterShape,
   type UsageReservation
@@ -23,6 +27,7 @@ import { USAGE_LUA, USAGE_SHA } from "./usageScript.js"
 export interface RedisLike {
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   get(key: string): Promise<string | null>
+  hget(key: string, field: string): Promise<string | null>
   script(subcommand: "LOAD", script: string): Promise<unknown>
   ping(): Promise<string>
 }
@@ -84,13 +89,22 @@ export const rateLimitKey = (prefix: string, orgId: OrgId | string): string => `
 
 const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT")
 
-const toAdmission = (reply: unknown, limit: number | null): UsageAdmission => {
-  if (!Array.isArray(reply) || reply.length < 4) throw new Error("unexpected script reply")
-  const [verdict, remaining, resetAtMs, retryAfterMs] = reply.map(Number) as [number, number, number, number]
+const toCounterAnswer = (reply: unknown, limit: number | null): CounterAnswer => {
+  if (!Array.isArray(reply) || reply.length < 5) throw new Error("unexpected script reply")
+  const [verdict, remaining, resetAtMs, retryAfterMs] = reply.slice(0, 4).map(Number) as [
+    number,
+    number,
+    number,
+    number
+  ]
+  const count = String(reply[4])
   const window = limit === null ? null : { limit, remaining, resetAtMs }
-  if (verdict === 3) return { _tag: "BudgetExceeded" }
-  if (verdict === 2 && window !== null) return { _tag: "TokensExceeded", window, retryAfterMs }
-  if (verdict === 1) return { _tag: "Admitted", tokens: window }
+  if (verdict === 4) return { _tag: "Unseeded" }
+  if (verdict === 3) return { _tag: "Counted", admission: { _tag: "BudgetExceeded" }, count: undefined }
+  if (verdict === 2 && window !== null)
+    return { _tag: "Counted", admission: { _tag: "TokensExceeded", window, retryAfterMs }, count: undefined }
+  if (verdict === 1)
+    return { _tag: "Counted", admission: { _tag: "Admitted", tokens: window }, count: count === "" ? undefined : count }
   throw new Error("unexpected script verdict")
 }
 
@@ -144,9 +158,10 @@ export const makeRateLimiterRedis = (
       readonly consumeNow: NonNullable<RateLimiterShape["consumeNow"]>
     },
   never,
-  Scope.Scope
+  Scope.Scope | UsageLedger
 > =>
   Effect.gen(function* () {
+    const ledger = yield* UsageLedger
     const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX
     const timeoutMs = options.commandTimeoutMs ?? 25
     const runtime = yield* Effect.runtime<never>()
@@ -293,15 +308,6 @@ export const makeRateLimiterRedis = (
       )
     }
 
-    const judged = <A>(
-      sha: string,
-      lua: string,
-      keys: ReadonlyArray<string>,
-      args: ReadonlyArray<string | number>,
-      read: (reply: unknown) => A
-    ): Effect.Effect<A, RateLimiterUnavailable> =>
-      Effect.async<A, RateLimiterUnavailable>((resume) => judge(sha, lua, keys, args, read, (r) => resume(r)))
-
     const leaseOptions = {
       ...defaultLeaseOptions,
       maxUnits: Math.max(1, options.leaseMaxUnits ?? defaultLeaseOptions.maxUnits)
@@ -326,7 +332,8 @@ export const makeRateLimiterRedis = (
 
     const usageKeys = (orgId: string, month: string) => [
       `${prefix}tokens:{${orgId}}`,
-      `${prefix}spend:{${orgId}}:${month}`
+      // A hash since the count is rebuilt from the ledger (`spend:` held a string before).
+      `${prefix}month:{${orgId}}:${month}`
     ]
     const reserveArgs = (r: UsageReservation) =>
       [
@@ -336,7 +343,11 @@ export const makeRateLimiterRedis = (
         Math.ceil(r.costMicroUsd),
         r.monthlyBudgetMicroUsd ?? -1
       ] as const
-    const settleArgs = (r: UsageReservation, actual: { readonly tokens: number; readonly costMicroUsd: number }) =>
+    const settleArgs = (
+      r: UsageReservation,
+      actual: { readonly tokens: number; readonly costMicroUsd: number },
+      count: unknown
+    ) =>
       [
         "settle",
         r.tokensPerMinute === null
@@ -344,32 +355,31 @@ export const makeRateLimiterRedis = (
           : Math.ceil(actual.tokens) - tokensToCount(Math.ceil(r.tokens), r.tokensPerMinute),
         r.tokensPerMinute ?? 0,
         Math.ceil(actual.costMicroUsd) - Math.ceil(r.costMicroUsd),
-        -1
+        -1,
+        typeof count === "string" ? count : ""
       ] as const
     const nothing = () => undefined
-    const usage: UsageLimiterShape = {
-      reserve: (r) =>
-        judged(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), reserveArgs(r), (reply) =>
-          toAdmission(reply, r.tokensPerMinute)
-        ),
-      reserveNow: (r, done) =>
+    const counter: SpendCounter = {
+      reserve: (r, done) =>
         judge(
           USAGE_SHA,
           USAGE_LUA,
           usageKeys(r.orgId, r.month),
           reserveArgs(r),
-          (reply) => toAdmission(reply, r.tokensPerMinute),
+          (reply) => toCounterAnswer(reply, r.tokensPerMinute),
           done
         ),
-      settle: (r, actual) => judged(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), settleArgs(r, actual), nothing),
-      settleNow: (r, actual, done) =>
-        judge(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), settleArgs(r, actual), nothing, done),
+      seed: (orgId, month, spent, done) =>
+        judge(USAGE_SHA, USAGE_LUA, usageKeys(orgId, month), ["seed", Math.ceil(spent), randomUUID()], nothing, done),
+      settle: (r, actual, count, done) =>
+        judge(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), settleArgs(r, actual, count), nothing, done),
       spent: (orgId, month) =>
         Effect.tryPromise({
-          try: () => client.get(usageKeys(orgId, month)[1] as string),
+          try: () => client.hget(usageKeys(orgId, month)[1] as string, "s"),
           catch: () => unavailable
         }).pipe(Effect.map((v) => Number(v ?? 0)))
     }
+    const usage = makeSeededUsageLimiter(counter, ledger)
 
     const ping = Effect.async<boolean>((resume) => {
       let settled = false
@@ -392,7 +402,7 @@ export const makeRateLimiterRedis = (
 /** `RateLimiter` and `UsageLimiter` (and their health hooks) backed by one Redis connection through ioredis. */
 export const RateLimiterRedis = (
   options: RateLimiterRedisOptions
-): Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth> =>
+): Layer.Layer<RateLimiter | UsageLimiter | RateLimiterRedisHealth, never, UsageLedger> =>
   Layer.scopedContext(
     Effect.map(makeRateLimiterRedis(options), (limiter) =>
       Context.make(RateLimiter, RateLimiter.of({ consume: limiter.consume, consumeNow: limiter.consumeNow })).pipe(

@@ -4,7 +4,14 @@ import { describeRealInfra } from "@ibex/testkit/infra"
 import { Context, Effect, Layer } from "effect"
 import { it } from "vitest"
 import { makeRateLimiterRedis } from "../src/index.js"
-import { deletePrefix, redisAvailable, redisFaultProxy, skipReason, throwawayRedis } from "./redisTestSupport.js"
+import {
+  deletePrefix,
+  noLedger,
+  redisAvailable,
+  redisFaultProxy,
+  skipReason,
+  throwawayRedis
+} from "./redisTestSupport.js"
 
 /**
  * The RateLimiter contract on real Redis: REDIS_URL when set (CI), else a throwaway
@@ -32,11 +39,11 @@ const RedisUnderTest = Layer.scopedContext(
     // The contract checks decisions, not latency: a 250 ms budget keeps it deterministic on a
     // loaded CI box. The production budget (25 ms) is exercised in RateLimiterRedis.test.ts.
     const options = { url: proxy.url, keyPrefix, commandTimeoutMs: 250 }
-    const limiter = yield* makeRateLimiterRedis(options)
+    const limiter = yield* makeRateLimiterRedis(options).pipe(noLedger)
     const control = RateLimiterControl.of({
       stop: Effect.promise(() => proxy.stop()),
       start: Effect.promise(() => proxy.start()),
-      newInstance: Effect.map(makeRateLimiterRedis(options), (l) =>
+      newInstance: Effect.map(makeRateLimiterRedis(options).pipe(noLedger), (l) =>
         RateLimiter.of({ consume: l.consume, consumeNow: l.consumeNow })
       )
     })

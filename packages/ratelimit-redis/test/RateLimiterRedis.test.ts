@@ -12,7 +12,7 @@ import {
   type RedisLike,
   rateLimitKey
 } from "../src/index.js"
-import { clusterKeySlot, crc16, redisServerBinary, throwawayRedis } from "./redisTestSupport.js"
+import { clusterKeySlot, crc16, noLedger, redisServerBinary, throwawayRedis } from "./redisTestSupport.js"
 
 const org = () => crypto.randomUUID() as OrgId
 
@@ -27,6 +27,7 @@ const countingClient = (redis: Redis) => {
       return reply
     },
     get: (key) => redis.get(key),
+    hget: (key, field) => redis.hget(key, field),
     script: (subcommand, script) => redis.script(subcommand, script),
     ping: () => redis.ping()
   }
@@ -126,7 +127,7 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
         (r) => Effect.promise(() => r.stop())
       )
       const keyPrefix = "ibex:rl:"
-      const limiter = yield* makeRateLimiterRedis({ url: redis.url, keyPrefix })
+      const limiter = yield* makeRateLimiterRedis({ url: redis.url, keyPrefix }).pipe(noLedger)
       const id = org()
       const d = yield* limiter.consume(id, perMinute(60))
       expect(d).toMatchObject({ allowed: true, limit: 60, remaining: 59, retryAfterMs: 0 })
@@ -173,7 +174,7 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
         Effect.promise(() => throwawayRedis()),
         (r) => Effect.promise(() => r.stop())
       )
-      const limiter = yield* makeRateLimiterRedis({ url: redis.url })
+      const limiter = yield* makeRateLimiterRedis({ url: redis.url }).pipe(noLedger)
       const id = org()
       expect((yield* limiter.consume(id, perMinute(3))).remaining).toBe(2)
       const c = new Redis(redis.url)
@@ -194,7 +195,7 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
           Effect.promise(() => throwawayRedis()),
           (r) => Effect.promise(() => r.stop())
         )
-        const limiter = yield* makeRateLimiterRedis({ url: redis.url })
+        const limiter = yield* makeRateLimiterRedis({ url: redis.url }).pipe(noLedger)
         const id = org()
         const limit = 100
         for (let round = 0; round < 3; round++) {
@@ -230,7 +231,7 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
           Effect.promise(() => throwawayRedis()),
           (r) => Effect.promise(() => r.stop())
         )
-        const limiter = yield* makeRateLimiterRedis({ url: redis.url, cooldownMs: 200 })
+        const limiter = yield* makeRateLimiterRedis({ url: redis.url, cooldownMs: 200 }).pipe(noLedger)
         const id = org()
         expect((yield* limiter.consume(id, perMinute(2))).allowed).toBe(true)
         expect(yield* limiter.ping).toBe(true)
@@ -301,8 +302,8 @@ suite("RateLimiterRedis against a throwaway redis-server", () => {
       ).pipe(Effect.map(countingClient))
       const a = yield* connect
       const b = yield* connect
-      const limiterA = yield* makeRateLimiterRedis({ client: a.client })
-      const limiterB = yield* makeRateLimiterRedis({ client: b.client })
+      const limiterA = yield* makeRateLimiterRedis({ client: a.client }).pipe(noLedger)
+      const limiterB = yield* makeRateLimiterRedis({ client: b.client }).pipe(noLedger)
       const id = org()
       // 1,000,000 a minute: 16 units a grant (one millisecond of the org's rate).
       const policy = perMinute(1_000_000)

@@ -2,7 +2,9 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { UsageLedger } from "@ibex/domain"
 import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
+import { Effect } from "effect"
 import { Redis } from "ioredis"
 
 /** Where the real-Redis suites run: REDIS_URL, else a throwaway redis-server, else skip. */
@@ -138,3 +140,6 @@ export const clusterKeySlot = (key: string): number => {
   }
   return crc16(bytes) % 16384
 }
+
+/** For tests of the request limiter alone: the usage limiter's ledger holds nothing. */
+export const noLedger = Effect.provideService(UsageLedger, { monthSpend: () => Effect.succeed(0) })

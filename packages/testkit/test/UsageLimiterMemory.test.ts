@@ -1,11 +1,17 @@
-import { makeUsageLimiterMemory, type UsageLimiterMemoryBackend } from "@ibex/domain"
+import { makeUsageLimiterMemory, newUsageLimiterMemoryBackend } from "@ibex/domain"
 import { Effect } from "effect"
 import { usageLimiterContract } from "../src/contracts/index.js"
 
-usageLimiterContract(
-  "memory",
+usageLimiterContract("memory", (ledger) =>
   Effect.sync(() => {
-    const backend: UsageLimiterMemoryBackend = { available: true, tats: new Map(), spend: new Map() }
-    return { a: makeUsageLimiterMemory(backend), b: makeUsageLimiterMemory(backend) }
+    const backend = newUsageLimiterMemoryBackend()
+    return {
+      a: makeUsageLimiterMemory(ledger, backend),
+      b: makeUsageLimiterMemory(ledger, backend),
+      lose: Effect.sync(() => {
+        backend.spend.clear()
+        backend.tats.clear()
+      })
+    }
   })
 )

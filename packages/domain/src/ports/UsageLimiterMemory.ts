@@ -1,5 +1,7 @@
 import { Effect, Either, Layer } from "effect"
 import { RateLimiterUnavailable } from "../errors.js"
+import { type CounterAnswer, makeSeededUsageLimiter, type SpendCounter } from "./seededUsageLimiter.js"
+import { UsageLedger, type UsageLedgerShape } from "./UsageLedger.js"
 import {
   type TokenWindow,
   tokensToCount,
@@ -11,12 +13,23 @@ import {
 
 const WINDOW_MS = 60_000
 
+/** One org's count of a month: identified by the object itself (a settle names the count it reserved into). */
+export interface SpendCount {
+  spent: number
+}
+
 /** The state two in-memory limiters share, like two proxies on one Redis. */
 export interface UsageLimiterMemoryBackend {
   available: boolean
   readonly tats: Map<string, number>
-  readonly spend: Map<string, number>
+  readonly spend: Map<string, SpendCount>
 }
+
+export const newUsageLimiterMemoryBackend = (): UsageLimiterMemoryBackend => ({
+  available: true,
+  tats: new Map(),
+  spend: new Map()
+})
 
 const windowOf = (limit: number, tat: number, now: number): TokenWindow => {
   const interval = WINDOW_MS / limit
@@ -28,16 +41,16 @@ const windowOf = (limit: number, tat: number, now: number): TokenWindow => {
 }
 
 /**
- * The in-memory UsageLimiter, the same rules as the Redis script (one JavaScript turn is
- * atomic). Production uses it for the embedded default: one proxy process.
+ * The in-memory spend counter, the same rules as the Redis script (one JavaScript turn is
+ * atomic). A process that restarts starts with no counts, and rebuilds each org's month from the
+ * ledger as the Redis adapter does after a Redis that restarted empty.
  */
-export const makeUsageLimiterMemory = (
-  backend: UsageLimiterMemoryBackend = { available: true, tats: new Map(), spend: new Map() }
-): UsageLimiterShape & { readonly setAvailable: (available: boolean) => void } => {
-  const reserveAt = (r: UsageReservation, now: number): Either.Either<UsageAdmission, RateLimiterUnavailable> => {
-    if (!backend.available) return Either.left(new RateLimiterUnavailable())
-    const spendKey = `${r.orgId}:${r.month}`
-    const spent = backend.spend.get(spendKey) ?? 0
+export const makeSpendCounterMemory = (backend: UsageLimiterMemoryBackend): SpendCounter => {
+  const down = Either.left(new RateLimiterUnavailable())
+  const reserveAt = (r: UsageReservation, now: number): Either.Either<CounterAnswer, RateLimiterUnavailable> => {
+    if (!backend.available) return down
+    const count = backend.spend.get(`${r.orgId}:${r.month}`)
+    if (r.monthlyBudgetMicroUsd !== null && count === undefined) return Either.right({ _tag: "Unseeded" })
     let newTat: number | undefined
     let window: TokenWindow | null = null
     if (r.tokensPerMinute !== null) {
@@ -46,51 +59,65 @@ export const makeUsageLimiterMemory = (
       const tat = Math.max(backend.tats.get(r.orgId) ?? now, now)
       newTat = tat + tokensToCount(r.tokens, limit) * interval
       if (newTat - now > WINDOW_MS) {
-        return Either.right({
+        const admission: UsageAdmission = {
           _tag: "TokensExceeded",
           window: windowOf(limit, tat, now),
           retryAfterMs: Math.ceil(newTat - now - WINDOW_MS)
-        })
+        }
+        return Either.right({ _tag: "Counted", admission, count: undefined })
       }
       window = windowOf(limit, newTat, now)
     }
-    if (r.monthlyBudgetMicroUsd !== null && spent + r.costMicroUsd > r.monthlyBudgetMicroUsd)
-      return Either.right({ _tag: "BudgetExceeded" })
+    if (
+      r.monthlyBudgetMicroUsd !== null &&
+      count !== undefined &&
+      count.spent + r.costMicroUsd > r.monthlyBudgetMicroUsd
+    )
+      return Either.right({ _tag: "Counted", admission: { _tag: "BudgetExceeded" }, count: undefined })
     if (newTat !== undefined) backend.tats.set(r.orgId, newTat)
-    backend.spend.set(spendKey, spent + r.costMicroUsd)
-    return Either.right({ _tag: "Admitted", tokens: window })
-  }
-  const settleNow = (
-    r: UsageReservation,
-    actual: { readonly tokens: number; readonly costMicroUsd: number }
-  ): Either.Either<void, RateLimiterUnavailable> => {
-    if (!backend.available) return Either.left(new RateLimiterUnavailable())
-    const spendKey = `${r.orgId}:${r.month}`
-    backend.spend.set(spendKey, (backend.spend.get(spendKey) ?? 0) + actual.costMicroUsd - r.costMicroUsd)
-    if (r.tokensPerMinute !== null) {
-      const interval = WINDOW_MS / r.tokensPerMinute
-      const reserved = tokensToCount(r.tokens, r.tokensPerMinute)
-      const tat = backend.tats.get(r.orgId)
-      if (tat !== undefined) backend.tats.set(r.orgId, tat + (actual.tokens - reserved) * interval)
-    }
-    return Either.void
+    if (count !== undefined) count.spent += r.costMicroUsd
+    return Either.right({ _tag: "Counted", admission: { _tag: "Admitted", tokens: window }, count })
   }
   return {
-    setAvailable: (available) => {
-      backend.available = available
+    reserve: (r, done) => done(reserveAt(r, Date.now())),
+    seed: (orgId, month, spent, done) => {
+      if (!backend.available) return done(down)
+      const key = `${orgId}:${month}`
+      if (!backend.spend.has(key)) backend.spend.set(key, { spent })
+      done(Either.void)
     },
-    // One time source for both forms: a reservation and a callback reservation must see one window.
-    reserve: (r) => Effect.suspend(() => reserveAt(r, Date.now())),
-    reserveNow: (r, done) => done(reserveAt(r, Date.now())),
-    settle: (r, actual) => Effect.suspend(() => settleNow(r, actual)),
-    settleNow: (r, actual, done) => done(settleNow(r, actual)),
+    settle: (r, actual, count, done) => {
+      if (!backend.available) return done(down)
+      const current = backend.spend.get(`${r.orgId}:${r.month}`)
+      if (current !== undefined && current === count) current.spent += actual.costMicroUsd - r.costMicroUsd
+      if (r.tokensPerMinute !== null) {
+        const interval = WINDOW_MS / r.tokensPerMinute
+        const reserved = tokensToCount(r.tokens, r.tokensPerMinute)
+        const tat = backend.tats.get(r.orgId)
+        if (tat !== undefined) backend.tats.set(r.orgId, tat + (actual.tokens - reserved) * interval)
+      }
+      done(Either.void)
+    },
     spent: (orgId, month) =>
       Effect.suspend(() =>
         backend.available
-          ? Effect.succeed(backend.spend.get(`${orgId}:${month}`) ?? 0)
+          ? Effect.succeed(backend.spend.get(`${orgId}:${month}`)?.spent ?? 0)
           : Effect.fail(new RateLimiterUnavailable())
       )
   }
 }
 
-export const UsageLimiterMemory: Layer.Layer<UsageLimiter> = Layer.sync(UsageLimiter, () => makeUsageLimiterMemory())
+/**
+ * The in-memory UsageLimiter over `backend`, its months rebuilt from `ledger`. Production uses it
+ * for the embedded default (one proxy process).
+ */
+export const makeUsageLimiterMemory = (
+  ledger: UsageLedgerShape,
+  backend: UsageLimiterMemoryBackend = newUsageLimiterMemoryBackend()
+): UsageLimiterShape => makeSeededUsageLimiter(makeSpendCounterMemory(backend), ledger)
+
+/** The in-memory UsageLimiter (one process), its months rebuilt from the UsageLedger. */
+export const UsageLimiterMemory: Layer.Layer<UsageLimiter, never, UsageLedger> = Layer.effect(
+  UsageLimiter,
+  Effect.map(UsageLedger, (ledger) => makeUsageLimiterMemory(ledger))
+)

@@ -2,7 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   monthOf,
   type RateLimiterUnavailable,
+  ServiceDegraded,
   type UsageAdmission,
+  type UsageLedgerShape,
   type UsageLimiterShape,
   type UsageReservation
 } from "@ibex/domain"
@@ -12,6 +14,31 @@ import { Effect, type Scope } from "effect"
 export interface UsageLimiterPair {
   readonly a: UsageLimiterShape
   readonly b: UsageLimiterShape
+  /** The backend loses every count (a Redis that restarted empty). */
+  readonly lose: Effect.Effect<void>
+}
+
+/** The usage ledger the contract controls: each org's month spend, its calls, and an outage switch. */
+export interface ContractLedger extends UsageLedgerShape {
+  readonly spend: Map<string, number>
+  calls: number
+  down: boolean
+}
+
+const contractLedger = (): ContractLedger => {
+  const ledger: ContractLedger = {
+    spend: new Map(),
+    calls: 0,
+    down: false,
+    monthSpend: (orgId, month) =>
+      Effect.suspend(() => {
+        ledger.calls++
+        return ledger.down
+          ? Effect.fail(new ServiceDegraded())
+          : Effect.succeed(ledger.spend.get(`${orgId}:${month}`) ?? 0)
+      })
+  }
+  return ledger
 }
 
 const newOrg = () => crypto.randomUUID()
@@ -52,19 +79,116 @@ const settleNowOf = (
 
 /**
  * The UsageLimiter contract, over every adapter: reservations count against the token window
- * and the month's spend atomically, exactly across instances, and settling replaces a
- * reservation by what was used.
+ * and the month's spend atomically, exactly across instances; settling replaces a reservation
+ * by what was used; a month's count missing is rebuilt from the ledger, once. `makePair` builds
+ * the adapter over the ledger the contract controls; a settle is given the reservation object
+ * its reserve was.
  */
-export const usageLimiterContract = (name: string, pair: Effect.Effect<UsageLimiterPair, never, Scope.Scope>) =>
+export const usageLimiterContract = (
+  name: string,
+  makePair: (ledger: UsageLedgerShape) => Effect.Effect<UsageLimiterPair, never, Scope.Scope>
+) =>
   describe(`UsageLimiter contract [${name}]`, () => {
-    it.scoped("with no limits everything is admitted and the spend is counted", () =>
+    let ledger = contractLedger()
+    const pair = Effect.suspend(() => {
+      ledger = contractLedger()
+      return makePair(ledger)
+    })
+
+    it.scoped(
+      "without a budget a reservation is admitted, and its spend counted only into a month already counted",
+      () =>
+        Effect.gen(function* () {
+          const { a, b } = yield* pair
+          const org = newOrg()
+          const r = reservation(org)
+          expect((yield* a.reserve(r))._tag).toBe("Admitted")
+          expect((yield* b.reserve(r))._tag).toBe("Admitted")
+          expect(yield* a.spent(org, r.month)).toBe(0)
+          expect(ledger.calls).toBe(0)
+          expect((yield* a.reserve({ ...r, monthlyBudgetMicroUsd: 10_000 }))._tag).toBe("Admitted")
+          expect((yield* b.reserve(r))._tag).toBe("Admitted")
+          expect(yield* a.spent(org, r.month)).toBe(2_000)
+        })
+    )
+
+    it.scoped("a budget's first reservation of a month starts the count from the ledger", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
-        const r = reservation(org)
+        const r = reservation(org, { monthlyBudgetMicroUsd: 10_000 })
+        ledger.spend.set(`${org}:${r.month}`, 9_000)
         expect((yield* a.reserve(r))._tag).toBe("Admitted")
-        expect((yield* b.reserve(r))._tag).toBe("Admitted")
-        expect(yield* a.spent(org, r.month)).toBe(2_000)
+        expect((yield* b.reserve(r))._tag).toBe("BudgetExceeded")
+        expect(yield* b.spent(org, r.month)).toBe(10_000)
+        expect(ledger.calls).toBe(1)
+      })
+    )
+
+    it.scoped(
+      "100 concurrent first reservations over two instances read the ledger at most once per instance and admit exactly what is left",
+      () =>
+        Effect.gen(function* () {
+          const { a, b } = yield* pair
+          const org = newOrg()
+          const r = reservation(org, { monthlyBudgetMicroUsd: 10_000 })
+          ledger.spend.set(`${org}:${r.month}`, 5_000)
+          const results = yield* Effect.all(
+            Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a.reserve(r) : reserveNowOf(b, r))),
+            { concurrency: "unbounded" }
+          )
+          expect(admitted(results)).toBe(5)
+          expect(ledger.calls).toBeGreaterThanOrEqual(1)
+          expect(ledger.calls).toBeLessThanOrEqual(2)
+          expect(yield* a.spent(org, r.month)).toBe(10_000)
+        })
+    )
+
+    it.scoped(
+      "counts lost (a Redis that restarted empty) are rebuilt from the ledger, and a settle of a reservation counted before cannot lower them",
+      () =>
+        Effect.gen(function* () {
+          const { a, b, lose } = yield* pair
+          const org = newOrg()
+          const before = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 4_000 })
+          expect((yield* a.reserve(before))._tag).toBe("Admitted")
+          yield* lose
+          // What the records shipped so far say was spent.
+          ledger.spend.set(`${org}:${before.month}`, 3_000)
+          const after = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 1_000 })
+          expect((yield* b.reserve(after))._tag).toBe("Admitted")
+          expect(yield* a.spent(org, after.month)).toBe(4_000)
+          yield* a.settle(before, { tokens: 10, costMicroUsd: 500 })
+          expect(yield* a.spent(org, after.month)).toBe(4_000)
+          yield* b.settle(after, { tokens: 10, costMicroUsd: 200 })
+          expect(yield* a.spent(org, after.month)).toBe(3_200)
+          expect((yield* a.reserve({ ...after, costMicroUsd: 6_801 }))._tag).toBe("BudgetExceeded")
+          expect((yield* a.reserve({ ...after, costMicroUsd: 6_800 }))._tag).toBe("Admitted")
+        })
+    )
+
+    it.scoped("a ledger that cannot be read refuses a reservation with a budget, and counts nothing", () =>
+      Effect.gen(function* () {
+        const { a } = yield* pair
+        const org = newOrg()
+        const r = reservation(org, { monthlyBudgetMicroUsd: 10_000, tokensPerMinute: 1_000, tokens: 600 })
+        ledger.down = true
+        const refused = yield* Effect.either(a.reserve(r))
+        expect(refused._tag === "Left" ? refused.left._tag : "admitted").toBe("RateLimiterUnavailable")
+        ledger.down = false
+        // Nothing of the refused reservation was counted: its 600 tokens still fit the window.
+        expect((yield* a.reserve(r))._tag).toBe("Admitted")
+        expect(yield* a.spent(org, r.month)).toBe(1_000)
+      })
+    )
+
+    it.scoped("a reservation without a budget never reads the ledger", () =>
+      Effect.gen(function* () {
+        const { a, b } = yield* pair
+        const r = reservation(newOrg(), { tokensPerMinute: 1_000, tokens: 100 })
+        expect((yield* a.reserve(r))._tag).toBe("Admitted")
+        expect((yield* reserveNowOf(b, r))._tag).toBe("Admitted")
+        expect(ledger.calls).toBe(0)
       })
     )
 
@@ -130,8 +254,9 @@ export const usageLimiterContract = (name: string, pair: Effect.Effect<UsageLimi
         expect((yield* b.reserve(r))._tag).toBe("BudgetExceeded")
         yield* a.settle(r, { tokens: 10, costMicroUsd: 400 })
         expect(yield* b.spent(org, r.month)).toBe(1_400)
-        expect((yield* b.reserve({ ...r, costMicroUsd: 600 }))._tag).toBe("Admitted")
-        yield* b.settle({ ...r, costMicroUsd: 600 }, { tokens: 10, costMicroUsd: 900 })
+        const smaller = { ...r, costMicroUsd: 600 }
+        expect((yield* b.reserve(smaller))._tag).toBe("Admitted")
+        yield* b.settle(smaller, { tokens: 10, costMicroUsd: 900 })
         expect(yield* a.spent(org, r.month)).toBe(2_300)
         expect((yield* a.reserve({ ...r, costMicroUsd: 1 }))._tag).toBe("BudgetExceeded")
       })

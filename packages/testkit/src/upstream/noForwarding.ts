@@ -14,8 +14,7 @@ import { UsageSinkCollecting } from "./usageSink.js"
  * calls it anyway, the in-memory usage limiter and a collecting usage sink.
  */
 export const NoForwarding = Layer.mergeAll(
-  UsageLimiterMemory,
-  UsageSinkCollecting,
+  UsageLimiterMemory.pipe(Layer.provideMerge(UsageSinkCollecting)),
   RoutingStatic(emptyRoutingTable, "none"),
   Layer.succeed(ProviderGateway, {
     call: (request) =>

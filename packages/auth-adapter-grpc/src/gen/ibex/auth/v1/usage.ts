@@ -174,6 +174,20 @@ export interface RecordUsageResponse {
   duplicates: number;
 }
 
+/** GetMonthSpendRequest names the organization and the month. */
+export interface GetMonthSpendRequest {
+  /** The organization's id (a UUID). */
+  orgId: string;
+  /** The UTC calendar month, `YYYY-MM`. */
+  month: string;
+}
+
+/** GetMonthSpendResponse is the month's recorded spend. */
+export interface GetMonthSpendResponse {
+  /** The sum of `cost_micro_usd` over the organization's records created in the month. */
+  spendMicroUsd: bigint;
+}
+
 /** QueryUsageRequest names the organization, the range and the grouping. */
 export interface QueryUsageRequest {
   /**
@@ -825,6 +839,173 @@ export const RecordUsageResponse: MessageFns<RecordUsageResponse> = {
     const message = createBaseRecordUsageResponse();
     message.inserted = object.inserted ?? 0;
     message.duplicates = object.duplicates ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetMonthSpendRequest(): GetMonthSpendRequest {
+  return { orgId: "", month: "" };
+}
+
+export const GetMonthSpendRequest: MessageFns<GetMonthSpendRequest> = {
+  encode(message: GetMonthSpendRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orgId !== "") {
+      writer.uint32(10).string(message.orgId);
+    }
+    if (message.month !== "") {
+      writer.uint32(18).string(message.month);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMonthSpendRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMonthSpendRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orgId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.month = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMonthSpendRequest {
+    return {
+      orgId: isSet(object.orgId)
+        ? globalThis.String(object.orgId)
+        : isSet(object.org_id)
+        ? globalThis.String(object.org_id)
+        : "",
+      month: isSet(object.month) ? globalThis.String(object.month) : "",
+    };
+  },
+
+  toJSON(message: GetMonthSpendRequest): unknown {
+    const obj: any = {};
+    if (message.orgId !== "") {
+      obj.orgId = message.orgId;
+    }
+    if (message.month !== "") {
+      obj.month = message.month;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMonthSpendRequest>, I>>(base?: I): GetMonthSpendRequest {
+    return GetMonthSpendRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMonthSpendRequest>, I>>(object: I): GetMonthSpendRequest {
+    const message = createBaseGetMonthSpendRequest();
+    message.orgId = object.orgId ?? "";
+    message.month = object.month ?? "";
+    return message;
+  },
+};
+
+function createBaseGetMonthSpendResponse(): GetMonthSpendResponse {
+  return { spendMicroUsd: 0n };
+}
+
+export const GetMonthSpendResponse: MessageFns<GetMonthSpendResponse> = {
+  encode(message: GetMonthSpendResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spendMicroUsd !== 0n) {
+      if (BigInt.asUintN(64, message.spendMicroUsd) !== message.spendMicroUsd) {
+        throw new globalThis.Error("value provided for field message.spendMicroUsd of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.spendMicroUsd);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMonthSpendResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMonthSpendResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.spendMicroUsd = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMonthSpendResponse {
+    return {
+      spendMicroUsd: isSet(object.spendMicroUsd)
+        ? BigInt(object.spendMicroUsd)
+        : isSet(object.spend_micro_usd)
+        ? BigInt(object.spend_micro_usd)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GetMonthSpendResponse): unknown {
+    const obj: any = {};
+    if (message.spendMicroUsd !== 0n) {
+      obj.spendMicroUsd = message.spendMicroUsd.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetMonthSpendResponse>, I>>(base?: I): GetMonthSpendResponse {
+    return GetMonthSpendResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetMonthSpendResponse>, I>>(object: I): GetMonthSpendResponse {
+    const message = createBaseGetMonthSpendResponse();
+    message.spendMicroUsd = (object.spendMicroUsd !== undefined && object.spendMicroUsd !== null)
+      ? BigInt(object.spendMicroUsd)
+      : 0n;
     return message;
   },
 };
@@ -1824,6 +2005,23 @@ export const UsageServiceService = {
     responseDeserialize: (value: Buffer): RecordUsageResponse => RecordUsageResponse.decode(value),
   },
   /**
+   * GetMonthSpend sums an organization's stored records over one UTC calendar month: the ledger
+   * a proxy rebuilds its admission counter from when that counter is missing (the first request
+   * of a month, a Redis that restarted empty). An internal call of the proxies, like RecordUsage:
+   * no credential. An unknown organization spends 0; a malformed id or month is
+   * `INVALID_ARGUMENT` (`ibex-reason: VALIDATION_FAILED`); a database failure `UNAVAILABLE`.
+   */
+  getMonthSpend: {
+    path: "/ibex.auth.v1.UsageService/GetMonthSpend" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMonthSpendRequest): Buffer => Buffer.from(GetMonthSpendRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMonthSpendRequest => GetMonthSpendRequest.decode(value),
+    responseSerialize: (value: GetMonthSpendResponse): Buffer =>
+      Buffer.from(GetMonthSpendResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMonthSpendResponse => GetMonthSpendResponse.decode(value),
+  },
+  /**
    * QueryUsage sums an organization's records over a time range, grouped by model, agent, UTC day
    * or provider.
    */
@@ -1875,6 +2073,14 @@ export interface UsageServiceServer extends UntypedServiceImplementation {
    */
   recordUsage: handleUnaryCall<RecordUsageRequest, RecordUsageResponse>;
   /**
+   * GetMonthSpend sums an organization's stored records over one UTC calendar month: the ledger
+   * a proxy rebuilds its admission counter from when that counter is missing (the first request
+   * of a month, a Redis that restarted empty). An internal call of the proxies, like RecordUsage:
+   * no credential. An unknown organization spends 0; a malformed id or month is
+   * `INVALID_ARGUMENT` (`ibex-reason: VALIDATION_FAILED`); a database failure `UNAVAILABLE`.
+   */
+  getMonthSpend: handleUnaryCall<GetMonthSpendRequest, GetMonthSpendResponse>;
+  /**
    * QueryUsage sums an organization's records over a time range, grouped by model, agent, UTC day
    * or provider.
    */
@@ -1912,6 +2118,28 @@ export interface UsageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RecordUsageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetMonthSpend sums an organization's stored records over one UTC calendar month: the ledger
+   * a proxy rebuilds its admission counter from when that counter is missing (the first request
+   * of a month, a Redis that restarted empty). An internal call of the proxies, like RecordUsage:
+   * no credential. An unknown organization spends 0; a malformed id or month is
+   * `INVALID_ARGUMENT` (`ibex-reason: VALIDATION_FAILED`); a database failure `UNAVAILABLE`.
+   */
+  getMonthSpend(
+    request: GetMonthSpendRequest,
+    callback: (error: ServiceError | null, response: GetMonthSpendResponse) => void,
+  ): ClientUnaryCall;
+  getMonthSpend(
+    request: GetMonthSpendRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMonthSpendResponse) => void,
+  ): ClientUnaryCall;
+  getMonthSpend(
+    request: GetMonthSpendRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMonthSpendResponse) => void,
   ): ClientUnaryCall;
   /**
    * QueryUsage sums an organization's records over a time range, grouped by model, agent, UTC day

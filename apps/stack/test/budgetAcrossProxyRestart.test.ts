@@ -1,0 +1,156 @@
+import { randomBytes } from "node:crypto"
+import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
+import { UsageLedgerGrpc, UsageSinkGrpc } from "@ibex/app-proxy"
+import { AuthGrpcServer, AuthGrpcServerLive, UsageClientLive } from "@ibex/auth-adapter-grpc"
+import {
+  decodeRoutingConfig,
+  type OrgId,
+  OrgLimits,
+  OrgLimitsStore,
+  RateLimiterMemory,
+  RoutingStatic,
+  UsageLimiterMemory,
+  UsageStore
+} from "@ibex/domain"
+import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { ProviderGatewayLive } from "@ibex/providers"
+import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { setupOrg } from "@ibex/testkit"
+import { describeRealInfra } from "@ibex/testkit/infra"
+import { provisionDatabase } from "@ibex/testkit/provision"
+import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
+import { ConfigProvider, Effect, Either, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { ProxyAuthGatewayLive } from "../../proxy/src/ProxyServiceLive.js"
+
+/**
+ * A month's budget outlives the proxy that counted it. The embedded default counts spend in the
+ * proxy's memory; a restart (a redeploy, a crash) used to start the month again at zero, so an org
+ * could spend its budget twice. The proxy now rebuilds each org's month from auth's stored usage
+ * records (GetMonthSpend) the first time it meters that org.
+ */
+const available = process.env.DATABASE_URL !== undefined
+const onPostgres = describeRealInfra(available, "needs DATABASE_URL (Postgres); CI sets it")
+
+let mock: MockUpstream
+beforeAll(async () => {
+  mock = await startMockUpstream()
+})
+afterAll(async () => {
+  await mock?.close()
+})
+
+onPostgres("a budget across proxy restarts [Postgres + gRPC + HTTP, in-memory counts]", () => {
+  it("a restarted proxy rebuilds the month's spend from auth's records: the month stays within the budget", async () => {
+    const database = await provisionDatabase({
+      migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) }
+    })
+    const config = Effect.runSync(Effect.withConfigProvider(AuthConfig, ConfigProvider.fromMap(new Map())))
+    const auth = ManagedRuntime.make(
+      AuthGrpcServerLive({ host: "127.0.0.1", port: 0, shutdownTimeoutMs: 200 }).pipe(
+        Layer.provideMerge(
+          authServicesOnDatabase(
+            config,
+            { url: Redacted.make(database.appUrl), appRole: database.appRole, maxConnections: 8 },
+            Redacted.make(randomBytes(32).toString("base64url"))
+          )
+        ),
+        Layer.provide(Logger.remove(Logger.defaultLogger))
+      )
+    )
+    const target = (await auth.runPromise(AuthGrpcServer)).address
+    const table = Either.getOrThrow(
+      decodeRoutingConfig(
+        {
+          providers: [{ id: "mock", kind: "openai", base_url: `${mock.url}/v1` }],
+          models: [
+            {
+              name: "m",
+              targets: [{ provider: "mock", model: "m" }],
+              pricing: { input_per_million: 2, output_per_million: 8 }
+            }
+          ]
+        },
+        () => undefined
+      )
+    )
+    // The embedded default's proxy: in-memory counts, records and ledger over gRPC to auth.
+    const startProxy = async () => {
+      const proxy = ManagedRuntime.make(
+        ProxyHttpLive.pipe(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              ProxyAuthGatewayLive({ target, deadlineMs: 2_000 }, defaultAuthorizationCacheOptions),
+              RateLimiterMemory,
+              UsageLimiterMemory.pipe(
+                Layer.provideMerge(
+                  Layer.merge(UsageSinkGrpc({ maxBuffered: 10_000 }), UsageLedgerGrpc).pipe(
+                    Layer.provide(UsageClientLive({ target }))
+                  )
+                )
+              ),
+              RoutingStatic(table),
+              ProviderGatewayLive,
+              ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
+            )
+          ),
+          Layer.provide(Logger.remove(Logger.defaultLogger))
+        )
+      )
+      return { url: (await proxy.runPromise(ProxyServer)).url, stop: () => proxy.dispose() }
+    }
+    const org = await auth.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
+    const orgId = org.orgId as OrgId
+    const send = (url: string) =>
+      fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${Redacted.value(org.token)}`,
+          "x-ibex-agent-id": org.agentId,
+          "content-type": "application/json"
+        },
+        body: JSON.stringify({ model: "m", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] })
+      }).then((r) => r.status)
+    const stored = async (requests: number) => {
+      for (let i = 0; i < 100; i++) {
+        const totals = await auth.runPromise(
+          Effect.flatMap(UsageStore, (s) =>
+            s.totals(orgId, { since: new Date(0), until: new Date(Date.now() + 60_000), groupBy: "model" })
+          )
+        )
+        if ((totals[0]?.requests ?? 0) >= requests) return totals[0]?.costMicroUsd ?? 0
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      throw new Error(`fewer than ${requests} records stored`)
+    }
+    try {
+      // One request's cost, then a budget of six of them.
+      const first = await startProxy()
+      expect(await send(first.url)).toBe(200)
+      await first.stop()
+      const unit = await stored(1)
+      expect(unit).toBeGreaterThan(0)
+      const budget = unit * 6
+      await auth.runPromise(
+        Effect.flatMap(OrgLimitsStore, (s) =>
+          s.set(orgId, new OrgLimits({ tokensPerMinute: null, monthlyBudgetMicroUsd: budget }))
+        )
+      )
+      const second = await startProxy()
+      for (let i = 0; i < 3; i++) expect(await send(second.url)).toBe(200)
+      await second.stop()
+      expect(await stored(4)).toBe(unit * 4)
+      // A fresh process: no counts in memory. What is left of the budget is two requests' worth.
+      const third = await startProxy()
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => send(third.url)))
+      const ok = statuses.filter((s) => s === 200).length
+      expect(ok).toBeLessThanOrEqual(2)
+      expect(statuses.filter((s) => s === 429)).toHaveLength(20 - ok)
+      await third.stop()
+      expect(await stored(4 + ok)).toBeLessThanOrEqual(budget)
+    } finally {
+      await auth.dispose()
+      await database.drop()
+    }
+  }, 120_000)
+})
