@@ -10,7 +10,7 @@ import {
   TelemetryLive,
   telemetryConfig
 } from "@ibex/app-common"
-import { makeProxyConfig, ProxyServer } from "@ibex/proxy-adapter-http"
+import { makeProxyConfig } from "@ibex/proxy-adapter-http"
 import { Config, Effect, Layer, Logger, Option } from "effect"
 import { ProxyAppConfig, ProxyTlsConfig } from "./config.js"
 import { ProxyServiceLive } from "./ProxyServiceLive.js"
@@ -33,23 +33,15 @@ const program = Effect.gen(function* () {
       message: "AUTH_GRPC_INSECURE=true: the proxy calls auth over plaintext gRPC. Development only."
     })
   return yield* Layer.launch(
-    Layer.effectDiscard(
-      Effect.flatMap(ProxyServer, (server) => Effect.logInfo({ event: "proxy_listening", url: server.url }))
-    ).pipe(
-      // Spans per request only when something exports them.
-      Layer.provideMerge(
-        ProxyServiceLive(
-          {
-            ...config,
-            http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) },
-            ...(tls._tag === "Mtls" ? { authTls: tls.material } : {})
-          },
-          RoutingFromConfig(config.routing)
-        )
-      ),
-      Layer.provide(Logger.minimumLogLevel(config.logLevel)),
-      Layer.provide(TelemetryLive(telemetry))
-    )
+    // Spans per request only when something exports them.
+    ProxyServiceLive(
+      {
+        ...config,
+        http: { ...config.http, tracing: Option.isSome(telemetry.otlpEndpoint) },
+        ...(tls._tag === "Mtls" ? { authTls: tls.material } : {})
+      },
+      RoutingFromConfig(config.routing)
+    ).pipe(Layer.provide(Logger.minimumLogLevel(config.logLevel)), Layer.provide(TelemetryLive(telemetry)))
   )
 }).pipe(logStoppedBySignal("proxy_stopped"), Effect.tapErrorCause(logStopped("proxy", "proxy_stopped")))
 

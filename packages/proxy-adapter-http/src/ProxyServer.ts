@@ -490,15 +490,14 @@ export const makeProxyServer: Effect.Effect<
       })
     )
     adminUrl = urlOf(config.adminHost, adminPort)
-    yield* Effect.logInfo("proxy admin listening").pipe(
-      Effect.annotateLogs({ host: config.adminHost, port: adminPort })
-    )
+    yield* Effect.logInfo({ event: "proxy_admin_listening", host: config.adminHost, port: adminPort, url: adminUrl })
   }
   const server = newServer("main")
   const port = yield* Effect.acquireRelease(listen(server, config.host, config.port), () => drain.run(server))
 
-  yield* Effect.logInfo("proxy listening").pipe(Effect.annotateLogs({ host: config.host, port }))
-  return { host: config.host, port, url: urlOf(config.host, port), adminUrl, metrics }
+  const url = urlOf(config.host, port)
+  yield* Effect.logInfo({ event: "proxy_listening", host: config.host, port, url })
+  return { host: config.host, port, url, adminUrl, metrics }
 })
 
 /** The proxy as a Layer: listens while the layer's scope is open, drains when it closes. */
