@@ -778,28 +778,42 @@ const main = async () => {
     )
     const fdLimit = sh("ulimit -n")
     const fdLimitProxy = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))?.[1] ?? "unknown"
-    // RSS and open fds from /proc; V8's used heap from the proxy's own /metrics (prom-client), to
-    // tell retained objects from a heap V8 has simply not shrunk (NaN when /metrics is slow).
-    const streamSamples: Array<{ t: number; proxyRss: number; mockRss: number; proxyFds: number; proxyHeap: number }> =
-      []
+    // RSS and open fds from /proc; V8's used heap and the memory V8 accounts outside its heap
+    // (Buffers, mostly) from the proxy's own /metrics (prom-client): RSS that grows while both stay
+    // flat is the allocator keeping freed pages, not retained objects (NaN when /metrics is slow).
+    const streamSamples: Array<{
+      t: number
+      proxyRss: number
+      mockRss: number
+      proxyFds: number
+      proxyHeap: number
+      proxyExternal: number
+    }> = []
     const heapReads: Array<Promise<void>> = []
+    const gauge = (text: string, name: string) =>
+      Number(new RegExp(`^ibex_proxy_${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN)
     const heapUsed = () =>
       fetch(url(proxy1Port, "/metrics"), { signal: AbortSignal.timeout(900) })
         .then((r) => r.text())
-        .then((text) => Number(/^ibex_proxy_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? Number.NaN))
-        .catch(() => Number.NaN)
+        .then((text) => ({
+          heap: gauge(text, "nodejs_heap_size_used_bytes"),
+          external: gauge(text, "nodejs_external_memory_bytes")
+        }))
+        .catch(() => ({ heap: Number.NaN, external: Number.NaN }))
     const sample = () => {
       const x = {
         t: Date.now(),
         proxyRss: rssBytes(pid),
         mockRss: rssBytes(mock.pid),
         proxyFds: openFds(pid),
-        proxyHeap: Number.NaN
+        proxyHeap: Number.NaN,
+        proxyExternal: Number.NaN
       }
       streamSamples.push(x)
       heapReads.push(
         heapUsed().then((h) => {
-          x.proxyHeap = h
+          x.proxyHeap = h.heap
+          x.proxyExternal = h.external
         })
       )
     }
@@ -845,6 +859,7 @@ const main = async () => {
         proxyRssEndMiB: mib(at(w.endedAt).proxyRss),
         proxyRssMaxMiB: mib(Math.max(...during.map((x) => x.proxyRss), at(w.endedAt).proxyRss)),
         proxyHeapUsedEndMiB: mib(at(w.endedAt).proxyHeap),
+        proxyExternalEndMiB: mib(at(w.endedAt).proxyExternal),
         mockRssEndMiB: mib(at(w.endedAt).mockRss),
         proxyFdsMax: Math.max(...during.map((x) => x.proxyFds), 0)
       }
@@ -873,6 +888,7 @@ const main = async () => {
         t: x.t,
         proxyRssMiB: mib(x.proxyRss),
         proxyHeapUsedMiB: mib(x.proxyHeap),
+        proxyExternalMiB: mib(x.proxyExternal),
         mockRssMiB: mib(x.mockRss),
         proxyFds: x.proxyFds
       }))
@@ -1137,7 +1153,7 @@ const printTable = (r: any, targets: ReadonlyArray<TargetRow>) => {
       "",
       fmt(w.firstChunkMs.p50),
       fmt(w.firstChunkMs.p99),
-      `done ${w.completed}, failed ${w.failed}${w.failed > 0 ? ` ${JSON.stringify(w.failures)}` : ""}${w.keepAliveRetries > 0 ? ` (${w.keepAliveRetries} resent)` : ""}; RSS end ${w.proxyRssEndMiB} (max ${w.proxyRssMaxMiB}), heap used ${w.proxyHeapUsedEndMiB} MiB; fds ≤ ${w.proxyFdsMax}`
+      `done ${w.completed}, failed ${w.failed}${w.failed > 0 ? ` ${JSON.stringify(w.failures)}` : ""}${w.keepAliveRetries > 0 ? ` (${w.keepAliveRetries} resent)` : ""}; RSS end ${w.proxyRssEndMiB} (max ${w.proxyRssMaxMiB}), heap used ${w.proxyHeapUsedEndMiB}, external ${w.proxyExternalEndMiB} MiB; fds ≤ ${w.proxyFdsMax}`
     ])
   lines.push([
     `9 proxy RSS before → wave 1 → wave 2 → wave 3 (ulimit -n ${ss.fdLimit.bench})`,
