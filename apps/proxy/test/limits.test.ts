@@ -229,6 +229,8 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         r.disconnect()
         const results = await fire([a.url, b.url], 40)
         const ok = results.filter((x) => x.status === 200)
+        // Four requests' worth is left; a reservation (prompt bound plus max_tokens) is about two.
+        expect(ok.length).toBeGreaterThanOrEqual(1)
         expect(ok.length).toBeLessThanOrEqual(4)
         expect(results.filter((x) => x.status === 429).length).toBe(40 - ok.length)
         await new Promise((r) => setTimeout(r, 100))

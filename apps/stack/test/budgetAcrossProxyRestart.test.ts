@@ -124,13 +124,13 @@ onPostgres("a budget across proxy restarts [Postgres + gRPC + HTTP, in-memory co
       throw new Error(`fewer than ${requests} records stored`)
     }
     try {
-      // One request's cost, then a budget of six of them.
+      // One request's cost, then a budget of eight of them.
       const first = await startProxy()
       expect(await send(first.url)).toBe(200)
       await first.stop()
       const unit = await stored(1)
       expect(unit).toBeGreaterThan(0)
-      const budget = unit * 6
+      const budget = unit * 8
       await auth.runPromise(
         Effect.flatMap(OrgLimitsStore, (s) =>
           s.set(orgId, new OrgLimits({ tokensPerMinute: null, monthlyBudgetMicroUsd: budget }))
@@ -140,11 +140,13 @@ onPostgres("a budget across proxy restarts [Postgres + gRPC + HTTP, in-memory co
       for (let i = 0; i < 3; i++) expect(await send(second.url)).toBe(200)
       await second.stop()
       expect(await stored(4)).toBe(unit * 4)
-      // A fresh process: no counts in memory. What is left of the budget is two requests' worth.
+      // A fresh process: no counts in memory. What is left of the budget is four requests' worth
+      // (a reservation, its prompt's bound plus max_tokens, is about two: one or two at a time fit).
       const third = await startProxy()
       const statuses = await Promise.all(Array.from({ length: 20 }, () => send(third.url)))
       const ok = statuses.filter((s) => s === 200).length
-      expect(ok).toBeLessThanOrEqual(2)
+      expect(ok).toBeGreaterThanOrEqual(1)
+      expect(ok).toBeLessThanOrEqual(4)
       expect(statuses.filter((s) => s === 429)).toHaveLength(20 - ok)
       await third.stop()
       expect(await stored(4 + ok)).toBeLessThanOrEqual(budget)

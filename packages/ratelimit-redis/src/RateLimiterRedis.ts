@@ -8,6 +8,7 @@ import {
   type RateLimiterShape,
   RateLimiterUnavailable,
   type RateLimitPolicy,
+  SPEND_COUNT_IDLE_MS,
   type SpendCounter,
   tokensToCount,
   UsageLedger,
@@ -341,7 +342,8 @@ export const makeRateLimiterRedis = (
         Math.ceil(r.tokens),
         r.tokensPerMinute ?? 0,
         Math.ceil(r.costMicroUsd),
-        r.monthlyBudgetMicroUsd ?? -1
+        r.monthlyBudgetMicroUsd ?? -1,
+        SPEND_COUNT_IDLE_MS
       ] as const
     const settleArgs = (
       r: UsageReservation,
@@ -356,7 +358,9 @@ export const makeRateLimiterRedis = (
         r.tokensPerMinute ?? 0,
         Math.ceil(actual.costMicroUsd) - Math.ceil(r.costMicroUsd),
         -1,
-        typeof count === "string" ? count : ""
+        SPEND_COUNT_IDLE_MS,
+        typeof count === "string" ? count : "",
+        Math.ceil(actual.costMicroUsd)
       ] as const
     const nothing = () => undefined
     const counter: SpendCounter = {
@@ -370,7 +374,14 @@ export const makeRateLimiterRedis = (
           done
         ),
       seed: (orgId, month, spent, done) =>
-        judge(USAGE_SHA, USAGE_LUA, usageKeys(orgId, month), ["seed", Math.ceil(spent), randomUUID()], nothing, done),
+        judge(
+          USAGE_SHA,
+          USAGE_LUA,
+          usageKeys(orgId, month),
+          ["seed", Math.ceil(spent), randomUUID(), SPEND_COUNT_IDLE_MS],
+          nothing,
+          done
+        ),
       settle: (r, actual, count, done) =>
         judge(USAGE_SHA, USAGE_LUA, usageKeys(r.orgId, r.month), settleArgs(r, actual, count), nothing, done),
       spent: (orgId, month) =>
@@ -379,7 +390,7 @@ export const makeRateLimiterRedis = (
           catch: () => unavailable
         }).pipe(Effect.map((v) => Number(v ?? 0)))
     }
-    const usage = makeSeededUsageLimiter(counter, ledger)
+    const usage = yield* makeSeededUsageLimiter(counter, ledger)
 
     const ping = Effect.async<boolean>((resume) => {
       let settled = false

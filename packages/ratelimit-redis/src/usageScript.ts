@@ -4,11 +4,12 @@ import { createHash } from "node:crypto"
  * Token limit and spend budget in one atomic script, so a reservation either counts against
  * both or against neither. The token window is a GCRA over tokens (60 000 / limit ms each), the
  * clock read inside Redis (`TIME`) as for the request limiter. The month's spend is a hash per
- * org and month: `s` micro-USD, `c` the count's id. A count is started (`seed`) from the usage
- * ledger by the adapter, once, when a reservation with a budget finds none (the month's first
- * request, a Redis that restarted empty); a settle adds to the count only while `c` is still the
- * count its reservation went into, so a reservation counted before the count was lost cannot take
- * its reservation off a count that never held it.
+ * org and month: `s` micro-USD, `c` the count's id, living ARGV's idle time past its last write. A
+ * count is started (`seed`) from the usage ledger by the adapter, once, when a reservation with a
+ * budget finds none (the month's first request, a Redis that restarted empty, an idle count that
+ * expired). A settle adds the difference from its reservation to the count its reservation went
+ * into; to any other count (its own was lost and rebuilt from a ledger that cannot hold this
+ * request's record yet, shipped after the settle) the whole actual cost.
  *
  * KEYS[1]  the org's token-window key   KEYS[2]  the org's spend hash for the month
  *          (both hash-tagged by org: one Cluster slot)
@@ -18,22 +19,24 @@ import { createHash } from "node:crypto"
  *   ARGV[3]  tokens per minute, 0: no token limit
  *   ARGV[4]  cost in micro-USD (reserve: reserved; settle: actual − reserved)
  *   ARGV[5]  monthly budget in micro-USD, -1: none
- *   ARGV[6]  settle: the count the reservation went into ("" : none)
- * seed: ARGV[2] the spend to start at, ARGV[3] the new count's id
+ *   ARGV[6]  the count's idle lifetime, ms
+ *   ARGV[7]  settle: the count the reservation went into ("" : none)
+ *   ARGV[8]  settle: the actual cost in micro-USD
+ * seed: ARGV[2] the spend to start at, ARGV[3] the new count's id, ARGV[4] its idle lifetime, ms
  * Returns  reserve: { verdict (1 admitted, 2 tokens exceeded, 3 budget exceeded, 4 no count of the
  *          month: seed it), remaining, resetAtMs, retryAfterMs, the count's id or "" };
  *          settle, seed: { 1 }
  */
 export const USAGE_LUA = `
 local mode = ARGV[1]
-local monthTtl = 40 * 86400 * 1000
 if mode == 'seed' then
   if redis.call('EXISTS', KEYS[2]) == 0 then
     redis.call('HSET', KEYS[2], 's', ARGV[2], 'c', ARGV[3])
-    redis.call('PEXPIRE', KEYS[2], monthTtl)
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
   end
   return {1}
 end
+local idleTtl = ARGV[6]
 local tokens = tonumber(ARGV[2])
 local tpm = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
@@ -42,8 +45,12 @@ local window = 60000
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if mode == 'settle' then
-  if cost ~= 0 and ARGV[6] ~= '' and redis.call('HGET', KEYS[2], 'c') == ARGV[6] then
-    redis.call('HINCRBY', KEYS[2], 's', ARGV[4])
+  local current = redis.call('HGET', KEYS[2], 'c')
+  if current then
+    local add = ARGV[8]
+    if ARGV[7] ~= '' and current == ARGV[7] then add = ARGV[4] end
+    if tonumber(add) ~= 0 then redis.call('HINCRBY', KEYS[2], 's', add) end
+    redis.call('PEXPIRE', KEYS[2], idleTtl)
   end
   if tpm > 0 and tokens ~= 0 then
     local stored = redis.call('GET', KEYS[1])
@@ -93,6 +100,7 @@ end
 if cost ~= 0 then
   redis.call('HINCRBY', KEYS[2], 's', ARGV[4])
 end
+redis.call('PEXPIRE', KEYS[2], idleTtl)
 return {1, remaining, resetAt, 0, count}
 `
 

@@ -3,11 +3,11 @@ import { Effect } from "effect"
 import { usageLimiterContract } from "../src/contracts/index.js"
 
 usageLimiterContract("memory", (ledger) =>
-  Effect.sync(() => {
+  Effect.gen(function* () {
     const backend = newUsageLimiterMemoryBackend()
     return {
-      a: makeUsageLimiterMemory(ledger, backend),
-      b: makeUsageLimiterMemory(ledger, backend),
+      a: yield* makeUsageLimiterMemory(ledger, backend),
+      b: yield* makeUsageLimiterMemory(ledger, backend),
       lose: Effect.sync(() => {
         backend.spend.clear()
         backend.tats.clear()

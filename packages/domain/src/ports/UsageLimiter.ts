@@ -34,7 +34,12 @@ export type UsageAdmission =
 export interface UsageLimiterShape {
   /** Atomically: refuses when either limit would be passed, else counts the reservation against both. */
   readonly reserve: (reservation: UsageReservation) => Effect.Effect<UsageAdmission, RateLimiterUnavailable>
-  /** Replaces an admitted reservation by the actual tokens and cost (more or less than reserved). */
+  /**
+   * Replaces an admitted reservation by the actual tokens and cost (more or less than reserved).
+   * Given the reservation object `reserve` was given: an adapter may remember by it which count
+   * the reservation went into (a copy is settled as if its count had been lost: the whole actual
+   * cost is added and the reservation stays counted, an over-count).
+   */
   readonly settle: (
     reservation: UsageReservation,
     actual: { readonly tokens: number; readonly costMicroUsd: number }

@@ -1,6 +1,11 @@
 import { Effect, Either, Layer } from "effect"
 import { RateLimiterUnavailable } from "../errors.js"
-import { type CounterAnswer, makeSeededUsageLimiter, type SpendCounter } from "./seededUsageLimiter.js"
+import {
+  type CounterAnswer,
+  makeSeededUsageLimiter,
+  SPEND_COUNT_IDLE_MS,
+  type SpendCounter
+} from "./seededUsageLimiter.js"
 import { UsageLedger, type UsageLedgerShape } from "./UsageLedger.js"
 import {
   type TokenWindow,
@@ -16,6 +21,8 @@ const WINDOW_MS = 60_000
 /** One org's count of a month: identified by the object itself (a settle names the count it reserved into). */
 export interface SpendCount {
   spent: number
+  /** Last written (Date.now()); unused for SPEND_COUNT_IDLE_MS, the count is gone, as Redis expires it. */
+  touchedAt: number
 }
 
 /** The state two in-memory limiters share, like two proxies on one Redis. */
@@ -47,9 +54,15 @@ const windowOf = (limit: number, tat: number, now: number): TokenWindow => {
  */
 export const makeSpendCounterMemory = (backend: UsageLimiterMemoryBackend): SpendCounter => {
   const down = Either.left(new RateLimiterUnavailable())
+  const countAt = (key: string, now: number): SpendCount | undefined => {
+    const count = backend.spend.get(key)
+    if (count === undefined || now - count.touchedAt <= SPEND_COUNT_IDLE_MS) return count
+    backend.spend.delete(key)
+    return undefined
+  }
   const reserveAt = (r: UsageReservation, now: number): Either.Either<CounterAnswer, RateLimiterUnavailable> => {
     if (!backend.available) return down
-    const count = backend.spend.get(`${r.orgId}:${r.month}`)
+    const count = countAt(`${r.orgId}:${r.month}`, now)
     if (r.monthlyBudgetMicroUsd !== null && count === undefined) return Either.right({ _tag: "Unseeded" })
     let newTat: number | undefined
     let window: TokenWindow | null = null
@@ -75,7 +88,10 @@ export const makeSpendCounterMemory = (backend: UsageLimiterMemoryBackend): Spen
     )
       return Either.right({ _tag: "Counted", admission: { _tag: "BudgetExceeded" }, count: undefined })
     if (newTat !== undefined) backend.tats.set(r.orgId, newTat)
-    if (count !== undefined) count.spent += r.costMicroUsd
+    if (count !== undefined) {
+      count.spent += r.costMicroUsd
+      count.touchedAt = now
+    }
     return Either.right({ _tag: "Counted", admission: { _tag: "Admitted", tokens: window }, count })
   }
   return {
@@ -83,13 +99,17 @@ export const makeSpendCounterMemory = (backend: UsageLimiterMemoryBackend): Spen
     seed: (orgId, month, spent, done) => {
       if (!backend.available) return done(down)
       const key = `${orgId}:${month}`
-      if (!backend.spend.has(key)) backend.spend.set(key, { spent })
+      if (countAt(key, Date.now()) === undefined) backend.spend.set(key, { spent, touchedAt: Date.now() })
       done(Either.void)
     },
     settle: (r, actual, count, done) => {
       if (!backend.available) return done(down)
-      const current = backend.spend.get(`${r.orgId}:${r.month}`)
-      if (current !== undefined && current === count) current.spent += actual.costMicroUsd - r.costMicroUsd
+      const now = Date.now()
+      const current = countAt(`${r.orgId}:${r.month}`, now)
+      if (current !== undefined) {
+        current.spent += current === count ? actual.costMicroUsd - r.costMicroUsd : actual.costMicroUsd
+        current.touchedAt = now
+      }
       if (r.tokensPerMinute !== null) {
         const interval = WINDOW_MS / r.tokensPerMinute
         const reserved = tokensToCount(r.tokens, r.tokensPerMinute)
@@ -101,7 +121,7 @@ export const makeSpendCounterMemory = (backend: UsageLimiterMemoryBackend): Spen
     spent: (orgId, month) =>
       Effect.suspend(() =>
         backend.available
-          ? Effect.succeed(backend.spend.get(`${orgId}:${month}`)?.spent ?? 0)
+          ? Effect.succeed(countAt(`${orgId}:${month}`, Date.now())?.spent ?? 0)
           : Effect.fail(new RateLimiterUnavailable())
       )
   }
@@ -114,10 +134,10 @@ export const makeSpendCounterMemory = (backend: UsageLimiterMemoryBackend): Spen
 export const makeUsageLimiterMemory = (
   ledger: UsageLedgerShape,
   backend: UsageLimiterMemoryBackend = newUsageLimiterMemoryBackend()
-): UsageLimiterShape => makeSeededUsageLimiter(makeSpendCounterMemory(backend), ledger)
+): Effect.Effect<UsageLimiterShape> => makeSeededUsageLimiter(makeSpendCounterMemory(backend), ledger)
 
 /** The in-memory UsageLimiter (one process), its months rebuilt from the UsageLedger. */
 export const UsageLimiterMemory: Layer.Layer<UsageLimiter, never, UsageLedger> = Layer.effect(
   UsageLimiter,
-  Effect.map(UsageLedger, (ledger) => makeUsageLimiterMemory(ledger))
+  Effect.flatMap(UsageLedger, (ledger) => makeUsageLimiterMemory(ledger))
 )

@@ -18,11 +18,17 @@ export interface UsageLimiterPair {
   readonly lose: Effect.Effect<void>
 }
 
-/** The usage ledger the contract controls: each org's month spend, its calls, and an outage switch. */
+/**
+ * The usage ledger the contract controls: each org's month spend (read when a call answers), its
+ * calls, an outage switch, and each call's delay (a remote ledger always answers later than the
+ * call: requests that miss together must share one read).
+ */
 export interface ContractLedger extends UsageLedgerShape {
   readonly spend: Map<string, number>
   calls: number
   down: boolean
+  /** The delay of the call with this index (0-based); others take 2 ms. */
+  readonly delays: Map<number, number>
 }
 
 const contractLedger = (): ContractLedger => {
@@ -30,12 +36,19 @@ const contractLedger = (): ContractLedger => {
     spend: new Map(),
     calls: 0,
     down: false,
+    delays: new Map(),
     monthSpend: (orgId, month) =>
       Effect.suspend(() => {
+        const delay = ledger.delays.get(ledger.calls) ?? 2
         ledger.calls++
-        return ledger.down
-          ? Effect.fail(new ServiceDegraded())
-          : Effect.succeed(ledger.spend.get(`${orgId}:${month}`) ?? 0)
+        return Effect.zipRight(
+          Effect.sleep(delay),
+          Effect.suspend(() =>
+            ledger.down
+              ? Effect.fail(new ServiceDegraded())
+              : Effect.succeed(ledger.spend.get(`${orgId}:${month}`) ?? 0)
+          )
+        )
       })
   }
   return ledger
@@ -95,7 +108,7 @@ export const usageLimiterContract = (
       return makePair(ledger)
     })
 
-    it.scoped(
+    it.scopedLive(
       "without a budget a reservation is admitted, and its spend counted only into a month already counted",
       () =>
         Effect.gen(function* () {
@@ -112,7 +125,7 @@ export const usageLimiterContract = (
         })
     )
 
-    it.scoped("a budget's first reservation of a month starts the count from the ledger", () =>
+    it.scopedLive("a budget's first reservation of a month starts the count from the ledger", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
@@ -125,7 +138,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped(
+    it.scopedLive(
       "100 concurrent first reservations over two instances read the ledger at most once per instance and admit exactly what is left",
       () =>
         Effect.gen(function* () {
@@ -144,8 +157,8 @@ export const usageLimiterContract = (
         })
     )
 
-    it.scoped(
-      "counts lost (a Redis that restarted empty) are rebuilt from the ledger, and a settle of a reservation counted before cannot lower them",
+    it.scopedLive(
+      "counts lost (a Redis that restarted empty) are rebuilt from the ledger; a request counted before settles its whole actual cost into the new count",
       () =>
         Effect.gen(function* () {
           const { a, b, lose } = yield* pair
@@ -153,36 +166,103 @@ export const usageLimiterContract = (
           const before = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 4_000 })
           expect((yield* a.reserve(before))._tag).toBe("Admitted")
           yield* lose
-          // What the records shipped so far say was spent.
+          // What the records shipped so far say was spent (not `before`'s: its record follows its settle).
           ledger.spend.set(`${org}:${before.month}`, 3_000)
           const after = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 1_000 })
           expect((yield* b.reserve(after))._tag).toBe("Admitted")
           expect(yield* a.spent(org, after.month)).toBe(4_000)
+          // Not its reservation's difference (−3,500) but what it cost: the new count never held it.
           yield* a.settle(before, { tokens: 10, costMicroUsd: 500 })
-          expect(yield* a.spent(org, after.month)).toBe(4_000)
+          expect(yield* a.spent(org, after.month)).toBe(4_500)
           yield* b.settle(after, { tokens: 10, costMicroUsd: 200 })
-          expect(yield* a.spent(org, after.month)).toBe(3_200)
-          expect((yield* a.reserve({ ...after, costMicroUsd: 6_801 }))._tag).toBe("BudgetExceeded")
-          expect((yield* a.reserve({ ...after, costMicroUsd: 6_800 }))._tag).toBe("Admitted")
+          expect(yield* a.spent(org, after.month)).toBe(3_700)
+          expect((yield* a.reserve({ ...after, costMicroUsd: 6_301 }))._tag).toBe("BudgetExceeded")
+          expect((yield* a.reserve({ ...after, costMicroUsd: 6_300 }))._tag).toBe("Admitted")
         })
     )
 
-    it.scoped("a ledger that cannot be read refuses a reservation with a budget, and counts nothing", () =>
+    it.scopedLive(
+      "a settle while the month has no count adds nothing; the count rebuilt later comes from the ledger",
+      () =>
+        Effect.gen(function* () {
+          const { a, lose } = yield* pair
+          const org = newOrg()
+          const r = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 2_000 })
+          expect((yield* a.reserve(r))._tag).toBe("Admitted")
+          yield* lose
+          yield* a.settle(r, { tokens: 10, costMicroUsd: 700 })
+          expect(yield* a.spent(org, r.month)).toBe(0)
+          ledger.spend.set(`${org}:${r.month}`, 700)
+          const next = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 9_300 })
+          expect((yield* a.reserve(next))._tag).toBe("Admitted")
+          expect(yield* a.spent(org, r.month)).toBe(10_000)
+        })
+    )
+
+    it.scopedLive("a seed that answers late never replaces the count another instance started meanwhile", () =>
       Effect.gen(function* () {
-        const { a } = yield* pair
+        const { a, b } = yield* pair
         const org = newOrg()
-        const r = reservation(org, { monthlyBudgetMicroUsd: 10_000, tokensPerMinute: 1_000, tokens: 600 })
-        ledger.down = true
-        const refused = yield* Effect.either(a.reserve(r))
-        expect(refused._tag === "Left" ? refused.left._tag : "admitted").toBe("RateLimiterUnavailable")
-        ledger.down = false
-        // Nothing of the refused reservation was counted: its 600 tokens still fit the window.
-        expect((yield* a.reserve(r))._tag).toBe("Admitted")
-        expect(yield* a.spent(org, r.month)).toBe(1_000)
+        const r = reservation(org, { monthlyBudgetMicroUsd: 10_000, costMicroUsd: 1_000 })
+        const key = `${org}:${r.month}`
+        ledger.spend.set(key, 0)
+        // The second read answers 200 ms after the first; by then the first seeded 0 and counted 1,000,
+        // and the ledger says 5,000.
+        ledger.delays.set(1, 200)
+        const [first, second] = yield* Effect.all(
+          [
+            a.reserve(r),
+            b.reserve(r),
+            Effect.zipRight(
+              Effect.sleep(60),
+              Effect.sync(() => ledger.spend.set(key, 5_000))
+            )
+          ],
+          { concurrency: "unbounded" }
+        )
+        expect(first._tag).toBe("Admitted")
+        expect(second._tag).toBe("Admitted")
+        expect(ledger.calls).toBe(2)
+        // Had the late read replaced the count, it would read 6,000.
+        expect(yield* a.spent(org, r.month)).toBe(2_000)
       })
     )
 
-    it.scoped("a reservation without a budget never reads the ledger", () =>
+    it.scopedLive(
+      "a ledger that cannot be read refuses a reservation with a budget and counts nothing; the month is asked again a second later",
+      () =>
+        Effect.gen(function* () {
+          const { a } = yield* pair
+          const org = newOrg()
+          const r = reservation(org, { monthlyBudgetMicroUsd: 10_000, tokensPerMinute: 1_000, tokens: 600 })
+          ledger.down = true
+          const refused = yield* Effect.either(a.reserve(r))
+          expect(refused._tag === "Left" ? refused.left._tag : "admitted").toBe("RateLimiterUnavailable")
+          ledger.down = false
+          // Within the second after a failed read: refused at once, the ledger not asked again.
+          const calls = ledger.calls
+          const soon = yield* Effect.either(a.reserve(r))
+          expect(soon._tag === "Left" ? soon.left._tag : "admitted").toBe("RateLimiterUnavailable")
+          expect(ledger.calls).toBe(calls)
+          yield* Effect.sleep(1_100)
+          // Nothing of the refused reservations was counted: its 600 tokens still fit the window.
+          expect((yield* a.reserve(r))._tag).toBe("Admitted")
+          expect(yield* a.spent(org, r.month)).toBe(1_000)
+        })
+    )
+
+    it.scopedLive("a ledger that never answers is given up on: the reservation is refused, not left waiting", () =>
+      Effect.gen(function* () {
+        const { a } = yield* pair
+        const org = newOrg()
+        const r = reservation(org, { monthlyBudgetMicroUsd: 10_000 })
+        ledger.delays.set(ledger.calls, 60_000)
+        const refused = yield* Effect.either(a.reserve(r))
+        expect(refused._tag === "Left" ? refused.left._tag : "admitted").toBe("RateLimiterUnavailable")
+      })
+    )
+
+    it.scopedLive("a reservation without a budget never reads the ledger", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const r = reservation(newOrg(), { tokensPerMinute: 1_000, tokens: 100 })
@@ -192,7 +272,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped("a budget that allows 10 admits exactly 10 of 100 concurrent reservations over two instances", () =>
+    it.scopedLive("a budget that allows 10 admits exactly 10 of 100 concurrent reservations over two instances", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
@@ -207,7 +287,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped(
+    it.scopedLive(
       "reserveNow counts with reserve: a budget and a token limit admit exactly their share of 120 concurrent reservations, mixed across both methods and two instances",
       () =>
         Effect.gen(function* () {
@@ -228,7 +308,7 @@ export const usageLimiterContract = (
         })
     )
 
-    it.scoped("settleNow replaces a reservation by what was used, as settle does", () =>
+    it.scopedLive("settleNow replaces a reservation by what was used, as settle does", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
@@ -244,7 +324,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped("settling below the reservation gives the difference back; above it takes more", () =>
+    it.scopedLive("settling below the reservation gives the difference back; above it takes more", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
@@ -262,7 +342,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped("spend is counted per month", () =>
+    it.scopedLive("spend is counted per month", () =>
       Effect.gen(function* () {
         const { a } = yield* pair
         const org = newOrg()
@@ -273,7 +353,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped("a token limit admits its tokens per minute across instances, exactly, under concurrency", () =>
+    it.scopedLive("a token limit admits its tokens per minute across instances, exactly, under concurrency", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
@@ -289,7 +369,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped("settling with fewer tokens than reserved frees them for the next request", () =>
+    it.scopedLive("settling with fewer tokens than reserved frees them for the next request", () =>
       Effect.gen(function* () {
         const { a, b } = yield* pair
         const org = newOrg()
@@ -304,7 +384,7 @@ export const usageLimiterContract = (
       })
     )
 
-    it.scoped(
+    it.scopedLive(
       "a reservation larger than the whole limit is capped at it (admitted from rest, never forever refused)",
       () =>
         Effect.gen(function* () {
@@ -316,7 +396,7 @@ export const usageLimiterContract = (
         })
     )
 
-    it.scoped("a refusal by the budget counts nothing against the token window", () =>
+    it.scopedLive("a refusal by the budget counts nothing against the token window", () =>
       Effect.gen(function* () {
         const { a } = yield* pair
         const org = newOrg()
