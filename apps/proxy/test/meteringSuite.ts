@@ -42,7 +42,8 @@ export const meteringSuite = (tracing: boolean) => {
               ],
               pricing
             },
-            { name: "slow", targets: [{ provider: "a", model: "mock-slow-100" }], pricing }
+            { name: "slow", targets: [{ provider: "a", model: "mock-slow-100" }], pricing },
+            { name: "late", targets: [{ provider: "a", model: "mock-delay-300" }], pricing }
           ],
           retry: { max_attempts: 2, base_delay_ms: 5, max_delay_ms: 10 }
         },
@@ -117,6 +118,21 @@ export const meteringSuite = (tracing: boolean) => {
       expect(r?.timeToFirstTokenMs).not.toBeNull()
       // The mock counts a prompt as ceil(chars / 4): "count these words please" is 24 characters.
       expect(r?.promptTokens).toBe(6)
+    })
+
+    it("a stream's time to first token counts from the request's arrival, and its record is dated then", async () => {
+      const before = (await records()).length
+      const sent = Date.now()
+      const res = await chat({ model: "late", stream: true })
+      await res.text()
+      const ended = Date.now()
+      const r = (await recordAfter(before + 1))[before]
+      // The provider sent its headers and first chunk 300 ms after the request.
+      expect(r?.timeToFirstTokenMs).toBeGreaterThanOrEqual(290)
+      expect(r?.latencyMs).toBeGreaterThanOrEqual(r?.timeToFirstTokenMs ?? 0)
+      const created = r?.createdAt.getTime() ?? 0
+      expect(created).toBeGreaterThanOrEqual(sent - 5)
+      expect(created).toBeLessThanOrEqual(ended - 290)
     })
 
     it("an Anthropic stream: usage from message_start and message_delta", async () => {

@@ -193,7 +193,8 @@ const uncorkResponse = (res: ServerResponse) => res.uncork()
 
 export const streamOptions = (intent: ChatIntent, state: RequestState) => ({
   wantsUsageChunk: intent.wantsUsageChunk,
-  errorEvent: streamErrorEvent(state.requestId)
+  errorEvent: streamErrorEvent(state.requestId),
+  requestStarted: state.started
 })
 
 /**

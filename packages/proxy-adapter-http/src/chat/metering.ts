@@ -113,7 +113,9 @@ export const usageRecordOf = (input: {
       latencyMs: Math.max(0, Math.round(input.latencyMs)),
       timeToFirstTokenMs: input.firstChunkMs === undefined ? null : Math.max(0, Math.round(input.firstChunkMs)),
       stream: input.intent.stream,
-      createdAt: new Date()
+      // When the request arrived (the record is made as it ends): the month its reservation
+      // counted against, and what the ledger's reports mean by "when".
+      createdAt: new Date(Date.now() - Math.max(0, input.latencyMs))
     },
     true
   )

@@ -5,7 +5,7 @@ import { appendDelivered } from "./estimateUsage.js"
 
 export interface StreamOutcome {
   readonly usage: Option.Option<Usage>
-  /** Milliseconds from the stream's start to its first chunk written; undefined when none was. */
+  /** Milliseconds from the request's arrival to its first chunk written; undefined when none was. */
   readonly firstChunkMs: number | undefined
   readonly failure: Option.Option<UpstreamFailure>
   readonly clientGone: boolean
@@ -28,6 +28,12 @@ const FOLD_AT_CHARS = 4_096
 interface WriteOptions {
   readonly wantsUsageChunk: boolean
   readonly errorEvent: (failure: UpstreamFailure) => EnvelopeJson
+  /**
+   * The request's arrival (`performance.now()`). Time to first chunk counts from there: the
+   * writer is made once the first upstream chunk has been read (streams are primed before an
+   * attempt counts), so its own creation would time almost nothing.
+   */
+  readonly requestStarted: number
 }
 
 /**
@@ -38,7 +44,7 @@ interface WriteOptions {
  * stream ends without `[DONE]`.
  */
 export const makeStreamWriter = (res: ServerResponse, options: WriteOptions) => {
-  const started = performance.now()
+  const started = options.requestStarted
   let usage: Option.Option<Usage> = Option.none()
   let firstChunkMs: number | undefined
   let pending: Array<string> = []
