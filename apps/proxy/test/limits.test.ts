@@ -200,8 +200,11 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         expect(ok.length).toBeGreaterThanOrEqual(1)
         expect(ok.length).toBeLessThanOrEqual(10)
         expect(ok.length + refused.length).toBe(100)
-        for (const r of refused)
+        for (const r of refused) {
           expect(r.json.error).toMatchObject({ code: "BUDGET_EXCEEDED", type: "insufficient_quota" })
+          // The OpenAI SDKs retry a 429 unless told not to; the same request would be refused again.
+          expect(r.headers.get("x-should-retry")).toBe("false")
+        }
         await new Promise((r) => setTimeout(r, 100))
         const spent = records.reduce((s, r) => s + r.costMicroUsd, 0)
         expect(spent).toBeLessThanOrEqual(budget)

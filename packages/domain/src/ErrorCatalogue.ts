@@ -274,7 +274,8 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     httpStatus: 429,
     grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
     type: "insufficient_quota",
-    message: "The organization's budget for this month is spent."
+    message:
+      "The organization's monthly budget cannot cover this request's reservation (its prompt and max_tokens, 4096 when unset); a smaller max_tokens may fit."
   },
   InternalError: {
     code: "INTERNAL_ERROR",

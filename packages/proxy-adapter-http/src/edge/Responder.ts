@@ -69,6 +69,8 @@ export const makeResponder = (config: ProxyConfigShape, draining: () => boolean)
         error._tag === "AuthFailuresThrottled"
       )
         headers = { ...extra, "Retry-After": String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) }
+      // A 429 the same request would get again: the OpenAI SDKs retry every 429 unless told not to.
+      else if (error._tag === "BudgetExceeded") headers = { ...extra, "x-should-retry": "false" }
       send(res, state, status, JSON.stringify(body), "application/json", headers)
     }
   }
