@@ -111,11 +111,18 @@ describe.each([
     const org = await stack.runtime.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
     await warmUp(stack.url, Redacted.value(org.token), org.agentId)
     const stream = await openStream(stack.url, Redacted.value(org.token), org.agentId, "endless")
+    const recordsBefore = stack.usage.length
     const started = Date.now()
     await stack.close()
     const elapsed = Date.now() - started
     expect(elapsed).toBeGreaterThanOrEqual(250)
     expect(elapsed).toBeLessThan(5_000)
+    // The cut stream ended before the proxy did: its usage record was handed over (counted from
+    // what it delivered; status 499, the client never got its end), its access line written.
+    const cut = stack.usage.slice(recordsBefore)
+    expect(cut).toHaveLength(1)
+    expect(cut[0]).toMatchObject({ model: "endless", status: 499, estimated: true, stream: true })
+    expect(stack.logs.some((l) => l.includes('"message":"request"') && l.includes('"status":499'))).toBe(true)
     expect(await stream.rest).not.toContain("[DONE]")
     // The upstream request was aborted with it: nothing is left running against the provider.
     const aborted = await mock.waitForAbort((r) => (r.body as { model?: string }).model === "mock-stall", 3_000)

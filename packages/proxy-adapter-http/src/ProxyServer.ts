@@ -127,7 +127,17 @@ export const makeProxyServer: Effect.Effect<
     yield* RateLimiter,
     runtime
   )
-  const accessLog = makeAccessLog(runtime, config.accessLog)
+  const writeAccessLine = makeAccessLog(runtime, config.accessLog)
+  // A request's last step: its access line, then the drain stops waiting for it.
+  const finish = (state: RequestState) => {
+    if (state.finished) return
+    state.finished = true
+    drain.finish()
+  }
+  const accessLog = (state: RequestState, spanId?: string) => {
+    writeAccessLine(state, spanId)
+    finish(state)
+  }
   const forward = makeForwardStage(responder, metrics)
   const health = makeTargetHealth()
   const startedAtSeconds = Math.floor(Date.now() / 1000)
@@ -405,12 +415,14 @@ export const makeProxyServer: Effect.Effect<
     })
   }
 
-  // Last resort: a request's program recovers from every failure, so this runs only on interruption.
+  // Last resort: a request's program recovers from every failure, so this answers only on
+  // interruption. Every fiber's end passes here: an interrupted request has ended too.
   const lastResort = (res: ServerResponse, state: RequestState, exit: Exit.Exit<void>) => {
     if (Exit.isFailure(exit) && !res.headersSent) {
       if (state.traceId === "") state.traceId = randomTraceId()
       sendError(res, state, new InternalError())
     }
+    finish(state)
   }
 
   const onRequest = (listener: Listener) => (req: IncomingMessage, res: ServerResponse) => {

@@ -194,7 +194,14 @@ export const makeRateLimiterRedis = (
           c.on("error", () => {})
           return c
         }),
-        (c) => Effect.sync(() => c.disconnect())
+        // QUIT lets the commands already sent be answered (the settles of the last requests a
+        // drain let end); a Redis that does not answer it in time is dropped.
+        (c) =>
+          Effect.promise(() => c.quit().catch(() => undefined)).pipe(
+            Effect.timeout("500 millis"),
+            Effect.ignore,
+            Effect.ensuring(Effect.sync(() => c.disconnect()))
+          )
       )
       yield* Effect.async<void>((resume) => {
         if (owned.status === "ready") return resume(Effect.void)

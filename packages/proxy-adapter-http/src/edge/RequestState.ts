@@ -17,6 +17,8 @@ export interface RequestState {
   extraHeaders: Record<string, string> | undefined
   /** Fields for the access log line a stage wants recorded (provider, model, attempts). */
   logFields: Record<string, unknown> | undefined
+  /** The request has ended (usage recorded, access line written): the drain stops waiting for it. */
+  finished: boolean
 }
 
 // Random hex digits drawn from the OS in blocks: a request takes its ids as slices of one string.
@@ -47,7 +49,8 @@ export const newRequestState = (requestId: string, method: string, started: numb
   errorCode: undefined,
   rate: undefined,
   extraHeaders: undefined,
-  logFields: undefined
+  logFields: undefined,
+  finished: false
 })
 
 export const addHeader = (state: RequestState, name: string, value: string): void => {
