@@ -40,7 +40,11 @@ describe("the stream writer's delivered text", () => {
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 40 }), { maxLength: 3_000 }), (contents) => {
         const { res } = sink()
-        const writer = makeStreamWriter(res, { wantsUsageChunk: false, errorEvent: () => ({}) as never, requestStarted: performance.now() })
+        const writer = makeStreamWriter(res, {
+          wantsUsageChunk: false,
+          errorEvent: () => ({}) as never,
+          requestStarted: performance.now()
+        })
         const events = contents.map(chunk)
         for (let i = 0; i < events.length; i += 7) writer.batch(events.slice(i, i + 7))
         const outcome = writer.ended()
@@ -53,7 +57,11 @@ describe("the stream writer's delivered text", () => {
 
   it("a usage chunk is not delivered text", () => {
     const { res } = sink()
-    const writer = makeStreamWriter(res, { wantsUsageChunk: true, errorEvent: () => ({}) as never, requestStarted: performance.now() })
+    const writer = makeStreamWriter(res, {
+      wantsUsageChunk: true,
+      errorEvent: () => ({}) as never,
+      requestStarted: performance.now()
+    })
     writer.batch([
       chunk("hello "),
       {
