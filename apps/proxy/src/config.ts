@@ -145,6 +145,13 @@ export const proxyEnvVars: ReadonlyArray<EnvVar> = [
       "How long past its TTL a cached authorization may still answer when auth gives no answer while its stream is heard from (0: never)."
   },
   {
+    name: "PROXY_AUTH_FIRST_LOOKUP_TIMEOUT_MS",
+    default: String(defaultAuthorizationCacheOptions.firstLookupDeadlineMs),
+    secret: false,
+    description:
+      "Deadline of the Authorize call for a token the cache holds no usable answer for (its first use costs auth an Argon2id verification); past it 503. Other calls keep AUTH_TIMEOUT_MS."
+  },
+  {
     name: "PROXY_AUTH_CACHE_MAX_ENTRIES",
     default: String(defaultAuthorizationCacheOptions.maxEntries),
     secret: false,
@@ -254,6 +261,10 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
       defaultAuthorizationCacheOptions.failuresPerMinute
     ),
     refreshDeadlineMs: Config.succeed(defaultAuthorizationCacheOptions.refreshDeadlineMs),
+    firstLookupDeadlineMs: positiveInt(
+      "PROXY_AUTH_FIRST_LOOKUP_TIMEOUT_MS",
+      defaultAuthorizationCacheOptions.firstLookupDeadlineMs
+    ),
     staleIfErrorMs: nonNegativeInt(
       "PROXY_AUTH_CACHE_STALE_IF_ERROR_MS",
       defaultAuthorizationCacheOptions.staleIfErrorMs

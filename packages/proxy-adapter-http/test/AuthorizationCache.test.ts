@@ -246,8 +246,8 @@ describe("AuthorizationCache", () => {
       yield* Effect.sleep("10 millis")
       expect(state.calls, "one background refresh").toBe(2)
       expect(cache.stats().refreshes).toBe(1)
-      expect(state.deadlines, "the refresh, and only it, asks with its own longer deadline").toEqual([
-        undefined,
+      expect(state.deadlines, "the first lookup and the refresh ask with their own longer deadlines").toEqual([
+        defaultAuthorizationCacheOptions.firstLookupDeadlineMs,
         defaultAuthorizationCacheOptions.refreshDeadlineMs
       ])
       yield* Effect.sleep("60 millis")
@@ -449,7 +449,7 @@ describe("AuthorizationCache", () => {
       const miss = yield* Effect.fork(cache.gateway.authorize(tokenA, Option.none()))
       yield* Effect.sleep("10 millis")
       expect(state.deadlines, "the client's lookup is a call of its own, on the client's deadline").toEqual([
-        undefined,
+        defaultAuthorizationCacheOptions.firstLookupDeadlineMs,
         defaultAuthorizationCacheOptions.refreshDeadlineMs,
         undefined
       ])
@@ -457,6 +457,30 @@ describe("AuthorizationCache", () => {
       state.gate = undefined
       expect((yield* miss.await.pipe(Effect.flatten)).principal.tokenId).toBe(tokenIdA)
     })
+  )
+
+  it.scopedLive(
+    "a token with nothing usable held is asked about on the first lookup's deadline (never seen, or past its TTL and grace); one with a stale answer to fall back on, and any while auth is unheard, on the client's budget",
+    () =>
+      Effect.gen(function* () {
+        const options = {
+          ...defaultAuthorizationCacheOptions,
+          ttlMs: 50,
+          staleIfErrorMs: 100,
+          firstLookupDeadlineMs: 700
+        }
+        const { cache, stream, state } = yield* setup(options)
+        yield* cache.gateway.authorize(tokenA, Option.none())
+        yield* heartbeat(stream)
+        yield* cache.gateway.authorize(tokenB, Option.none())
+        yield* Effect.sleep("80 millis")
+        yield* heartbeat(stream)
+        yield* cache.gateway.authorize(tokenB, Option.none())
+        yield* Effect.sleep("200 millis")
+        yield* heartbeat(stream)
+        yield* cache.gateway.authorize(tokenB, Option.none())
+        expect(state.deadlines).toEqual([undefined, 700, undefined, 700])
+      })
   )
 
   it.scopedLive(
@@ -477,7 +501,7 @@ describe("AuthorizationCache", () => {
         expect(cache.stats().staleAnswers).toBe(1)
         yield* Effect.sleep("5 millis")
         expect(state.deadlines, "auth was asked first; the stale answer then started a refresh").toEqual([
-          undefined,
+          options.firstLookupDeadlineMs,
           undefined,
           options.refreshDeadlineMs
         ])

@@ -42,6 +42,14 @@ export interface AuthorizationCacheOptions {
    */
   readonly refreshDeadlineMs: number
   /**
+   * Deadline of the lookup of a token the cache holds nothing usable for (never seen, or past its
+   * TTL and any stale grace), while auth is heard from. Such a lookup costs auth one Argon2id
+   * verification, and a few arriving together queue for auth's hash permits: under the client's
+   * 50 ms budget five of six new tokens used at once got 503, and so did a newcomer's very first
+   * request. Requests that need the same answer share the one call. Default 1 s.
+   */
+  readonly firstLookupDeadlineMs: number
+  /**
    * How long past its TTL an accepted entry may still answer when auth gives no answer to its
    * lookup (`ServiceDegraded`: late past the budget, or auth unable to read its store) while
    * auth's stream is heard from: heartbeats prove auth and its change feed alive and every
@@ -62,6 +70,7 @@ export const defaultAuthorizationCacheOptions: AuthorizationCacheOptions = {
   reconnectAfterMs: 1_000,
   failuresPerMinute: 120,
   refreshDeadlineMs: 1_000,
+  firstLookupDeadlineMs: 1_000,
   staleIfErrorMs: 10_000
 }
 
@@ -279,7 +288,9 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       token: Redacted.Redacted<string>,
       agentId: Option.Option<AgentId>,
       tokenKey: string,
-      why: MissReason
+      why: MissReason,
+      /** Nothing usable held, and auth heard from: the first lookup's longer deadline. */
+      first = false
     ): Effect.Effect<Authorization, LookupError> =>
       // The caller's span, so the detached call stays in the trace of the request that made it.
       Effect.flatMap(
@@ -300,7 +311,9 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           const call =
             why === "refresh"
               ? remote.authorize(token, agentId, { deadlineMs: options.refreshDeadlineMs })
-              : remote.authorize(token, agentId)
+              : first
+                ? remote.authorize(token, agentId, { deadlineMs: options.firstLookupDeadlineMs })
+                : remote.authorize(token, agentId)
           runDetached(
             (Option.isSome(parent) ? Effect.withParentSpan(call, parent.value) : call).pipe(
               Effect.tap((answer) => Effect.sync(() => remember(tokenKey, startEpoch, answer, agentId))),
@@ -408,9 +421,16 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           return Effect.fail(new InvalidToken({ reason: "unknown" }))
         }
         stats.misses++
-        const why = missReason(tokenKey, agentId, now)
-        const asked = lookup(token, agentId, tokenKey, why)
-        return why === "expired" && options.staleIfErrorMs > 0
+        const missed = missReason(tokenKey, agentId, now)
+        // Past its TTL and past any stale grace, an entry is no better than none: its lookup gets
+        // the first lookup's deadline, as it has no stale answer to fall back on.
+        const canStale =
+          missed === "expired" &&
+          options.staleIfErrorMs > 0 &&
+          held(tokenKey, agentId, now, options.staleIfErrorMs) !== undefined
+        const first = missed === "absent" || (missed === "expired" && !canStale)
+        const asked = lookup(token, agentId, tokenKey, missed, first)
+        return canStale
           ? Effect.catchTag(asked, "ServiceDegraded", (late) => staleOr(token, agentId, tokenKey, late))
           : asked
       })
