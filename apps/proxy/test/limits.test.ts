@@ -1,3 +1,5 @@
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import {
   AuthGateway,
   AuthInvalidation,
@@ -35,6 +37,41 @@ const redisUrl = process.env.REDIS_URL
 const available = redisUrl !== undefined
 
 let mock: MockUpstream
+
+/** Bills as gpt-4o does a high-detail image: 1,105 prompt tokens per image part, whatever its URL's length. */
+const IMAGE_TOKENS = 1_105
+let vision: { url: string; close: () => Promise<void> }
+const startVision = () =>
+  new Promise<typeof vision>((resolve) => {
+    const server = createServer((req, res) => {
+      let raw = ""
+      req.on("data", (c) => {
+        raw += c
+      })
+      req.on("end", () => {
+        const body = JSON.parse(raw) as { messages: Array<{ content: unknown }> }
+        const images = body.messages
+          .flatMap((m) => (Array.isArray(m.content) ? m.content : []))
+          .filter((p: { type?: string }) => p.type === "image_url").length
+        const usage = { prompt_tokens: 10 + images * IMAGE_TOKENS, completion_tokens: 5 }
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(
+          JSON.stringify({
+            id: "chatcmpl-v",
+            object: "chat.completion",
+            created: 0,
+            model: "v",
+            choices: [{ index: 0, message: { role: "assistant", content: "a cat" }, finish_reason: "stop" }],
+            usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens }
+          })
+        )
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port
+      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) })
+    })
+  })
 const prefix = `ibex:limits-test:${crypto.randomUUID()}:`
 
 const principal = (org: string, limits: Pick<Principal, "tokensPerMinute" | "monthlyBudgetMicroUsd">): Principal => ({
@@ -81,11 +118,19 @@ const startProxy = async (
   const table = Either.getOrThrow(
     decodeRoutingConfig(
       {
-        providers: [{ id: "mock", kind: "openai", base_url: `${mock.url}/v1` }],
+        providers: [
+          { id: "mock", kind: "openai", base_url: `${mock.url}/v1` },
+          { id: "vision", kind: "openai", base_url: `${vision.url}/v1` }
+        ],
         models: [
           {
             name: "m",
             targets: [{ provider: "mock", model: "m" }],
+            pricing: { input_per_million: 1, output_per_million: 1 }
+          },
+          {
+            name: "v",
+            targets: [{ provider: "vision", model: "v" }],
             pricing: { input_per_million: 1, output_per_million: 1 }
           }
         ]
@@ -131,9 +176,11 @@ const startProxy = async (
 
 beforeAll(async () => {
   mock = await startMockUpstream()
+  vision = await startVision()
 })
 afterAll(async () => {
   await mock?.close()
+  await vision?.close()
   if (available) {
     const r = new Redis(redisUrl)
     const keys = await r.keys(`${prefix}*`)
@@ -238,6 +285,49 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         expect(results.filter((x) => x.status === 429).length).toBe(40 - ok.length)
         await new Promise((r) => setTimeout(r, 100))
         expect(records.reduce((sum, x) => sum + x.costMicroUsd, 0)).toBeLessThanOrEqual(budget)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    }, 60_000)
+
+    it("images sent by URL: a budget that allows 3 such requests admits at most 3 of 10 in parallel (an image reserves the model's image bound, not its URL's bytes)", async () => {
+      const cost = 10 + IMAGE_TOKENS + 5
+      const budget = cost * 3
+      const records: Array<UsageRecord> = []
+      const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
+      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            fetch(`${[a.url, b.url][i % 2]}/v1/chat/completions`, {
+              method: "POST",
+              headers: {
+                authorization: `Bearer ${token}`,
+                "x-ibex-agent-id": agent,
+                "content-type": "application/json"
+              },
+              body: JSON.stringify({
+                model: "v",
+                max_tokens: 5,
+                messages: [
+                  {
+                    role: "user",
+                    content: [
+                      { type: "text", text: "what is this?" },
+                      { type: "image_url", image_url: { url: "https://example.com/cat.png", detail: "high" } }
+                    ]
+                  }
+                ]
+              })
+            }).then((r) => r.status)
+          )
+        )
+        const ok = results.filter((s) => s === 200).length
+        expect(ok).toBeGreaterThanOrEqual(1)
+        expect(ok + results.filter((s) => s === 429).length).toBe(10)
+        await new Promise((r) => setTimeout(r, 100))
+        expect(records.reduce((sum, r) => sum + r.costMicroUsd, 0)).toBeLessThanOrEqual(budget)
       } finally {
         await a.close()
         await b.close()

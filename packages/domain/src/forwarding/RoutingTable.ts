@@ -47,7 +47,8 @@ const TargetWire = Schema.Struct({
 const PricingWire = Schema.Struct({
   input_per_million: Schema.Number.pipe(Schema.nonNegative()),
   output_per_million: Schema.Number.pipe(Schema.nonNegative()),
-  cached_input_per_million: opt(Schema.Number.pipe(Schema.nonNegative()))
+  cached_input_per_million: opt(Schema.Number.pipe(Schema.nonNegative())),
+  image_input_tokens: opt(PositiveInt)
 })
 
 const ModelWire = Schema.Struct({
@@ -100,7 +101,17 @@ export interface ModelPricing {
   readonly inputPerMillion: number
   readonly outputPerMillion: number
   readonly cachedInputPerMillion: number
+  /** The most prompt tokens one image input may cost on this model: what each image part reserves. */
+  readonly imageInputTokens: number
 }
+
+/**
+ * What one image part reserves unless the model's pricing says otherwise: above what an image
+ * costs on gpt-4o (at most 1,445 tokens at high detail), gpt-4.1-mini (about 2,500) and Claude
+ * (about 1,600). An image sent by URL adds only its URL's bytes to the request, so the body's
+ * size says nothing of it.
+ */
+export const DEFAULT_IMAGE_INPUT_TOKENS = 2_500
 
 export interface ModelRoute {
   readonly name: string
@@ -363,7 +374,8 @@ export const decodeRoutingConfig = (
       pricing: Option.map(Option.fromNullable(m.pricing), (p) => ({
         inputPerMillion: p.input_per_million,
         outputPerMillion: p.output_per_million,
-        cachedInputPerMillion: p.cached_input_per_million ?? p.input_per_million
+        cachedInputPerMillion: p.cached_input_per_million ?? p.input_per_million,
+        imageInputTokens: p.image_input_tokens ?? DEFAULT_IMAGE_INPUT_TOKENS
       }))
     })
   })

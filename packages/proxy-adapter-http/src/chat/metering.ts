@@ -1,4 +1,5 @@
 import {
+  DEFAULT_IMAGE_INPUT_TOKENS,
   type ModelPricing,
   monthOf,
   type Principal,
@@ -23,6 +24,17 @@ export const DEFAULT_OUTPUT_RESERVATION = 4_096
  * reservation bounds the prompt rather than guesses it. Settling corrects it.
  */
 export const promptReservation = (bodyBytes: number): number => Math.ceil(bodyBytes / 3)
+
+/** Image parts in the request's messages: each costs the provider far more than its bytes say. */
+export const imageParts = (body: ChatIntent["body"]): number => {
+  let images = 0
+  for (const message of body.messages) {
+    const content = (message as { readonly content?: unknown }).content
+    if (Array.isArray(content))
+      for (const part of content) if ((part as { readonly type?: unknown }).type === "image_url") images++
+  }
+  return images
+}
 
 const outputCap = (body: ChatIntent["body"]): number => {
   const cap = body.max_completion_tokens ?? body.max_tokens
@@ -50,7 +62,11 @@ export const reservationFor = (
   pricing: Option.Option<ModelPricing>,
   nowMs: number
 ): UsageReservation => {
-  const prompt = promptReservation(bodyBytes)
+  const perImage = Option.match(pricing, {
+    onNone: () => DEFAULT_IMAGE_INPUT_TOKENS,
+    onSome: (p) => p.imageInputTokens
+  })
+  const prompt = promptReservation(bodyBytes) + imageParts(intent.body) * perImage
   const output = outputCap(intent.body) * (typeof intent.body.n === "number" ? intent.body.n : 1)
   return {
     orgId: principal.orgId,
