@@ -1,4 +1,6 @@
+import { X509Certificate } from "node:crypto"
 import { readFileSync } from "node:fs"
+import { createSecureContext } from "node:tls"
 import { Config, ConfigError, Either, Option } from "effect"
 
 /**
@@ -43,18 +45,56 @@ const readPem = (variable: string, path: string): Either.Either<Buffer, ConfigEr
   }
 }
 
+/**
+ * What grpc-js would only find at the first call (a key that is not the certificate's; a
+ * certificate auth will refuse for its role), said now, naming the variables: a proxy started
+ * with the CLI's certificate passed its readiness check and answered every request 503, and one
+ * with a mismatched key stopped with a bare "Error".
+ */
+const checkPair = (
+  certVar: string,
+  keyVar: string,
+  role: string | undefined,
+  pems: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer }
+): ConfigError.ConfigError | undefined => {
+  try {
+    createSecureContext({ ca: pems.ca, cert: pems.cert, key: pems.key })
+  } catch (e) {
+    const reason = e instanceof Error ? e.message.replace(/^error:[0-9A-F]+:/i, "") : "unusable"
+    return ConfigError.InvalidData(
+      [certVar],
+      `${certVar} / ${keyVar}: the certificate and key cannot be used together (${reason})`
+    )
+  }
+  if (role === undefined) return undefined
+  let names = ""
+  try {
+    names = new X509Certificate(pems.cert).subjectAltName ?? ""
+  } catch {
+    return ConfigError.InvalidData([certVar], `${certVar}: not a readable X.509 certificate`)
+  }
+  const wanted = `URI:spiffe://ibex/${role}`
+  return names.split(", ").includes(wanted)
+    ? undefined
+    : ConfigError.InvalidData(
+        [certVar],
+        `${certVar}: the certificate is not a ${role}'s (auth tells roles by the URI subject alternative name ${wanted}; this one has ${names === "" ? "none" : names}), so auth would refuse its calls`
+      )
+}
+
 const all = (errors: ReadonlyArray<ConfigError.ConfigError>): ConfigError.ConfigError =>
   errors.slice(1).reduce((acc, e) => ConfigError.And(acc, e), errors[0] as ConfigError.ConfigError)
 
 /**
  * The TLS setting of one side: `certVar` / `keyVar` name its certificate and key, IBEX_TLS_CA_FILE
  * the CA. `required`: with none of the three and no AUTH_GRPC_INSECURE=true, each missing variable
- * is reported (auth and the proxy refuse to run plaintext by accident).
+ * is reported (auth and the proxy refuse to run plaintext by accident). `role`: the role the
+ * certificate must name (`spiffe://ibex/<role>`), when auth authorises this side by it.
  */
 export const grpcTlsConfig = (
   certVar: string,
   keyVar: string,
-  options: { readonly required: boolean; readonly client: boolean }
+  options: { readonly required: boolean; readonly client: boolean; readonly role?: string }
 ) =>
   Config.all({
     serverName: options.client ? optionalPath(TLS_SERVER_NAME_VAR) : Config.succeed(Option.none<string>()),
@@ -97,6 +137,8 @@ export const grpcTlsConfig = (
       }
       if (errors.length > 0) return Either.left(all(errors))
       const [caPem, certPem, keyPem] = contents as [Buffer, Buffer, Buffer]
+      const unusable = checkPair(certVar, keyVar, options.role, { ca: caPem, cert: certPem, key: keyPem })
+      if (unusable !== undefined) return Either.left(unusable)
       const path = (o: Option.Option<string>) => Option.getOrElse(o, () => "")
       return Either.right({
         _tag: "Mtls",

@@ -282,5 +282,6 @@ export const ProxyAppConfig: Config.Config<ProxyAppConfig> = Config.all({
  */
 export const ProxyTlsConfig = grpcTlsConfig("PROXY_TLS_CERT_FILE", "PROXY_TLS_KEY_FILE", {
   required: true,
-  client: true
+  client: true,
+  role: "proxy"
 })

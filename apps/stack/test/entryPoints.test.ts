@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { authEnvVars } from "@ibex/app-auth"
 import { proxyEnvVars } from "@ibex/app-proxy"
+import { ensureDevCertificates } from "@ibex/auth-adapter-grpc"
 import { cliEnvVars } from "@ibex/cli"
 import { afterAll, describe, expect, it } from "vitest"
 
@@ -148,6 +149,30 @@ describe("configuration errors: one JSON line naming every invalid variable", ()
     ])
     expect(reasonOf(partial, "IBEX_TLS_CA_FILE")).toContain("ENOENT")
     expect(reasonOf(partial, "PROXY_TLS_KEY_FILE")).toMatch(/required/)
+  }, 120_000)
+
+  it("proxy: a certificate auth would refuse (another role's) or a key that is not the certificate's is named at start", async () => {
+    const certs = await ensureDevCertificates(join(work, "tls"))
+    const wrongRole = theConfigLine(
+      await run("proxy", {
+        IBEX_TLS_CA_FILE: certs.caFile,
+        PROXY_TLS_CERT_FILE: certs.cli.certFile,
+        PROXY_TLS_KEY_FILE: certs.cli.keyFile
+      })
+    )
+    expect(wrongRole.invalid.map((i) => i.variable)).toEqual(["PROXY_TLS_CERT_FILE"])
+    expect(reasonOf(wrongRole, "PROXY_TLS_CERT_FILE")).toMatch(
+      /not a proxy's.*spiffe:\/\/ibex\/proxy.*spiffe:\/\/ibex\/cli/
+    )
+    const mismatched = theConfigLine(
+      await run("proxy", {
+        IBEX_TLS_CA_FILE: certs.caFile,
+        PROXY_TLS_CERT_FILE: certs.proxy.certFile,
+        PROXY_TLS_KEY_FILE: certs.cli.keyFile
+      })
+    )
+    expect(mismatched.invalid.map((i) => i.variable)).toEqual(["PROXY_TLS_CERT_FILE"])
+    expect(reasonOf(mismatched, "PROXY_TLS_CERT_FILE")).toMatch(/PROXY_TLS_KEY_FILE.*cannot be used together/)
   }, 120_000)
 
   it("the CLI: a token command without a client certificate stops before sending the token (exit 2)", async () => {
