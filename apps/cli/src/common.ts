@@ -1,5 +1,5 @@
 import { resolve } from "node:path"
-import { Options } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import { configInvalidRecord, type GrpcTls, readConfig } from "@ibex/app-common"
 import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"
@@ -8,6 +8,19 @@ import { CliEnv, CliTls, DEFAULT_AUTH_TARGET, UNSET_AUTH_TARGET } from "./config
 import { type CliError, operationError, printError, usageError } from "./output.js"
 
 /** `--json` on every command: machine output on stdout instead of the human lines. */
+/**
+ * A command group's description with its subcommands named: `ibex budget --help` shows the group
+ * alone (@effect/cli lists children only under the root's help), and a newcomer saw no `get` or
+ * `set` there.
+ */
+export const withSubcommandsNamed = (
+  description: string,
+  path: string,
+  // biome-ignore lint/suspicious/noExplicitAny: any command, whatever its name, requirements and result
+  subcommands: ReadonlyArray<Command.Command<any, any, any, any>>
+): string =>
+  `${description} Subcommands: ${subcommands.flatMap((c) => [...Command.getNames(c)]).join(", ")} (\`ibex ${path} <subcommand> --help\`).`
+
 export const jsonOption = Options.boolean("json").pipe(
   Options.withDescription("Print machine-readable JSON on stdout (errors as JSON on stderr).")
 )

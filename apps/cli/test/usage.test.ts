@@ -409,5 +409,7 @@ describe("ibex budget", () => {
     expect(top.stdout).toMatch(/ibex usage --by model --since 7d/)
     expect(top.stdout).toMatch(/ibex budget set --monthly-usd 50/)
     expect(budget.stdout).toMatch(/monthly budget in USD/)
+    // A group's own help names what it holds (@effect/cli lists children only under the root).
+    expect(budget.stdout).toMatch(/Subcommands: get, set \(`ibex budget <subcommand> --help`\)/)
   })
 })

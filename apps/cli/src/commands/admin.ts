@@ -12,7 +12,7 @@ import {
 } from "@ibex/domain"
 import { type DatabaseTarget, IamStoresLive, PgClientLive, PlatformAdminStoreLive } from "@ibex/persistence-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { cliEnv, handled, jsonOption } from "../common.js"
+import { cliEnv, handled, jsonOption, withSubcommandsNamed } from "../common.js"
 import { openDatabase, unreachable } from "../database.js"
 import { emit, iso, operationError, table, usageError } from "../output.js"
 import { AuditLogStderr, safeUser } from "../platform.js"
@@ -132,7 +132,11 @@ const revokeCommand = Command.make(
 
 const credentialCommand = Command.make("credential").pipe(
   Command.withDescription(
-    "Platform-admin credentials (ibex_padm_…), distinct from any org's PAT. Rotate: create a new one, switch to it, revoke the old one."
+    withSubcommandsNamed(
+      "Platform-admin credentials (ibex_padm_…), distinct from any org's PAT. Rotate: create a new one, switch to it, revoke the old one.",
+      "admin credential",
+      [createCommand, listCommand, revokeCommand]
+    )
   ),
   Command.withSubcommands([createCommand, listCommand, revokeCommand])
 )
@@ -192,13 +196,23 @@ const bootstrapCommand = Command.make(
 )
 
 const operatorCommand = Command.make("operator").pipe(
-  Command.withDescription("Console operators (sign-in with e-mail, password and TOTP; docs/CONSOLE.md)."),
+  Command.withDescription(
+    withSubcommandsNamed(
+      "Console operators (sign-in with e-mail, password and TOTP; docs/CONSOLE.md).",
+      "admin operator",
+      [bootstrapCommand]
+    )
+  ),
   Command.withSubcommands([bootstrapCommand])
 )
 
 export const adminCommand = Command.make("admin").pipe(
   Command.withDescription(
-    "Platform administration as the database owner (DATABASE_URL, or the embedded folder / running stack)."
+    withSubcommandsNamed(
+      "Platform administration as the database owner (DATABASE_URL, or the embedded folder / running stack).",
+      "admin",
+      [credentialCommand, operatorCommand]
+    )
   ),
   Command.withSubcommands([credentialCommand, operatorCommand])
 )

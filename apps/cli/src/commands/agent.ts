@@ -1,7 +1,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import type { AgentId, AgentStatus } from "@ibex/domain"
 import { Effect } from "effect"
-import { handled, jsonOption } from "../common.js"
+import { handled, jsonOption, withSubcommandsNamed } from "../common.js"
 import { emit, table } from "../output.js"
 import { platform } from "../platform.js"
 import { nameArg, uuidArg } from "../validate.js"
@@ -76,7 +76,16 @@ const listCommand = Command.make("list", { json: jsonOption, org: orgOption }, (
 ).pipe(Command.withDescription("List an org's agents."))
 
 export const agentCommand = Command.make("agent").pipe(
-  Command.withDescription(`Agents of an org (--org <id or name>). ${PLATFORM_NOTE}`),
+  Command.withDescription(
+    withSubcommandsNamed(`Agents of an org (--org <id or name>). ${PLATFORM_NOTE}`, "agent", [
+      createCommand,
+      listCommand,
+      statusCommand("pause", "paused", "Pause an agent: its requests are refused until it is activated"),
+      statusCommand("archive", "archived", "Archive an agent: refused, kept for the record"),
+      statusCommand("suspend", "suspended", "Suspend an agent: refused, e.g. after abuse"),
+      statusCommand("activate", "active", "Activate an agent again")
+    ])
+  ),
   Command.withSubcommands([
     createCommand,
     listCommand,

@@ -1,7 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import type { OrgLimitsInput, OrgLimitsView } from "@ibex/auth-core"
 import { Effect, Option, type Redacted } from "effect"
-import { handled, jsonOption } from "../common.js"
+import { handled, jsonOption, withSubcommandsNamed } from "../common.js"
 import { meteringOrgOption, meteringTokenOption, parseUsd, usd, withUsageClient } from "../metering.js"
 import { type CliError, emit, usageError } from "../output.js"
 import { platform } from "../platform.js"
@@ -127,7 +127,11 @@ const getCommand = Command.make(
 
 export const budgetCommand = Command.make("budget").pipe(
   Command.withDescription(
-    "An org's metering limits: tokens per minute and a monthly budget in USD, enforced by the proxies at admission (null: no limit)."
+    withSubcommandsNamed(
+      "An org's metering limits: tokens per minute and a monthly budget in USD, enforced by the proxies at admission (null: no limit).",
+      "budget",
+      [getCommand, setCommand]
+    )
   ),
   Command.withSubcommands([getCommand, setCommand])
 )

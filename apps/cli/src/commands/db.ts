@@ -3,7 +3,7 @@ import { SecretHasherArgon2 } from "@ibex/auth-adapter-grpc"
 import { Permissions, SecureRandomWebCrypto } from "@ibex/domain"
 import { type SeedResult, seedDev } from "@ibex/persistence-pg"
 import { Effect, Layer, Redacted } from "effect"
-import { cliEnv, handled, jsonOption } from "../common.js"
+import { cliEnv, handled, jsonOption, withSubcommandsNamed } from "../common.js"
 import { openDatabase, runMigrationsFor, storesOn, unreachable } from "../database.js"
 import { emit } from "../output.js"
 
@@ -110,6 +110,11 @@ const seedCommand = Command.make(
 )
 
 export const dbCommand = Command.make("db").pipe(
-  Command.withDescription("Database administration, directly on DATABASE_URL or the embedded PGlite."),
+  Command.withDescription(
+    withSubcommandsNamed("Database administration, directly on DATABASE_URL or the embedded PGlite.", "db", [
+      migrateCommand,
+      seedCommand
+    ])
+  ),
   Command.withSubcommands([migrateCommand, seedCommand])
 )

@@ -2,7 +2,7 @@ import { Args, Command, Options } from "@effect/cli"
 import type { CreatedToken } from "@ibex/auth-core"
 import { type Agent, type Org, Permissions, SecureRandom, SecureRandomWebCrypto, uuidFromBytes } from "@ibex/domain"
 import { Clock, Duration, Effect, Option, Redacted } from "effect"
-import { handled, jsonOption } from "../common.js"
+import { handled, jsonOption, withSubcommandsNamed } from "../common.js"
 import { emit, table, usageError } from "../output.js"
 import { platform } from "../platform.js"
 import { durationArg, nameArg } from "../validate.js"
@@ -236,7 +236,22 @@ const statusCommand = (name: "disable" | "enable", description: string) =>
 
 export const orgCommand = Command.make("org").pipe(
   Command.withDescription(
-    `Organizations. Onboarding: \`ibex org create --name acme --agent bot --expires-in 30d\` prints the org's first admin token and agent id; \`ibex org disable acme\` stops its tokens within 300 ms, \`ibex org enable acme\` restores them. ${PLATFORM_NOTE}`
+    withSubcommandsNamed(
+      `Organizations. Onboarding: \`ibex org create --name acme --agent bot --expires-in 30d\` prints the org's first admin token and agent id; \`ibex org disable acme\` stops its tokens within 300 ms, \`ibex org enable acme\` restores them. ${PLATFORM_NOTE}`,
+      "org",
+      [
+        createCommand,
+        listCommand,
+        showCommand,
+        renameCommand,
+        rateLimitCommand,
+        statusCommand(
+          "disable",
+          "Disable an organization: its tokens are refused within the revocation SLA (300 ms); data kept."
+        ),
+        statusCommand("enable", "Enable a disabled organization: its tokens work again.")
+      ]
+    )
   ),
   Command.withSubcommands([
     createCommand,

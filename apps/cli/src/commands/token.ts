@@ -8,7 +8,7 @@ import {
 } from "@ibex/auth-adapter-grpc"
 import { Permissions, type TokenId } from "@ibex/domain"
 import { Clock, Duration, Effect, Option, Redacted } from "effect"
-import { cliEnv, grpcTls, handled, jsonOption } from "../common.js"
+import { cliEnv, grpcTls, handled, jsonOption, withSubcommandsNamed } from "../common.js"
 import type { CliEnv } from "../config.js"
 import { type CliError, emit, iso, operationError, table, usageError } from "../output.js"
 import { platform } from "../platform.js"
@@ -250,6 +250,8 @@ const revokeCommand = Command.make(
 ).pipe(Command.withDescription("Revoke a token of your org (gRPC), or with --org of a named org (platform admin)."))
 
 export const tokenCommand = Command.make("token").pipe(
-  Command.withDescription(`Personal access tokens. ${AUTH_NOTE}`),
+  Command.withDescription(
+    withSubcommandsNamed(`Personal access tokens. ${AUTH_NOTE}`, "token", [createCommand, listCommand, revokeCommand])
+  ),
   Command.withSubcommands([createCommand, listCommand, revokeCommand])
 )
