@@ -253,7 +253,7 @@ describe("ibex usage", () => {
     expectRefused(
       await inProcess(["usage", "--since", "2025-03-02", "--until", "2025-03-01"], { ...env, IBEX_TOKEN: reader.pat }),
       2,
-      /invalid/
+      /--until \(2025-03-01T00:00:00\.000Z\) must be after --since \(2025-03-02T00:00:00\.000Z\)/
     )
   })
 

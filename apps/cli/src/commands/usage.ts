@@ -1,10 +1,10 @@
 import { Command, Options } from "@effect/cli"
 import type { UsageReport } from "@ibex/auth-core"
-import type { UsageGroupBy, UsageTotals } from "@ibex/domain"
+import { monthStartUtc, type UsageGroupBy, type UsageTotals } from "@ibex/domain"
 import { Clock, Effect, Option } from "effect"
 import { handled, jsonOption } from "../common.js"
 import { meteringOrgOption, meteringTokenOption, parseInstant, usd, withUsageClient } from "../metering.js"
-import { emit, table } from "../output.js"
+import { emit, table, usageError } from "../output.js"
 import { platform } from "../platform.js"
 
 const groupLabel: Record<UsageGroupBy, string> = { model: "MODEL", agent: "AGENT", day: "DAY", provider: "PROVIDER" }
@@ -98,6 +98,12 @@ export const usageCommand = Command.make(
           until: Option.isSome(until) ? yield* parseInstant("--until", until.value, now) : null,
           groupBy: by
         }
+        // The service refuses it too, but only as "invalid": say which flags disagree.
+        const from = input.since?.getTime() ?? monthStartUtc(new Date(now)).getTime()
+        if ((input.until?.getTime() ?? now) <= from)
+          return yield* usageError(
+            `--until (${input.until?.toISOString() ?? "now"}) must be after --since (${new Date(from).toISOString()})`
+          )
         const report = Option.isSome(org)
           ? yield* Effect.scoped(Effect.flatMap(platform, (p) => p.queryUsage(org.value, input)))
           : yield* withUsageClient(token, "usage:read", (client, bearer) => client.query(bearer, input))
