@@ -133,6 +133,15 @@ export const meteringSuite = (tracing: boolean) => {
       const created = r?.createdAt.getTime() ?? 0
       expect(created).toBeGreaterThanOrEqual(sent - 5)
       expect(created).toBeLessThanOrEqual(ended - 290)
+      // The provider's own time to first chunk (its attempt's start to the first chunk) is the 300 ms too.
+      const text = await (await fetch(`${stack.url}/metrics`)).text()
+      const sum = Number(
+        /ibex_proxy_upstream_time_to_first_chunk_seconds_sum\{provider="a",model="mock-delay-300"\} (\S+)/.exec(
+          text
+        )?.[1]
+      )
+      expect(sum).toBeGreaterThanOrEqual(0.29)
+      expect(sum * 1000).toBeLessThanOrEqual((r?.latencyMs ?? 0) + 1)
     })
 
     it("an Anthropic stream: usage from message_start and message_delta", async () => {

@@ -275,7 +275,7 @@ export const ErrorCatalogue: { readonly [K in Tag]: CatalogueEntry } = {
     grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
     type: "insufficient_quota",
     message:
-      "The organization's monthly budget cannot cover this request's reservation (its prompt and max_tokens, 4096 when unset); a smaller max_tokens may fit."
+      "The organization's monthly budget cannot cover this request's reservation (its prompt, its images and max_tokens, 4096 when unset, times n); a smaller max_tokens may fit."
   },
   InternalError: {
     code: "INTERNAL_ERROR",

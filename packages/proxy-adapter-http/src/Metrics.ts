@@ -69,7 +69,7 @@ export const makeProxyMetrics = (options: {
   })
   const ttfc = new Histogram({
     name: "ibex_proxy_upstream_time_to_first_chunk_seconds",
-    help: "Time from a streamed request's arrival to its first chunk written to the client.",
+    help: "Time from the start of the attempt that served a stream to its first chunk written to the client.",
     labelNames: ["provider", "model"] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry]

@@ -37,7 +37,7 @@ import { reloadRouting, routingReport } from "./edge/adminRouting.js"
 import { makeAuthorizeStage } from "./edge/authorize.js"
 import { makeDrain } from "./edge/drain.js"
 import { listModels, retrieveModel } from "./edge/models.js"
-import { newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
+import { arrivedAtMs, newRequestId, newRequestState, type RequestState, randomTraceId } from "./edge/RequestState.js"
 import { makeResponder } from "./edge/Responder.js"
 import { ClientGone, declaredTooLarge, isJsonMediaType, keepsConnectionUnread, readBody } from "./edge/readBody.js"
 import { makeReadiness } from "./edge/readiness.js"
@@ -135,8 +135,11 @@ export const makeProxyServer: Effect.Effect<
     drain.finish()
   }
   const accessLog = (state: RequestState, spanId?: string) => {
-    writeAccessLine(state, spanId)
-    finish(state)
+    try {
+      writeAccessLine(state, spanId)
+    } finally {
+      finish(state)
+    }
   }
   const forward = makeForwardStage(responder, metrics)
   const health = makeTargetHealth()
@@ -169,7 +172,7 @@ export const makeProxyServer: Effect.Effect<
   const admitAndForward: ChatHandOver["admitAndForward"] = (req, res, state, authorized, bodyBytes, intent, pricing) =>
     Effect.gen(function* () {
       const { principal } = authorized
-      const reservation = reservationFor(principal, intent, bodyBytes, pricing, Date.now())
+      const reservation = reservationFor(principal, intent, bodyBytes, pricing, arrivedAtMs(state))
       const counted = yield* admitUsage(principal, reservation, state, metrics)
       const usage = beginUsage(state, authorized, intent, reservation, counted, pricing, metrics)
       const span = yield* Effect.option(Effect.currentSpan)
@@ -362,8 +365,9 @@ export const makeProxyServer: Effect.Effect<
       }
     } catch (defect) {
       failUnexpectedly(res, state, Cause.die(defect))
+    } finally {
+      accessLog(state)
     }
-    accessLog(state)
   }
 
   // The long way from where a warm request stands, in a fiber of its own.

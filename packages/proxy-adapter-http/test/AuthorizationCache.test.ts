@@ -13,7 +13,7 @@ import {
   ServiceDegraded,
   type TokenId
 } from "@ibex/domain"
-import { Deferred, Effect, Either, Fiber, Logger, Option, Queue, Redacted, Stream } from "effect"
+import { Cause, Deferred, Effect, Either, Fiber, Logger, Option, Queue, Redacted, Stream } from "effect"
 import { defaultAuthorizationCacheOptions, makeAuthorizationCache } from "../src/auth/AuthorizationCache.js"
 import { ClientAddress } from "../src/auth/FailureBudget.js"
 
@@ -218,6 +218,37 @@ describe("AuthorizationCache", () => {
         const next = yield* Effect.either(cache.gateway.authorize(tokenA, Option.some(agentA)))
         expect(Either.isLeft(next)).toBe(true)
         expect(state.calls).toBe(2)
+      })
+  )
+
+  it.scopedLive(
+    "a request made after a revocation never joins a lookup that began before it: it asks auth itself (deterministic interleaving)",
+    () =>
+      Effect.gen(function* () {
+        const { cache, stream, state } = yield* setup()
+        yield* heartbeat(stream)
+        // 1. A token's first lookup reads "valid", then stalls (auth's Argon2id queue, say).
+        state.gate = yield* Deferred.make<void>()
+        const before = yield* Effect.fork(cache.gateway.authorize(tokenA, Option.some(agentA)))
+        yield* Effect.sleep("10 millis")
+        // 2. The token is revoked; the proxy applies the notice while that lookup is in flight.
+        state.revoked.add(Redacted.value(tokenA))
+        yield* Queue.offer(stream, AuthInvalidation.TokenRevoked({ tokenId: tokenIdA }))
+        yield* heartbeat(stream)
+        // 3. A request made now does not share the lookup that began before: it is a call of its own.
+        const after = yield* Effect.fork(cache.gateway.authorize(tokenA, Option.some(agentA)))
+        yield* Effect.sleep("10 millis")
+        expect(state.calls).toBe(2)
+        yield* Deferred.succeed(state.gate, undefined)
+        state.gate = undefined
+        // The earlier request was made before the revocation: auth's answer then stands for it.
+        expect((yield* before.await.pipe(Effect.flatten)).principal.tokenId).toBe(tokenIdA)
+        const refused = yield* after.await
+        expect(
+          refused._tag === "Failure"
+            ? Cause.failureOption(refused.cause).pipe(Option.map((e) => e._tag))
+            : Option.none()
+        ).toEqual(Option.some("InvalidToken"))
       })
   )
 

@@ -75,23 +75,18 @@ const listCommand = Command.make("list", { json: jsonOption, org: orgOption }, (
   )
 ).pipe(Command.withDescription("List an org's agents."))
 
+const agentSubcommands = [
+  createCommand,
+  listCommand,
+  statusCommand("pause", "paused", "Pause an agent: its requests are refused until it is activated"),
+  statusCommand("archive", "archived", "Archive an agent: refused, kept for the record"),
+  statusCommand("suspend", "suspended", "Suspend an agent: refused, e.g. after abuse"),
+  statusCommand("activate", "active", "Activate an agent again")
+] as const
+
 export const agentCommand = Command.make("agent").pipe(
   Command.withDescription(
-    withSubcommandsNamed(`Agents of an org (--org <id or name>). ${PLATFORM_NOTE}`, "agent", [
-      createCommand,
-      listCommand,
-      statusCommand("pause", "paused", "Pause an agent: its requests are refused until it is activated"),
-      statusCommand("archive", "archived", "Archive an agent: refused, kept for the record"),
-      statusCommand("suspend", "suspended", "Suspend an agent: refused, e.g. after abuse"),
-      statusCommand("activate", "active", "Activate an agent again")
-    ])
+    withSubcommandsNamed(`Agents of an org (--org <id or name>). ${PLATFORM_NOTE}`, "agent", agentSubcommands)
   ),
-  Command.withSubcommands([
-    createCommand,
-    listCommand,
-    statusCommand("pause", "paused", "Pause an agent: its requests are refused until it is activated"),
-    statusCommand("archive", "archived", "Archive an agent: refused, kept for the record"),
-    statusCommand("suspend", "suspended", "Suspend an agent: refused, e.g. after abuse"),
-    statusCommand("activate", "active", "Activate an agent again")
-  ])
+  Command.withSubcommands(agentSubcommands)
 )

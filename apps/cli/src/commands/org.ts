@@ -234,35 +234,26 @@ const statusCommand = (name: "disable" | "enable", description: string) =>
     )
   ).pipe(Command.withDescription(description))
 
+const orgSubcommands = [
+  createCommand,
+  listCommand,
+  showCommand,
+  renameCommand,
+  rateLimitCommand,
+  statusCommand(
+    "disable",
+    "Disable an organization: its tokens are refused within the revocation SLA (300 ms); data kept."
+  ),
+  statusCommand("enable", "Enable a disabled organization: its tokens work again.")
+] as const
+
 export const orgCommand = Command.make("org").pipe(
   Command.withDescription(
     withSubcommandsNamed(
       `Organizations. Onboarding: \`ibex org create --name acme --agent bot --expires-in 30d\` prints the org's first admin token and agent id; \`ibex org disable acme\` stops its tokens within 300 ms, \`ibex org enable acme\` restores them. ${PLATFORM_NOTE}`,
       "org",
-      [
-        createCommand,
-        listCommand,
-        showCommand,
-        renameCommand,
-        rateLimitCommand,
-        statusCommand(
-          "disable",
-          "Disable an organization: its tokens are refused within the revocation SLA (300 ms); data kept."
-        ),
-        statusCommand("enable", "Enable a disabled organization: its tokens work again.")
-      ]
+      orgSubcommands
     )
   ),
-  Command.withSubcommands([
-    createCommand,
-    listCommand,
-    showCommand,
-    renameCommand,
-    rateLimitCommand,
-    statusCommand(
-      "disable",
-      "Disable an organization: its tokens are refused within the revocation SLA (300 ms); data kept."
-    ),
-    statusCommand("enable", "Enable a disabled organization: its tokens work again.")
-  ])
+  Command.withSubcommands(orgSubcommands)
 )

@@ -269,9 +269,17 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // One remote call per (token, agent) at a time: the requests that miss together share it, so
     // a burst of misses (a cold start, a reset) is one call to auth, not one per request. A
     // background refresh is a flight of its own: it has a longer deadline than a client may wait.
-    const flightKeyOf = (tokenKey: string, agentId: Option.Option<AgentId>, refresh: boolean) =>
-      `${refresh ? "refresh:" : ""}${Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`}`
-    const inflight = new Map<string, Deferred.Deferred<Authorization, LookupError>>()
+    // The deadline's class is part of the key: a request on the client's budget never waits on a
+    // first lookup's longer one, nor the other way round.
+    const flightKeyOf = (tokenKey: string, agentId: Option.Option<AgentId>, why: MissReason, first: boolean) =>
+      `${why === "refresh" ? "refresh:" : first ? "first:" : ""}${Option.isNone(agentId) ? tokenKey : `${tokenKey}/${agentId.value}`}`
+    // A flight is joined only while no invalidation arrived since it started (its epoch): its
+    // answer may have been read before a revocation the cache has applied since, and a request
+    // made after that must not be answered with it. It asks again instead.
+    const inflight = new Map<
+      string,
+      { readonly answer: Deferred.Deferred<Authorization, LookupError>; readonly epoch: number }
+    >()
     // Why a lookup failed closed is the first question after a burst of 503s: the cache had lost
     // trust (auth unheard), or held the entry past its TTL, or never had it. Said at most once a
     // second, so a dead auth does not turn into a log line per request.
@@ -296,9 +304,9 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
       Effect.flatMap(
         Effect.zip(Effect.option(Effect.currentParentSpan), FiberRef.get(ClientAddress)),
         ([parent, address]): Effect.Effect<Authorization, LookupError> => {
-          const flightKey = flightKeyOf(tokenKey, agentId, why === "refresh")
+          const flightKey = flightKeyOf(tokenKey, agentId, why, first)
           const shared = inflight.get(flightKey)
-          if (shared !== undefined) return Deferred.await(shared)
+          if (shared !== undefined && shared.epoch === epoch) return Deferred.await(shared.answer)
           // Not a PAT at all: auth would refuse it too; asking would only let garbage cost a round trip.
           if (Either.isLeft(parsePat(Redacted.value(token))))
             return Effect.fail(new InvalidToken({ reason: "malformed" }))
@@ -306,7 +314,7 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           if (typeof charge === "number") return Effect.fail(new AuthFailuresThrottled({ retryAfterMs: charge }))
           const startEpoch = epoch
           const mine = Deferred.unsafeMake<Authorization, LookupError>(FiberId.none)
-          inflight.set(flightKey, mine)
+          inflight.set(flightKey, { answer: mine, epoch: startEpoch })
           // Detached: a caller that goes away (client disconnect) must not cancel the call the others share.
           const call =
             why === "refresh"
@@ -332,7 +340,12 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
               Effect.ensuring(Effect.sync(charge.refund)),
               Effect.exit,
               Effect.flatMap((exit) => Deferred.done(mine, exit)),
-              Effect.ensuring(Effect.sync(() => inflight.delete(flightKey)))
+              // A newer flight for the same key (started after an invalidation) stays.
+              Effect.ensuring(
+                Effect.sync(() => {
+                  if (inflight.get(flightKey)?.answer === mine) inflight.delete(flightKey)
+                })
+              )
             )
           )
           return Deferred.await(mine)
@@ -342,7 +355,11 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
     // An entry in the last fifth of its TTL is refreshed in the background while it is still served,
     // so a busy proxy's hot tokens never fall off the TTL cliff into remote calls all at once.
     const refreshAhead = (token: Redacted.Redacted<string>, agentId: Option.Option<AgentId>, tokenKey: string) => {
-      if (inflight.has(flightKeyOf(tokenKey, agentId, true)) || inflight.has(flightKeyOf(tokenKey, agentId, false)))
+      if (
+        inflight.has(flightKeyOf(tokenKey, agentId, "refresh", false)) ||
+        inflight.has(flightKeyOf(tokenKey, agentId, "expired", false)) ||
+        inflight.has(flightKeyOf(tokenKey, agentId, "absent", true))
+      )
         return
       refreshes++
       runDetached(Effect.ignore(lookup(token, agentId, tokenKey, "refresh")))

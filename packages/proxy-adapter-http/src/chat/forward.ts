@@ -81,6 +81,7 @@ export const prepareForward = (
     observer: {
       attempt: (target, outcome, ms) => {
         meter.target = target
+        meter.attemptStarted = performance.now() - ms
         noteAttempt(state, target)
         metrics.upstreamAttempt(target.provider.id, target.model, outcome, ms / 1000)
       },
@@ -212,8 +213,14 @@ export const streamEnded = (
   const { target } = forwarded
   meter.firstChunkMs = outcome.firstChunkMs
   meter.usage = outcome.usage
+  // The provider's share: from the attempt that served (not the request's arrival: its wait for
+  // auth, its retries and other targets' failures are not this target's).
   if (outcome.firstChunkMs !== undefined)
-    metrics.timeToFirstChunk(target.provider.id, target.model, outcome.firstChunkMs / 1000)
+    metrics.timeToFirstChunk(
+      target.provider.id,
+      target.model,
+      Math.max(0, state.started + outcome.firstChunkMs - (meter.attemptStarted ?? state.started)) / 1000
+    )
   if (Option.isSome(outcome.usage)) metrics.tokens(target.provider.id, target.model, outcome.usage.value, orgId)
   if (outcome.clientGone) state.status = 499
   else if (Option.isSome(outcome.failure)) {

@@ -88,13 +88,16 @@ export interface Meter {
   usage: Option.Option<Usage>
   estimated: boolean
   firstChunkMs: number | undefined
+  /** When the last attempt started (`performance.now()`): the provider's own time to first chunk counts from there. */
+  attemptStarted: number | undefined
 }
 
 export const newMeter = (): Meter => ({
   target: undefined,
   usage: Option.none(),
   estimated: false,
-  firstChunkMs: undefined
+  firstChunkMs: undefined,
+  attemptStarted: undefined
 })
 
 export const usageRecordOf = (input: {

@@ -25,7 +25,7 @@ import {
 } from "@ibex/domain"
 import { Cause, Effect, Either, type Option } from "effect"
 import type { AuthorizeStage } from "../edge/authorize.js"
-import type { RequestState } from "../edge/RequestState.js"
+import { arrivedAtMs, type RequestState } from "../edge/RequestState.js"
 import type { Responder } from "../edge/Responder.js"
 import { type ClientGone, declaredTooLarge, isJsonMediaType, readBodyNow } from "../edge/readBody.js"
 import { headerValue } from "../headers.js"
@@ -218,7 +218,7 @@ export const makeWarmChat = (deps: WarmChatDeps) => {
         state,
         handOver.admitAndForward(req, res, state, authorized, raw.length, intent, pricing)
       )
-    const reservation = reservationFor(principal, intent, raw.length, pricing, Date.now())
+    const reservation = reservationFor(principal, intent, raw.length, pricing, arrivedAtMs(state))
     if (!reserves || reserveNow === undefined)
       return forwardNow(req, res, state, authorized, intent, table, reservation, false, pricing)
     reserveNow(reservation, (answer) =>

@@ -53,6 +53,13 @@ export const newRequestState = (requestId: string, method: string, started: numb
   finished: false
 })
 
+/**
+ * When the request arrived, on the wall clock: the month its reservation counts in and the date
+ * of its usage record are one instant (a request admitted just past midnight after a slow upload
+ * stays in the month it arrived in, in the counter and in the ledger alike).
+ */
+export const arrivedAtMs = (state: RequestState): number => Date.now() - (performance.now() - state.started)
+
 export const addHeader = (state: RequestState, name: string, value: string): void => {
   if (state.extraHeaders === undefined) state.extraHeaders = {}
   state.extraHeaders[name] = value
