@@ -491,7 +491,7 @@ describe("AuthorizationCache", () => {
   )
 
   it.scopedLive(
-    "a token with nothing usable held is asked about on the first lookup's deadline (never seen, or past its TTL and grace); one with a stale answer to fall back on, and any while auth is unheard, on the client's budget",
+    "a token with nothing usable held is asked about on the first lookup's deadline (never seen, or past its TTL and grace); one with a stale answer to fall back on, a new agent of a token held, and any while auth is unheard, on the client's budget",
     () =>
       Effect.gen(function* () {
         const options = {
@@ -510,7 +510,9 @@ describe("AuthorizationCache", () => {
         yield* Effect.sleep("200 millis")
         yield* heartbeat(stream)
         yield* cache.gateway.authorize(tokenB, Option.none())
-        expect(state.deadlines).toEqual([undefined, 700, undefined, 700])
+        // A new agent for a token held live costs auth no Argon2id: the client's budget.
+        yield* cache.gateway.authorize(tokenB, Option.some(agentA))
+        expect(state.deadlines).toEqual([undefined, 700, undefined, 700, undefined])
       })
   )
 

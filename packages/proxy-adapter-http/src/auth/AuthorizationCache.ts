@@ -445,7 +445,11 @@ export const makeAuthorizationCache = (options: AuthorizationCacheOptions = defa
           missed === "expired" &&
           options.staleIfErrorMs > 0 &&
           held(tokenKey, agentId, now, options.staleIfErrorMs) !== undefined
-        const first = missed === "absent" || (missed === "expired" && !canStale)
+        // Only a token's own first lookup waits longer (it costs auth an Argon2id verification): a
+        // new agent id for a token held live is one read in auth, on the client's budget, so a
+        // holder cycling agent ids cannot hold lookups open for the longer deadline.
+        const tokenHeld = (principals.get(tokenKey)?.expiresAt ?? 0) > now
+        const first = (missed === "absent" && !tokenHeld) || (missed === "expired" && !canStale)
         const asked = lookup(token, agentId, tokenKey, missed, first)
         return canStale
           ? Effect.catchTag(asked, "ServiceDegraded", (late) => staleOr(token, agentId, tokenKey, late))
