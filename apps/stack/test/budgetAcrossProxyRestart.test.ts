@@ -1,27 +1,16 @@
 import { randomBytes } from "node:crypto"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
-import { UsageLedgerGrpc, UsageSinkGrpc } from "@ibex/app-proxy"
-import { AuthGrpcServer, AuthGrpcServerLive, UsageClientLive } from "@ibex/auth-adapter-grpc"
-import {
-  decodeRoutingConfig,
-  type OrgId,
-  OrgLimits,
-  OrgLimitsStore,
-  RateLimiterMemory,
-  RoutingStatic,
-  UsageLimiterMemory,
-  UsageStore
-} from "@ibex/domain"
+import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
+import { decodeRoutingConfig, type OrgId, OrgLimits, OrgLimitsStore, UsageStore } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
-import { ProviderGatewayLive } from "@ibex/providers"
-import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { setupOrg } from "@ibex/testkit"
 import { describeRealInfra } from "@ibex/testkit/infra"
 import { provisionDatabase } from "@ibex/testkit/provision"
 import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
 import { ConfigProvider, Effect, Either, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { ProxyAuthGatewayLive } from "../../proxy/src/ProxyServiceLive.js"
+import { meteringProxy } from "./meteringProxy.js"
 
 /**
  * A month's budget outlives the proxy that counted it. The embedded default counts spend in the
@@ -76,27 +65,7 @@ onPostgres("a budget across proxy restarts [Postgres + gRPC + HTTP, in-memory co
     )
     // The embedded default's proxy: in-memory counts, records and ledger over gRPC to auth.
     const startProxy = async () => {
-      const proxy = ManagedRuntime.make(
-        ProxyHttpLive.pipe(
-          Layer.provideMerge(
-            Layer.mergeAll(
-              ProxyAuthGatewayLive({ target, deadlineMs: 2_000 }, defaultAuthorizationCacheOptions),
-              RateLimiterMemory,
-              UsageLimiterMemory.pipe(
-                Layer.provideMerge(
-                  Layer.merge(UsageSinkGrpc({ maxBuffered: 10_000 }), UsageLedgerGrpc).pipe(
-                    Layer.provide(UsageClientLive({ target }))
-                  )
-                )
-              ),
-              RoutingStatic(table),
-              ProviderGatewayLive,
-              ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
-            )
-          ),
-          Layer.provide(Logger.remove(Logger.defaultLogger))
-        )
-      )
+      const proxy = meteringProxy(target, table)
       return { url: (await proxy.runPromise(ProxyServer)).url, stop: () => proxy.dispose() }
     }
     const org = await auth.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))

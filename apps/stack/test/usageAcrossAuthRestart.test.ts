@@ -1,18 +1,9 @@
 import { randomBytes } from "node:crypto"
 import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
-import { UsageLedgerGrpc, UsageSinkGrpc } from "@ibex/app-proxy"
-import { AuthGrpcServerLive, UsageClientLive } from "@ibex/auth-adapter-grpc"
-import {
-  decodeRoutingConfig,
-  type OrgId,
-  RateLimiterMemory,
-  RoutingStatic,
-  UsageLimiterMemory,
-  UsageStore
-} from "@ibex/domain"
+import { AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
+import { decodeRoutingConfig, type OrgId, UsageStore } from "@ibex/domain"
 import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
-import { ProviderGatewayLive } from "@ibex/providers"
-import { defaultAuthorizationCacheOptions, ProxyConfig, ProxyHttpLive, ProxyServer } from "@ibex/proxy-adapter-http"
+import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { setupOrg } from "@ibex/testkit"
 import { freePort } from "@ibex/testkit/faults"
 import { describeRealInfra } from "@ibex/testkit/infra"
@@ -20,7 +11,7 @@ import { provisionDatabase } from "@ibex/testkit/provision"
 import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
 import { ConfigProvider, Effect, Either, Exit, Layer, Logger, ManagedRuntime, Redacted, Scope } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { ProxyAuthGatewayLive } from "../../proxy/src/ProxyServiceLive.js"
+import { meteringProxy } from "./meteringProxy.js"
 
 /**
  * Issue 13: records survive an auth restart. The proxy ships usage records to auth in batches
@@ -82,27 +73,7 @@ onPostgres("usage records across an auth restart [Postgres + gRPC + HTTP]", () =
         () => undefined
       )
     )
-    const proxy = ManagedRuntime.make(
-      ProxyHttpLive.pipe(
-        Layer.provideMerge(
-          Layer.mergeAll(
-            ProxyAuthGatewayLive({ target, deadlineMs: 2_000 }, defaultAuthorizationCacheOptions),
-            RateLimiterMemory,
-            UsageLimiterMemory.pipe(
-              Layer.provideMerge(
-                Layer.merge(UsageSinkGrpc({ maxBuffered: 10_000 }), UsageLedgerGrpc).pipe(
-                  Layer.provide(UsageClientLive({ target }))
-                )
-              )
-            ),
-            RoutingStatic(table),
-            ProviderGatewayLive,
-            ProxyConfig.layer({ port: 0, host: "127.0.0.1", processMetrics: false, accessLog: false })
-          )
-        ),
-        Layer.provide(Logger.remove(Logger.defaultLogger))
-      )
-    )
+    const proxy = meteringProxy(target, table)
     try {
       const url = (await proxy.runPromise(ProxyServer)).url
       const org = await services.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))
