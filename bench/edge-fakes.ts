@@ -18,12 +18,12 @@ import {
   RateLimiterMemory,
   RoutingStatic,
   type TokenId,
-  UsageLedger,
   UsageLimiterMemory,
   UsageSink
 } from "@ibex/domain"
 import { ProviderGatewayLive } from "@ibex/providers"
 import { AuthGatewayCached, ProxyConfig, ProxyHttpLive } from "@ibex/proxy-adapter-http"
+import { UsageLedgerEmpty } from "@ibex/testkit/upstream"
 import { Effect, Either, Layer, Redacted, Schedule, Stream } from "effect"
 import { benchToken, benchTokenId } from "./benchToken.js"
 
@@ -81,7 +81,7 @@ Layer.launch(
         RoutingStatic(table, "bench"),
         // The edge's own cost: usage records go nowhere here (the full chain ships them to auth),
         // and the ledger is empty.
-        UsageLimiterMemory.pipe(Layer.provide(Layer.succeed(UsageLedger, { monthSpend: () => Effect.succeed(0) }))),
+        UsageLimiterMemory.pipe(Layer.provide(UsageLedgerEmpty)),
         Layer.succeed(UsageSink, { offer: () => {} }),
         ProviderGatewayLive,
         ProxyConfig.layer({ port, host: "127.0.0.1", processMetrics: false, tracing: false })

@@ -13,8 +13,9 @@
 import http from "node:http"
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js"
 import { AuthProto, readTlsFiles, type TlsFiles } from "@ibex/auth-adapter-grpc"
-import { type OrgId, perMinute, UsageLedger } from "@ibex/domain"
+import { type OrgId, perMinute } from "@ibex/domain"
 import { makeRateLimiterRedis, rateLimitKey } from "@ibex/ratelimit-redis"
+import { UsageLedgerEmpty } from "@ibex/testkit/upstream"
 import { Effect, Exit, Scope } from "effect"
 import { Redis } from "ioredis"
 
@@ -213,7 +214,7 @@ const limiter = async (spec: { redisUrl: string; keyPrefix: string; count: numbe
           keyPrefix: spec.keyPrefix,
           commandTimeoutMs: 100,
           leaseMaxUnits: 1
-        }).pipe(Effect.provideService(UsageLedger, { monthSpend: () => Effect.succeed(0) })),
+        }).pipe(Effect.provide(UsageLedgerEmpty)),
         scope
       )
     )

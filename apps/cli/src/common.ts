@@ -1,5 +1,5 @@
 import { resolve } from "node:path"
-import { Command, Options } from "@effect/cli"
+import { CommandDescriptor, Options } from "@effect/cli"
 import { configInvalidRecord, type GrpcTls, readConfig } from "@ibex/app-common"
 import { readTlsFiles, type TlsMaterial } from "@ibex/auth-adapter-grpc"
 import { readStackEndpoint, type StackEndpointTls } from "@ibex/persistence-pg"
@@ -16,10 +16,9 @@ import { type CliError, operationError, printError, usageError } from "./output.
 export const withSubcommandsNamed = (
   description: string,
   path: string,
-  // biome-ignore lint/suspicious/noExplicitAny: any command, whatever its name, requirements and result
-  subcommands: ReadonlyArray<Command.Command<any, any, any, any>>
+  subcommands: ReadonlyArray<{ readonly descriptor: CommandDescriptor.Command<unknown> }>
 ): string =>
-  `${description} Subcommands: ${subcommands.flatMap((c) => [...Command.getNames(c)]).join(", ")} (\`ibex ${path} <subcommand> --help\`).`
+  `${description} Subcommands: ${subcommands.flatMap((c) => [...CommandDescriptor.getNames(c.descriptor)]).join(", ")} (\`ibex ${path} <subcommand> --help\`).`
 
 export const jsonOption = Options.boolean("json").pipe(
   Options.withDescription("Print machine-readable JSON on stdout (errors as JSON on stderr).")

@@ -189,6 +189,22 @@ afterAll(async () => {
   }
 })
 
+/** Two proxies on one Redis, for the duration of `body`: closed however it ends. */
+const withTwoProxies = async (
+  who: Principal,
+  records: Array<UsageRecord>,
+  warm: boolean,
+  body: (a: { readonly url: string }, b: { readonly url: string }) => Promise<void>
+) => {
+  const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
+  try {
+    await body(a, b)
+  } finally {
+    await a.close()
+    await b.close()
+  }
+}
+
 const body = JSON.stringify({ model: "m", max_tokens: 10, messages: [{ role: "user", content: "one two three" }] })
 
 const fire = (urls: ReadonlyArray<string>, n: number) =>
@@ -237,8 +253,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
       const budget = unit.cost * 10
       const records: Array<UsageRecord> = []
       const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
-      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
-      try {
+      await withTwoProxies(who, records, warm, async (a, b) => {
         const asked = authCalls.count
         const results = await fire([a.url, b.url], 100)
         if (warm) expect(authCalls.count, "answered from the cache").toBe(asked)
@@ -256,10 +271,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         const spent = records.reduce((s, r) => s + r.costMicroUsd, 0)
         expect(spent).toBeLessThanOrEqual(budget)
         expect(records).toHaveLength(ok.length)
-      } finally {
-        await a.close()
-        await b.close()
-      }
+      })
     }, 60_000)
 
     it("Redis restarted empty mid-month: the budget's count is rebuilt from the usage records, and the month's spend stays within it", async () => {
@@ -267,8 +279,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
       const budget = unit.cost * 10
       const records: Array<UsageRecord> = []
       const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
-      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
-      try {
+      await withTwoProxies(who, records, warm, async (a, b) => {
         for (let i = 0; i < 6; i++) expect((await fire([i % 2 === 0 ? a.url : b.url], 1))[0]?.status).toBe(200)
         await new Promise((r) => setTimeout(r, 100))
         expect(records).toHaveLength(6)
@@ -285,10 +296,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         expect(results.filter((x) => x.status === 429).length).toBe(40 - ok.length)
         await new Promise((r) => setTimeout(r, 100))
         expect(records.reduce((sum, x) => sum + x.costMicroUsd, 0)).toBeLessThanOrEqual(budget)
-      } finally {
-        await a.close()
-        await b.close()
-      }
+      })
     }, 60_000)
 
     it("images sent by URL: a budget that allows 3 such requests admits at most 3 of 10 in parallel (an image reserves the model's image bound, not its URL's bytes)", async () => {
@@ -296,8 +304,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
       const budget = cost * 3
       const records: Array<UsageRecord> = []
       const who = principal(crypto.randomUUID(), { tokensPerMinute: null, monthlyBudgetMicroUsd: budget })
-      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
-      try {
+      await withTwoProxies(who, records, warm, async (a, b) => {
         const results = await Promise.all(
           Array.from({ length: 10 }, (_, i) =>
             fetch(`${[a.url, b.url][i % 2]}/v1/chat/completions`, {
@@ -328,10 +335,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         expect(ok + results.filter((s) => s === 429).length).toBe(10)
         await new Promise((r) => setTimeout(r, 100))
         expect(records.reduce((sum, r) => sum + r.costMicroUsd, 0)).toBeLessThanOrEqual(budget)
-      } finally {
-        await a.close()
-        await b.close()
-      }
+      })
     }, 60_000)
 
     it("a token limit that allows 10 requests a minute: 100 in parallel over 2 proxies admit at most 10", async () => {
@@ -340,8 +344,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
       // is bounded by reservations in flight, so at most 10 even before any settles.
       const records: Array<UsageRecord> = []
       const who = principal(crypto.randomUUID(), { tokensPerMinute: unit.tokens * 10, monthlyBudgetMicroUsd: null })
-      const [a, b] = [await startProxy(who, records, warm), await startProxy(who, records, warm)]
-      try {
+      await withTwoProxies(who, records, warm, async (a, b) => {
         const asked = authCalls.count
         const results = await fire([a.url, b.url], 100)
         if (warm) expect(authCalls.count, "answered from the cache").toBe(asked)
@@ -357,10 +360,7 @@ describeRealInfra(available, "REDIS_URL is not set")("limits at concurrency, two
         await new Promise((r) => setTimeout(r, 100))
         const used = records.reduce((s, r) => s + r.promptTokens + r.completionTokens, 0)
         expect(used).toBeLessThanOrEqual(unit.tokens * 10)
-      } finally {
-        await a.close()
-        await b.close()
-      }
+      })
     }, 60_000)
   })
 })

@@ -1,16 +1,12 @@
-import { randomBytes } from "node:crypto"
-import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
 import { AuthGrpcServer, AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
-import { decodeRoutingConfig, type OrgId, OrgLimits, OrgLimitsStore, UsageStore } from "@ibex/domain"
-import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { type OrgId, OrgLimits, OrgLimitsStore, UsageStore } from "@ibex/domain"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { setupOrg } from "@ibex/testkit"
 import { describeRealInfra } from "@ibex/testkit/infra"
-import { provisionDatabase } from "@ibex/testkit/provision"
 import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
-import { ConfigProvider, Effect, Either, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { meteringProxy } from "./meteringProxy.js"
+import { authOnFreshDatabase, meteringProxy } from "./meteringProxy.js"
 
 /**
  * A month's budget outlives the proxy that counted it. The embedded default counts spend in the
@@ -31,41 +27,17 @@ afterAll(async () => {
 
 onPostgres("a budget across proxy restarts [Postgres + gRPC + HTTP, in-memory counts]", () => {
   it("a restarted proxy rebuilds the month's spend from auth's records: the month stays within the budget", async () => {
-    const database = await provisionDatabase({
-      migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) }
-    })
-    const config = Effect.runSync(Effect.withConfigProvider(AuthConfig, ConfigProvider.fromMap(new Map())))
+    const { database, services } = await authOnFreshDatabase()
     const auth = ManagedRuntime.make(
       AuthGrpcServerLive({ host: "127.0.0.1", port: 0, shutdownTimeoutMs: 200 }).pipe(
-        Layer.provideMerge(
-          authServicesOnDatabase(
-            config,
-            { url: Redacted.make(database.appUrl), appRole: database.appRole, maxConnections: 8 },
-            Redacted.make(randomBytes(32).toString("base64url"))
-          )
-        ),
+        Layer.provideMerge(services),
         Layer.provide(Logger.remove(Logger.defaultLogger))
       )
     )
     const target = (await auth.runPromise(AuthGrpcServer)).address
-    const table = Either.getOrThrow(
-      decodeRoutingConfig(
-        {
-          providers: [{ id: "mock", kind: "openai", base_url: `${mock.url}/v1` }],
-          models: [
-            {
-              name: "m",
-              targets: [{ provider: "mock", model: "m" }],
-              pricing: { input_per_million: 2, output_per_million: 8 }
-            }
-          ]
-        },
-        () => undefined
-      )
-    )
     // The embedded default's proxy: in-memory counts, records and ledger over gRPC to auth.
     const startProxy = async () => {
-      const proxy = meteringProxy(target, table)
+      const proxy = meteringProxy(target, mock.url)
       return { url: (await proxy.runPromise(ProxyServer)).url, stop: () => proxy.dispose() }
     }
     const org = await auth.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))

@@ -1,17 +1,13 @@
-import { randomBytes } from "node:crypto"
-import { AuthConfig, authServicesOnDatabase } from "@ibex/app-auth"
 import { AuthGrpcServerLive } from "@ibex/auth-adapter-grpc"
-import { decodeRoutingConfig, type OrgId, UsageStore } from "@ibex/domain"
-import { migrationsKey, runMigrations } from "@ibex/persistence-pg"
+import { type OrgId, UsageStore } from "@ibex/domain"
 import { ProxyServer } from "@ibex/proxy-adapter-http"
 import { setupOrg } from "@ibex/testkit"
 import { freePort } from "@ibex/testkit/faults"
 import { describeRealInfra } from "@ibex/testkit/infra"
-import { provisionDatabase } from "@ibex/testkit/provision"
 import { type MockUpstream, startMockUpstream } from "@ibex/testkit/upstream"
-import { ConfigProvider, Effect, Either, Exit, Layer, Logger, ManagedRuntime, Redacted, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, ManagedRuntime, Redacted, Scope } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { meteringProxy } from "./meteringProxy.js"
+import { authOnFreshDatabase, meteringProxy } from "./meteringProxy.js"
 
 /**
  * Issue 13: records survive an auth restart. The proxy ships usage records to auth in batches
@@ -32,17 +28,8 @@ afterAll(async () => {
 
 onPostgres("usage records across an auth restart [Postgres + gRPC + HTTP]", () => {
   it("stored totals equal the sums the provider reported", async () => {
-    const database = await provisionDatabase({
-      migrations: { key: migrationsKey(), migrate: (url) => runMigrations(url) }
-    })
-    const config = Effect.runSync(Effect.withConfigProvider(AuthConfig, ConfigProvider.fromMap(new Map())))
-    const services = ManagedRuntime.make(
-      authServicesOnDatabase(
-        config,
-        { url: Redacted.make(database.appUrl), appRole: database.appRole, maxConnections: 8 },
-        Redacted.make(randomBytes(32).toString("base64url"))
-      ).pipe(Layer.provide(Logger.remove(Logger.defaultLogger)))
-    )
+    const { database, services: onDatabase } = await authOnFreshDatabase()
+    const services = ManagedRuntime.make(onDatabase.pipe(Layer.provide(Logger.remove(Logger.defaultLogger))))
     const port = await freePort()
     let authScope: Scope.CloseableScope | undefined
     const startAuth = async () => {
@@ -58,22 +45,7 @@ onPostgres("usage records across an auth restart [Postgres + gRPC + HTTP]", () =
     }
     await startAuth()
     const target = `127.0.0.1:${port}`
-    const table = Either.getOrThrow(
-      decodeRoutingConfig(
-        {
-          providers: [{ id: "mock", kind: "openai", base_url: `${mock.url}/v1` }],
-          models: [
-            {
-              name: "m",
-              targets: [{ provider: "mock", model: "m" }],
-              pricing: { input_per_million: 2, output_per_million: 8 }
-            }
-          ]
-        },
-        () => undefined
-      )
-    )
-    const proxy = meteringProxy(target, table)
+    const proxy = meteringProxy(target, mock.url)
     try {
       const url = (await proxy.runPromise(ProxyServer)).url
       const org = await services.runPromise(setupOrg({ rateLimitPerMinute: 1_000_000 }))

@@ -2,8 +2,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { UsageLedger } from "@ibex/domain"
 import { type FaultProxy, faultProxy, freePort, urlThrough } from "@ibex/testkit/faults"
+import { UsageLedgerEmpty } from "@ibex/testkit/upstream"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 
@@ -142,4 +142,4 @@ export const clusterKeySlot = (key: string): number => {
 }
 
 /** For tests of the request limiter alone: the usage limiter's ledger holds nothing. */
-export const noLedger = Effect.provideService(UsageLedger, { monthSpend: () => Effect.succeed(0) })
+export const noLedger = Effect.provide(UsageLedgerEmpty)
